@@ -1,0 +1,144 @@
+# hostcache - build, test, install.
+#
+#   make                 library, cachectl, tests, examples, benchmarks into build/
+#   make check           run every test under prove (TAP)
+#   make sanitize        the tests under ASan + UBSan
+#   make tsan            the multi-threaded stress under ThreadSanitizer
+#   make demo            the cache-aside demo, then cachectl stats
+#   make bench           the benchmarks (numbers, never pass/fail)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deps            install the Debian packages the build needs (root)
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+
+SOVERSION := 0
+VERSION   := 0.1.0
+
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CFLAGS  += -std=gnu11 $(OPT) $(WARN) -fvisibility=hidden -Iinclude -Ilib \
+           -D_GNU_SOURCE
+LDLIBS  += -lxxhash -lpthread -lrt
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/obj/%.o)
+LIB_PIC := $(LIB_SRC:lib/%.c=$(BUILD)/pic/%.o)
+
+TEST_SRC := $(wildcard tests/t_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPERS := $(wildcard tests/h_*.c)
+TEST_HELPER_BIN := $(TEST_HELPERS:tests/%.c=$(BUILD)/tests/%)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+
+DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
+        pkg-config make gcc perl
+
+.PHONY: all lib tools tests check sanitize tsan demo bench install clean deps
+
+all: lib tools tests examples bench-bin
+
+lib: $(BUILD)/libhostcache.a $(BUILD)/libhostcache.so
+tools: $(BUILD)/cachectl
+tests: $(TEST_BIN) $(TEST_HELPER_BIN)
+examples: $(EXAMPLE_BIN)
+bench-bin: $(BENCH_BIN)
+
+$(BUILD)/obj/%.o: lib/%.c lib/*.h include/hostcache.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: lib/%.c lib/*.h include/hostcache.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/libhostcache.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libhostcache.so: $(LIB_PIC) lib/hostcache.map
+	$(CC) -shared -Wl,-soname,libhostcache.so.$(SOVERSION) \
+	  -Wl,--version-script=lib/hostcache.map -Wl,--no-undefined \
+	  -o $@.$(VERSION) $(LIB_PIC) $(LDLIBS)
+	ln -sf libhostcache.so.$(VERSION) $(BUILD)/libhostcache.so.$(SOVERSION)
+	ln -sf libhostcache.so.$(VERSION) $@
+
+# The tools use jemalloc for their own heap; the library never allocates on
+# the hot path and leaves the choice of allocator to the application.
+$(BUILD)/cachectl: tools/cachectl.c $(BUILD)/libhostcache.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -ljemalloc
+
+$(BUILD)/tests/%: tests/%.c tests/*.h $(BUILD)/libhostcache.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libhostcache.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -lm
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libhostcache.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS)
+
+# Tests: every build/tests/t_* program and every tests/t_*.sh prints TAP.
+TEST_SH := $(wildcard tests/t_*.sh)
+PROVE   ?= prove
+PROVE_FLAGS ?= -f
+
+check: all
+	HC_BUILD=$(abspath $(BUILD)) $(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN) \
+	  $(if $(TEST_SH),--exec 'sh' $(TEST_SH))
+
+# Separate build trees, so that instrumented objects never mix with plain ones.
+sanitize:
+	$(MAKE) BUILD=build/asan \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" \
+	  CFLAGS="-fsanitize=address,undefined" check
+
+tsan:
+	$(MAKE) BUILD=build/tsan CC=clang OPT="-O1 -g -fsanitize=thread" \
+	  CFLAGS="-fsanitize=thread" tests
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  $(PROVE) $(PROVE_FLAGS) --exec '' build/tsan/tests/t_threads \
+	  build/tsan/tests/t_tsan_planted
+
+demo: all
+	BUILD=$(abspath $(BUILD)) sh examples/demo.sh
+
+bench: all
+	$(BUILD)/bench/bench_ops
+
+install: lib tools
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/hostcache.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libhostcache.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libhostcache.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libhostcache.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libhostcache.so.$(SOVERSION)
+	ln -sf libhostcache.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libhostcache.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	  lib/hostcache.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hostcache.pc
+	install -m 755 $(BUILD)/cachectl $(DESTDIR)$(PREFIX)/bin/
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+clean:
+	rm -rf build

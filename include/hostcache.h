@@ -1,0 +1,258 @@
+/*
+ * hostcache.h - a host-local cache in one POSIX shared-memory segment.
+ *
+ * Every process on a host that opens the same segment shares one set of
+ * items: get, set and delete run at memory speed, with no socket and no
+ * system call on the hot path.  This header is the manual.
+ *
+ * Model
+ * -----
+ * A *segment* is a named POSIX shared-memory object of a fixed size, made
+ * once by hc_create() and attached by any number of processes with
+ * hc_open().  Inside it, a lock-free hash table indexes *items* (key, value,
+ * expiry, CAS id) kept in a log of equal *blocks*; when free blocks run low,
+ * the oldest block is evicted with CLOCK (second chance): items read since
+ * they were written are re-appended, the rest are dropped.  The memory bound
+ * is fixed at creation; a set never fails because the cache is full.
+ *
+ * Keys are binary, 1..max_key bytes (default 250, at most 65535).  Values
+ * are binary, 0..max_value bytes; max_value is bounded by the block size,
+ * which hc_create() chooses from the segment size and the number of process
+ * slots (hc_info() reports both).
+ *
+ * Return values
+ * -------------
+ * Every int-returning function returns 0 on success or a negative HC_E*
+ * code.  hc_strerror() gives a one-line message for each.
+ *
+ * Time
+ * ----
+ * TTLs are relative, in milliseconds, on CLOCK_MONOTONIC (read through the
+ * coarse clock, so expiry has the resolution of the kernel tick, 1-4 ms).
+ * 0 means "never expires".  A TTL above HC_TTL_MAX is refused (HC_ETTL).
+ *
+ * Processes and threads
+ * ---------------------
+ * A handle (hc_cache *) is one attachment: it holds one slot of the
+ * segment's process table, whose liveness the kernel tracks with an
+ * open-file-description lock.  A process killed at any instruction leaves
+ * nothing that blocks the others; whoever next attaches, or calls
+ * hc_reap(), reclaims what it held.  A handle may be shared by the threads
+ * of one process.  A child forked after hc_open() attaches anew on its first
+ * call through the inherited handle.
+ *
+ * Caveats
+ * -------
+ *  - A cache may forget: an item can be evicted at any time, and two
+ *    processes that set the same key at once leave one of the two values.
+ *  - Items written by a process that is killed before it publishes them are
+ *    lost; nothing else is.
+ *  - Expiry is checked against the coarse monotonic clock; a segment created
+ *    in another time namespace is refused (HC_ETIMENS).
+ *  - The segment lives in /dev/shm (tmpfs) and disappears on reboot.
+ *  - Anybody who can write the segment can make other processes miss or read
+ *    wrong values; nobody can make them crash or read outside the mapping.
+ *    Use the file mode (default 0600) to decide who may attach.
+ */
+#ifndef HOSTCACHE_H
+#define HOSTCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HC_VERSION_MAJOR 0
+#define HC_VERSION_MINOR 1
+#define HC_VERSION_PATCH 0
+#define HC_VERSION_STRING "0.1.0"
+
+/* Error codes: a reserved negative range, so that they never collide with
+ * -errno values. */
+enum {
+	HC_OK = 0,
+	HC_ENOTFOUND = -30901,  /* key not found (or expired) */
+	HC_EEXISTS = -30902,    /* add: key already present */
+	HC_EINVAL = -30903,     /* invalid argument */
+	HC_EKEYLEN = -30904,    /* key empty or longer than max_key */
+	HC_EVALUE = -30905,     /* value larger than max_value */
+	HC_ESEGEXISTS = -30906, /* create: a segment of that name exists */
+	HC_ENOSEG = -30907,     /* open: no segment of that name */
+	HC_EPERM = -30908,      /* permission denied on the segment */
+	HC_EVERSION = -30909,   /* segment made by another layout/version */
+	HC_ECORRUPT = -30910,   /* segment is damaged or not a segment */
+	HC_EPROCS = -30911,     /* all process slots are taken */
+	HC_ENOMEM = -30912,     /* no block can be freed for this item now */
+	HC_ENOSPC = -30913,     /* not enough shared memory to create */
+	HC_EBUSY = -30914,      /* too much contention; try again */
+	HC_EBUFSIZE = -30915,   /* get: buffer too small (*vlen says how big) */
+	HC_ENAME = -30916,      /* bad segment name */
+	HC_ENOTNUM = -30917,    /* incr/decr: value is not a decimal number */
+	HC_ECASMISMATCH = -30918, /* cas: the item changed since it was read */
+	HC_ETTL = -30919,       /* TTL larger than HC_TTL_MAX */
+	HC_ETIMENS = -30920,    /* segment made in another time namespace */
+	HC_EINIT = -30921,      /* segment not initialised (creator died?) */
+	HC_ECONFIG = -30922,    /* configuration cannot work (see hc_create) */
+	HC_ESYS = -30923,       /* unexpected system error (errno kept) */
+	HC_ETOOBIG = -30924,    /* create: size beyond what the layout encodes */
+};
+
+/* Largest TTL accepted: 2^40 ms, about 34 years. */
+#define HC_TTL_MAX ((uint64_t)1 << 40)
+
+/* Largest configurable key length. */
+#define HC_MAX_KEY_LIMIT 65535u
+
+typedef struct hc_cache hc_cache;
+
+/* Creation parameters.  Initialise with hc_config_init(), then change what
+ * you need.  A zero field means "choose for me". */
+typedef struct hc_config {
+	uint64_t size;          /* total segment bytes (default 64 MiB) */
+	uint32_t max_key;       /* longest key (default 250, max 65535) */
+	uint32_t max_value;     /* longest value; 0 = as large as a block allows */
+	uint32_t max_procs;     /* process slots (default 64) */
+	uint32_t mode;          /* file mode (default 0600; 0660 for a group) */
+	uint32_t avg_item_size; /* expected bytes per item, sizes the index
+	                           (default 256) */
+	char delimiter;         /* prefix delimiter for invalidation (default ':') */
+} hc_config;
+
+void hc_config_init(hc_config *cfg);
+
+/* Create a new segment NAME ("name" or "/name") and attach it.  Fails with
+ * HC_ESEGEXISTS if one exists, HC_ECONFIG if the configuration cannot work
+ * (the message from hc_last_error() says what would fit), HC_ENOSPC if
+ * /dev/shm cannot hold it. */
+int hc_create(const char *name, const hc_config *cfg, hc_cache **out);
+
+/* Attach an existing segment. */
+int hc_open(const char *name, hc_cache **out);
+
+/* Detach: seal this attachment's open block and free its process slot.
+ * The handle is freed even on error. */
+int hc_close(hc_cache *c);
+
+/* Remove the segment NAME.  Attached processes keep working on their
+ * mapping; new hc_open() calls fail with HC_ENOSEG. */
+int hc_unlink(const char *name);
+
+/* Store VAL under KEY with a TTL in ms (0 = no expiry). */
+int hc_set(hc_cache *c, const void *key, size_t klen, const void *val,
+           size_t vlen, uint64_t ttl_ms);
+/* Store only if KEY is absent (HC_EEXISTS otherwise). */
+int hc_add(hc_cache *c, const void *key, size_t klen, const void *val,
+           size_t vlen, uint64_t ttl_ms);
+/* Store only if KEY is present (HC_ENOTFOUND otherwise). */
+int hc_replace(hc_cache *c, const void *key, size_t klen, const void *val,
+               size_t vlen, uint64_t ttl_ms);
+/* Store only if KEY's current CAS id is CAS (HC_ECASMISMATCH if it changed,
+ * HC_ENOTFOUND if it is gone).  On success *new_cas (if not NULL) gets the
+ * new item's CAS id. */
+int hc_cas(hc_cache *c, const void *key, size_t klen, const void *val,
+           size_t vlen, uint64_t ttl_ms, uint64_t cas, uint64_t *new_cas);
+
+/* Copy KEY's value into BUF (capacity CAP).  0 on a hit, HC_ENOTFOUND on a
+ * miss.  *vlen gets the value's full length even when it is larger than CAP,
+ * in which case nothing is copied and HC_EBUFSIZE is returned.  BUF may be
+ * NULL when CAP is 0 (a length probe). */
+int hc_get(hc_cache *c, const void *key, size_t klen, void *buf, size_t cap,
+           size_t *vlen);
+
+/* What hc_get_ex() reports besides the value. */
+typedef struct hc_item_info {
+	uint64_t cas;      /* the item's CAS id */
+	uint64_t ttl_ms;   /* milliseconds left, 0 = no expiry */
+	uint32_t vlen;     /* full value length */
+} hc_item_info;
+
+/* hc_get() that also reports the CAS id and remaining TTL (INFO may be
+ * NULL). */
+int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
+              size_t cap, hc_item_info *info);
+
+/* Remove KEY.  HC_ENOTFOUND if it was absent. */
+int hc_delete(hc_cache *c, const void *key, size_t klen);
+
+/* Add DELTA to a decimal value (up to 20 digits, no sign), wrapping at
+ * 2^64; decrement floors at 0.  The result goes to *result (if not NULL).
+ * The item keeps its expiry. */
+int hc_incr(hc_cache *c, const void *key, size_t klen, uint64_t delta,
+            uint64_t *result);
+int hc_decr(hc_cache *c, const void *key, size_t klen, uint64_t delta,
+            uint64_t *result);
+
+/* Give KEY a new TTL (ms, 0 = no expiry). */
+int hc_touch(hc_cache *c, const void *key, size_t klen, uint64_t ttl_ms);
+
+/* Reclaim the process slots of processes that died attached, with what they
+ * held (open and half-evicted blocks).  Returns the number reaped (>= 0) or
+ * an error.  Attaching does this too. */
+int hc_reap(hc_cache *c);
+
+/* Totals summed over every process slot that was ever used, plus gauges
+ * computed from the block table at the time of the call. */
+typedef struct hc_stats {
+	/* cumulative counters; they never go backwards */
+	uint64_t gets, hits, misses;
+	uint64_t sets, deletes;
+	uint64_t evictions;      /* live items dropped to make room */
+	uint64_t second_chances; /* items re-appended by CLOCK */
+	uint64_t expirations;    /* expired items unlinked */
+	uint64_t blocks_evicted; /* blocks recycled by CLOCK */
+	uint64_t bucket_evictions; /* items dropped from a full index bucket */
+	/* gauges */
+	uint64_t items;          /* items in blocks not yet known dead */
+	uint64_t bytes_live;     /* item bytes not known dead */
+	uint64_t bytes_dead;     /* replaced/deleted item bytes awaiting eviction */
+	uint64_t bytes_limit;    /* item memory: blocks x block size */
+	uint64_t blocks_total;
+	uint64_t blocks_free, blocks_open, blocks_sealed, blocks_evicting;
+	uint32_t procs_attached;
+	uint32_t procs_max;
+} hc_stats;
+
+int hc_stats_get(hc_cache *c, hc_stats *out);
+
+/* Counters of the calling attachment alone, since it attached. */
+int hc_stats_self(hc_cache *c, hc_stats *out);
+
+/* Static facts about a segment. */
+typedef struct hc_info {
+	uint64_t size;          /* segment bytes */
+	uint64_t layout;        /* layout word of the segment */
+	uint64_t created_ns;    /* CLOCK_REALTIME at creation */
+	uint32_t version_major, version_minor;
+	uint32_t max_key, max_value, max_procs;
+	uint32_t block_size, blocks;
+	uint32_t index_buckets, index_slots;
+	uint32_t mode;
+	uint32_t item_overhead; /* header bytes per untagged item, slot included */
+	uint64_t item_memory;   /* bytes of item memory */
+	uint64_t index_memory;  /* bytes of the hash table */
+	char delimiter;
+	char name[256];
+} hc_info;
+
+int hc_info_get(hc_cache *c, hc_info *out);
+
+/* One-line message for an HC_E* code (or for a -errno value). */
+const char *hc_strerror(int err);
+
+/* A more specific message about the last failure of this thread, when the
+ * library had one (for example what configuration would fit); otherwise the
+ * same text as hc_strerror() of the last error.  Never NULL. */
+const char *hc_last_error(void);
+
+const char *hc_version(void);
+
+/* The layout word this library writes and accepts. */
+uint64_t hc_layout_word(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HOSTCACHE_H */

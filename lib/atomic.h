@@ -1,0 +1,190 @@
+/*
+ * atomic.h - the one door to shared words.
+ *
+ * Every word of the segment that more than one process touches is an
+ * hc_word (libatomic_ops' AO_t, 64 bits here) and is read or written only
+ * through these wrappers, each naming its ordering.  Nothing in the library
+ * uses `volatile` to synchronise.
+ *
+ * libatomic_ops maps these onto the compiler's __atomic builtins, which
+ * ThreadSanitizer instruments, so TSan sees every shared access as what it
+ * is.  Item bytes are copied in and out with relaxed word loads and stores
+ * (shm_copy_in / shm_copy_out below) for the same reason: a reader copying
+ * a block that is concurrently reused is a benign race that validation
+ * (the block word re-read) resolves, and the sanitizer must not flag it.
+ */
+#ifndef HC_ATOMIC_H
+#define HC_ATOMIC_H
+
+#include <atomic_ops.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef AO_t hc_word;
+
+_Static_assert(sizeof(AO_t) == 8, "hostcache needs 64-bit words");
+
+static inline uint64_t load_relaxed(const hc_word *p)
+{
+	return AO_load(p);
+}
+
+static inline uint64_t load_acquire(const hc_word *p)
+{
+	return AO_load_acquire(p);
+}
+
+static inline void store_relaxed(hc_word *p, uint64_t v)
+{
+	AO_store(p, (AO_t)v);
+}
+
+static inline void store_release(hc_word *p, uint64_t v)
+{
+	AO_store_release(p, (AO_t)v);
+}
+
+/* Compare-and-swap with a full barrier on both sides: every publication in
+ * the index and every block state change goes through this, so that the
+ * ordering arguments in the files that use it need only name the CAS. */
+static inline bool cas_full(hc_word *p, uint64_t expect, uint64_t desired)
+{
+	return AO_compare_and_swap_full(p, (AO_t)expect, (AO_t)desired) != 0;
+}
+
+/* Counter increments: atomic but unordered. */
+static inline uint64_t fetch_add_relaxed(hc_word *p, uint64_t v)
+{
+	return AO_fetch_and_add(p, (AO_t)v);
+}
+
+static inline uint64_t fetch_add_full(hc_word *p, uint64_t v)
+{
+	return AO_fetch_and_add_full(p, (AO_t)v);
+}
+
+static inline void fence_acquire(void)
+{
+	AO_nop_read();
+}
+
+static inline void fence_release(void)
+{
+	AO_nop_write();
+}
+
+static inline void fence_full(void)
+{
+	AO_nop_full();
+}
+
+/*
+ * Copy N bytes out of shared memory at SRC into private DST.  SRC need not
+ * be aligned: the enclosing aligned words are loaded (relaxed) and the
+ * wanted bytes extracted.  The caller guarantees that those aligned words
+ * lie inside the mapping (items are 8-aligned and padded to 8, so the words
+ * covering an item never leave its block).
+ */
+static inline void shm_copy_out(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	uintptr_t s = (uintptr_t)src;
+	size_t head = s & 7;
+
+	while (n > 0) {
+		const hc_word *w = (const hc_word *)(s - head);
+		uint64_t v = load_relaxed(w);
+		size_t take = 8 - head;
+
+		if (take > n)
+			take = n;
+		memcpy(d, (const unsigned char *)&v + head, take);
+		d += take;
+		s += take;
+		n -= take;
+		head = 0;
+	}
+}
+
+/* Compare N shared bytes at SRC with private KEY, as shm_copy_out reads. */
+static inline bool shm_equal(const void *src, const void *key, size_t n)
+{
+	unsigned char buf[256];
+	const unsigned char *k = key;
+	const unsigned char *s = src;
+
+	while (n > 0) {
+		size_t take = n < sizeof buf ? n : sizeof buf;
+
+		shm_copy_out(buf, s, take);
+		if (memcmp(buf, k, take) != 0)
+			return false;
+		s += take;
+		k += take;
+		n -= take;
+	}
+	return true;
+}
+
+/*
+ * A sequential writer into shared memory that this process has just claimed
+ * (beyond a block's committed offset): bytes are gathered into whole words
+ * and each word is stored relaxed.  Publication (the release store of
+ * `committed` and the index CAS) orders them for readers.
+ */
+typedef struct shm_writer {
+	hc_word *p;
+	uint64_t acc;
+	unsigned fill;
+} shm_writer;
+
+static inline void shm_writer_init(shm_writer *w, void *dst)
+{
+	w->p = dst;
+	w->acc = 0;
+	w->fill = 0;
+}
+
+static inline void shm_write(shm_writer *w, const void *src, size_t n)
+{
+	const unsigned char *s = src;
+
+	while (n > 0) {
+		if (w->fill == 0 && n >= 8) {
+			uint64_t v;
+
+			memcpy(&v, s, 8);
+			store_relaxed(w->p++, v);
+			s += 8;
+			n -= 8;
+			continue;
+		}
+		size_t take = 8 - w->fill;
+
+		if (take > n)
+			take = n;
+		memcpy((unsigned char *)&w->acc + w->fill, s, take);
+		w->fill += (unsigned)take;
+		s += take;
+		n -= take;
+		if (w->fill == 8) {
+			store_relaxed(w->p++, w->acc);
+			w->acc = 0;
+			w->fill = 0;
+		}
+	}
+}
+
+/* Store the last partial word, zero-padded. */
+static inline void shm_writer_flush(shm_writer *w)
+{
+	if (w->fill > 0) {
+		store_relaxed(w->p++, w->acc);
+		w->acc = 0;
+		w->fill = 0;
+	}
+}
+
+#endif /* HC_ATOMIC_H */

@@ -1,0 +1,244 @@
+/*
+ * block.c - item memory as a log of equal blocks.
+ *
+ * Every block is FREE, OPEN (one owner appends to it), SEALED (full, in FIFO
+ * order of its seal sequence) or EVICTING (one evictor walks it).  The
+ * state, the owner slot and a generation share one word, changed only by
+ * CAS:
+ *
+ *   FREE(g) --claim--> OPEN(o,g) --seal--> SEALED(g) --evict--> EVICTING(e,g)
+ *      ^                                                          |
+ *      +------------------------- free: generation g+1 -----------+
+ *
+ * Invariants:
+ *  1. Only the owner of an OPEN block writes into it, and only beyond its
+ *     committed offset; a published item is never written again.
+ *  2. An item is published (index CAS) only after `committed` covers it
+ *     (release store), so walkers that stop at `committed` see whole items.
+ *  3. A block's bytes are rewritten only in a later generation: the claim
+ *     CAS (full barrier) that makes it OPEN comes before any new byte, and
+ *     the generation changed on the way to FREE.  A reader that loaded the
+ *     block word before copying and finds the same generation after its
+ *     acquire fence copied bytes of that generation only.
+ *  4. Only the owner or the reaper of the owner's slot seals a block, so
+ *     nothing still being written is ever evicted.
+ *
+ * There is no free list: a claim scans the dense array of block words from a
+ * shared hint.  The block count is capped (HC_MAX_BLOCKS) so the scan stays
+ * short, and nothing needs repair after a crash.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* Seal OPEN block B (word W).  The seal sequence is stored before the
+ * state CAS, which publishes it (full barrier) to evictors that
+ * acquire-load the word. */
+void block_seal(hc_cache *c, uint32_t b, uint64_t w)
+{
+	uint64_t used = load_acquire(&c->block_meta[b].committed) & 0xffffffffULL;
+
+	if (used == 0) {
+		/* Nothing was ever published here: straight back to FREE. */
+		cas_full(&c->block_words[b], w,
+		         bw_make(HC_BLOCK_FREE, 0, bw_gen(w) + 1));
+		return;
+	}
+	uint64_t seq = fetch_add_relaxed(&c->hdr->seal_seq, 1);
+
+	store_relaxed(&c->block_meta[b].seal_seq, seq);
+	cas_full(&c->block_words[b], w, bw_make(HC_BLOCK_SEALED, 0, bw_gen(w)));
+}
+
+void do_block_seal_open(hc_cache *c)
+{
+	if (c->open_block < 0)
+		return;
+	uint32_t b = (uint32_t)c->open_block;
+	uint64_t w = load_acquire(&c->block_words[b]);
+
+	if (bw_state(w) == HC_BLOCK_OPEN && bw_owner(w) == c->slot)
+		block_seal(c, b, w);
+	c->open_block = -1;
+}
+
+/*
+ * One attempt to claim a FREE block as our OPEN block.  Returns 0 on
+ * success, 1 when none may be taken (free blocks at or below the reserve,
+ * for a writer), HC_ENOMEM when none is FREE at all.  Evictors may dip into
+ * the reserve: that is what it is for, so that reinsertion always has room.
+ */
+static int block_claim_once(hc_cache *c, bool use_reserve)
+{
+	uint32_t n = c->nblocks;
+	uint32_t hint = (uint32_t)(load_relaxed(&c->hdr->alloc_hint) % n);
+	uint32_t free_count = 0, first = 0;
+	uint64_t first_word = 0;
+	bool found = false;
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t b = hint + k < n ? hint + k : hint + k - n;
+		uint64_t w = load_relaxed(&c->block_words[b]);
+
+		if (bw_state(w) != HC_BLOCK_FREE)
+			continue;
+		if (!found) {
+			found = true;
+			first = b;
+			first_word = w;
+		}
+		if (++free_count > c->reserve && found)
+			break;
+	}
+	if (!found)
+		return HC_ENOMEM;
+	if (free_count <= c->reserve && !use_reserve)
+		return 1;
+	/* Full barrier: the claim is ordered before every byte we write into
+	 * the block (invariant 3). */
+	if (!cas_full(&c->block_words[first], first_word,
+	              bw_make(HC_BLOCK_OPEN, c->slot, bw_gen(first_word))))
+		return 0; /* lost the race; the caller loops and rescans */
+	store_relaxed(&c->hdr->alloc_hint, first + 1);
+	store_relaxed(&c->block_meta[first].committed, 0);
+	store_relaxed(&c->block_meta[first].dead,
+	              (bw_gen(first_word) & 0xffff) << HC_DEAD_GEN_SHIFT);
+	c->open_block = first;
+	c->open_gen = bw_gen(first_word);
+	c->open_used = 0;
+	c->open_items = 0;
+	return 0;
+}
+
+/*
+ * Reserve SIZE bytes at the end of our open block, claiming a new block
+ * (and evicting to make one FREE) when it is full.  On success *LOC is the
+ * item's offset in item memory and *GEN the block's generation; the caller
+ * writes the item and calls do_block_commit().  Caller holds c->lock.
+ */
+int do_block_append(hc_cache *c, uint64_t size, bool evictor, uint64_t *loc,
+                    uint64_t *gen)
+{
+	if (size > c->block_size)
+		return HC_EVALUE;
+	for (int tries = 0; tries < HC_CLAIM_TRIES; tries++) {
+		if (c->open_block >= 0) {
+			if (c->open_used + size <= c->block_size) {
+				*loc = block_start(c, (uint32_t)c->open_block) + c->open_used;
+				*gen = c->open_gen;
+				return 0;
+			}
+			do_block_seal_open(c);
+		}
+		int rc = block_claim_once(c, evictor);
+
+		if (rc == 0)
+			continue;
+		if (evictor)
+			return HC_ENOMEM;
+		/* Make a block FREE: evict the oldest; failing that, reclaim
+		 * what dead processes hold; failing that, use the reserve. */
+		if (evict_one(c) == 0)
+			continue;
+		if (proc_reap_dead(c) > 0)
+			continue;
+		if (block_claim_once(c, true) == 0)
+			continue;
+	}
+	return hc_fail(HC_ENOMEM, "no block of the segment could be freed: "
+	               "every block is open or being evicted by a live process");
+}
+
+/* Make the item just written visible to walkers (invariant 2). */
+void do_block_commit(hc_cache *c, uint64_t size)
+{
+	c->open_used += (uint32_t)size;
+	c->open_items++;
+	store_release(&c->block_meta[c->open_block].committed,
+	              ((uint64_t)c->open_items << 32) | c->open_used);
+}
+
+/*
+ * Account the item that slot word WORD located as dead, if its block is
+ * still in the generation the word names.  Called by whoever unlinked it
+ * (exactly one process per item: the one whose CAS removed it).
+ */
+void block_mark_dead(hc_cache *c, uint64_t word)
+{
+	const unsigned char *at;
+	struct hc_item hdr;
+	uint64_t bw;
+
+	if (item_locate(c, word, &bw, &at, &hdr) != 0)
+		return;
+	uint64_t size = item_size(&hdr);
+	hc_word *dead = &c->block_meta[block_of(c, sw_loc(word))].dead;
+
+	for (int i = 0; i < HC_RETRY_MAX; i++) {
+		uint64_t d = load_relaxed(dead);
+
+		if (((d >> HC_DEAD_GEN_SHIFT) & SW_GEN_MASK) != sw_gen(word))
+			return;
+		if ((d & HC_DEAD_BYTES_MASK) + size > HC_DEAD_BYTES_MASK ||
+		    ((d >> HC_DEAD_ITEMS_SHIFT) & HC_DEAD_ITEMS_MASK) ==
+		            HC_DEAD_ITEMS_MASK)
+			return;
+		if (cas_full(dead, d, d + size + (1ULL << HC_DEAD_ITEMS_SHIFT)))
+			return;
+	}
+}
+
+/*
+ * Append a new item built from its parts.  Returns its slot word (clock 0)
+ * in *WORD.  Caller holds nothing; this takes c->lock for the append.
+ */
+int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
+               const void *val, uint32_t vlen, uint64_t *word)
+{
+	uint64_t size = item_total(0, k->len, vlen);
+	uint64_t loc, gen;
+	shm_writer w;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = do_block_append(c, size, false, &loc, &gen);
+	if (rc == 0) {
+		shm_writer_init(&w, c->items + loc);
+		shm_write(&w, hdr, sizeof *hdr);
+		shm_write(&w, k->ptr, k->len);
+		shm_write(&w, val, vlen);
+		shm_writer_flush(&w);
+		do_block_commit(c, size);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (rc == 0)
+		*word = sw_make(0, gen, k->fp, loc);
+	return rc;
+}
+
+/*
+ * Append a copy of the item at SRC (SIZE bytes, 8-aligned) with header HDR
+ * in place of its own.  The caller validates SRC afterwards (touch) or owns
+ * its block (eviction).  Caller holds c->lock.
+ */
+int do_item_clone(hc_cache *c, const unsigned char *src,
+                  const struct hc_item *hdr, uint64_t size, bool evictor,
+                  unsigned fp, unsigned clock, uint64_t *word)
+{
+	uint64_t loc, gen;
+	int rc = do_block_append(c, size, evictor, &loc, &gen);
+
+	if (rc != 0)
+		return rc;
+	hc_word *dst = (hc_word *)(c->items + loc);
+	const hc_word *from = (const hc_word *)src;
+
+	store_relaxed(&dst[0], hdr->cas_flags);
+	store_relaxed(&dst[1], hdr->stamp_klen);
+	store_relaxed(&dst[2], hdr->expire_vlen);
+	for (uint64_t i = 3; i < size / 8; i++)
+		store_relaxed(&dst[i], load_relaxed(&from[i]));
+	do_block_commit(c, size);
+	*word = sw_make(clock, gen, fp, loc);
+	return 0;
+}

@@ -1,0 +1,269 @@
+/*
+ * index.c - the lock-free hash table.
+ *
+ * nbuckets buckets of 8 one-word slots, one cache line each, sized at
+ * creation and never rehashed.  A key hashes (XXH3) to one bucket (the low
+ * 32 bits of the hash, scaled to nbuckets by a multiply, so any count
+ * works); 16 of the high bits are its fingerprint, so a lookup compares full
+ * keys only on a fingerprint match.  The slot word format is in item.h.
+ *
+ * Invariants:
+ *  1. A slot changes only by a CAS of the whole word (full barrier).  The
+ *     word carries the block generation's low bits and the CLOCK counter, so
+ *     a block reused or an item touched since the word was read makes the
+ *     CAS fail.
+ *  2. A slot that locates a block of another generation (or a FREE block)
+ *     is stale: lookups skip it, inserts may overwrite it.
+ *  3. One entry per key.  Two writers of one absent key may both find an
+ *     empty slot.  Each rescans the bucket after its publishing CAS (a full
+ *     barrier), so the later publisher always sees both entries.  A set that
+ *     sees its key twice keeps the entry in the lower slot and unlinks the
+ *     other, whichever is its own: every process applies the same rule, so
+ *     they never remove both.  An add that sees its key twice withdraws its
+ *     own entry (at most one add of a key can succeed) and tries again.
+ *  4. A lookup writes nothing shared except, while it is below its maximum,
+ *     the CLOCK counter of the slot it hit (ops.c).
+ *  5. A full bucket evicts within itself (a lossy index): the entry with the
+ *     lowest CLOCK counter goes.
+ */
+#include <sched.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "internal.h"
+
+void key_prepare(const hc_cache *c, struct key *k, const void *key,
+                 size_t klen)
+{
+	k->ptr = key;
+	k->len = (uint32_t)klen;
+	k->hash = XXH3_64bits(key, klen);
+	k->bucket = (uint32_t)(((k->hash & 0xffffffffULL) * c->nbuckets) >> 32);
+	k->fp = hash_fp(k->hash);
+}
+
+/*
+ * Find where slot word WORD points, check that its block is live in the
+ * generation the word names, and copy the item's header out.  Every length
+ * is checked against the block's end, so whatever the bytes say, the item
+ * lies inside its block.  Returns 0, or HC_ENOTFOUND for a stale or
+ * malformed item.  The caller validates with item_validate() after reading.
+ */
+int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
+                const unsigned char **at, struct hc_item *hdr)
+{
+	uint64_t loc = sw_loc(word);
+
+	if (loc >= c->item_memory)
+		return HC_ENOTFOUND;
+	uint32_t b = block_of(c, loc);
+	uint64_t off = loc - block_start(c, b);
+
+	if (off + HC_ITEM_HEADER > c->block_size)
+		return HC_ENOTFOUND;
+	/* Acquire: pairs with the claim and free CASes of the block word, so
+	 * the bytes we read next are at least as new as this generation. */
+	uint64_t w = load_acquire(&c->block_words[b]);
+
+	if (bw_state(w) == HC_BLOCK_FREE ||
+	    (bw_gen(w) & SW_GEN_MASK) != sw_gen(word))
+		return HC_ENOTFOUND;
+	*at = c->items + loc;
+	shm_copy_out(hdr, *at, sizeof *hdr);
+	if (item_klen(hdr) == 0 || item_ntags(hdr) > HC_MAX_TAGS ||
+	    off + item_size(hdr) > c->block_size)
+		return HC_ENOTFOUND;
+	*bw = w;
+	return 0;
+}
+
+/* After copying bytes of an item found with item_locate(): were they all
+ * of the generation we located?  The acquire fence orders the copy before
+ * the reload; it pairs with the full-barrier CAS that changes the
+ * generation before a block's bytes are reused (block.c, invariant 3). */
+bool item_validate(const hc_cache *c, uint64_t word, uint64_t bw)
+{
+	fence_acquire();
+	uint64_t now = load_relaxed(&c->block_words[block_of(c, sw_loc(word))]);
+
+	return bw_gen(now) == bw_gen(bw) && bw_state(now) != HC_BLOCK_FREE;
+}
+
+bool key_matches(const struct hc_item *hdr, const unsigned char *at,
+                 const struct key *k)
+{
+	return item_klen(hdr) == k->len &&
+	       shm_equal(at + HC_ITEM_HEADER + 4 * item_ntags(hdr), k->ptr, k->len);
+}
+
+/* Does slot word W hold key K?  Fills F when it does. */
+static bool slot_holds(hc_cache *c, const struct key *k, uint64_t w,
+                       struct found *f)
+{
+	if (w == 0 || sw_fp(w) != k->fp)
+		return false;
+	if (item_locate(c, w, &f->block_word, &f->at, &f->hdr) != 0)
+		return false;
+	if (!key_matches(&f->hdr, f->at, k))
+		return false;
+	/* A match read from a block being reused would be a match with
+	 * garbage: confirm the generation before trusting it. */
+	return item_validate(c, w, f->block_word);
+}
+
+int index_find(hc_cache *c, const struct key *k, struct found *f)
+{
+	hc_word *slots = c->index[k->bucket].slot;
+
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		/* Acquire: pairs with the publishing CAS, so the item bytes
+		 * the word locates are visible. */
+		uint64_t w = load_acquire(&slots[i]);
+
+		if (slot_holds(c, k, w, f)) {
+			f->bucket = k->bucket;
+			f->slot = i;
+			f->word = w;
+			return 0;
+		}
+	}
+	return HC_ENOTFOUND;
+}
+
+/* Replace OLD in the slot by WORD.  A CLOCK bump since OLD was read does
+ * not count as a change of item; anything else does. */
+bool index_swap(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t old,
+                uint64_t word)
+{
+	hc_word *p = slot_at(c, bucket, slot);
+	uint64_t clock_mask = 3ULL << SW_CLOCK_SHIFT;
+
+	for (int i = 0; i < HC_RETRY_MAX; i++) {
+		uint64_t cur = load_relaxed(p);
+
+		if ((cur & ~clock_mask) != (old & ~clock_mask))
+			return false;
+		if (cas_full(p, cur, word))
+			return true;
+	}
+	return false;
+}
+
+bool index_unlink(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t word)
+{
+	return index_swap(c, bucket, slot, word, 0);
+}
+
+/* Is W an entry we may overwrite without evicting anything? */
+static bool slot_is_vacant(hc_cache *c, uint64_t w)
+{
+	const unsigned char *at;
+	struct hc_item hdr;
+	uint64_t bw;
+
+	return w == 0 || item_locate(c, w, &bw, &at, &hdr) != 0;
+}
+
+/* Put WORD into an empty or stale slot of K's bucket, or in place of the
+ * bucket's coldest entry.  Returns the slot used, or -1 under contention. */
+static int publish_somewhere(hc_cache *c, const struct key *k, uint64_t word)
+{
+	hc_word *slots = c->index[k->bucket].slot;
+
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		unsigned victim = 0, coldest = SW_CLOCK_MAX + 1;
+		uint64_t victim_word = 0;
+
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+			uint64_t w = load_acquire(&slots[i]);
+
+			if (slot_is_vacant(c, w)) {
+				if (cas_full(&slots[i], w, word))
+					return (int)i;
+				goto again;
+			}
+			/* Start the tie-break where the hash says, so the
+			 * same slot is not always the victim. */
+			unsigned j = (i + (unsigned)(k->hash >> 32)) % HC_BUCKET_SLOTS;
+			uint64_t wj = load_relaxed(&slots[j]);
+
+			if (wj != 0 && sw_clock(wj) < coldest) {
+				coldest = sw_clock(wj);
+				victim = j;
+				victim_word = wj;
+			}
+		}
+		if (victim_word != 0 && cas_full(&slots[victim], victim_word, word)) {
+			block_mark_dead(c, victim_word);
+			counter_add(c, HC_CTR_BUCKET_EVICTIONS, 1);
+			return (int)victim;
+		}
+again:;
+	}
+	return -1;
+}
+
+/*
+ * Publish WORD (locating a fresh item of key K) in K's bucket, where a
+ * lookup found no entry of K.  Then resolve duplicates (invariant 3).
+ * Returns 0 when WORD stays published or lost to a concurrent set of the
+ * same key, HC_EEXISTS when EXCLUSIVE (add) and another entry of K was
+ * found (ours is withdrawn, not accounted dead: the caller decides), or
+ * HC_EBUSY.
+ */
+int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
+                      bool exclusive)
+{
+	hc_word *slots = c->index[k->bucket].slot;
+	int mine = publish_somewhere(c, k, word);
+	struct found f;
+
+	if (mine < 0)
+		return HC_EBUSY;
+	/* The publishing CAS was a full barrier: this rescan sees every
+	 * entry published before ours. */
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		if ((int)i == mine)
+			continue;
+		uint64_t w = load_acquire(&slots[i]);
+
+		if (!slot_holds(c, k, w, &f))
+			continue;
+		if (exclusive) {
+			index_unlink(c, k->bucket, (unsigned)mine, word);
+			return HC_EEXISTS;
+		}
+		if ((int)i < mine) {
+			/* The lower entry wins; ours was overwritten by it. */
+			if (index_unlink(c, k->bucket, (unsigned)mine, word))
+				block_mark_dead(c, word);
+			return 0;
+		}
+		if (index_unlink(c, k->bucket, i, w))
+			block_mark_dead(c, w);
+	}
+	return 0;
+}
+
+/* Unlink every entry of K (there is one, or transiently two).  Returns how
+ * many of them had not expired at NOW (ms). */
+int index_remove_key(hc_cache *c, const struct key *k, uint64_t now)
+{
+	hc_word *slots = c->index[k->bucket].slot;
+	struct found f;
+	int live = 0;
+
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		uint64_t w = load_acquire(&slots[i]);
+
+		if (!slot_holds(c, k, w, &f))
+			continue;
+		if (!index_unlink(c, k->bucket, i, w))
+			continue; /* replaced or removed meanwhile */
+		block_mark_dead(c, w);
+		if (!item_expired_at(&f.hdr, now))
+			live++;
+	}
+	return live;
+}

@@ -1,0 +1,195 @@
+/*
+ * internal.h - the handle and the interfaces between the library's files.
+ *
+ * Who does what:
+ *   segment.c  names, layout, create/open/close/unlink, header checks
+ *   proc.c     attachment slots, liveness locks, reaping, fork
+ *   block.c    the block log: claim, append, commit, seal, dead accounting
+ *   index.c    hashing, bucket scans, publication, one entry per key
+ *   evict.c    CLOCK: evicting the oldest sealed block
+ *   ops.c      get, set, add, replace, cas, delete, incr/decr, touch
+ *   stats.c    statistics and info
+ *   error.c    error codes and messages
+ *
+ * Functions named do_* expect the caller to hold the handle's append lock.
+ */
+#ifndef HC_INTERNAL_H
+#define HC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "hostcache.h"
+#include "item.h"
+#include "layout.h"
+
+#define HC_API __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Bounds of retry loops over shared state (DESIGN: no unbounded loop). */
+#define HC_RETRY_MAX 64
+#define HC_CLAIM_TRIES 64
+
+/*
+ * A handle: one attachment of one process.  Everything here is private to
+ * the process.  The configuration is copied out of the header once, after
+ * validation, and never re-read: a segment scribbled on later cannot move
+ * the bounds this process checks against.
+ */
+struct hc_cache {
+	unsigned char *base;
+	size_t map_size;
+	int fd;
+	struct hc_header *hdr;
+	struct hc_proc *procs;
+	hc_word *block_words;
+	struct hc_block_meta *block_meta;
+	struct hc_bucket *index;
+	unsigned char *items;
+
+	uint64_t size;
+	uint64_t item_memory;
+	uint64_t epoch_ns;
+	uint32_t max_key, max_value, max_procs;
+	uint32_t block_size, nblocks, nbuckets, reserve;
+	unsigned block_shift;
+
+	unsigned slot;            /* our process slot */
+	struct hc_proc *self;
+	uint64_t fork_gen;        /* hc_fork_gen when we attached */
+
+	/* The open block, shared by this process's threads under `lock`. */
+	pthread_mutex_t lock;
+	int64_t open_block;       /* -1 when none */
+	uint64_t open_gen;
+	uint32_t open_used;       /* bytes appended (private copy of committed) */
+	uint32_t open_items;
+
+	char name[256];
+};
+
+/* error.c */
+int hc_fail(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int hc_ret(int rc);
+
+/* segment.c */
+int segment_name_check(const char *name, char *out, size_t cap);
+int segment_map_fd(hc_cache *c, int fd, const char *name);
+
+/* proc.c */
+extern hc_word hc_fork_gen;
+int proc_attach(hc_cache *c);
+void proc_detach(hc_cache *c);
+int proc_reap_dead(hc_cache *c);
+void proc_reap_slot(hc_cache *c, unsigned slot);
+int proc_after_fork(hc_cache *c);
+bool proc_slot_alive(hc_cache *c, unsigned slot);
+
+static inline int proc_check_fork(hc_cache *c)
+{
+	if (unlikely(load_relaxed(&hc_fork_gen) != c->fork_gen))
+		return proc_after_fork(c);
+	return 0;
+}
+
+static inline void counter_add(hc_cache *c, enum hc_counter k, uint64_t n)
+{
+	fetch_add_relaxed(&c->self->counters[k], n);
+}
+
+/* block.c */
+int do_block_append(hc_cache *c, uint64_t size, bool evictor,
+                    uint64_t *loc, uint64_t *gen);
+void do_block_commit(hc_cache *c, uint64_t size);
+void do_block_seal_open(hc_cache *c);
+void block_seal(hc_cache *c, uint32_t b, uint64_t w);
+void block_mark_dead(hc_cache *c, uint64_t word);
+
+static inline uint32_t block_of(const hc_cache *c, uint64_t loc)
+{
+	return (uint32_t)(loc >> c->block_shift);
+}
+
+static inline uint64_t block_start(const hc_cache *c, uint32_t b)
+{
+	return (uint64_t)b << c->block_shift;
+}
+
+/* Time: microseconds / milliseconds since the segment's epoch, from the
+ * coarse monotonic clock (the hot path reads it at most once). */
+static inline uint64_t now_ns(const hc_cache *c)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return t > c->epoch_ns ? t - c->epoch_ns : 0;
+}
+
+/* index.c */
+
+/* What a validated read of an item found. */
+struct found {
+	uint32_t bucket;
+	unsigned slot;           /* index in the bucket */
+	uint64_t word;           /* the slot word as read */
+	uint64_t block_word;     /* the block word as read */
+	struct hc_item hdr;      /* private copy of the header */
+	const unsigned char *at; /* the item in shared memory */
+};
+
+struct key {
+	const void *ptr;
+	uint32_t len;
+	uint64_t hash;
+	uint32_t bucket;
+	unsigned fp;
+};
+
+void key_prepare(const hc_cache *c, struct key *k, const void *key,
+                 size_t klen);
+int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
+                const unsigned char **at, struct hc_item *hdr);
+bool item_validate(const hc_cache *c, uint64_t word, uint64_t bw);
+int index_find(hc_cache *c, const struct key *k, struct found *f);
+int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
+                      bool exclusive);
+bool index_swap(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t old,
+                uint64_t word);
+bool index_unlink(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t word);
+bool key_matches(const struct hc_item *hdr, const unsigned char *at,
+                 const struct key *k);
+int index_remove_key(hc_cache *c, const struct key *k, uint64_t now);
+
+static inline hc_word *slot_at(hc_cache *c, uint32_t bucket, unsigned i)
+{
+	return &c->index[bucket].slot[i];
+}
+
+int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
+               const void *val, uint32_t vlen, uint64_t *word);
+int do_item_clone(hc_cache *c, const unsigned char *src,
+                  const struct hc_item *hdr, uint64_t size, bool evictor,
+                  unsigned fp, unsigned clock, uint64_t *word);
+
+/* evict.c */
+int evict_one(hc_cache *c);
+void evict_finish(hc_cache *c, uint32_t b, uint64_t w);
+
+static inline uint64_t now_ms(const hc_cache *c)
+{
+	return now_ns(c) / 1000000ULL;
+}
+
+static inline bool item_expired_at(const struct hc_item *it, uint64_t ms)
+{
+	uint64_t exp = item_expire(it);
+
+	return exp != 0 && exp <= ms;
+}
+
+#endif /* HC_INTERNAL_H */

@@ -1,0 +1,201 @@
+/*
+ * layout.h - the shared structures of a segment, byte for byte.
+ *
+ * A segment is, in order (every region page-aligned):
+ *
+ *   header       one page: magic, layout word, configuration, region offsets,
+ *                and a few global words each on its own cache line
+ *   proc table   max_procs slots of 512 bytes (struct hc_proc)
+ *   block words  one 64-bit state word per block (dense: scanned often)
+ *   block meta   32 bytes per block (struct hc_block_meta)
+ *   index        nbuckets buckets of 8 one-word slots (64 bytes each)
+ *   items        nblocks blocks of block_size bytes
+ *
+ * No pointer is ever stored in the segment: every reference is an offset
+ * or an index, and every one read back is bounds-checked before use.
+ * The layout word (segment.c) is a hash of the sizes and offsets below, so
+ * a library with a different layout refuses the segment.
+ */
+#ifndef HC_LAYOUT_H
+#define HC_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomic.h"
+
+#define HC_CACHELINE 64
+#define HC_PAGE 4096
+#define HC_MAGIC_WORD 0x31304745534348ULL /* "HCSEG01\0" little-endian */
+
+/* Limits of the encodings below. */
+#define HC_MAX_PROCS 4096u           /* owner field of a block word */
+#define HC_MIN_BLOCK 4096u
+#define HC_MAX_BLOCK (16u << 20)     /* 24-bit value length, 28-bit dead bytes */
+#define HC_MAX_BLOCKS 65536u         /* keeps the block-table scans short */
+#define HC_MAX_ITEM_MEMORY (1ULL << 39) /* 36-bit slot location in 8-byte units */
+#define HC_RESERVE_BLOCKS 4u         /* free blocks kept for evictors */
+#define HC_MAX_TAGS 4u
+
+/*
+ * The header.  Everything before `magic` is published by the release store
+ * of `magic` in hc_create(); openers acquire-load `magic` before trusting the
+ * rest.  The configuration fields never change after creation.
+ */
+struct hc_header {
+	hc_word magic;          /* HC_MAGIC_WORD, stored last (release) */
+	uint64_t layout;        /* hc_layout_word() of the creator */
+	uint64_t size;          /* total bytes of the segment */
+	uint32_t version_major;
+	uint32_t version_minor;
+	uint32_t max_key;
+	uint32_t max_value;
+	uint32_t max_procs;
+	uint32_t block_size;
+	uint32_t nblocks;
+	uint32_t nbuckets;
+	uint32_t reserve_blocks;
+	uint32_t mode;
+	uint32_t delimiter;
+	uint32_t pad0;
+	uint64_t created_ns;    /* CLOCK_REALTIME at creation, for display */
+	uint64_t epoch_ns;      /* CLOCK_MONOTONIC at creation: time zero */
+	int64_t timens_offset;  /* creator's monotonic time-namespace offset */
+	uint64_t off_procs;
+	uint64_t off_block_words;
+	uint64_t off_block_meta;
+	uint64_t off_index;
+	uint64_t off_items;
+	uint64_t item_memory;
+	uint64_t pad1[6];
+	/* Global words, each alone on its line: they are written rarely (once
+	 * per block seal, per invalidation), read often. */
+	hc_word seal_seq;       /* next seal sequence number (fetch-add) */
+	uint64_t pad2[7];
+	hc_word alloc_hint;     /* where block claims start scanning */
+	uint64_t pad3[7];
+	hc_word flush_at;       /* reserved: flush stamp (invalidation) */
+	hc_word inval_latest;   /* reserved: latest invalidation stamp */
+	uint64_t pad4[6];
+};
+_Static_assert(sizeof(struct hc_header) == 384, "header size");
+_Static_assert(offsetof(struct hc_header, layout) == 8,
+               "the layout word sits right after the magic");
+_Static_assert(offsetof(struct hc_header, seal_seq) % HC_CACHELINE == 0,
+               "seal_seq on its own line");
+_Static_assert(offsetof(struct hc_header, alloc_hint) % HC_CACHELINE == 0,
+               "alloc_hint on its own line");
+_Static_assert(offsetof(struct hc_header, flush_at) % HC_CACHELINE == 0,
+               "flush_at on its own line");
+
+/* Per-process counters, cumulative over the life of the segment. */
+enum hc_counter {
+	HC_CTR_HITS,
+	HC_CTR_MISSES,
+	HC_CTR_SETS,
+	HC_CTR_DELETES,
+	HC_CTR_EVICTIONS,
+	HC_CTR_SECOND_CHANCES,
+	HC_CTR_EXPIRATIONS,
+	HC_CTR_BLOCKS_EVICTED,
+	HC_CTR_BUCKET_EVICTIONS,
+	HC_NCOUNTERS_USED,
+	HC_NCOUNTERS = 24       /* room for later counters, same layout */
+};
+
+enum hc_proc_state { HC_PROC_FREE = 0, HC_PROC_ATTACHED = 1 };
+
+/*
+ * A process slot: one per attachment, 512 bytes (counters of neighbours on
+ * other lines).  Slot i is held by whoever holds the open-file-description
+ * lock on byte i of the segment file; only the holder writes the slot,
+ * except `counters` and `cas_seq`, which the threads of the holding process
+ * update with atomic adds.  Others read everything relaxed, for display and
+ * for summing statistics.
+ */
+struct hc_proc {
+	hc_word state;          /* hc_proc_state; release on attach/detach */
+	hc_word pid;            /* of the attaching process, for display */
+	hc_word attached_ns;    /* CLOCK_REALTIME at attach */
+	hc_word attaches;       /* how many times this slot was attached */
+	hc_word comm[2];        /* command name, 16 bytes, NUL-padded */
+	hc_word cas_seq;        /* CAS ids issued by this slot, never reset */
+	hc_word pad0;
+	hc_word counters[HC_NCOUNTERS]; /* never zeroed: totals never go back */
+	hc_word base[HC_NCOUNTERS];     /* counters when the holder attached */
+	hc_word pad1[8];
+};
+_Static_assert(sizeof(struct hc_proc) == 512, "proc slot size");
+
+/*
+ * The block word: state in bits 0-1, owner slot in bits 2-17 (OPEN,
+ * EVICTING), generation in bits 18-63.  The generation changes only on
+ * EVICTING -> FREE, by CAS; that CAS is the barrier every reader's
+ * validation pairs with.
+ */
+enum hc_block_state {
+	HC_BLOCK_FREE = 0,
+	HC_BLOCK_OPEN = 1,
+	HC_BLOCK_SEALED = 2,
+	HC_BLOCK_EVICTING = 3
+};
+
+#define HC_BW_OWNER_SHIFT 2
+#define HC_BW_OWNER_MASK 0xffffULL
+#define HC_BW_GEN_SHIFT 18
+
+static inline unsigned bw_state(uint64_t w)
+{
+	return (unsigned)(w & 3);
+}
+
+static inline unsigned bw_owner(uint64_t w)
+{
+	return (unsigned)((w >> HC_BW_OWNER_SHIFT) & HC_BW_OWNER_MASK);
+}
+
+static inline uint64_t bw_gen(uint64_t w)
+{
+	return w >> HC_BW_GEN_SHIFT;
+}
+
+static inline uint64_t bw_make(unsigned state, unsigned owner, uint64_t gen)
+{
+	return (gen << HC_BW_GEN_SHIFT) |
+	       ((uint64_t)(owner & HC_BW_OWNER_MASK) << HC_BW_OWNER_SHIFT) |
+	       state;
+}
+
+/*
+ * Per-block accounting, beside (not in) the dense word array.
+ *  committed  items << 32 | bytes: how far walkers may read.  Only the
+ *             owner of an OPEN block stores it, with release, after the
+ *             bytes it covers; walkers load it with acquire.
+ *  dead       gen16 << 48 | items << 28 | bytes: what has been unlinked.
+ *             Anyone who unlinks an item adds to it by CAS, only while the
+ *             low 16 bits of the generation still match, so a late add never
+ *             lands on the block's next life.
+ *  seal_seq   the FIFO position, stored before the SEALED state (release
+ *             by the state CAS).
+ */
+struct hc_block_meta {
+	hc_word committed;
+	hc_word dead;
+	hc_word seal_seq;
+	hc_word pad;
+};
+_Static_assert(sizeof(struct hc_block_meta) == 32, "block meta size");
+
+#define HC_DEAD_BYTES_MASK ((1ULL << 28) - 1)
+#define HC_DEAD_ITEMS_SHIFT 28
+#define HC_DEAD_ITEMS_MASK ((1ULL << 20) - 1)
+#define HC_DEAD_GEN_SHIFT 48
+
+/* One index bucket: a cache line of slot words. */
+#define HC_BUCKET_SLOTS 8
+struct hc_bucket {
+	hc_word slot[HC_BUCKET_SLOTS];
+};
+_Static_assert(sizeof(struct hc_bucket) == HC_CACHELINE, "bucket is a line");
+
+#endif /* HC_LAYOUT_H */

@@ -1,0 +1,216 @@
+/*
+ * proc.c - attachment slots, liveness, reaping.
+ *
+ * Slot i of the process table belongs to whoever holds the
+ * open-file-description lock (F_OFD_SETLK) on byte i of the segment file.
+ * The kernel drops that lock when the last descriptor of the open file
+ * description closes, which includes the death of the holder, so a dead
+ * process is known dead across pid namespaces and users, and no pid is ever
+ * guessed.
+ *
+ * Invariants:
+ *  1. Only the lock holder of slot i writes slot i (its threads add to its
+ *     counters atomically), and only it owns blocks whose word names owner i.
+ *  2. A slot whose state is ATTACHED and whose lock can be taken belongs to
+ *     a dead holder.  Whoever takes the lock reaps it: seals the OPEN blocks
+ *     it owned, finishes the block it was evicting, marks it FREE, and then
+ *     either releases the lock or keeps the slot for itself.  Every step
+ *     checks the shared state again and is harmless to repeat, so a reaper
+ *     killed half-way leaves work that the next reaper finishes.
+ *  3. A slot's counters are never zeroed: totals summed over all slots never
+ *     go backwards, and a process that detached still shows in them.
+ *
+ * Locks of different open file descriptions conflict even inside one
+ * process, so two handles of one process hold two slots, as they should.
+ * A child forked after attach shares its parent's open file description
+ * (and so its lock); on its first call through the handle it reopens the
+ * file through /proc/self/fd, which makes a new description, and attaches
+ * to a slot of its own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+hc_word hc_fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_child(void)
+{
+	store_relaxed(&hc_fork_gen, load_relaxed(&hc_fork_gen) + 1);
+}
+
+static void atfork_register(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
+/* Try to take (F_WRLCK) or drop (F_UNLCK) the lock on byte SLOT. */
+static int slot_lock(int fd, unsigned slot, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)slot;
+	fl.l_len = 1;
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* Is slot SLOT held by a live attachment?  Asks the kernel without
+ * taking anything: F_OFD_GETLK reports a conflicting lock if one exists. */
+bool proc_slot_alive(hc_cache *c, unsigned slot)
+{
+	struct flock fl;
+
+	if (slot == c->slot && c->self != NULL)
+		return true;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)slot;
+	fl.l_len = 1;
+	if (fcntl(c->fd, F_OFD_GETLK, &fl) < 0)
+		return true; /* cannot tell: never reap on doubt */
+	return fl.l_type != F_UNLCK;
+}
+
+/* Reclaim what slot SLOT left in the block table.  The caller holds the
+ * slot's lock.  A scan of the whole table (not a list kept in the slot)
+ * finds blocks claimed by a holder killed before it could record them. */
+static void reap_blocks(hc_cache *c, unsigned slot)
+{
+	for (uint32_t b = 0; b < c->nblocks; b++) {
+		uint64_t w = load_acquire(&c->block_words[b]);
+
+		if (bw_owner(w) != slot)
+			continue;
+		if (bw_state(w) == HC_BLOCK_OPEN)
+			block_seal(c, b, w);
+		else if (bw_state(w) == HC_BLOCK_EVICTING)
+			evict_finish(c, b, w);
+	}
+}
+
+void proc_reap_slot(hc_cache *c, unsigned slot)
+{
+	struct hc_proc *p = &c->procs[slot];
+
+	reap_blocks(c, slot);
+	/* Release: the blocks above are settled before the slot reads FREE. */
+	store_release(&p->state, HC_PROC_FREE);
+}
+
+int proc_reap_dead(hc_cache *c)
+{
+	int reaped = 0;
+
+	for (unsigned i = 0; i < c->max_procs; i++) {
+		if (i == c->slot)
+			continue;
+		if (load_relaxed(&c->procs[i].state) != HC_PROC_ATTACHED)
+			continue;
+		if (slot_lock(c->fd, i, F_WRLCK) < 0)
+			continue; /* alive, or another reaper has it */
+		/* Re-check under the lock: a reaper may have just finished. */
+		if (load_acquire(&c->procs[i].state) == HC_PROC_ATTACHED) {
+			proc_reap_slot(c, i);
+			reaped++;
+		}
+		slot_lock(c->fd, i, F_UNLCK);
+	}
+	return reaped;
+}
+
+static void slot_init(hc_cache *c, unsigned i)
+{
+	struct hc_proc *p = &c->procs[i];
+	char comm[16] = { 0 };
+	hc_word words[2];
+
+	strncpy(comm, program_invocation_short_name, sizeof comm - 1);
+	memcpy(words, comm, sizeof words);
+	for (unsigned k = 0; k < HC_NCOUNTERS; k++)
+		store_relaxed(&p->base[k], load_relaxed(&p->counters[k]));
+	store_relaxed(&p->pid, (uint64_t)getpid());
+	store_relaxed(&p->comm[0], words[0]);
+	store_relaxed(&p->comm[1], words[1]);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	store_relaxed(&p->attached_ns,
+	              (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+	store_relaxed(&p->attaches, load_relaxed(&p->attaches) + 1);
+	/* Release: the fields above are visible to whoever sees ATTACHED. */
+	store_release(&p->state, HC_PROC_ATTACHED);
+}
+
+int proc_attach(hc_cache *c)
+{
+	uint64_t gen = load_relaxed(&hc_fork_gen);
+
+	pthread_once(&atfork_once, atfork_register);
+	c->self = NULL;
+	c->slot = UINT32_MAX;
+	for (unsigned i = 0; i < c->max_procs; i++) {
+		if (slot_lock(c->fd, i, F_WRLCK) < 0) {
+			if (errno == EAGAIN || errno == EACCES)
+				continue;
+			return hc_fail(HC_ESYS, "cannot lock process slot %u: %s", i,
+			               strerror(errno));
+		}
+		/* The slot is ours.  Whatever a previous holder left (it died
+		 * attached, or a reaper died half-way) is reclaimed first. */
+		reap_blocks(c, i);
+		c->slot = i;
+		c->self = &c->procs[i];
+		slot_init(c, i);
+		proc_reap_dead(c);
+		/* Only now: a child whose reattach failed tries again on its
+		 * next call instead of using a slot it does not hold. */
+		c->fork_gen = gen;
+		return 0;
+	}
+	return hc_fail(HC_EPROCS, "all %u process slots of the segment are held "
+	               "by live processes; detach some or create the segment "
+	               "with more slots", c->max_procs);
+}
+
+void proc_detach(hc_cache *c)
+{
+	if (c->self == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	do_block_seal_open(c);
+	pthread_mutex_unlock(&c->lock);
+	store_release(&c->self->state, HC_PROC_FREE);
+	slot_lock(c->fd, c->slot, F_UNLCK);
+	c->self = NULL;
+}
+
+/* In a child forked after attach: make a new open file description (a
+ * dup would share the parent's, and its lock), take a slot of our own. */
+int proc_after_fork(hc_cache *c)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", c->fd);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return hc_fail(HC_ESYS, "cannot reattach after fork: %s",
+		               strerror(errno));
+	close(c->fd);
+	c->fd = fd;
+	pthread_mutex_init(&c->lock, NULL);
+	c->open_block = -1;
+	c->open_used = 0;
+	c->open_items = 0;
+	return proc_attach(c);
+}
