@@ -80,7 +80,7 @@ $(BUILD)/cachectl: tools/cachectl.c $(BUILD)/libhostcache.a
 
 $(BUILD)/tests/%: tests/%.c tests/*.h $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -lcmocka -lm
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
@@ -95,9 +95,11 @@ TEST_SH := $(wildcard tests/t_*.sh)
 PROVE   ?= prove
 PROVE_FLAGS ?= -f
 
+# prove honours only its last --exec, so C programs and shell scripts go in
+# two runs.
 check: all
-	HC_BUILD=$(abspath $(BUILD)) $(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN) \
-	  $(if $(TEST_SH),--exec 'sh' $(TEST_SH))
+	HC_BUILD=$(abspath $(BUILD)) $(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN)
+	$(if $(TEST_SH),HC_BUILD=$(abspath $(BUILD)) $(PROVE) $(PROVE_FLAGS) --exec sh $(TEST_SH))
 
 # Separate build trees, so that instrumented objects never mix with plain ones.
 sanitize:

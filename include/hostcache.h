@@ -239,6 +239,37 @@ typedef struct hc_info {
 
 int hc_info_get(hc_cache *c, hc_info *out);
 
+/* What hc_check() found. */
+typedef struct hc_check_result {
+	uint64_t problems;     /* findings reported */
+	uint64_t repaired;     /* things repair settled */
+	uint64_t items;        /* well-formed index entries */
+	uint64_t bytes_live;   /* their bytes, recomputed from the index */
+	uint64_t bytes_dead;   /* committed bytes the index no longer locates */
+	uint64_t stale_slots;  /* entries naming a reused block (harmless) */
+	uint64_t dead_procs;   /* attached slots whose process is gone */
+	uint64_t dead_blocks;  /* open/evicting blocks of such slots */
+	uint64_t blocks[4];    /* by state: HC_CHECK_BLOCK_* */
+} hc_check_result;
+
+enum {
+	HC_CHECK_BLOCK_FREE = 0,
+	HC_CHECK_BLOCK_OPEN = 1,
+	HC_CHECK_BLOCK_SEALED = 2,
+	HC_CHECK_BLOCK_EVICTING = 3
+};
+
+typedef void (*hc_check_fn)(void *arg, const char *problem);
+
+/* Walk the whole segment while other processes keep working: every block,
+ * every index entry, every process slot (see check.c for the list).  Each
+ * finding is passed to REPORT (if not NULL) as one line.  With REPAIR, dead
+ * processes are reaped first, blocks owned by nobody are settled and
+ * malformed index entries cleared; no well-formed live item is ever
+ * dropped.  Returns the number of problems found (0 = clean) or an error. */
+int hc_check(hc_cache *c, int repair, hc_check_fn report, void *arg,
+             hc_check_result *out);
+
 /* One-line message for an HC_E* code (or for a -errno value). */
 const char *hc_strerror(int err);
 

@@ -17,10 +17,16 @@
  *  3. One entry per key.  Two writers of one absent key may both find an
  *     empty slot.  Each rescans the bucket after its publishing CAS (a full
  *     barrier), so the later publisher always sees both entries.  A set that
- *     sees its key twice keeps the entry in the lower slot and unlinks the
- *     other, whichever is its own: every process applies the same rule, so
- *     they never remove both.  An add that sees its key twice withdraws its
- *     own entry (at most one add of a key can succeed) and tries again.
+ *     sees its key twice keeps the newer write (item_newer: stamp, then CAS
+ *     id) and unlinks the other, whichever is its own: every process applies
+ *     the same order, so they never remove both, and a writer whose lookup
+ *     missed its key's entry (it was being moved by an evictor) can never
+ *     lose its write to that older copy.  An add that sees its key twice
+ *     withdraws its own entry (at most one add of a key can succeed) and
+ *     tries again.
+ *  6. A lookup that matches a key in a block that moved on re-reads the
+ *     slot: an evictor may have swung it to a reinserted copy, and skipping
+ *     it would report the key absent.
  *  4. A lookup writes nothing shared except, while it is below its maximum,
  *     the CLOCK counter of the slot it hit (ops.c).
  *  5. A full bucket evicts within itself (a lossy index): the entry with the
@@ -97,37 +103,58 @@ bool key_matches(const struct hc_item *hdr, const unsigned char *at,
 	       shm_equal(at + HC_ITEM_HEADER + 4 * item_ntags(hdr), k->ptr, k->len);
 }
 
-/* Does slot word W hold key K?  Fills F when it does. */
-static bool slot_holds(hc_cache *c, const struct key *k, uint64_t w,
-                       struct found *f)
+enum holds { HOLDS_NO, HOLDS_YES, HOLDS_MOVED };
+
+/* Does slot word W hold key K?  Fills F when it does.  HOLDS_MOVED: the key
+ * matched but the block moved on while we read, so the slot has probably
+ * been swung to a copy (reinsertion): the caller must look again. */
+static enum holds slot_holds(hc_cache *c, const struct key *k, uint64_t w,
+                             struct found *f)
 {
 	if (w == 0 || sw_fp(w) != k->fp)
-		return false;
+		return HOLDS_NO;
 	if (item_locate(c, w, &f->block_word, &f->at, &f->hdr) != 0)
-		return false;
+		return HOLDS_NO;
 	if (!key_matches(&f->hdr, f->at, k))
-		return false;
+		return HOLDS_NO;
 	/* A match read from a block being reused would be a match with
 	 * garbage: confirm the generation before trusting it. */
-	return item_validate(c, w, f->block_word);
+	return item_validate(c, w, f->block_word) ? HOLDS_YES : HOLDS_MOVED;
+}
+
+/* slot_holds() on slot I, re-reading the slot while its item moves. */
+static bool slot_holds_now(hc_cache *c, const struct key *k, unsigned i,
+                           struct found *f)
+{
+	hc_word *p = slot_at(c, k->bucket, i);
+
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		/* Acquire: pairs with the publishing CAS, so the item bytes
+		 * the word locates are visible. */
+		uint64_t w = load_acquire(p);
+
+		switch (slot_holds(c, k, w, f)) {
+		case HOLDS_NO:
+			return false;
+		case HOLDS_YES:
+			f->bucket = k->bucket;
+			f->slot = i;
+			f->word = w;
+			return true;
+		case HOLDS_MOVED:
+			if (load_acquire(p) == w)
+				return false; /* the item is gone, not moved */
+			break;
+		}
+	}
+	return false;
 }
 
 int index_find(hc_cache *c, const struct key *k, struct found *f)
 {
-	hc_word *slots = c->index[k->bucket].slot;
-
-	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-		/* Acquire: pairs with the publishing CAS, so the item bytes
-		 * the word locates are visible. */
-		uint64_t w = load_acquire(&slots[i]);
-
-		if (slot_holds(c, k, w, f)) {
-			f->bucket = k->bucket;
-			f->slot = i;
-			f->word = w;
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++)
+		if (slot_holds_now(c, k, i, f))
 			return 0;
-		}
-	}
 	return HC_ENOTFOUND;
 }
 
@@ -204,18 +231,27 @@ again:;
 	return -1;
 }
 
+/* The order of writes, on which every process agrees: the later stamp
+ * wins, and CAS ids break ties (they grow within a process slot, and a
+ * reinserted or touched copy keeps its original's). */
+static bool item_newer(const struct hc_item *a, const struct hc_item *b)
+{
+	if (item_stamp(a) != item_stamp(b))
+		return item_stamp(a) > item_stamp(b);
+	return item_cas(a) > item_cas(b);
+}
+
 /*
- * Publish WORD (locating a fresh item of key K) in K's bucket, where a
- * lookup found no entry of K.  Then resolve duplicates (invariant 3).
- * Returns 0 when WORD stays published or lost to a concurrent set of the
+ * Publish WORD (locating the fresh item MINE_HDR of key K) in K's bucket,
+ * where a lookup found no entry of K.  Then resolve duplicates (invariant
+ * 3).  Returns 0 when WORD stays published or lost to a newer entry of the
  * same key, HC_EEXISTS when EXCLUSIVE (add) and another entry of K was
  * found (ours is withdrawn, not accounted dead: the caller decides), or
  * HC_EBUSY.
  */
 int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
-                      bool exclusive)
+                      const struct hc_item *mine_hdr, bool exclusive)
 {
-	hc_word *slots = c->index[k->bucket].slot;
 	int mine = publish_somewhere(c, k, word);
 	struct found f;
 
@@ -224,24 +260,19 @@ int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
 	/* The publishing CAS was a full barrier: this rescan sees every
 	 * entry published before ours. */
 	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-		if ((int)i == mine)
-			continue;
-		uint64_t w = load_acquire(&slots[i]);
-
-		if (!slot_holds(c, k, w, &f))
+		if ((int)i == mine || !slot_holds_now(c, k, i, &f))
 			continue;
 		if (exclusive) {
 			index_unlink(c, k->bucket, (unsigned)mine, word);
 			return HC_EEXISTS;
 		}
-		if ((int)i < mine) {
-			/* The lower entry wins; ours was overwritten by it. */
+		if (item_newer(&f.hdr, mine_hdr)) {
 			if (index_unlink(c, k->bucket, (unsigned)mine, word))
 				block_mark_dead(c, word);
 			return 0;
 		}
-		if (index_unlink(c, k->bucket, i, w))
-			block_mark_dead(c, w);
+		if (index_unlink(c, k->bucket, i, f.word))
+			block_mark_dead(c, f.word);
 	}
 	return 0;
 }
@@ -250,18 +281,15 @@ int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
  * many of them had not expired at NOW (ms). */
 int index_remove_key(hc_cache *c, const struct key *k, uint64_t now)
 {
-	hc_word *slots = c->index[k->bucket].slot;
 	struct found f;
 	int live = 0;
 
 	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-		uint64_t w = load_acquire(&slots[i]);
-
-		if (!slot_holds(c, k, w, &f))
+		if (!slot_holds_now(c, k, i, &f))
 			continue;
-		if (!index_unlink(c, k->bucket, i, w))
+		if (!index_unlink(c, k->bucket, i, f.word))
 			continue; /* replaced or removed meanwhile */
-		block_mark_dead(c, w);
+		block_mark_dead(c, f.word);
 		if (!item_expired_at(&f.hdr, now))
 			live++;
 	}

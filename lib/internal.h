@@ -9,6 +9,7 @@
  *   evict.c    CLOCK: evicting the oldest sealed block
  *   ops.c      get, set, add, replace, cas, delete, incr/decr, touch
  *   stats.c    statistics and info
+ *   check.c    consistency check and repair
  *   error.c    error codes and messages
  *
  * Functions named do_* expect the caller to hold the handle's append lock.
@@ -79,6 +80,7 @@ int hc_ret(int rc);
 /* segment.c */
 int segment_name_check(const char *name, char *out, size_t cap);
 int segment_map_fd(hc_cache *c, int fd, const char *name);
+int fd_above_stdio(int fd);
 
 /* proc.c */
 extern hc_word hc_fork_gen;
@@ -88,6 +90,8 @@ int proc_reap_dead(hc_cache *c);
 void proc_reap_slot(hc_cache *c, unsigned slot);
 int proc_after_fork(hc_cache *c);
 bool proc_slot_alive(hc_cache *c, unsigned slot);
+int proc_lock_slot(hc_cache *c, unsigned slot);
+void proc_unlock_slot(hc_cache *c, unsigned slot);
 
 static inline int proc_check_fork(hc_cache *c)
 {
@@ -157,7 +161,7 @@ int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
 bool item_validate(const hc_cache *c, uint64_t word, uint64_t bw);
 int index_find(hc_cache *c, const struct key *k, struct found *f);
 int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
-                      bool exclusive);
+                      const struct hc_item *mine_hdr, bool exclusive);
 bool index_swap(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t old,
                 uint64_t word);
 bool index_unlink(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t word);

@@ -89,7 +89,8 @@ static void item_header(hc_cache *c, struct hc_item *hdr, uint64_t now,
 /* Publish WORD for K according to MODE.  0, or the reason it was not
  * published (the caller then accounts the item dead). */
 static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
-                         enum store_mode mode, uint64_t expect, uint64_t now_msec)
+                         const struct hc_item *hdr, enum store_mode mode,
+                         uint64_t expect, uint64_t now_msec)
 {
 	struct found f;
 
@@ -111,7 +112,7 @@ static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
 		}
 		if (mode == MODE_REPLACE || mode == MODE_CAS)
 			return HC_ENOTFOUND;
-		int rc = index_publish_new(c, k, word, mode == MODE_ADD);
+		int rc = index_publish_new(c, k, word, hdr, mode == MODE_ADD);
 
 		if (rc == 0)
 			return 0;
@@ -140,7 +141,7 @@ static int store(hc_cache *c, const void *key, size_t klen, const void *val,
 	            (uint32_t)vlen);
 	if ((rc = item_write(c, &k, &hdr, val, (uint32_t)vlen, &word)) < 0)
 		return hc_ret(rc);
-	rc = store_publish(c, &k, word, mode, expect, now / 1000000);
+	rc = store_publish(c, &k, word, &hdr, mode, expect, now / 1000000);
 	if (rc < 0) {
 		block_mark_dead(c, word);
 		return hc_ret(rc);

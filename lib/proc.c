@@ -63,6 +63,16 @@ static int slot_lock(int fd, unsigned slot, short type)
 	return fcntl(fd, F_OFD_SETLK, &fl);
 }
 
+int proc_lock_slot(hc_cache *c, unsigned slot)
+{
+	return slot_lock(c->fd, slot, F_WRLCK);
+}
+
+void proc_unlock_slot(hc_cache *c, unsigned slot)
+{
+	slot_lock(c->fd, slot, F_UNLCK);
+}
+
 /* Is slot SLOT held by a live attachment?  Asks the kernel without
  * taking anything: F_OFD_GETLK reports a conflicting lock if one exists. */
 bool proc_slot_alive(hc_cache *c, unsigned slot)
@@ -202,7 +212,7 @@ int proc_after_fork(hc_cache *c)
 	int fd;
 
 	snprintf(path, sizeof path, "/proc/self/fd/%d", c->fd);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = fd_above_stdio(open(path, O_RDWR | O_CLOEXEC));
 	if (fd < 0)
 		return hc_fail(HC_ESYS, "cannot reattach after fork: %s",
 		               strerror(errno));

@@ -340,6 +340,24 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Keep the segment off descriptors 0-2.  A process that closed stdout and
+ * then attached would otherwise get the segment as fd 1, and its next
+ * printf would write over the header.  Moved before any slot lock is
+ * taken, since the lock belongs to the open file description.
+ */
+int fd_above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
+	return moved;
+}
+
 static int errno_to_hc(int e, const char *name, const char *what)
 {
 	switch (e) {
@@ -439,6 +457,10 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	if (c->fd < 0) {
 		rc = errno_to_hc(errno, shm, "create");
 		goto fail_nounlink;
+	}
+	if ((c->fd = fd_above_stdio(c->fd)) < 0) {
+		rc = errno_to_hc(errno, shm, "create");
+		goto fail;
 	}
 	/* shm_open applies the umask; the caller asked for this mode exactly. */
 	if (fchmod(c->fd, mode) < 0 || ftruncate(c->fd, (off_t)g.size) < 0) {
@@ -584,7 +606,7 @@ HC_API int hc_open(const char *name, hc_cache **out)
 		return hc_ret(rc);
 	if ((c = handle_new(shm)) == NULL)
 		return hc_ret(HC_ESYS);
-	c->fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+	c->fd = fd_above_stdio(shm_open(shm, O_RDWR | O_CLOEXEC, 0));
 	if (c->fd < 0) {
 		rc = errno_to_hc(errno, shm, "open");
 		goto fail;
