@@ -21,8 +21,9 @@ WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CFLAGS  += -std=gnu11 $(OPT) $(WARN) -fvisibility=hidden -Iinclude -Ilib \
-           -D_GNU_SOURCE
+SAN     ?=
+override CFLAGS += -std=gnu11 $(OPT) $(SAN) $(WARN) -fvisibility=hidden \
+           -Iinclude -Ilib -D_GNU_SOURCE
 LDLIBS  += -lxxhash -lpthread -lrt
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -41,9 +42,11 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
-        pkg-config make gcc perl
+        pkg-config make gcc libc6-dev perl
+DEPS_TSAN := clang libclang-rt-dev
 
-.PHONY: all lib tools tests check sanitize tsan demo bench install clean deps
+.PHONY: all lib tools tests examples bench-bin check sanitize tsan demo bench \
+        install clean deps
 
 all: lib tools tests examples bench-bin
 
@@ -66,7 +69,7 @@ $(BUILD)/libhostcache.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/libhostcache.so: $(LIB_PIC) lib/hostcache.map
-	$(CC) -shared -Wl,-soname,libhostcache.so.$(SOVERSION) \
+	$(CC) $(SAN) -shared -Wl,-soname,libhostcache.so.$(SOVERSION) \
 	  -Wl,--version-script=lib/hostcache.map -Wl,--no-undefined \
 	  -o $@.$(VERSION) $(LIB_PIC) $(LDLIBS)
 	ln -sf libhostcache.so.$(VERSION) $(BUILD)/libhostcache.so.$(SOVERSION)
@@ -97,25 +100,26 @@ PROVE_FLAGS ?= -f
 
 # prove honours only its last --exec, so C programs and shell scripts go in
 # two runs.
-check: all
+check: deps
+	$(MAKE) all
 	HC_BUILD=$(abspath $(BUILD)) $(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN)
 	$(if $(TEST_SH),HC_BUILD=$(abspath $(BUILD)) $(PROVE) $(PROVE_FLAGS) --exec sh $(TEST_SH))
 
 # Separate build trees, so that instrumented objects never mix with plain ones.
-sanitize:
+sanitize: deps
 	$(MAKE) BUILD=build/asan \
-	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fsanitize=address,undefined" \
-	  CFLAGS="-fsanitize=address,undefined" check
+	  OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" check
 
-tsan:
-	$(MAKE) BUILD=build/tsan CC=clang OPT="-O1 -g -fsanitize=thread" \
-	  CFLAGS="-fsanitize=thread" tests
+tsan: deps
+	$(MAKE) deps DEPS="$(DEPS_TSAN)"
+	$(MAKE) BUILD=build/tsan CC=clang OPT="-O1 -g" SAN="-fsanitize=thread" tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  $(PROVE) $(PROVE_FLAGS) --exec '' build/tsan/tests/t_threads \
 	  build/tsan/tests/t_tsan_planted
 
-demo: all
+demo: deps
+	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) sh examples/demo.sh
 
 bench: all

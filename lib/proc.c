@@ -176,10 +176,12 @@ int proc_attach(hc_cache *c)
 			               strerror(errno));
 		}
 		/* The slot is ours.  Whatever a previous holder left (it died
-		 * attached, or a reaper died half-way) is reclaimed first. */
-		reap_blocks(c, i);
+		 * attached, or a reaper died half-way) is reclaimed first; the
+		 * reclaiming counts its evictions in this slot's counters,
+		 * before slot_init() takes their base. */
 		c->slot = i;
 		c->self = &c->procs[i];
+		reap_blocks(c, i);
 		slot_init(c, i);
 		proc_reap_dead(c);
 		/* Only now: a child whose reattach failed tries again on its

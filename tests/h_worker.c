@@ -16,6 +16,8 @@
  * stderr), 2 on a usage or attach error.  Prints one summary line.
  */
 #include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,18 @@ static __attribute__((noreturn)) void violation(const char *what, const char *ke
 	fprintf(stderr, "h_worker: VIOLATION %s on key '%.*s': %s\n", what,
 	        (int)klen, key, why);
 	exit(1);
+}
+
+/* A crash is a finding: say where, then die of the same signal. */
+static void on_crash(int sig)
+{
+	void *frames[64];
+	int n = backtrace(frames, 64);
+
+	fprintf(stderr, "h_worker: CRASH signal %d\n", sig);
+	backtrace_symbols_fd(frames, n, 2);
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static uint32_t pick_key(struct worker *w)
@@ -202,6 +216,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&w, 0, sizeof w);
+	signal(SIGSEGV, on_crash);
+	signal(SIGBUS, on_crash);
+	signal(SIGABRT, on_crash);
 	if (argc < 4) {
 		fprintf(stderr, "usage: h_worker NAME ID MILLISECONDS [--keys N] "
 		        "[--zipf] [--seed S]\n");

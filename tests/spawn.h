@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +36,9 @@ static inline pid_t spawn(const char *prog, char *const argv[])
 	helper_path(path, sizeof path, prog);
 	pid = fork();
 	if (pid == 0) {
+		/* Die with the test: a failed assertion must not leave
+		 * workers running. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(path, argv);
 		fprintf(stderr, "exec %s failed\n", path);
 		_exit(127);
