@@ -80,31 +80,44 @@ static inline void fence_full(void)
 	AO_nop_full();
 }
 
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "shm_copy_out/shm_write assume a little-endian machine"
+#endif
+
 /*
  * Copy N bytes out of shared memory at SRC into private DST.  SRC need not
  * be aligned: the enclosing aligned words are loaded (relaxed) and the
  * wanted bytes extracted.  The caller guarantees that those aligned words
  * lie inside the mapping (items are 8-aligned and padded to 8, so the words
- * covering an item never leave its block).
+ * covering an item never leave its block).  The body moves whole words;
+ * only the first and last word are split.
  */
 static inline void shm_copy_out(void *dst, const void *src, size_t n)
 {
 	unsigned char *d = dst;
 	uintptr_t s = (uintptr_t)src;
 	size_t head = s & 7;
+	const hc_word *w = (const hc_word *)(s - head);
 
-	while (n > 0) {
-		const hc_word *w = (const hc_word *)(s - head);
-		uint64_t v = load_relaxed(w);
-		size_t take = 8 - head;
+	if (n == 0)
+		return;
+	if (head != 0) {
+		uint64_t v = load_relaxed(w++);
+		size_t take = 8 - head < n ? 8 - head : n;
 
-		if (take > n)
-			take = n;
 		memcpy(d, (const unsigned char *)&v + head, take);
 		d += take;
-		s += take;
 		n -= take;
-		head = 0;
+	}
+	for (; n >= 8; n -= 8, d += 8) {
+		uint64_t v = load_relaxed(w++);
+
+		memcpy(d, &v, 8);
+	}
+	if (n > 0) {
+		uint64_t v = load_relaxed(w);
+
+		memcpy(d, &v, n);
 	}
 }
 
@@ -150,21 +163,24 @@ static inline void shm_writer_init(shm_writer *w, void *dst)
 static inline void shm_write(shm_writer *w, const void *src, size_t n)
 {
 	const unsigned char *s = src;
+	unsigned shift = w->fill * 8;
 
-	while (n > 0) {
-		if (w->fill == 0 && n >= 8) {
-			uint64_t v;
+	/* Whole source words: each completes the pending word and leaves its
+	 * high bytes pending (little-endian: byte i is bits 8i..8i+7). */
+	for (; n >= 8; n -= 8, s += 8) {
+		uint64_t v;
 
-			memcpy(&v, s, 8);
+		memcpy(&v, s, 8);
+		if (shift == 0) {
 			store_relaxed(w->p++, v);
-			s += 8;
-			n -= 8;
-			continue;
+		} else {
+			store_relaxed(w->p++, w->acc | (v << shift));
+			w->acc = v >> (64 - shift);
 		}
-		size_t take = 8 - w->fill;
+	}
+	while (n > 0) {
+		size_t take = 8 - w->fill < n ? 8 - w->fill : n;
 
-		if (take > n)
-			take = n;
 		memcpy((unsigned char *)&w->acc + w->fill, s, take);
 		w->fill += (unsigned)take;
 		s += take;

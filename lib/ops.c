@@ -242,9 +242,11 @@ HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
 			info->vlen = vlen;
 			info->ttl_ms = exp == 0 ? 0 : exp - now_msec;
 		}
+		/* A probe with too small a buffer still asked for the key:
+		 * it counts as an access for CLOCK, not as a hit. */
+		clock_touch(c, &f);
 		if (vlen > cap)
 			return hc_ret(HC_EBUFSIZE);
-		clock_touch(c, &f);
 		counter_add(c, HC_CTR_HITS, 1);
 		return 0;
 	}

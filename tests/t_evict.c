@@ -1,0 +1,134 @@
+/*
+ * t_evict - a full segment evicts instead of failing, and CLOCK gives a
+ * second chance: an item read since it was written outlives one that was
+ * not, and a working set read over and over survives a scan of one-time
+ * keys many times the size of the cache.
+ */
+#include "testutil.h"
+
+static char name[64];
+
+static hc_cache *make_segment(uint64_t size)
+{
+	hc_config cfg;
+	hc_cache *c;
+
+	test_segment_name(name, sizeof name, "evict");
+	hc_unlink(name);
+	hc_config_init(&cfg);
+	cfg.size = size;
+	cfg.max_procs = 4;
+	/* A roomy index, so that what we observe is CLOCK, not a full
+	 * bucket. */
+	cfg.avg_item_size = 64;
+	assert_hc_ok(hc_create(name, &cfg, &c));
+	return c;
+}
+
+static int put(hc_cache *c, const char *prefix, unsigned i, size_t vlen)
+{
+	char key[32], val[1024];
+	int kl = snprintf(key, sizeof key, "%s:%u", prefix, i);
+
+	memset(val, 'a' + (int)(i % 26), vlen);
+	return hc_set(c, key, (size_t)kl, val, vlen, 0);
+}
+
+static bool present(hc_cache *c, const char *prefix, unsigned i)
+{
+	char key[32];
+	size_t n;
+	int kl = snprintf(key, sizeof key, "%s:%u", prefix, i);
+
+	return hc_get(c, key, (size_t)kl, NULL, 0, &n) == HC_EBUFSIZE;
+}
+
+static void test_full_segment_never_fails_a_set(void **state)
+{
+	hc_cache *c = make_segment(4 << 20);
+	hc_stats s;
+	hc_info in;
+
+	(void)state;
+	assert_hc_ok(hc_info_get(c, &in));
+	/* Ten times what the segment holds. */
+	unsigned n = (unsigned)(in.item_memory * 10 / 500);
+
+	for (unsigned i = 0; i < n; i++)
+		assert_hc_ok(put(c, "fill", i, 500));
+	assert_hc_ok(hc_stats_get(c, &s));
+	assert_true(s.evictions > 0);
+	assert_true(s.blocks_evicted > 0);
+	assert_true(s.bytes_live + s.bytes_dead <= s.bytes_limit);
+	/* The newest items are there; the oldest are gone. */
+	assert_true(present(c, "fill", n - 1));
+	assert_false(present(c, "fill", 0));
+	assert_int_equal(hc_check(c, 0, NULL, NULL, NULL), 0);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+static void test_read_item_gets_second_chance(void **state)
+{
+	hc_cache *c = make_segment(4 << 20);
+	hc_stats s;
+
+	(void)state;
+	/* Written together, so they share the oldest block. */
+	assert_hc_ok(put(c, "hot", 0, 100));
+	assert_hc_ok(put(c, "cold", 0, 100));
+	assert_true(present(c, "hot", 0));
+	/* Write until the first block has been evicted, and a little more,
+	 * reading nothing. */
+	unsigned i = 0;
+
+	do {
+		assert_hc_ok(put(c, "filler", i++, 500));
+		assert_hc_ok(hc_stats_get(c, &s));
+	} while (s.blocks_evicted < 2);
+	assert_true(present(c, "hot", 0));
+	assert_false(present(c, "cold", 0));
+	assert_true(s.second_chances >= 1);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+static void test_working_set_survives_scan(void **state)
+{
+	hc_cache *c = make_segment(4 << 20);
+	hc_info in;
+	unsigned hot = 200, kept = 0;
+
+	(void)state;
+	assert_hc_ok(hc_info_get(c, &in));
+	for (unsigned i = 0; i < hot; i++)
+		assert_hc_ok(put(c, "ws", i, 200));
+	/* A scan of one-time keys, 8 times the item memory, with the
+	 * working set read between every batch. */
+	unsigned scan = (unsigned)(in.item_memory * 8 / 500), batch = 500;
+
+	for (unsigned i = 0; i < scan; i++) {
+		assert_hc_ok(put(c, "scan", i, 500));
+		if (i % batch == 0)
+			for (unsigned j = 0; j < hot; j++)
+				(void)present(c, "ws", j);
+	}
+	for (unsigned j = 0; j < hot; j++)
+		kept += present(c, "ws", j);
+	print_message("working set kept: %u of %u\n", kept, hot);
+	assert_true(kept >= hot * 95 / 100);
+	assert_false(present(c, "scan", 0));
+	hc_close(c);
+	hc_unlink(name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_segment_never_fails_a_set),
+		cmocka_unit_test(test_read_item_gets_second_chance),
+		cmocka_unit_test(test_working_set_survives_scan),
+	};
+
+	return run_tap_group(tests, NULL, NULL);
+}
