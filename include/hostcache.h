@@ -126,7 +126,11 @@ void hc_config_init(hc_config *cfg);
 /* Create a new segment NAME ("name" or "/name") and attach it.  Fails with
  * HC_ESEGEXISTS if one exists, HC_ECONFIG if the configuration cannot work
  * (the message from hc_last_error() says what would fit), HC_ENOSPC if
- * /dev/shm cannot hold it. */
+ * /dev/shm cannot hold it (its memory is reserved now, so a full /dev/shm
+ * fails here rather than with SIGBUS later).  The file gets exactly
+ * cfg->mode, whatever the umask.  Creation is race-free: of several
+ * processes creating one name at once, one succeeds and the others get
+ * HC_ESEGEXISTS (then hc_open). */
 int hc_create(const char *name, const hc_config *cfg, hc_cache **out);
 
 /* Attach an existing segment. */
@@ -140,10 +144,13 @@ int hc_close(hc_cache *c);
  * mapping; new hc_open() calls fail with HC_ENOSEG. */
 int hc_unlink(const char *name);
 
-/* Store VAL under KEY with a TTL in ms (0 = no expiry). */
+/* Store VAL under KEY with a TTL in ms (0 = no expiry).  Never fails
+ * because the cache is full: the oldest block is evicted to make room.  Of
+ * two processes setting one key at once, both succeed and one value stays. */
 int hc_set(hc_cache *c, const void *key, size_t klen, const void *val,
            size_t vlen, uint64_t ttl_ms);
-/* Store only if KEY is absent (HC_EEXISTS otherwise). */
+/* Store only if KEY is absent (HC_EEXISTS otherwise).  Of several
+ * processes adding one absent key at once, at most one succeeds. */
 int hc_add(hc_cache *c, const void *key, size_t klen, const void *val,
            size_t vlen, uint64_t ttl_ms);
 /* Store only if KEY is present (HC_ENOTFOUND otherwise). */
@@ -158,7 +165,10 @@ int hc_cas(hc_cache *c, const void *key, size_t klen, const void *val,
 /* Copy KEY's value into BUF (capacity CAP).  0 on a hit, HC_ENOTFOUND on a
  * miss.  *vlen gets the value's full length even when it is larger than CAP,
  * in which case nothing is copied and HC_EBUFSIZE is returned.  BUF may be
- * NULL when CAP is 0 (a length probe). */
+ * NULL when CAP is 0 (a length probe).  A probe counts as an access for
+ * eviction (the item gets its second chance) but not as a hit.  The copy is
+ * validated: a value overwritten or evicted while it was copied is never
+ * returned in pieces. */
 int hc_get(hc_cache *c, const void *key, size_t klen, void *buf, size_t cap,
            size_t *vlen);
 
