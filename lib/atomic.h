@@ -80,6 +80,13 @@ static inline void fence_full(void)
 	AO_nop_full();
 }
 
+/* Copy fewer than 8 bytes: a loop, not a call to the library memcpy. */
+static inline void copy_small(unsigned char *d, const unsigned char *s, size_t n)
+{
+	while (n-- > 0)
+		*d++ = *s++;
+}
+
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "shm_copy_out/shm_write assume a little-endian machine"
 #endif
@@ -105,7 +112,7 @@ static inline void shm_copy_out(void *dst, const void *src, size_t n)
 		uint64_t v = load_relaxed(w++);
 		size_t take = 8 - head < n ? 8 - head : n;
 
-		memcpy(d, (const unsigned char *)&v + head, take);
+		copy_small(d, (const unsigned char *)&v + head, take);
 		d += take;
 		n -= take;
 	}
@@ -117,21 +124,41 @@ static inline void shm_copy_out(void *dst, const void *src, size_t n)
 	if (n > 0) {
 		uint64_t v = load_relaxed(w);
 
-		memcpy(d, &v, n);
+		copy_small(d, (const unsigned char *)&v, n);
 	}
 }
 
-/* Compare N shared bytes at SRC with private KEY, as shm_copy_out reads. */
+/* Compare N shared bytes at SRC with private KEY, as shm_copy_out reads.
+ * Keys of untagged and two-tag items start word-aligned: compare a word at
+ * a time there. */
 static inline bool shm_equal(const void *src, const void *key, size_t n)
 {
-	unsigned char buf[256];
 	const unsigned char *k = key;
-	const unsigned char *s = src;
+	uintptr_t s = (uintptr_t)src;
+
+	if ((s & 7) == 0) {
+		const hc_word *w = (const hc_word *)s;
+
+		for (; n >= 8; n -= 8, k += 8) {
+			uint64_t a = load_relaxed(w++), b;
+
+			memcpy(&b, k, 8);
+			if (a != b)
+				return false;
+		}
+		if (n == 0)
+			return true;
+		uint64_t a = load_relaxed(w), b = 0;
+
+		copy_small((unsigned char *)&b, k, n);
+		return (a & (~0ULL >> (64 - 8 * n))) == b;
+	}
+	unsigned char buf[64];
 
 	while (n > 0) {
 		size_t take = n < sizeof buf ? n : sizeof buf;
 
-		shm_copy_out(buf, s, take);
+		shm_copy_out(buf, (const void *)s, take);
 		if (memcmp(buf, k, take) != 0)
 			return false;
 		s += take;
@@ -181,7 +208,7 @@ static inline void shm_write(shm_writer *w, const void *src, size_t n)
 	while (n > 0) {
 		size_t take = 8 - w->fill < n ? 8 - w->fill : n;
 
-		memcpy((unsigned char *)&w->acc + w->fill, s, take);
+		copy_small((unsigned char *)&w->acc + w->fill, s, take);
 		w->fill += (unsigned)take;
 		s += take;
 		n -= take;

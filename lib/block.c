@@ -159,19 +159,14 @@ void do_block_commit(hc_cache *c, uint64_t size)
 }
 
 /*
- * Account the item that slot word WORD located as dead, if its block is
- * still in the generation the word names.  Called by whoever unlinked it
- * (exactly one process per item: the one whose CAS removed it).
+ * Account SIZE bytes of the item that slot word WORD located as dead, if its
+ * block is still in the generation the word names.  Called by whoever
+ * unlinked it (exactly one process per item: the one whose CAS removed it).
  */
-void block_mark_dead(hc_cache *c, uint64_t word)
+void block_mark_dead_sized(hc_cache *c, uint64_t word, uint64_t size)
 {
-	const unsigned char *at;
-	struct hc_item hdr;
-	uint64_t bw;
-
-	if (item_locate(c, word, &bw, &at, &hdr) != 0)
+	if (sw_loc(word) >= c->item_memory)
 		return;
-	uint64_t size = item_size(&hdr);
 	hc_word *dead = &c->block_meta[block_of(c, sw_loc(word))].dead;
 
 	for (int i = 0; i < HC_RETRY_MAX; i++) {
@@ -186,6 +181,17 @@ void block_mark_dead(hc_cache *c, uint64_t word)
 		if (cas_full(dead, d, d + size + (1ULL << HC_DEAD_ITEMS_SHIFT)))
 			return;
 	}
+}
+
+/* The same, reading the item's size from its header. */
+void block_mark_dead(hc_cache *c, uint64_t word)
+{
+	const unsigned char *at;
+	struct hc_item hdr;
+	uint64_t bw;
+
+	if (item_locate(c, word, &bw, &at, &hdr) == 0)
+		block_mark_dead_sized(c, word, item_size(&hdr));
 }
 
 /*

@@ -76,7 +76,12 @@ int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
 	    (bw_gen(w) & SW_GEN_MASK) != sw_gen(word))
 		return HC_ENOTFOUND;
 	*at = c->items + loc;
-	shm_copy_out(hdr, *at, sizeof *hdr);
+	/* Items are 8-aligned: three relaxed word loads. */
+	const hc_word *hw = (const hc_word *)*at;
+
+	hdr->cas_flags = load_relaxed(&hw[0]);
+	hdr->stamp_klen = load_relaxed(&hw[1]);
+	hdr->expire_vlen = load_relaxed(&hw[2]);
 	if (item_klen(hdr) == 0 || item_ntags(hdr) > HC_MAX_TAGS ||
 	    off + item_size(hdr) > c->block_size)
 		return HC_ENOTFOUND;
@@ -152,9 +157,16 @@ static bool slot_holds_now(hc_cache *c, const struct key *k, unsigned i,
 
 int index_find(hc_cache *c, const struct key *k, struct found *f)
 {
-	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++)
-		if (slot_holds_now(c, k, i, f))
+	hc_word *slots = c->index[k->bucket].slot;
+
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		/* The common case, a fingerprint that differs, without the
+		 * call. */
+		uint64_t w = load_relaxed(&slots[i]);
+
+		if (w != 0 && sw_fp(w) == k->fp && slot_holds_now(c, k, i, f))
 			return 0;
+	}
 	return HC_ENOTFOUND;
 }
 
@@ -272,7 +284,7 @@ int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
 			return 0;
 		}
 		if (index_unlink(c, k->bucket, i, f.word))
-			block_mark_dead(c, f.word);
+			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 	}
 	return 0;
 }
@@ -289,7 +301,7 @@ int index_remove_key(hc_cache *c, const struct key *k, uint64_t now)
 			continue;
 		if (!index_unlink(c, k->bucket, i, f.word))
 			continue; /* replaced or removed meanwhile */
-		block_mark_dead(c, f.word);
+		block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 		if (!item_expired_at(&f.hdr, now))
 			live++;
 	}

@@ -112,6 +112,7 @@ void do_block_commit(hc_cache *c, uint64_t size);
 void do_block_seal_open(hc_cache *c);
 void block_seal(hc_cache *c, uint32_t b, uint64_t w);
 void block_mark_dead(hc_cache *c, uint64_t word);
+void block_mark_dead_sized(hc_cache *c, uint64_t word, uint64_t size);
 
 static inline uint32_t block_of(const hc_cache *c, uint64_t loc)
 {

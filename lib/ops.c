@@ -105,7 +105,7 @@ static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
 			if (mode == MODE_CAS && item_cas(&f.hdr) != expect)
 				return HC_ECASMISMATCH;
 			if (index_swap(c, f.bucket, f.slot, f.word, word)) {
-				block_mark_dead(c, f.word);
+				block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 				return 0;
 			}
 			continue; /* the entry changed under us: decide again */
@@ -188,7 +188,7 @@ static int find_live(hc_cache *c, const struct key *k, struct found *f,
 	if (!item_expired_at(&f->hdr, *now_msec))
 		return 0;
 	if (index_unlink(c, f->bucket, f->slot, f->word)) {
-		block_mark_dead(c, f->word);
+		block_mark_dead_sized(c, f->word, item_size(&f->hdr));
 		counter_add(c, HC_CTR_EXPIRATIONS, 1);
 	}
 	return HC_ENOTFOUND;
@@ -335,7 +335,7 @@ static int arith(hc_cache *c, const void *key, size_t klen, uint64_t delta,
 		if ((rc = item_write(c, &k, &hdr, digits, (uint32_t)len, &word)) < 0)
 			return hc_ret(rc);
 		if (index_swap(c, f.bucket, f.slot, f.word, word)) {
-			block_mark_dead(c, f.word);
+			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 			counter_add(c, HC_CTR_SETS, 1);
 			if (result != NULL)
 				*result = v;
@@ -388,7 +388,7 @@ HC_API int hc_touch(hc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 			return hc_ret(rc);
 		if (item_validate(c, f.word, f.block_word) &&
 		    index_swap(c, f.bucket, f.slot, f.word, word)) {
-			block_mark_dead(c, f.word);
+			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 			return 0;
 		}
 		block_mark_dead(c, word);
