@@ -118,6 +118,9 @@ typedef struct hc_config {
 	uint32_t mode;          /* file mode (default 0600; 0660 for a group) */
 	uint32_t avg_item_size; /* expected bytes per item, sizes the index
 	                           (default 256) */
+	uint32_t ttl_jitter_pct; /* 0..50: each TTL set is shortened by a random
+	                           0..pct percent, so that keys set together do
+	                           not all expire together (default 0) */
 	char delimiter;         /* prefix delimiter for invalidation (default ':') */
 } hc_config;
 
@@ -240,6 +243,7 @@ typedef struct hc_info {
 	uint32_t block_size, blocks;
 	uint32_t index_buckets, index_slots;
 	uint32_t mode;
+	uint32_t ttl_jitter_pct;
 	uint32_t item_overhead; /* header bytes per untagged item, slot included */
 	uint64_t item_memory;   /* bytes of item memory */
 	uint64_t index_memory;  /* bytes of the hash table */

@@ -55,7 +55,7 @@ struct hc_cache {
 	uint64_t item_memory;
 	uint64_t epoch_ns;
 	uint32_t max_key, max_value, max_procs;
-	uint32_t block_size, nblocks, nbuckets, reserve;
+	uint32_t block_size, nblocks, nbuckets, reserve, ttl_jitter_pct;
 	unsigned block_shift;
 
 	unsigned slot;            /* our process slot */

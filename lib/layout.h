@@ -57,7 +57,7 @@ struct hc_header {
 	uint32_t reserve_blocks;
 	uint32_t mode;
 	uint32_t delimiter;
-	uint32_t pad0;
+	uint32_t ttl_jitter_pct; /* 0..50, applied to every TTL set */
 	uint64_t created_ns;    /* CLOCK_REALTIME at creation, for display */
 	uint64_t epoch_ns;      /* CLOCK_MONOTONIC at creation: time zero */
 	int64_t timens_offset;  /* creator's monotonic time-namespace offset */

@@ -71,6 +71,27 @@ static uint64_t next_cas(hc_cache *c)
 	       HC_CAS_MASK;
 }
 
+/* Shorten TTL by a random 0..pct percent (the segment's jitter), so that
+ * keys set together do not all expire together.  Thread-local state: the
+ * threads sharing a handle share no generator. */
+static uint64_t ttl_jittered(const hc_cache *c, uint64_t ttl_ms)
+{
+	static __thread uint64_t rng;
+
+	if (c->ttl_jitter_pct == 0 || ttl_ms < 2)
+		return ttl_ms;
+	if (rng == 0)
+		rng = ((uint64_t)(uintptr_t)&rng * 0x9e3779b97f4a7c15ULL) ^
+		      (uint64_t)time(NULL) ^ 1;
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	uint64_t span = ttl_ms / 100 * c->ttl_jitter_pct +
+	                ttl_ms % 100 * c->ttl_jitter_pct / 100;
+
+	return ttl_ms - rng % (span + 1);
+}
+
 static uint64_t expiry_of(uint64_t now_msec, uint64_t ttl_ms)
 {
 	if (ttl_ms == 0)
@@ -137,7 +158,8 @@ static int store(hc_cache *c, const void *key, size_t klen, const void *val,
 	key_prepare(c, &k, key, klen);
 	uint64_t now = now_ns(c);
 
-	item_header(c, &hdr, now, k.len, expiry_of(now / 1000000, ttl_ms),
+	item_header(c, &hdr, now, k.len,
+	            expiry_of(now / 1000000, ttl_jittered(c, ttl_ms)),
 	            (uint32_t)vlen);
 	if ((rc = item_write(c, &k, &hdr, val, (uint32_t)vlen, &word)) < 0)
 		return hc_ret(rc);
@@ -378,7 +400,8 @@ HC_API int hc_touch(hc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 		/* Same CAS id and stamp (the value did not change), new
 		 * expiry. */
 		hdr = f.hdr;
-		hdr.expire_vlen = (expiry_of(now_ms(c), ttl_ms) << HC_VLEN_BITS) |
+		hdr.expire_vlen = (expiry_of(now_ms(c), ttl_jittered(c, ttl_ms))
+		                   << HC_VLEN_BITS) |
 		                  item_vlen(&f.hdr);
 		pthread_mutex_lock(&c->lock);
 		rc = do_item_clone(c, f.at, &hdr, item_size(&f.hdr), false, k.fp,

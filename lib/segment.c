@@ -35,7 +35,8 @@
 #define HC_DEFAULT_AVG_ITEM 256u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
-#define HC_LAYOUT_REVISION 1u
+#define HC_LAYOUT_REVISION 2u
+#define HC_MAX_JITTER_PCT 50u
 
 HC_API void hc_config_init(hc_config *cfg)
 {
@@ -180,6 +181,9 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 	if (g->max_key > HC_MAX_KEY_LIMIT)
 		return hc_fail(HC_EINVAL, "max_key %u is over the limit of %u bytes",
 		               g->max_key, HC_MAX_KEY_LIMIT);
+	if (cfg->ttl_jitter_pct > HC_MAX_JITTER_PCT)
+		return hc_fail(HC_EINVAL, "ttl_jitter_pct %u is over the limit of %u",
+		               cfg->ttl_jitter_pct, HC_MAX_JITTER_PCT);
 	if (g->max_procs > HC_MAX_PROCS)
 		return hc_fail(HC_EINVAL, "max_procs %u is over the limit of %u",
 		               g->max_procs, HC_MAX_PROCS);
@@ -279,7 +283,8 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	    h->nblocks == 0 || h->nblocks > HC_MAX_BLOCKS ||
 	    h->nbuckets == 0 || h->nbuckets > (1u << 30) ||
 	    h->max_value > block_value_room(h->block_size, h->max_key) ||
-	    h->reserve_blocks != HC_RESERVE_BLOCKS)
+	    h->reserve_blocks != HC_RESERVE_BLOCKS ||
+	    h->ttl_jitter_pct > HC_MAX_JITTER_PCT)
 		return hc_fail(HC_ECORRUPT, "segment header holds an impossible "
 		               "configuration");
 	g.size = h->size;
@@ -404,6 +409,7 @@ static void handle_bind(hc_cache *c, const struct hc_header *h)
 	c->nblocks = h->nblocks;
 	c->nbuckets = h->nbuckets;
 	c->reserve = h->reserve_blocks;
+	c->ttl_jitter_pct = h->ttl_jitter_pct;
 	c->block_shift = (unsigned)__builtin_ctz(h->block_size);
 }
 
@@ -498,6 +504,7 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	h->reserve_blocks = HC_RESERVE_BLOCKS;
 	h->mode = (uint32_t)mode;
 	h->delimiter = (unsigned char)(cfg->delimiter ? cfg->delimiter : ':');
+	h->ttl_jitter_pct = cfg->ttl_jitter_pct;
 	h->created_ns = clock_ns(CLOCK_REALTIME);
 	h->epoch_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
 	h->timens_offset = timens_offset();

@@ -127,6 +127,7 @@ HC_API int hc_info_get(hc_cache *c, hc_info *out)
 	out->index_buckets = c->nbuckets;
 	out->index_slots = c->nbuckets * HC_BUCKET_SLOTS;
 	out->mode = c->hdr->mode;
+	out->ttl_jitter_pct = c->ttl_jitter_pct;
 	out->item_overhead = HC_ITEM_HEADER + (uint32_t)sizeof(hc_word);
 	out->item_memory = c->item_memory;
 	out->index_memory = (uint64_t)c->nbuckets * sizeof(struct hc_bucket);

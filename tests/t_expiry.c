@@ -302,6 +302,59 @@ static void test_expired_counts_as_absent(void **state)
 	assert_missing(c, KEY("gone"));
 }
 
+/* A segment with TTL jitter spreads expiries over [ttl * (1 - pct), ttl];
+ * one without keeps them exact. */
+static void ttl_spread(hc_cache *c, uint64_t *lo, uint64_t *hi)
+{
+	*lo = UINT64_MAX;
+	*hi = 0;
+	for (unsigned i = 0; i < 200; i++) {
+		char key[16];
+		int kl = snprintf(key, sizeof key, "j%u", i);
+
+		assert_hc_ok(hc_set(c, key, (size_t)kl, "v", 1, 10000));
+		hc_item_info info = item_info(c, key, (size_t)kl);
+
+		*lo = info.ttl_ms < *lo ? info.ttl_ms : *lo;
+		*hi = info.ttl_ms > *hi ? info.ttl_ms : *hi;
+	}
+}
+
+static void test_ttl_jitter(void **state)
+{
+	struct fixture *f = *state;
+	hc_config cfg;
+	hc_info in;
+	uint64_t lo, hi;
+
+	hc_config_init(&cfg);
+	cfg.size = SEG_SIZE;
+	cfg.max_procs = SEG_PROCS;
+	cfg.ttl_jitter_pct = 51;
+	test_segment_name(f->name, sizeof(f->name), "jitter");
+	shm_unlink(f->name);
+	assert_hc(hc_create(f->name, &cfg, &f->c), HC_EINVAL);
+	cfg.ttl_jitter_pct = 50;
+	assert_hc_ok(hc_create(f->name, &cfg, &f->c));
+	assert_hc_ok(hc_info_get(f->c, &in));
+	assert_u64_equal(in.ttl_jitter_pct, 50);
+	ttl_spread(f->c, &lo, &hi);
+	print_message("jitter 50%%: ttl left %llu..%llu ms of 10000\n",
+	              (unsigned long long)lo, (unsigned long long)hi);
+	assert_true(lo >= 4900 && hi <= 10000);
+	assert_true(hi - lo >= 2000);
+
+	hc_cache *plain = fixture_create(&(struct fixture){ { 0 }, NULL }, "nojit");
+
+	ttl_spread(plain, &lo, &hi);
+	assert_true(lo >= 9900 && hi <= 10000);
+	char name[NAME_CAP];
+
+	test_segment_name(name, sizeof name, "nojit");
+	hc_close(plain);
+	hc_unlink(name);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -316,6 +369,7 @@ int main(void)
 		T(test_incr_keeps_expiry),
 		T(test_write_sets_new_ttl),
 		T(test_expired_counts_as_absent),
+		T(test_ttl_jitter),
 	};
 #undef T
 	return run_tap_group(group, NULL, NULL);

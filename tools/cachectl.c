@@ -584,6 +584,10 @@ static int config_from_options(const struct args *a, hc_config *cfg)
 	if ((v = option_value(a, "max-key")) != NULL &&
 	    !parse_count(v, &cfg->max_key))
 		return bad_option_value(cmd, "max-key", v, "a positive number");
+	if ((v = option_value(a, "ttl-jitter")) != NULL &&
+	    (!parse_count(v, &cfg->ttl_jitter_pct) || cfg->ttl_jitter_pct > 50))
+		return bad_option_value(cmd, "ttl-jitter", v, "a percentage "
+		                        "from 1 to 50");
 	if ((v = option_value(a, "max-value")) != NULL) {
 		if (!parse_size(v, UINT32_MAX, &max_value))
 			return bad_option_value(cmd, "max-value", v, "bytes, or a "
@@ -652,6 +656,7 @@ static void print_info(const hc_info *info, const hc_stats *stats)
 	print_time_field("created", info->created_ns);
 	print_field("max key", "%" PRIu32 " bytes", info->max_key);
 	print_field("max value", "%" PRIu32 " bytes", info->max_value);
+	print_field("ttl jitter", "%" PRIu32 "%%", info->ttl_jitter_pct);
 	print_bytes_field("block size", info->block_size);
 	print_field("blocks", "%" PRIu32, info->blocks);
 	print_field("index buckets", "%" PRIu32, info->index_buckets);
@@ -959,7 +964,8 @@ static const char *const name_key_value[] = {"NAME", "KEY", "VALUE", NULL};
 static const struct option_spec no_options[] = {{NULL, false}};
 static const struct option_spec create_options[] = {
 	{"size", true}, {"mode", true}, {"max-procs", true},
-	{"max-key", true}, {"max-value", true}, {NULL, false},
+	{"max-key", true}, {"max-value", true}, {"ttl-jitter", true},
+	{NULL, false},
 };
 static const struct option_spec set_options[] = {
 	{"ttl", true}, {NULL, false},
@@ -971,7 +977,7 @@ static const struct option_spec stats_options[] = {
 static const struct command commands[] = {
 	{"create",
 	 "NAME [--size 64M] [--mode 0600] [--max-procs N] [--max-key N] "
-	 "[--max-value N]",
+	 "[--max-value N] [--ttl-jitter PCT]",
 	 "Create the segment NAME (\"name\" or \"/name\") in /dev/shm.\n"
 	 "  --size       segment bytes, with K, M or G (default 64M)\n"
 	 "  --mode       octal file mode (default 0600; 0660 shares with "
@@ -981,6 +987,9 @@ static const struct command commands[] = {
 	 "  --max-key    longest key in bytes (default 250, at most 65535)\n"
 	 "  --max-value  longest value in bytes, with K or M (default: as "
 	 "large as a block)\n"
+	 "  --ttl-jitter shorten every TTL by a random 0..PCT percent, so keys "
+	 "set\n               together do not expire together (1-50; default "
+	 "none)\n"
 	 "Fails if NAME exists, or says what would fit if the "
 	 "configuration cannot work.\n",
 	 name_only, create_options, cmd_create},
