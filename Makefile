@@ -148,3 +148,6 @@ deps:
 
 clean:
 	rm -rf build
+
+# Further targets (fuzzing, torture, man pages, benchmarks) live in mk/.
+-include $(wildcard mk/*.mk)

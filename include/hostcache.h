@@ -253,6 +253,53 @@ typedef struct hc_info {
 
 int hc_info_get(hc_cache *c, hc_info *out);
 
+/* One live item, as hc_walk() reports it.  KEY and VALUE point into a
+ * private buffer valid only during the callback. */
+typedef struct hc_item_view {
+	const void *key;
+	uint32_t klen;
+	uint32_t vlen;
+	const void *value;     /* NULL unless values were asked for */
+	uint64_t cas;
+	uint64_t ttl_ms;       /* left; 0 = no expiry */
+	uint64_t stamp_us;     /* when it was written, us since the segment's epoch */
+	unsigned flags;        /* HC_ITEM_* */
+	unsigned ntags;
+	uint32_t tags[4];      /* tag hashes */
+} hc_item_view;
+
+/* Return non-zero from the callback to stop the walk. */
+typedef int (*hc_walk_fn)(void *arg, const hc_item_view *item);
+
+#define HC_WALK_VALUES 1u  /* copy values too (for dumps) */
+
+/* Item flags (hc_item_view.flags). */
+#define HC_ITEM_NEGATIVE 1u /* a cached "known absent" (hc_set_ex) */
+
+/* Visit every live (unexpired) item whose key starts with PREFIX (PLEN 0:
+ * every item), bucket by bucket, while other processes keep working.  Each
+ * item is copied out and validated, so it is whole; an item written or
+ * removed during the walk may or may not be seen.  Returns the number of
+ * items visited, or an error. */
+long hc_walk(hc_cache *c, const void *prefix, size_t plen, unsigned flags,
+             hc_walk_fn fn, void *arg);
+
+/* One process slot, as hc_procs() reports it. */
+typedef struct hc_proc_info {
+	uint32_t slot;
+	uint32_t pid;
+	char comm[17];
+	int attached;          /* the slot reads attached */
+	int alive;             /* and its holder is alive (else: awaiting reap) */
+	uint64_t attached_ns;  /* CLOCK_REALTIME of the attach */
+	uint64_t attaches;     /* how often the slot was attached */
+	hc_stats own;          /* counters since this attachment (counters only) */
+} hc_proc_info;
+
+/* Fill OUT (room for CAP) with the slots that were ever attached; *N gets
+ * how many there are (may exceed CAP). */
+int hc_procs(hc_cache *c, hc_proc_info *out, unsigned cap, unsigned *n);
+
 /* What hc_check() found. */
 typedef struct hc_check_result {
 	uint64_t problems;     /* findings reported */

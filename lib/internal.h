@@ -10,6 +10,7 @@
  *   ops.c      get, set, add, replace, cas, delete, incr/decr, touch
  *   stats.c    statistics and info
  *   check.c    consistency check and repair
+ *   walk.c     visiting every live item (listing, dumps)
  *   error.c    error codes and messages
  *
  * Functions named do_* expect the caller to hold the handle's append lock.

@@ -136,3 +136,42 @@ HC_API int hc_info_get(hc_cache *c, hc_info *out)
 	out->name[sizeof out->name - 1] = '\0';
 	return 0;
 }
+
+HC_API int hc_procs(hc_cache *c, hc_proc_info *out, unsigned cap, unsigned *n)
+{
+	unsigned count = 0;
+
+	if (c == NULL || n == NULL || (out == NULL && cap > 0))
+		return hc_ret(hc_fail(HC_EINVAL, "hc_procs: NULL argument"));
+	for (unsigned i = 0; i < c->max_procs; i++) {
+		const struct hc_proc *p = &c->procs[i];
+		uint64_t attaches = load_relaxed(&p->attaches);
+
+		if (attaches == 0)
+			continue;
+		if (count < cap) {
+			hc_proc_info *o = &out[count];
+			uint64_t v[HC_NCOUNTERS] = { 0 };
+			hc_word comm[2];
+
+			memset(o, 0, sizeof *o);
+			o->slot = i;
+			o->pid = (uint32_t)load_relaxed(&p->pid);
+			comm[0] = load_relaxed(&p->comm[0]);
+			comm[1] = load_relaxed(&p->comm[1]);
+			memcpy(o->comm, comm, 16);
+			o->comm[16] = '\0';
+			o->attached = load_relaxed(&p->state) == HC_PROC_ATTACHED;
+			o->alive = o->attached && proc_slot_alive(c, i);
+			o->attached_ns = load_relaxed(&p->attached_ns);
+			o->attaches = attaches;
+			for (unsigned k = 0; k < HC_NCOUNTERS_USED; k++)
+				v[k] = load_relaxed(&p->counters[k]) -
+				       load_relaxed(&p->base[k]);
+			counters_into(&o->own, v);
+		}
+		count++;
+	}
+	*n = count;
+	return 0;
+}
