@@ -983,10 +983,11 @@ static hc_config segment_config(const struct trace *t, uint64_t size)
 
 /* The block size hc_create() picks when max_value is set (lib/segment.c):
  * the smallest power of two, at least 4 KiB, that holds the largest item
- * with every tag and the longest key. */
+ * with the most header extras (tags and more, up to 20 bytes) and the
+ * longest key.  Only a first guess: hc_info_get() says what it picked. */
 static uint64_t expected_block_size(const struct trace *t)
 {
-	uint64_t need = item_bytes(16u + t->max_klen, t->max_vlen), bs = 4096;
+	uint64_t need = item_bytes(20u + t->max_klen, t->max_vlen), bs = 4096;
 
 	while (bs < need)
 		bs *= 2;
@@ -999,39 +1000,48 @@ static uint64_t expected_block_size(const struct trace *t)
  * few corrections converge; the last segment made is used. */
 static hc_cache *segment_sized(const struct trace *t, struct segment_run *s)
 {
-	uint64_t bs = expected_block_size(t);
+	uint64_t bs = expected_block_size(t), avg = t->footprint / t->nobj;
 	uint64_t want_blocks = (s->want_memory + bs / 2) / bs;
-	uint64_t avg = t->footprint / t->nobj;
 	/* A block costs its bytes, its index share and its table entries;
-	 * the header and process table are small and fixed. */
+	 * the header and the fixed tables come on top. */
 	uint64_t per_block = bs + bs * 16 / (avg < 32 ? 32 : avg) + 64;
-	uint64_t size = want_blocks * per_block + (128u << 10);
+	uint64_t fixed = 128u << 10;
 	hc_cache *c = NULL;
 	hc_info info;
 
-	s->block_size = (uint32_t)bs;
-	if (want_blocks < MIN_BLOCKS)
-		return NULL;
 	snprintf(segment_name, sizeof segment_name, "/hc_trace_replay_%ld",
 	         (long)getpid());
 	for (int round = 0;; round++) {
-		hc_config cfg = segment_config(t, size);
+		s->block_size = (uint32_t)bs;
+		if (want_blocks < MIN_BLOCKS)
+			return NULL;
+		hc_config cfg = segment_config(t, want_blocks * per_block + fixed);
 		int rc;
 
 		hc_unlink(segment_name);
 		rc = hc_create(segment_name, &cfg, &c);
+		if (rc == HC_ECONFIG && round < 12) {
+			fixed *= 2; /* the fixed part is larger than guessed */
+			continue;
+		}
 		if (rc != 0)
 			api_fail("hc_create", rc);
 		rc = hc_info_get(c, &info);
 		if (rc != 0)
 			api_fail("hc_info_get", rc);
-		if (info.blocks == want_blocks || round == 11)
+		if (info.block_size != bs) {
+			bs = info.block_size;
+			want_blocks = (s->want_memory + bs / 2) / bs;
+			per_block = bs + bs * 16 / (avg < 32 ? 32 : avg) + 64;
+		}
+		if (info.blocks == want_blocks || round >= 12)
 			break;
+		/* Correct the fixed part by what the segment actually holds. */
 		int64_t delta = ((int64_t)want_blocks - (int64_t)info.blocks) *
 		                (int64_t)per_block;
 
 		hc_close(c);
-		size = (uint64_t)((int64_t)size + delta);
+		fixed = (uint64_t)((int64_t)fixed + delta);
 	}
 	s->segment = info.size;
 	s->item_memory = info.item_memory;

@@ -5,7 +5,7 @@ names = system("sed -n 's/^# //p' '" . data . "'")
 n = words(names)
 cols = n < 3 ? n : 3
 rows = (n + cols - 1) / cols
-set terminal pngcairo size 480*cols,400*rows font ",10"
+set terminal pngcairo size 480*cols,400*rows font ",10" noenhanced
 set output out
 set multiplot layout rows,cols title "object miss ratio vs cache size (fraction of the unique keys' footprint): hostcache (real segment) and simulated policies at the same item memory"
 set logscale x
