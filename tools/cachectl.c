@@ -10,6 +10,7 @@
  *   cachectl ps NAME [--all] [--json]
  *   cachectl keys NAME [--prefix P] [--limit N] [--json] [--raw]
  *   cachectl get|set|del|incr|decr|touch NAME KEY ...
+ *   cachectl dump NAME FILE / restore NAME FILE
  *
  * Exit status, so that a script can tell a miss from a failure:
  *   0 success, 1 key not found, 2 usage error, 3 any other error.
@@ -217,6 +218,7 @@ static const char *const name_key_value[] = {"NAME", "KEY", "VALUE", NULL};
 static const char *const name_key_delta[] = {"NAME", "KEY", "[DELTA]", NULL};
 static const char *const name_key_seconds[] = {"NAME", "KEY", "SECONDS",
                                                NULL};
+static const char *const name_file[] = {"NAME", "FILE", NULL};
 
 static const struct option_spec no_options[] = {{NULL, false, false}};
 static const struct option_spec json_options[] = {
@@ -250,6 +252,13 @@ static const struct option_spec top_options[] = {
 };
 static const struct option_spec ps_options[] = {
 	{"all", false, false}, {"json", false, false}, {NULL, false, false},
+};
+static const struct option_spec dump_options[] = {
+	{"prefix", true, false}, {"escaped", false, false},
+	{NULL, false, false},
+};
+static const struct option_spec restore_options[] = {
+	{"keep-ttl", false, false}, {NULL, false, false},
 };
 
 #define ESCAPED_HELP                                                         \
@@ -352,6 +361,23 @@ static const struct command commands[] = {
 	 "Give KEY a new TTL in seconds (fractions allowed; 0: no expiry).  "
 	 "Exit status 1\nif KEY is not found.\n" ESCAPED_HELP,
 	 name_key_seconds, key_options, cmd_touch},
+	{"dump", "NAME FILE [--prefix P] [--escaped]",
+	 "Write every live item (key, value, flags, TTL left, tags) to FILE, "
+	 "a portable\nversioned file that restore reads back; FILE \"-\" is "
+	 "stdout.  A dump to a\nfile is written beside it and renamed into "
+	 "place when complete.\n"
+	 "  --prefix   only keys that start with P\n"
+	 "  --escaped  P is written as keys prints it\n",
+	 name_file, dump_options, cmd_dump},
+	{"restore", "NAME FILE [--keep-ttl]",
+	 "Load the items of a dump FILE (\"-\": stdin) into the segment NAME, "
+	 "which may\nbe another segment than the one dumped.  A file that is "
+	 "not a dump, is of a\nnewer format or is damaged is refused before "
+	 "anything is stored (from stdin:\nas soon as the damage is read).  "
+	 "TTLs count down from the time of the dump;\nitems that have expired "
+	 "since are skipped.\n"
+	 "  --keep-ttl  give each item the TTL it had left when dumped\n",
+	 name_file, restore_options, cmd_restore},
 };
 
 #define COMMAND_COUNT ((int)(sizeof(commands) / sizeof(commands[0])))

@@ -9,6 +9,7 @@
  *   cachectl_items.c   get, set, del, incr, decr, touch, keys
  *   cachectl_stats.c   stats (table, JSON, Prometheus), ps
  *   cachectl_top.c     top: live rates
+ *   cachectl_dump.c    dump and restore, and their file format
  *
  * Conventions every command keeps:
  *  - exit status 0 success, 1 key not found, 2 usage error, 3 any other
@@ -157,8 +158,10 @@ int cmd_keys(const struct args *a);
 int cmd_stats(const struct args *a);
 int cmd_ps(const struct args *a);
 int cmd_top(const struct args *a);
+int cmd_dump(const struct args *a);
+int cmd_restore(const struct args *a);
 
-/* cachectl_items.c: the --prefix option as bytes (--escaped
+/* cachectl_items.c, for dump: the --prefix option as bytes (--escaped
  * applies); *OWNED is to be freed. */
 int prefix_option(const struct args *a, const char **ptr, size_t *len,
                   char **owned);
