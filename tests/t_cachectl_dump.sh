@@ -197,7 +197,7 @@ fi
 
 # ---------------------------------------------------------------------
 # Under load: a dump taken while two h_worker processes write restores
-# whole.
+# whole, and the restored segment checks clean.
 
 "$CACHECTL" create "$BUSY" --size 16M >/dev/null || exit 1
 "$WORKER" "$BUSY" 1 2000 --keys 300 >/dev/null 2>&1 &
@@ -210,8 +210,9 @@ run dump "$BUSY" "$TMP/busy.hcd"
 busy_items=$(sed -n 's/^dumped \([0-9]*\) items.*/\1/p' "$TMP/out")
 "$CACHECTL" destroy "$DST" && "$CACHECTL" create "$DST" --size 16M >/dev/null
 run restore "$DST" "$TMP/busy.hcd"
-has_line "^restored $busy_items of $busy_items items" && [ "${busy_items:-0}" -gt 100 ]
-verdict 0 "a dump taken under two writers ($busy_items items) restores whole"
+has_line "^restored $busy_items of $busy_items items" && [ "${busy_items:-0}" -gt 100 ] &&
+    "$CACHECTL" check "$DST" >/dev/null
+verdict 0 "a dump taken under two writers ($busy_items items) restores whole and checks clean"
 wait "$worker1" "$worker2"
 
 # ---------------------------------------------------------------------

@@ -10,6 +10,7 @@
  *   cachectl ps NAME [--all] [--json]
  *   cachectl keys NAME [--prefix P] [--limit N] [--json] [--raw]
  *   cachectl get|set|del|incr|decr|touch NAME KEY ...
+ *   cachectl check NAME [--repair] [--json]
  *   cachectl dump NAME FILE / restore NAME FILE
  *
  * Exit status, so that a script can tell a miss from a failure:
@@ -253,6 +254,9 @@ static const struct option_spec top_options[] = {
 static const struct option_spec ps_options[] = {
 	{"all", false, false}, {"json", false, false}, {NULL, false, false},
 };
+static const struct option_spec check_options[] = {
+	{"repair", false, false}, {"json", false, false}, {NULL, false, false},
+};
 static const struct option_spec dump_options[] = {
 	{"prefix", true, false}, {"escaped", false, false},
 	{NULL, false, false},
@@ -361,6 +365,16 @@ static const struct command commands[] = {
 	 "Give KEY a new TTL in seconds (fractions allowed; 0: no expiry).  "
 	 "Exit status 1\nif KEY is not found.\n" ESCAPED_HELP,
 	 name_key_seconds, key_options, cmd_touch},
+	{"check", "NAME [--repair] [--json]",
+	 "Walk the whole segment while other processes keep working: every "
+	 "block, every\nindex entry, every process slot.  Prints each problem "
+	 "found and a summary;\nexit status 3 if there is any problem.\n"
+	 "  --repair  reclaim what dead processes left, settle blocks no "
+	 "process owns and\n            clear malformed index entries (never "
+	 "a well-formed live item),\n            then check again: exit "
+	 "status 0 if nothing is left\n"
+	 "  --json    one JSON object on one line\n",
+	 name_only, check_options, cmd_check},
 	{"dump", "NAME FILE [--prefix P] [--escaped]",
 	 "Write every live item (key, value, flags, TTL left, tags) to FILE, "
 	 "a portable\nversioned file that restore reads back; FILE \"-\" is "

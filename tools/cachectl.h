@@ -9,6 +9,7 @@
  *   cachectl_items.c   get, set, del, incr, decr, touch, keys
  *   cachectl_stats.c   stats (table, JSON, Prometheus), ps
  *   cachectl_top.c     top: live rates
+ *   cachectl_check.c   check [--repair]
  *   cachectl_dump.c    dump and restore, and their file format
  *
  * Conventions every command keeps:
@@ -158,6 +159,7 @@ int cmd_keys(const struct args *a);
 int cmd_stats(const struct args *a);
 int cmd_ps(const struct args *a);
 int cmd_top(const struct args *a);
+int cmd_check(const struct args *a);
 int cmd_dump(const struct args *a);
 int cmd_restore(const struct args *a);
 
