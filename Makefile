@@ -24,7 +24,7 @@ CFLAGS  ?=
 SAN     ?=
 override CFLAGS += -std=gnu11 $(OPT) $(SAN) $(WARN) -fvisibility=hidden \
            -Iinclude -Ilib -D_GNU_SOURCE
-LDLIBS  += -lxxhash -lpthread -lrt
+LDLIBS  += -lxxhash -lpthread -lrt -lm
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/obj/%.o)

@@ -98,6 +98,9 @@ enum {
 	HC_ECONFIG = -30922,    /* configuration cannot work (see hc_create) */
 	HC_ESYS = -30923,       /* unexpected system error (errno kept) */
 	HC_ETOOBIG = -30924,    /* create: size beyond what the layout encodes */
+	HC_ENEGATIVE = -30925,  /* get: the key is cached as known absent */
+	HC_ETIMEDOUT = -30926,  /* lease: waited the time given, no value came */
+	HC_ENOLEASE = -30927,   /* lease: not held (taken over, or never) */
 };
 
 /* Largest TTL accepted: 2^40 ms, about 34 years. */
@@ -121,6 +124,8 @@ typedef struct hc_config {
 	uint32_t ttl_jitter_pct; /* 0..50: each TTL set is shortened by a random
 	                           0..pct percent, so that keys set together do
 	                           not all expire together (default 0) */
+	uint32_t stale_grace_ms; /* how long an expired item stays available as
+	                           a stale value to hc_get_or_lease (default 0) */
 	char delimiter;         /* prefix delimiter for invalidation (default ':') */
 } hc_config;
 
@@ -152,6 +157,45 @@ int hc_unlink(const char *name);
  * two processes setting one key at once, both succeed and one value stays. */
 int hc_set(hc_cache *c, const void *key, size_t klen, const void *val,
            size_t vlen, uint64_t ttl_ms);
+/* Options of hc_set_ex().  Zero-initialise, then set what you need. */
+typedef struct hc_set_options {
+	uint64_t ttl_ms;           /* 0 = no expiry */
+	const char *const *tags;   /* up to HC_MAX_ITEM_TAGS tags, 1..64 bytes */
+	unsigned ntags;
+	const uint32_t *tag_hashes; /* or tag hashes as hc_walk reports them */
+	unsigned nhashes;          /*   (for restoring dumps); tags + hashes <= 4 */
+	unsigned flags;            /* HC_ITEM_NEGATIVE: a cached "known absent" */
+	uint32_t compute_ms;       /* how long the value took to compute: lets
+	                              readers refresh early (XFetch, hc_get_ex) */
+	uint64_t *cas_out;         /* if not NULL, gets the new item's CAS id */
+} hc_set_options;
+
+#define HC_MAX_ITEM_TAGS 4
+
+/* hc_set() with tags, flags and a compute time.  A negative item (flags
+ * HC_ITEM_NEGATIVE, usually with an empty value and a short TTL) makes
+ * hc_get()/hc_get_ex() return HC_ENEGATIVE instead of a value: the source
+ * is known not to have the key. */
+int hc_set_ex(hc_cache *c, const void *key, size_t klen, const void *val,
+              size_t vlen, const hc_set_options *opt);
+
+/* Make every item carrying TAG a miss for every process, in O(1).  Returns
+ * once the invalidation is visible everywhere: no process reads an item
+ * set before it; an item set after it is visible. */
+int hc_invalidate_tag(hc_cache *c, const char *tag);
+
+/* Invalidate every key starting with PREFIX (LEN >= 1).  When PREFIX ends
+ * with the segment's delimiter (hc_config.delimiter, default ':'), this is
+ * O(1) like a tag and *COUNT (if not NULL) is set to 0.  Any other prefix
+ * is an incremental scan of the index that blocks no reader or writer;
+ * *COUNT gets how many items it dropped.  Same guarantee as
+ * hc_invalidate_tag(). */
+int hc_invalidate_prefix(hc_cache *c, const void *prefix, size_t len,
+                         uint64_t *count);
+
+/* Make every item a miss, in O(1).  Same guarantee as hc_invalidate_tag(). */
+int hc_flush(hc_cache *c);
+
 /* Store only if KEY is absent (HC_EEXISTS otherwise).  Of several
  * processes adding one absent key at once, at most one succeeds. */
 int hc_add(hc_cache *c, const void *key, size_t klen, const void *val,
@@ -180,6 +224,11 @@ typedef struct hc_item_info {
 	uint64_t cas;      /* the item's CAS id */
 	uint64_t ttl_ms;   /* milliseconds left, 0 = no expiry */
 	uint32_t vlen;     /* full value length */
+	unsigned flags;    /* HC_ITEM_* */
+	int refresh;       /* XFetch: recompute now, before it expires (only
+	                      for items set with a compute time) */
+	int stale;         /* hc_get_or_lease: the value expired (it is served
+	                      within the segment's stale grace period) */
 } hc_item_info;
 
 /* hc_get() that also reports the CAS id and remaining TTL (INFO may be
@@ -217,6 +266,15 @@ typedef struct hc_stats {
 	uint64_t expirations;    /* expired items unlinked */
 	uint64_t blocks_evicted; /* blocks recycled by CLOCK */
 	uint64_t bucket_evictions; /* items dropped from a full index bucket */
+	uint64_t inval_tag;      /* hc_invalidate_tag calls */
+	uint64_t inval_prefix;   /* hc_invalidate_prefix calls */
+	uint64_t inval_scanned;  /* items dropped by prefix scans */
+	uint64_t flushes;        /* hc_flush calls */
+	uint64_t inval_reclaimed; /* invalidated items unlinked since */
+	uint64_t stale_hits;     /* stale values served (stale-while-revalidate) */
+	uint64_t lease_grants, lease_waits, lease_timeouts, lease_takeovers;
+	uint64_t early_refreshes; /* reads told to refresh early (XFetch) */
+	uint64_t negative_hits;  /* reads that found a cached "known absent" */
 	/* gauges */
 	uint64_t items;          /* items in blocks not yet known dead */
 	uint64_t bytes_live;     /* item bytes not known dead */

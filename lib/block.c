@@ -195,13 +195,16 @@ void block_mark_dead(hc_cache *c, uint64_t word)
 }
 
 /*
- * Append a new item built from its parts.  Returns its slot word (clock 0)
- * in *WORD.  Caller holds nothing; this takes c->lock for the append.
+ * Append a new item built from its parts: header HDR, then the 4-byte
+ * words EXTRA (tag hashes, compute time: item_extra(HDR) bytes), key, value.
+ * Returns its slot word (clock 0) in *WORD.  Caller holds nothing; this
+ * takes c->lock for the append.
  */
 int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
-               const void *val, uint32_t vlen, uint64_t *word)
+               const uint32_t *extra, const void *val, uint32_t vlen,
+               uint64_t *word)
 {
-	uint64_t size = item_total(0, k->len, vlen);
+	uint64_t size = item_total(item_extra(hdr), k->len, vlen);
 	uint64_t loc, gen;
 	shm_writer w;
 	int rc;
@@ -211,6 +214,7 @@ int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
 	if (rc == 0) {
 		shm_writer_init(&w, c->items + loc);
 		shm_write(&w, hdr, sizeof *hdr);
+		shm_write(&w, extra, item_extra(hdr));
 		shm_write(&w, k->ptr, k->len);
 		shm_write(&w, val, vlen);
 		shm_writer_flush(&w);

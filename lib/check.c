@@ -177,7 +177,7 @@ static void check_entry(struct checker *k, uint32_t bucket, unsigned i,
 	uint64_t off = sw_loc(w) - block_start(c, b);
 	uint64_t committed = load_acquire(&c->block_meta[b].committed) & 0xffffffffULL;
 
-	shm_copy_out(buf, at + HC_ITEM_HEADER + 4 * item_ntags(&hdr),
+	shm_copy_out(buf, item_key_at(at, &hdr),
 	             klen > c->max_key ? 0 : klen);
 	if (!item_validate(c, w, bw)) {
 		k->r->stale_slots++;
@@ -218,7 +218,7 @@ static void check_duplicates(struct checker *k, uint32_t bucket)
 		if (w == 0 || item_locate(c, w, &bw, &at, &hdr) != 0 ||
 		    item_klen(&hdr) > c->max_key)
 			continue;
-		shm_copy_out(buf, at + HC_ITEM_HEADER + 4 * item_ntags(&hdr),
+		shm_copy_out(buf, item_key_at(at, &hdr),
 		             item_klen(&hdr));
 		if (!item_validate(c, w, bw))
 			continue;

@@ -99,6 +99,13 @@ HC_API const char *hc_strerror(int err)
 		return "configuration cannot work for this segment size";
 	case HC_ESYS:
 		return "unexpected system error";
+	case HC_ENEGATIVE:
+		return "key is cached as known absent (negative entry)";
+	case HC_ETIMEDOUT:
+		return "waited for another process to fill the key; nothing came";
+	case HC_ENOLEASE:
+		return "lease not held (it expired and was taken over, or was "
+		       "never granted)";
 	case HC_ETOOBIG:
 		return "segment size beyond what the layout can address";
 	}

@@ -73,7 +73,7 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 	unsigned char keybuf[HC_MAX_KEY_LIMIT];
 	uint32_t klen = item_klen(hdr);
 
-	shm_copy_out(keybuf, at + HC_ITEM_HEADER + 4 * item_ntags(hdr), klen);
+	shm_copy_out(keybuf, item_key_at(at, hdr), klen);
 	key_prepare(c, &k, keybuf, klen);
 
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
@@ -82,9 +82,17 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 
 		if (slot < 0)
 			return; /* dead already */
-		if (item_expired_at(hdr, now_ms(c))) {
+		if (item_expired_at(hdr, now_ms(c) > c->stale_grace_ms
+		                             ? now_ms(c) - c->stale_grace_ms : 0)) {
 			if (index_unlink(c, k.bucket, (unsigned)slot, w)) {
 				counter_add(c, HC_CTR_EXPIRATIONS, 1);
+				return;
+			}
+			continue;
+		}
+		if (item_invalidated(c, hdr, at, keybuf, klen)) {
+			if (index_unlink(c, k.bucket, (unsigned)slot, w)) {
+				counter_add(c, HC_CTR_INVAL_RECLAIMED, 1);
 				return;
 			}
 			continue;

@@ -105,7 +105,7 @@ bool key_matches(const struct hc_item *hdr, const unsigned char *at,
                  const struct key *k)
 {
 	return item_klen(hdr) == k->len &&
-	       shm_equal(at + HC_ITEM_HEADER + 4 * item_ntags(hdr), k->ptr, k->len);
+	       shm_equal(item_key_at(at, hdr), k->ptr, k->len);
 }
 
 enum holds { HOLDS_NO, HOLDS_YES, HOLDS_MOVED };

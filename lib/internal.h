@@ -50,7 +50,11 @@ struct hc_cache {
 	hc_word *block_words;
 	struct hc_block_meta *block_meta;
 	struct hc_bucket *index;
+	hc_word *inval;
+	struct hc_lease_entry *leases;
 	unsigned char *items;
+	uint32_t ninval, nleases, stale_grace_ms;
+	unsigned char delimiter;
 
 	uint64_t size;
 	uint64_t item_memory;
@@ -177,10 +181,57 @@ static inline hc_word *slot_at(hc_cache *c, uint32_t bucket, unsigned i)
 }
 
 int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
-               const void *val, uint32_t vlen, uint64_t *word);
+               const uint32_t *extra, const void *val, uint32_t vlen,
+               uint64_t *word);
 int do_item_clone(hc_cache *c, const unsigned char *src,
                   const struct hc_item *hdr, uint64_t size, bool evictor,
                   unsigned fp, unsigned clock, uint64_t *word);
+
+/* ops.c */
+enum store_mode { MODE_SET, MODE_ADD, MODE_REPLACE, MODE_CAS, MODE_FILL };
+
+/* A write, as store_item() takes it. */
+struct store_req {
+	enum store_mode mode;
+	uint64_t ttl_ms;
+	uint64_t expect;         /* MODE_CAS: the CAS id it must have */
+	uint64_t stamp;          /* 0: now; a lease fill carries the grant's */
+	unsigned flags;          /* HC_IFLAG_NEGATIVE */
+	uint32_t tags[HC_MAX_TAGS];
+	unsigned ntags;
+	uint32_t delta_ms;       /* compute time, for XFetch */
+	uint64_t *cas_out;
+};
+
+int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
+               size_t vlen, const struct store_req *r);
+int set_options_apply(const hc_set_options *opt, struct store_req *r);
+int find_entry(hc_cache *c, const struct key *k, struct found *f,
+               uint64_t *now_msec, bool *stale);
+int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
+               uint64_t now_msec, hc_item_info *info);
+
+/* inval.c */
+uint64_t stamp_now(const hc_cache *c);
+uint32_t tag_hash(const void *tag, size_t len);
+int tag_check(const char *tag, size_t *len);
+bool item_invalidated_slow(hc_cache *c, uint64_t stamp, const uint32_t *tags,
+                           unsigned ntags, const void *key, uint32_t klen);
+
+/* Is the item at AT (header HDR, key KEY, a private copy) forbidden by an
+ * invalidation?  One load in the common case (inval.c, inval_latest). */
+static inline bool item_invalidated(hc_cache *c, const struct hc_item *hdr,
+                                    const unsigned char *at, const void *key,
+                                    uint32_t klen)
+{
+	uint64_t st = item_stamp(hdr);
+	uint32_t tags[HC_MAX_TAGS];
+
+	if (likely(st > load_acquire(&c->hdr->inval_latest)))
+		return false;
+	shm_copy_out(tags, at + HC_ITEM_HEADER, 4u * item_ntags(hdr));
+	return item_invalidated_slow(c, st, tags, item_ntags(hdr), key, klen);
+}
 
 /* evict.c */
 int evict_one(hc_cache *c);

@@ -8,6 +8,7 @@
  *   +16  expire_vlen  expiry in ms since the epoch, 0 = none (bits 24-63)
  *                     | value length (bits 0-23)
  *   +24  tag hashes   4 bytes each
+ *        compute time 4 bytes, ms, when flags has HC_IFLAG_DELTA (XFetch)
  *        key bytes
  *        value bytes
  *        zero padding to a multiple of 8
@@ -34,6 +35,9 @@
 #include <stdint.h>
 
 #define HC_ITEM_HEADER 24u
+#ifndef HC_MAX_TAGS
+#define HC_MAX_TAGS 4u
+#endif
 
 struct hc_item {
 	uint64_t cas_flags;
@@ -96,20 +100,41 @@ static inline void item_encode(struct hc_item *it, uint64_t cas,
 	it->expire_vlen = (expire << HC_VLEN_BITS) | vlen;
 }
 
+/* Flags of the item header (5 bits).  HC_ITEM_NEGATIVE is public. */
+#define HC_IFLAG_NEGATIVE 1u
+#define HC_IFLAG_DELTA 2u
+#define HC_IFLAGS_KNOWN 3u
+
+/* Bytes between the header and the key: tag hashes, compute time. */
+static inline unsigned item_extra(const struct hc_item *it)
+{
+	return 4 * item_ntags(it) + ((item_flags(it) & HC_IFLAG_DELTA) ? 4 : 0);
+}
+
 static inline uint64_t align8(uint64_t n)
 {
 	return (n + 7) & ~7ULL;
 }
 
-/* Bytes an item occupies in its block, padding included. */
-static inline uint64_t item_total(unsigned ntags, uint64_t klen, uint64_t vlen)
+/* Bytes an item occupies in its block, padding included, given the bytes
+ * of tags and compute time between header and key. */
+static inline uint64_t item_total(unsigned extra, uint64_t klen, uint64_t vlen)
 {
-	return align8(HC_ITEM_HEADER + 4ULL * ntags + klen + vlen);
+	return align8(HC_ITEM_HEADER + (uint64_t)extra + klen + vlen);
 }
+
+/* The most that can stand between header and key. */
+#define HC_MAX_EXTRA (4u * HC_MAX_TAGS + 4u)
 
 static inline uint64_t item_size(const struct hc_item *it)
 {
-	return item_total(item_ntags(it), item_klen(it), item_vlen(it));
+	return item_total(item_extra(it), item_klen(it), item_vlen(it));
+}
+
+static inline const unsigned char *item_key_at(const unsigned char *at,
+                                               const struct hc_item *it)
+{
+	return at + HC_ITEM_HEADER + item_extra(it);
 }
 
 /* The slot word. */

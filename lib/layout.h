@@ -9,6 +9,8 @@
  *   block words  one 64-bit state word per block (dense: scanned often)
  *   block meta   32 bytes per block (struct hc_block_meta)
  *   index        nbuckets buckets of 8 one-word slots (64 bytes each)
+ *   inval table  ninval invalidated_at words (inval.c)
+ *   lease table  nleases entries of 64 bytes (lease.c)
  *   items        nblocks blocks of block_size bytes
  *
  * No pointer is ever stored in the segment: every reference is an offset
@@ -35,7 +37,9 @@
 #define HC_MAX_BLOCKS 65536u         /* keeps the block-table scans short */
 #define HC_MAX_ITEM_MEMORY (1ULL << 39) /* 36-bit slot location in 8-byte units */
 #define HC_RESERVE_BLOCKS 4u         /* free blocks kept for evictors */
+#ifndef HC_MAX_TAGS
 #define HC_MAX_TAGS 4u
+#endif
 
 /*
  * The header.  Everything before `magic` is published by the release store
@@ -67,15 +71,21 @@ struct hc_header {
 	uint64_t off_index;
 	uint64_t off_items;
 	uint64_t item_memory;
-	uint64_t pad1[6];
+	uint64_t off_inval;
+	uint64_t off_leases;
+	uint32_t ninval;
+	uint32_t nleases;
+	uint32_t stale_grace_ms; /* expired items stay usable as stale this long */
+	uint32_t pad1;
+	uint64_t pad1b[2];
 	/* Global words, each alone on its line: they are written rarely (once
 	 * per block seal, per invalidation), read often. */
 	hc_word seal_seq;       /* next seal sequence number (fetch-add) */
 	uint64_t pad2[7];
 	hc_word alloc_hint;     /* where block claims start scanning */
 	uint64_t pad3[7];
-	hc_word flush_at;       /* reserved: flush stamp (invalidation) */
-	hc_word inval_latest;   /* reserved: latest invalidation stamp */
+	hc_word flush_at;       /* stamp of the last flush (inval.c) */
+	hc_word inval_latest;   /* stamp of the latest invalidation of any kind */
 	uint64_t pad4[6];
 };
 _Static_assert(sizeof(struct hc_header) == 384, "header size");
@@ -99,9 +109,22 @@ enum hc_counter {
 	HC_CTR_EXPIRATIONS,
 	HC_CTR_BLOCKS_EVICTED,
 	HC_CTR_BUCKET_EVICTIONS,
+	HC_CTR_INVAL_TAG,
+	HC_CTR_INVAL_PREFIX,
+	HC_CTR_INVAL_SCANNED,
+	HC_CTR_FLUSHES,
+	HC_CTR_INVAL_RECLAIMED,
+	HC_CTR_STALE_HITS,
+	HC_CTR_LEASE_GRANTS,
+	HC_CTR_LEASE_WAITS,
+	HC_CTR_LEASE_TIMEOUTS,
+	HC_CTR_LEASE_TAKEOVERS,
+	HC_CTR_EARLY_REFRESH,
+	HC_CTR_NEGATIVE_HITS,
 	HC_NCOUNTERS_USED,
 	HC_NCOUNTERS = 24       /* room for later counters, same layout */
 };
+_Static_assert(HC_NCOUNTERS_USED <= HC_NCOUNTERS, "counter room");
 
 enum hc_proc_state { HC_PROC_FREE = 0, HC_PROC_ATTACHED = 1 };
 
@@ -190,6 +213,26 @@ _Static_assert(sizeof(struct hc_block_meta) == 32, "block meta size");
 #define HC_DEAD_ITEMS_SHIFT 28
 #define HC_DEAD_ITEMS_MASK ((1ULL << 20) - 1)
 #define HC_DEAD_GEN_SHIFT 48
+
+/*
+ * A lease (lease.c): one per key being recomputed, a cache line each.
+ *  key       the key's 64-bit hash | 1; 0 = free.  Claimed by CAS from 0.
+ *  owner     (attach count << 16) | (slot + 1) of the holder; 0 = none yet
+ *  deadline  ms since the epoch when the lease may be taken over
+ *  stamp     us stamp taken at grant: the fill carries it (inval.c)
+ *  futex     low 32 bits: sequence (bits 0-30) | waiters (bit 31)
+ */
+struct hc_lease_entry {
+	hc_word key;
+	hc_word owner;
+	hc_word deadline;
+	hc_word stamp;
+	hc_word futex;
+	hc_word pad[3];
+};
+_Static_assert(sizeof(struct hc_lease_entry) == HC_CACHELINE, "lease entry");
+
+#define HC_NINVAL 4096u
 
 /* One index bucket: a cache line of slot words. */
 #define HC_BUCKET_SLOTS 8

@@ -11,13 +11,13 @@
  * An item written but never published (a lost race, a refused add, a
  * killed writer) is dead bytes in its block, and nothing else.
  */
+#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 
-enum store_mode { MODE_SET, MODE_ADD, MODE_REPLACE, MODE_CAS };
 
 #define DECIMAL_MAX 20 /* digits of 2^64 - 1 */
 
@@ -101,30 +101,45 @@ static uint64_t expiry_of(uint64_t now_msec, uint64_t ttl_ms)
 	return e > HC_EXPIRE_MAX ? HC_EXPIRE_MAX : e;
 }
 
-static void item_header(hc_cache *c, struct hc_item *hdr, uint64_t now,
-                        uint32_t klen, uint64_t expire, uint32_t vlen)
+/* Is the entry F found for K usable as a value at NOW_MSEC: not expired
+ * and not invalidated? */
+static bool entry_live(hc_cache *c, const struct key *k, const struct found *f,
+                       uint64_t now_msec)
 {
-	item_encode(hdr, next_cas(c), 0, 0, now / 1000, klen, expire, vlen);
+	return !item_expired_at(&f->hdr, now_msec) &&
+	       !item_invalidated(c, &f->hdr, f->at, k->ptr, k->len);
 }
 
-/* Publish WORD for K according to MODE.  0, or the reason it was not
+/* The order of writes (index.c, item_newer), for a fill that must not
+ * replace a newer value. */
+static bool newer_than(const struct hc_item *a, const struct hc_item *b)
+{
+	if (item_stamp(a) != item_stamp(b))
+		return item_stamp(a) > item_stamp(b);
+	return item_cas(a) > item_cas(b);
+}
+
+/* Publish WORD for K according to R's mode.  0, or the reason it was not
  * published (the caller then accounts the item dead). */
 static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
-                         const struct hc_item *hdr, enum store_mode mode,
-                         uint64_t expect, uint64_t now_msec)
+                         const struct hc_item *hdr, const struct store_req *r,
+                         uint64_t now_msec)
 {
 	struct found f;
+	enum store_mode mode = r->mode;
 
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		if (index_find(c, k, &f) == 0) {
-			bool live = !item_expired_at(&f.hdr, now_msec);
+			bool live = entry_live(c, k, &f, now_msec);
 
 			if (mode == MODE_ADD && live)
 				return HC_EEXISTS;
 			if ((mode == MODE_REPLACE || mode == MODE_CAS) && !live)
 				return HC_ENOTFOUND;
-			if (mode == MODE_CAS && item_cas(&f.hdr) != expect)
+			if (mode == MODE_CAS && item_cas(&f.hdr) != r->expect)
 				return HC_ECASMISMATCH;
+			if (mode == MODE_FILL && live && newer_than(&f.hdr, hdr))
+				return HC_EEXISTS; /* a newer value is there */
 			if (index_swap(c, f.bucket, f.slot, f.word, word)) {
 				block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 				return 0;
@@ -143,35 +158,58 @@ static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
 	return HC_EBUSY;
 }
 
-static int store(hc_cache *c, const void *key, size_t klen, const void *val,
-                 size_t vlen, uint64_t ttl_ms, enum store_mode mode,
-                 uint64_t expect, uint64_t *new_cas)
+int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
+               size_t vlen, const struct store_req *r)
 {
 	struct hc_item hdr;
 	struct key k;
 	uint64_t word;
+	uint32_t extra[HC_MAX_TAGS + 1];
+	unsigned nextra = r->ntags, flags = r->flags;
 	int rc;
 
 	if ((rc = handle_ready(c)) < 0 || (rc = key_check(c, key, klen)) < 0 ||
-	    (rc = value_check(c, val, vlen, ttl_ms)) < 0)
-		return hc_ret(rc);
+	    (rc = value_check(c, val, vlen, r->ttl_ms)) < 0)
+		return rc;
+	if (r->ntags > HC_MAX_TAGS)
+		return hc_fail(HC_EINVAL, "at most %u tags per item", HC_MAX_TAGS);
+	memcpy(extra, r->tags, 4u * r->ntags);
+	if (r->delta_ms != 0) {
+		flags |= HC_IFLAG_DELTA;
+		extra[nextra++] = r->delta_ms;
+	}
 	key_prepare(c, &k, key, klen);
-	uint64_t now = now_ns(c);
+	uint64_t now_msec = now_ms(c);
+	uint64_t stamp = r->stamp ? r->stamp : stamp_now(c);
 
-	item_header(c, &hdr, now, k.len,
-	            expiry_of(now / 1000000, ttl_jittered(c, ttl_ms)),
-	            (uint32_t)vlen);
-	if ((rc = item_write(c, &k, &hdr, val, (uint32_t)vlen, &word)) < 0)
-		return hc_ret(rc);
-	rc = store_publish(c, &k, word, &hdr, mode, expect, now / 1000000);
+	item_encode(&hdr, next_cas(c), flags, r->ntags, stamp, k.len,
+	            expiry_of(now_msec, ttl_jittered(c, r->ttl_ms)), (uint32_t)vlen);
+	if ((rc = item_write(c, &k, &hdr, extra, val, (uint32_t)vlen, &word)) < 0)
+		return rc;
+	rc = store_publish(c, &k, word, &hdr, r, now_msec);
 	if (rc < 0) {
 		block_mark_dead(c, word);
-		return hc_ret(rc);
+		/* A fill that found a newer value did its job. */
+		return r->mode == MODE_FILL && rc == HC_EEXISTS ? 0 : rc;
 	}
 	counter_add(c, HC_CTR_SETS, 1);
-	if (new_cas != NULL)
-		*new_cas = item_cas(&hdr);
+	if (r->cas_out != NULL)
+		*r->cas_out = item_cas(&hdr);
 	return 0;
+}
+
+static int store(hc_cache *c, const void *key, size_t klen, const void *val,
+                 size_t vlen, uint64_t ttl_ms, enum store_mode mode,
+                 uint64_t expect, uint64_t *new_cas)
+{
+	struct store_req r;
+
+	memset(&r, 0, sizeof r);
+	r.mode = mode;
+	r.ttl_ms = ttl_ms;
+	r.expect = expect;
+	r.cas_out = new_cas;
+	return hc_ret(store_item(c, key, klen, val, vlen, &r));
 }
 
 HC_API int hc_set(hc_cache *c, const void *key, size_t klen, const void *val,
@@ -198,22 +236,87 @@ HC_API int hc_cas(hc_cache *c, const void *key, size_t klen, const void *val,
 	return store(c, key, klen, val, vlen, ttl_ms, MODE_CAS, cas, new_cas);
 }
 
-/* Find K's live entry; unlink it lazily if it has expired. */
+/* Fill R's tag hashes from OPT's tag strings and hashes. */
+int set_options_apply(const hc_set_options *opt, struct store_req *r)
+{
+	if (opt->ntags + opt->nhashes > HC_MAX_TAGS ||
+	    (opt->ntags > 0 && opt->tags == NULL) ||
+	    (opt->nhashes > 0 && opt->tag_hashes == NULL))
+		return hc_fail(HC_EINVAL, "at most %u tags per item", HC_MAX_TAGS);
+	if (opt->flags & ~HC_IFLAG_NEGATIVE)
+		return hc_fail(HC_EINVAL, "unknown item flags %#x", opt->flags);
+	for (unsigned i = 0; i < opt->ntags; i++) {
+		size_t len;
+		int rc = tag_check(opt->tags[i], &len);
+
+		if (rc < 0)
+			return rc;
+		r->tags[r->ntags++] = tag_hash(opt->tags[i], len);
+	}
+	for (unsigned i = 0; i < opt->nhashes; i++)
+		r->tags[r->ntags++] = opt->tag_hashes[i];
+	r->ttl_ms = opt->ttl_ms;
+	r->flags = opt->flags;
+	r->delta_ms = opt->compute_ms;
+	r->cas_out = opt->cas_out;
+	return 0;
+}
+
+HC_API int hc_set_ex(hc_cache *c, const void *key, size_t klen, const void *val,
+                     size_t vlen, const hc_set_options *opt)
+{
+	struct store_req r;
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	r.mode = MODE_SET;
+	if (opt != NULL && (rc = set_options_apply(opt, &r)) < 0)
+		return hc_ret(rc);
+	return hc_ret(store_item(c, key, klen, val, vlen, &r));
+}
+
+/* Unlink F's entry, found dead by a reader, counting it under CTR. */
+static void reclaim(hc_cache *c, const struct found *f, enum hc_counter ctr)
+{
+	if (index_unlink(c, f->bucket, f->slot, f->word)) {
+		block_mark_dead_sized(c, f->word, item_size(&f->hdr));
+		counter_add(c, ctr, 1);
+	}
+}
+
+/* Find K's entry.  0: live.  HC_ENOTFOUND: none, or invalidated, or
+ * expired (then *STALE says whether it is still within the segment's stale
+ * grace period, and only past it is the entry unlinked). */
+int find_entry(hc_cache *c, const struct key *k, struct found *f,
+               uint64_t *now_msec, bool *stale)
+{
+	*stale = false;
+	if (index_find(c, k, f) != 0)
+		return HC_ENOTFOUND;
+	if (item_invalidated(c, &f->hdr, f->at, k->ptr, k->len)) {
+		reclaim(c, f, HC_CTR_INVAL_RECLAIMED);
+		return HC_ENOTFOUND;
+	}
+	uint64_t exp = item_expire(&f->hdr);
+
+	if (exp == 0)
+		return 0;
+	*now_msec = now_ms(c);
+	if (exp > *now_msec)
+		return 0;
+	if (exp + c->stale_grace_ms > *now_msec)
+		*stale = true;
+	else
+		reclaim(c, f, HC_CTR_EXPIRATIONS);
+	return HC_ENOTFOUND;
+}
+
 static int find_live(hc_cache *c, const struct key *k, struct found *f,
                      uint64_t *now_msec)
 {
-	if (index_find(c, k, f) != 0)
-		return HC_ENOTFOUND;
-	if (item_expire(&f->hdr) == 0)
-		return 0;
-	*now_msec = now_ms(c);
-	if (!item_expired_at(&f->hdr, *now_msec))
-		return 0;
-	if (index_unlink(c, f->bucket, f->slot, f->word)) {
-		block_mark_dead_sized(c, f->word, item_size(&f->hdr));
-		counter_add(c, HC_CTR_EXPIRATIONS, 1);
-	}
-	return HC_ENOTFOUND;
+	bool stale;
+
+	return find_entry(c, k, f, now_msec, &stale);
 }
 
 /* Raise the slot's CLOCK counter, unless it is at its maximum: hot keys
@@ -229,8 +332,65 @@ static void clock_touch(hc_cache *c, const struct found *f)
 
 static const unsigned char *item_value(const struct found *f)
 {
-	return f->at + HC_ITEM_HEADER + 4 * item_ntags(&f->hdr) +
-	       item_klen(&f->hdr);
+	return item_key_at(f->at, &f->hdr) + item_klen(&f->hdr);
+}
+
+/* XFetch (Vattani et al.): refresh early with a probability that grows as
+ * expiry nears, scaled by how long the value took to compute, so that one
+ * reader refreshes before the crowd misses. */
+static int should_refresh(const struct found *f, uint64_t now_msec)
+{
+	static __thread uint64_t rng;
+	uint64_t exp = item_expire(&f->hdr);
+	uint32_t delta;
+
+	if (!(item_flags(&f->hdr) & HC_IFLAG_DELTA) || exp == 0)
+		return 0;
+	shm_copy_out(&delta, f->at + HC_ITEM_HEADER + 4u * item_ntags(&f->hdr), 4);
+	if (rng == 0)
+		rng = ((uint64_t)(uintptr_t)&rng * 0x9e3779b97f4a7c15ULL) | 1;
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	double u = ((double)(rng >> 11) + 1.0) / 9007199254740993.0; /* (0,1] */
+
+	return (double)now_msec - (double)delta * log(u) >= (double)exp;
+}
+
+/* Copy F's value out (if it fits CAP) and fill INFO; validated.  0, or
+ * HC_EBUFSIZE, or HC_EBUSY when the block moved on during the copy (the
+ * caller looks again). */
+int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
+               uint64_t now_msec, hc_item_info *info)
+{
+	uint32_t vlen = item_vlen(&f->hdr);
+	int refresh = 0;
+
+	if (vlen <= cap)
+		shm_copy_out(buf, item_value(f), vlen);
+	if (info != NULL && item_expire(&f->hdr) != 0) {
+		if (now_msec == 0)
+			now_msec = now_ms(c);
+		refresh = should_refresh(f, now_msec);
+	}
+	if (!item_validate(c, f->word, f->block_word))
+		return HC_EBUSY;
+	if (info != NULL) {
+		uint64_t exp = item_expire(&f->hdr);
+
+		info->cas = item_cas(&f->hdr);
+		info->vlen = vlen;
+		info->ttl_ms = exp == 0 ? 0 : exp > now_msec ? exp - now_msec : 0;
+		info->flags = item_flags(&f->hdr) & HC_IFLAG_NEGATIVE;
+		info->refresh = refresh;
+		info->stale = 0;
+		if (refresh)
+			counter_add(c, HC_CTR_EARLY_REFRESH, 1);
+	}
+	/* A probe with too small a buffer still asked for the key: it counts
+	 * as an access for CLOCK, not as a hit. */
+	clock_touch(c, f);
+	return vlen > cap ? HC_EBUFSIZE : 0;
 }
 
 HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
@@ -238,7 +398,6 @@ HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
 {
 	struct found f;
 	struct key k;
-	uint64_t now_msec = 0;
 	int rc;
 
 	if ((rc = handle_ready(c)) < 0 || (rc = key_check(c, key, klen)) < 0)
@@ -247,30 +406,20 @@ HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
 		return hc_ret(hc_fail(HC_EINVAL, "buffer is NULL"));
 	key_prepare(c, &k, key, klen);
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		uint64_t now_msec = 0;
+
 		if (find_live(c, &k, &f, &now_msec) != 0)
 			break;
-		uint32_t vlen = item_vlen(&f.hdr);
-
-		if (vlen <= cap)
-			shm_copy_out(buf, item_value(&f), vlen);
-		if (!item_validate(c, f.word, f.block_word))
+		rc = copy_value(c, &f, buf, cap, now_msec, info);
+		if (rc == HC_EBUSY)
 			continue; /* the block moved on while we copied */
-		if (info != NULL) {
-			uint64_t exp = item_expire(&f.hdr);
-
-			if (exp != 0 && now_msec == 0)
-				now_msec = now_ms(c);
-			info->cas = item_cas(&f.hdr);
-			info->vlen = vlen;
-			info->ttl_ms = exp == 0 ? 0 : exp - now_msec;
+		if (item_flags(&f.hdr) & HC_IFLAG_NEGATIVE) {
+			counter_add(c, HC_CTR_NEGATIVE_HITS, 1);
+			return hc_ret(HC_ENEGATIVE);
 		}
-		/* A probe with too small a buffer still asked for the key:
-		 * it counts as an access for CLOCK, not as a hit. */
-		clock_touch(c, &f);
-		if (vlen > cap)
-			return hc_ret(HC_EBUFSIZE);
-		counter_add(c, HC_CTR_HITS, 1);
-		return 0;
+		if (rc == 0)
+			counter_add(c, HC_CTR_HITS, 1);
+		return hc_ret(rc);
 	}
 	counter_add(c, HC_CTR_MISSES, 1);
 	return hc_ret(HC_ENOTFOUND);
@@ -334,6 +483,7 @@ static int arith(hc_cache *c, const void *key, size_t klen, uint64_t delta,
 	key_prepare(c, &k, key, klen);
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		char digits[DECIMAL_MAX + 1];
+		uint32_t extra[HC_MAX_TAGS + 1];
 		uint64_t v, word;
 		struct hc_item hdr;
 
@@ -343,6 +493,7 @@ static int arith(hc_cache *c, const void *key, size_t klen, uint64_t delta,
 
 		if (vlen <= DECIMAL_MAX)
 			shm_copy_out(digits, item_value(&f), vlen);
+		shm_copy_out(extra, f.at + HC_ITEM_HEADER, item_extra(&f.hdr));
 		if (!item_validate(c, f.word, f.block_word))
 			continue;
 		if (vlen > DECIMAL_MAX || parse_decimal(digits, vlen, &v) < 0)
@@ -351,10 +502,12 @@ static int arith(hc_cache *c, const void *key, size_t klen, uint64_t delta,
 		v = incr ? v + delta : (v > delta ? v - delta : 0);
 		int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
 
-		/* A new item: new CAS id and stamp, the old expiry. */
-		item_header(c, &hdr, now_ns(c), k.len, item_expire(&f.hdr),
-		            (uint32_t)len);
-		if ((rc = item_write(c, &k, &hdr, digits, (uint32_t)len, &word)) < 0)
+		/* A new item: new CAS id and stamp; the old expiry, tags and
+		 * flags. */
+		item_encode(&hdr, next_cas(c), item_flags(&f.hdr), item_ntags(&f.hdr),
+		            stamp_now(c), k.len, item_expire(&f.hdr), (uint32_t)len);
+		if ((rc = item_write(c, &k, &hdr, extra, digits, (uint32_t)len,
+		                     &word)) < 0)
 			return hc_ret(rc);
 		if (index_swap(c, f.bucket, f.slot, f.word, word)) {
 			block_mark_dead_sized(c, f.word, item_size(&f.hdr));

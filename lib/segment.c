@@ -35,7 +35,7 @@
 #define HC_DEFAULT_AVG_ITEM 256u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
-#define HC_LAYOUT_REVISION 2u
+#define HC_LAYOUT_REVISION 3u
 #define HC_MAX_JITTER_PCT 50u
 
 HC_API void hc_config_init(hc_config *cfg)
@@ -81,9 +81,18 @@ int segment_name_check(const char *name, char *out, size_t cap)
 struct geometry {
 	uint64_t size;
 	uint32_t max_key, max_value, max_procs, block_size, nblocks, nbuckets;
+	uint32_t ninval, nleases;
 	uint64_t off_procs, off_block_words, off_block_meta, off_index,
-		off_items, item_memory, end;
+		off_inval, off_leases, off_items, item_memory, end;
 };
+
+/* Lease entries: room for every process to refresh a few keys at once. */
+static uint32_t lease_count(uint32_t procs)
+{
+	uint32_t n = procs * 8;
+
+	return n < 64 ? 64 : n;
+}
 
 static uint64_t page_align(uint64_t n)
 {
@@ -118,8 +127,11 @@ static void geometry_place(struct geometry *g)
 		page_align(g->off_block_words + (uint64_t)g->nblocks * sizeof(hc_word));
 	g->off_index = page_align(g->off_block_meta +
 	                          (uint64_t)g->nblocks * sizeof(struct hc_block_meta));
-	g->off_items = page_align(g->off_index +
+	g->off_inval = page_align(g->off_index +
 	                          (uint64_t)g->nbuckets * sizeof(struct hc_bucket));
+	g->off_leases = page_align(g->off_inval + (uint64_t)g->ninval * sizeof(hc_word));
+	g->off_items = page_align(g->off_leases +
+	                          (uint64_t)g->nleases * sizeof(struct hc_lease_entry));
 	g->item_memory = (uint64_t)g->nblocks * g->block_size;
 	g->end = g->off_items + g->item_memory;
 }
@@ -128,7 +140,7 @@ static void geometry_place(struct geometry *g)
  * and every tag. */
 static uint64_t block_value_room(uint64_t block_size, uint32_t max_key)
 {
-	uint64_t fixed = item_total(HC_MAX_TAGS, max_key, 0);
+	uint64_t fixed = item_total(HC_MAX_EXTRA, max_key, 0);
 
 	if (block_size <= fixed)
 		return 0;
@@ -145,7 +157,9 @@ static uint32_t min_blocks(uint32_t procs)
 static void geometry_fill(struct geometry *g, uint64_t avg)
 {
 	uint64_t fixed = page_align(HC_PAGE + (uint64_t)g->max_procs *
-	                                          sizeof(struct hc_proc)) + 4 * HC_PAGE;
+	                                          sizeof(struct hc_proc)) + 6 * HC_PAGE +
+	                 (uint64_t)g->ninval * sizeof(hc_word) +
+	                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry);
 	uint64_t avail = g->size > fixed ? g->size - fixed : 0;
 	/* Each block costs its bytes, its word and meta, and index room for
 	 * twice the items it is expected to hold (load factor <= 1/2). */
@@ -176,6 +190,8 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 	g->size = cfg->size ? cfg->size : HC_DEFAULT_SIZE;
 	g->max_key = cfg->max_key ? cfg->max_key : HC_DEFAULT_MAX_KEY;
 	g->max_procs = cfg->max_procs ? cfg->max_procs : HC_DEFAULT_MAX_PROCS;
+	g->ninval = HC_NINVAL;
+	g->nleases = lease_count(g->max_procs > HC_MAX_PROCS ? HC_MAX_PROCS : g->max_procs);
 	if (avg < 32)
 		avg = 32;
 	if (g->max_key > HC_MAX_KEY_LIMIT)
@@ -193,11 +209,11 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 		               (unsigned long long)(HC_MAX_ITEM_MEMORY + (HC_MAX_ITEM_MEMORY >> 2)));
 
 	uint32_t need_blocks = min_blocks(g->max_procs);
-	uint64_t key_item = item_total(HC_MAX_TAGS, g->max_key, 0);
+	uint64_t key_item = item_total(HC_MAX_EXTRA, g->max_key, 0);
 	uint64_t bs;
 
 	if (cfg->max_value) {
-		bs = pow2_ceil(item_total(HC_MAX_TAGS, g->max_key, cfg->max_value));
+		bs = pow2_ceil(item_total(HC_MAX_EXTRA, g->max_key, cfg->max_value));
 	} else {
 		/* Open blocks (one per process) and the reserve should take a
 		 * small share of item memory: aim at 4 blocks per slot. */
@@ -226,7 +242,9 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 		/* Say what would fit: the largest value these slots allow, and
 		 * the size this value limit needs. */
 		uint64_t fixed = page_align(HC_PAGE + (uint64_t)g->max_procs *
-		                            sizeof(struct hc_proc)) + 8 * HC_PAGE;
+		                            sizeof(struct hc_proc)) + 10 * HC_PAGE +
+		                 (uint64_t)g->ninval * sizeof(hc_word) +
+		                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry);
 		uint64_t need_size = fixed + (uint64_t)need_blocks *
 		                     (bs + 40 + bs * 16 / avg);
 		uint64_t fit_bs = g->size > fixed
@@ -284,7 +302,8 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	    h->nbuckets == 0 || h->nbuckets > (1u << 30) ||
 	    h->max_value > block_value_room(h->block_size, h->max_key) ||
 	    h->reserve_blocks != HC_RESERVE_BLOCKS ||
-	    h->ttl_jitter_pct > HC_MAX_JITTER_PCT)
+	    h->ttl_jitter_pct > HC_MAX_JITTER_PCT ||
+	    h->ninval != HC_NINVAL || h->nleases != lease_count(h->max_procs))
 		return hc_fail(HC_ECORRUPT, "segment header holds an impossible "
 		               "configuration");
 	g.size = h->size;
@@ -292,11 +311,14 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	g.block_size = h->block_size;
 	g.nblocks = h->nblocks;
 	g.nbuckets = h->nbuckets;
+	g.ninval = h->ninval;
+	g.nleases = h->nleases;
 	geometry_place(&g);
 	if (g.end > h->size || g.off_procs != h->off_procs ||
 	    g.off_block_words != h->off_block_words ||
 	    g.off_block_meta != h->off_block_meta ||
 	    g.off_index != h->off_index || g.off_items != h->off_items ||
+	    g.off_inval != h->off_inval || g.off_leases != h->off_leases ||
 	    g.item_memory != h->item_memory)
 		return hc_fail(HC_ECORRUPT, "segment header's regions do not match "
 		               "its configuration");
@@ -314,6 +336,8 @@ HC_API uint64_t hc_layout_word(void)
 		sizeof(struct hc_item), HC_BW_GEN_SHIFT, SW_LOC_BITS, SW_FP_SHIFT,
 		SW_GEN_SHIFT, SW_CLOCK_SHIFT, HC_VLEN_BITS, HC_MAX_TAGS,
 		HC_RESERVE_BLOCKS, HC_DEAD_GEN_SHIFT, sizeof(void *) == 8,
+		sizeof(struct hc_lease_entry), HC_NINVAL, offsetof(struct hc_header, off_inval),
+		HC_IFLAG_DELTA,
 	};
 
 	return XXH64(facts, sizeof facts, 0x686f737463616368ULL);
@@ -398,6 +422,12 @@ static void handle_bind(hc_cache *c, const struct hc_header *h)
 	c->block_words = (hc_word *)(c->base + h->off_block_words);
 	c->block_meta = (struct hc_block_meta *)(c->base + h->off_block_meta);
 	c->index = (struct hc_bucket *)(c->base + h->off_index);
+	c->inval = (hc_word *)(c->base + h->off_inval);
+	c->leases = (struct hc_lease_entry *)(c->base + h->off_leases);
+	c->ninval = h->ninval;
+	c->nleases = h->nleases;
+	c->stale_grace_ms = h->stale_grace_ms;
+	c->delimiter = (unsigned char)h->delimiter;
 	c->items = c->base + h->off_items;
 	c->size = h->size;
 	c->item_memory = h->item_memory;
@@ -514,6 +544,11 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	h->off_index = g.off_index;
 	h->off_items = g.off_items;
 	h->item_memory = g.item_memory;
+	h->off_inval = g.off_inval;
+	h->off_leases = g.off_leases;
+	h->ninval = g.ninval;
+	h->nleases = g.nleases;
+	h->stale_grace_ms = cfg->stale_grace_ms;
 	store_relaxed(&h->seal_seq, 1);
 	handle_bind(c, h);
 	/* Publish: pairs with the acquire load of magic in hc_open(). */

@@ -24,6 +24,18 @@ static void counters_into(hc_stats *s, const uint64_t *v)
 	s->expirations = v[HC_CTR_EXPIRATIONS];
 	s->blocks_evicted = v[HC_CTR_BLOCKS_EVICTED];
 	s->bucket_evictions = v[HC_CTR_BUCKET_EVICTIONS];
+	s->inval_tag = v[HC_CTR_INVAL_TAG];
+	s->inval_prefix = v[HC_CTR_INVAL_PREFIX];
+	s->inval_scanned = v[HC_CTR_INVAL_SCANNED];
+	s->flushes = v[HC_CTR_FLUSHES];
+	s->inval_reclaimed = v[HC_CTR_INVAL_RECLAIMED];
+	s->stale_hits = v[HC_CTR_STALE_HITS];
+	s->lease_grants = v[HC_CTR_LEASE_GRANTS];
+	s->lease_waits = v[HC_CTR_LEASE_WAITS];
+	s->lease_timeouts = v[HC_CTR_LEASE_TIMEOUTS];
+	s->lease_takeovers = v[HC_CTR_LEASE_TAKEOVERS];
+	s->early_refreshes = v[HC_CTR_EARLY_REFRESH];
+	s->negative_hits = v[HC_CTR_NEGATIVE_HITS];
 }
 
 static void block_gauges(hc_cache *c, hc_stats *s)

@@ -30,10 +30,11 @@ static bool walk_entry(hc_cache *c, uint64_t w, const void *prefix, size_t plen,
 	    item_expired_at(&hdr, now))
 		return false;
 	shm_copy_out(v->tags, at + HC_ITEM_HEADER, 4u * ntags);
-	shm_copy_out(buf, at + HC_ITEM_HEADER + 4u * ntags, klen);
+	shm_copy_out(buf, item_key_at(at, &hdr), klen);
 	if (flags & HC_WALK_VALUES)
-		shm_copy_out(buf + klen, at + HC_ITEM_HEADER + 4u * ntags + klen, vlen);
-	if (!item_validate(c, w, bw) || memcmp(buf, prefix, plen) != 0)
+		shm_copy_out(buf + klen, item_key_at(at, &hdr) + klen, vlen);
+	if (!item_validate(c, w, bw) || memcmp(buf, prefix, plen) != 0 ||
+	    item_invalidated(c, &hdr, at, buf, klen))
 		return false;
 	uint64_t exp = item_expire(&hdr);
 
