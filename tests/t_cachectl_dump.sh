@@ -160,7 +160,7 @@ verdict 0 "dump writes the file, says how much, leaves no temporary file"
 dumped=$(sed -n 's/^dumped \([0-9]*\) items.*/\1/p' "$TMP/out")
 
 run restore "$DST" "$TMP/src.hcd"
-has_line "^restored $dumped of $dumped items; skipped 0 expired since the dump, 0 too large for this segment, 0 with tags or flags$"
+has_line "^restored $dumped of $dumped items; skipped 0 expired since the dump, 0 too large for this segment, 0 with unknown flags$"
 verdict 0 "restore stores all $dumped items of the dump"
 
 same_values "$DST"

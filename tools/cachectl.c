@@ -10,6 +10,7 @@
  *   cachectl ps NAME [--all] [--json]
  *   cachectl keys NAME [--prefix P] [--limit N] [--json] [--raw]
  *   cachectl get|set|del|incr|decr|touch NAME KEY ...
+ *   cachectl invalidate NAME --prefix P | --tag T;  cachectl flush NAME
  *   cachectl check NAME [--repair] [--json]
  *   cachectl dump NAME FILE / restore NAME FILE
  *
@@ -235,7 +236,9 @@ static const struct option_spec key_options[] = {
 	{"escaped", false, false}, {NULL, false, false},
 };
 static const struct option_spec set_options[] = {
-	{"ttl", true, false}, {"escaped", false, false}, {NULL, false, false},
+	{"ttl", true, false}, {"escaped", false, false},
+	{"tag", true, true},
+	{NULL, false, false},
 };
 static const struct option_spec keys_options[] = {
 	{"prefix", true, false}, {"limit", true, false},
@@ -261,6 +264,14 @@ static const struct option_spec dump_options[] = {
 	{"prefix", true, false}, {"escaped", false, false},
 	{NULL, false, false},
 };
+static const struct option_spec invalidate_options[] = {
+	{"prefix", true, false}, {"tag", true, false},
+	{"escaped", false, false}, {NULL, false, false},
+};
+#define SET_SYNOPSIS "NAME KEY VALUE [--ttl SECONDS] [--tag T]... [--escaped]"
+#define SET_TAG_HELP                                                        \
+	"  --tag      a tag for invalidate --tag, 1 to 64 bytes; up to "    \
+	"4 of them\n"
 static const struct option_spec restore_options[] = {
 	{"keep-ttl", false, false}, {NULL, false, false},
 };
@@ -337,12 +348,12 @@ static const struct command commands[] = {
 	 "  --raw      print only the keys, as they are, one per line\n"
 	 "  --escaped  P is written as keys prints it\n",
 	 name_only, keys_options, cmd_keys},
-	{"set", "NAME KEY VALUE [--ttl SECONDS] [--escaped]",
+	{"set", SET_SYNOPSIS,
 	 "Store VALUE under KEY.  VALUE \"-\" reads the value from stdin "
 	 "(binary-safe).\n"
 	 "  --ttl      seconds until the item expires, fractions allowed "
 	 "(0.5);\n"
-	 "             0 or none: no expiry\n" ESCAPED_HELP,
+	 "             0 or none: no expiry\n" SET_TAG_HELP ESCAPED_HELP,
 	 name_key_value, set_options, cmd_set},
 	{"get", "NAME KEY [--escaped]",
 	 "Write KEY's value to stdout, byte for byte, with no newline "
@@ -365,6 +376,18 @@ static const struct command commands[] = {
 	 "Give KEY a new TTL in seconds (fractions allowed; 0: no expiry).  "
 	 "Exit status 1\nif KEY is not found.\n" ESCAPED_HELP,
 	 name_key_seconds, key_options, cmd_touch},
+	{"invalidate", "NAME --prefix P | --tag T [--escaped]",
+	 "Make items a miss for every process, at once: every key starting "
+	 "with P, or\nevery item set with the tag T.  A prefix that ends with "
+	 "the segment's delimiter\n(info shows it; default ':') costs the same "
+	 "whatever the number of keys; any\nother prefix is a scan, which says "
+	 "how many items it dropped.\n"
+	 "  --escaped  P is written as keys prints it\n",
+	 name_only, invalidate_options, cmd_invalidate},
+	{"flush", "NAME",
+	 "Make every item a miss for every process, at once.  Items set "
+	 "afterwards are\nvisible as usual.\n",
+	 name_only, no_options, cmd_flush},
 	{"check", "NAME [--repair] [--json]",
 	 "Walk the whole segment while other processes keep working: every "
 	 "block, every\nindex entry, every process slot.  Prints each problem "
@@ -402,7 +425,7 @@ static void print_usage(void)
 	       "Create, inspect, operate and repair a hostcache segment, the "
 	       "shared memory\nobject NAME.\n\ncommands:\n");
 	for (int i = 0; i < COMMAND_COUNT; i++)
-		printf("  %-8s %s\n", commands[i].name, commands[i].synopsis);
+		printf("  %-10s %s\n", commands[i].name, commands[i].synopsis);
 	printf("\n'cachectl COMMAND --help' describes one command; 'man "
 	       "cachectl' all of them.\n"
 	       "Exit status: 0 success, 1 key not found, 2 usage error, "

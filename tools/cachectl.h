@@ -6,7 +6,8 @@
  *   cachectl_parse.c   numbers, sizes, durations from the command line
  *   cachectl_format.c  escaping, units, aligned tables, JSON
  *   cachectl_segment.c create, destroy, info
- *   cachectl_items.c   get, set, del, incr, decr, touch, keys
+ *   cachectl_items.c   get, set, del, incr, decr, touch, keys, invalidate,
+ *                      flush
  *   cachectl_stats.c   stats (table, JSON, Prometheus), ps
  *   cachectl_top.c     top: live rates
  *   cachectl_check.c   check [--repair]
@@ -156,6 +157,8 @@ int cmd_incr(const struct args *a);
 int cmd_decr(const struct args *a);
 int cmd_touch(const struct args *a);
 int cmd_keys(const struct args *a);
+int cmd_invalidate(const struct args *a);
+int cmd_flush(const struct args *a);
 int cmd_stats(const struct args *a);
 int cmd_ps(const struct args *a);
 int cmd_top(const struct args *a);

@@ -15,9 +15,12 @@
  *     dumped_ns u64      CLOCK_REALTIME when the dump started, ns since
  *                        the Unix epoch: TTLs below count from here
  *   records, each starting with a kind byte:
- *     'I' item  u16 klen (1..65535), u8 ntags (0..4), u8 flags (HC_ITEM_*),
- *               u32 vlen, u64 ttl_ms (left when dumped; 0 = none),
- *               ntags x u32 tag hash, klen key bytes, vlen value bytes
+ *     'I' item  u16 klen (1..65535), u8 ntags (0..4), u8 flags (bit 0: a
+ *               cached "known absent", HC_ITEM_NEGATIVE; restore skips an
+ *               item with a bit it does not know), u32 vlen, u64 ttl_ms
+ *               (left when dumped; 0 = none), ntags x u32 tag hash (as
+ *               hc_walk() reports them; restore gives them back with
+ *               hc_set_ex()), klen key bytes, vlen value bytes
  *     'E' end   u64 count (items in the file), u64 checksum: XXH3-64,
  *               seed 0, of every byte of the file before the checksum
  *   nothing after the end record.
@@ -51,6 +54,7 @@
 #define RECORD_END 'E'
 #define ITEM_FIXED_LEN 16  /* after the kind byte, before the tags */
 #define DUMP_MAX_TAGS 4
+#define DUMP_KNOWN_FLAGS HC_ITEM_NEGATIVE
 
 /* ------------------------------------------------------------------ */
 /* Little-endian fields                                                */
@@ -101,7 +105,8 @@ static int dump_item(void *arg, const hc_item_view *v)
 	head[0] = RECORD_ITEM;
 	put_le(head + 1, v->klen, 2);
 	head[3] = (unsigned char)ntags;
-	head[4] = (unsigned char)v->flags;
+	/* Only the public HC_ITEM_* flags: the file outlives this library. */
+	head[4] = (unsigned char)(v->flags & DUMP_KNOWN_FLAGS);
 	put_le(head + 5, v->vlen, 4);
 	put_le(head + 9, v->ttl_ms, 8);
 	for (unsigned i = 0; i < ntags; i++)
@@ -431,12 +436,30 @@ static const char *unfit(const struct restore *rs, const struct record *rec)
 {
 	if (rec->klen > rs->info.max_key || rec->vlen > rs->info.max_value)
 		return "too large";
-	/* hc_set() stores neither tags nor flags: storing such an item
-	 * without them would turn a cached "known absent" into an empty
-	 * value, or let an invalidation by tag miss it. */
-	if (rec->ntags > 0 || rec->flags != 0)
+	/* Storing an item without a flag would change what it means (a
+	 * cached "known absent" would come back as an empty value): an item
+	 * with a flag this cachectl does not know is skipped. */
+	if ((rec->flags & ~(unsigned)DUMP_KNOWN_FLAGS) != 0)
 		return "unsupported";
 	return NULL;
+}
+
+/* Tags go back as the hashes they were dumped as. */
+static int set_item(const struct restore *rs, const struct record *rec,
+                    uint64_t ttl_ms)
+{
+	if (rec->ntags > 0 || rec->flags != 0) {
+		hc_set_options opt;
+
+		memset(&opt, 0, sizeof(opt));
+		opt.ttl_ms = ttl_ms;
+		opt.tag_hashes = rec->tags;
+		opt.nhashes = rec->ntags;
+		opt.flags = rec->flags;
+		return hc_set_ex(rs->c, rs->key, rec->klen, rs->value, rec->vlen,
+		                 &opt);
+	}
+	return hc_set(rs->c, rs->key, rec->klen, rs->value, rec->vlen, ttl_ms);
 }
 
 /* The TTL to store, or false when the item has expired since the dump. */
@@ -464,7 +487,7 @@ static int store_item(struct restore *rs, const struct record *rec)
 		rs->expired++;
 		return STATUS_OK;
 	}
-	err = hc_set(rs->c, rs->key, rec->klen, rs->value, rec->vlen, ttl_ms);
+	err = set_item(rs, rec, ttl_ms);
 	if (err == HC_EKEYLEN || err == HC_EVALUE) {
 		rs->too_large++;
 		return STATUS_OK;
@@ -585,7 +608,7 @@ static int restore_from(struct restore *rs, FILE *f)
 	if (status == STATUS_OK)
 		printf("restored %" PRIu64 " of %" PRIu64 " items; skipped %"
 		       PRIu64 " expired since the dump, %" PRIu64 " too large "
-		       "for this segment, %" PRIu64 " with tags or flags\n",
+		       "for this segment, %" PRIu64 " with unknown flags\n",
 		       rs->stored, rs->items, rs->expired, rs->too_large,
 		       rs->unsupported);
 	return status;

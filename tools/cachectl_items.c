@@ -158,14 +158,26 @@ struct set_request {
 	const char *value;
 	size_t vlen;
 	uint64_t ttl_ms;
+	const struct option_given *tags; /* --tag, repeatable */
 };
 
 static int store(const struct args *a, hc_cache *c,
                  const struct set_request *r)
 {
-	int err = hc_set(c, r->key->ptr, r->key->len, r->value, r->vlen,
-	                 r->ttl_ms);
+	int err;
 
+	if (r->tags->count > 0) {
+		hc_set_options opt;
+
+		memset(&opt, 0, sizeof(opt));
+		opt.ttl_ms = r->ttl_ms;
+		opt.tags = r->tags->all;
+		opt.ntags = (unsigned)r->tags->count;
+		err = hc_set_ex(c, r->key->ptr, r->key->len, r->value, r->vlen,
+		                &opt);
+		return err != 0 ? fail_hc(a, err) : STATUS_OK;
+	}
+	err = hc_set(c, r->key->ptr, r->key->len, r->value, r->vlen, r->ttl_ms);
 	return err != 0 ? fail_hc(a, err) : STATUS_OK;
 }
 
@@ -193,7 +205,8 @@ static int store_stdin(const struct args *a, hc_cache *c,
 int cmd_set(const struct args *a)
 {
 	const char *ttl = option_value(a, "ttl");
-	struct set_request r = {NULL, a->positional[2], 0, 0};
+	struct set_request r = {NULL, a->positional[2], 0, 0,
+	                        option_all(a, "tag")};
 	struct bytes key;
 	hc_cache *c;
 	int status;
@@ -561,3 +574,80 @@ int prefix_option(const struct args *a, const char **ptr, size_t *len,
 	*owned = prefix.owned;
 	return status;
 }
+
+/* ------------------------------------------------------------------ */
+/* invalidate, flush                                                   */
+
+
+static int invalidate_prefix(const struct args *a, hc_cache *c,
+                             const struct bytes *prefix)
+{
+	char quoted[QUOTED_CAP];
+	uint64_t count = 0;
+	hc_info info;
+	int err;
+
+	if ((err = hc_info_get(c, &info)) != 0 ||
+	    (err = hc_invalidate_prefix(c, prefix->ptr, prefix->len, &count)) != 0)
+		return fail_hc(a, err);
+	quote_bytes(prefix->ptr, prefix->len, quoted);
+	/* A prefix ending with the delimiter is invalidated in O(1), as a
+	 * whole; any other is a scan, which counts what it dropped. */
+	if (prefix->len > 0 && prefix->ptr[prefix->len - 1] == info.delimiter)
+		printf("invalidated every key starting with %s\n", quoted);
+	else
+		printf("invalidated %" PRIu64 " items starting with %s\n", count,
+		       quoted);
+	return STATUS_OK;
+}
+
+static int invalidate_tag(const struct args *a, hc_cache *c, const char *tag)
+{
+	char quoted[QUOTED_CAP];
+	int err = hc_invalidate_tag(c, tag);
+
+	if (err != 0)
+		return fail_hc(a, err);
+	printf("invalidated every item tagged %s\n", quote(tag, quoted));
+	return STATUS_OK;
+}
+
+int cmd_invalidate(const struct args *a)
+{
+	const char *prefix_text = option_value(a, "prefix");
+	const char *tag = option_value(a, "tag");
+	struct bytes prefix = {"", 0, NULL};
+	hc_cache *c;
+	int status;
+
+	if ((prefix_text == NULL) == (tag == NULL))
+		return usage_error(a->cmd, "give one of --prefix and --tag");
+	if (prefix_text != NULL &&
+	    (status = bytes_argument(a, prefix_text, "prefix", &prefix)) !=
+	            STATUS_OK)
+		return status;
+	if ((status = open_segment(a, &c)) == STATUS_OK)
+		status = close_segment(a, c, tag != NULL ?
+		                       invalidate_tag(a, c, tag) :
+		                       invalidate_prefix(a, c, &prefix));
+	free(prefix.owned);
+	return status;
+}
+
+static int flush_all(const struct args *a, hc_cache *c)
+{
+	char quoted[QUOTED_CAP];
+	int err = hc_flush(c);
+
+	if (err != 0)
+		return fail_hc(a, err);
+	printf("flushed %s: every item written before now is a miss\n",
+	       quote(a->positional[0], quoted));
+	return STATUS_OK;
+}
+
+int cmd_flush(const struct args *a)
+{
+	return with_segment(a, flush_all);
+}
+

@@ -101,6 +101,14 @@ static struct hint error_hint(const struct command *cmd, int err)
 	}
 }
 
+/* Errors that mean "no value for this key": exit status 1. */
+static bool not_found(int err)
+{
+	if (err == HC_ENEGATIVE)
+		return true; /* cached as known absent */
+	return err == HC_ENOTFOUND;
+}
+
 /* Report a failed hc_* call.  hc_last_error() is read first, before any
  * other library call can replace it; it says more than hc_strerror() when
  * the library knows more (which name was bad, what configuration would
@@ -124,7 +132,7 @@ int fail_hc(const struct args *a, int err)
 		fprintf(stderr, " cachectl %s %s", hint.command,
 		        quote(a->positional[0], quoted));
 	fputc('\n', stderr);
-	return err == HC_ENOTFOUND ? STATUS_NOT_FOUND : STATUS_ERROR;
+	return not_found(err) ? STATUS_NOT_FOUND : STATUS_ERROR;
 }
 
 int usage_error(const struct command *cmd, const char *fmt, ...)
