@@ -236,6 +236,78 @@ typedef struct hc_item_info {
 int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
               size_t cap, hc_item_info *info);
 
+/* A lease: the right, and the duty, to compute a missing key. */
+typedef struct hc_lease {
+	uint64_t key_hash;
+	uint64_t owner;
+	uint64_t stamp;
+	uint32_t entry;
+	int held;              /* 1: this caller holds the lease */
+} hc_lease;
+
+/* Get KEY, or the lease to compute it (stampede protection):
+ *  - 0: a value is in BUF.  INFO->stale says it expired and is served within
+ *    the segment's stale grace period (stale-while-revalidate); then
+ *    LEASE->held says whether this caller must refresh it.
+ *  - HC_ENOTFOUND with LEASE->held: a miss, and this caller is the one
+ *    process that computes the value: hc_lease_fill() or hc_lease_abandon()
+ *    within LEASE_MS (after that the lease passes to the next caller).
+ *    HC_ENOTFOUND without LEASE->held: a miss and the lease table is full;
+ *    compute it anyway.
+ *  - HC_ETIMEDOUT: another process holds the lease and no value came within
+ *    WAIT_MS (0: do not wait).
+ * Waiters sleep on a futex; a holder that dies is replaced within about
+ * 20 ms, one that overruns LEASE_MS at once.  HC_EBUFSIZE as hc_get(). */
+int hc_get_or_lease(hc_cache *c, const void *key, size_t klen, void *buf,
+                    size_t cap, hc_item_info *info, uint64_t lease_ms,
+                    uint64_t wait_ms, hc_lease *lease);
+
+/* Store the value computed under LEASE and release it, waking the waiters.
+ * The item is stamped with the lease's grant time: an invalidation since
+ * then wins, and a value set meanwhile by hc_set() is kept.  Returns
+ * HC_ENOLEASE if the lease had been taken over (the value is still stored
+ * unless a newer one is there).  OPT may be NULL (no TTL, no tags). */
+int hc_lease_fill(hc_cache *c, hc_lease *lease, const void *key, size_t klen,
+                  const void *val, size_t vlen, const hc_set_options *opt);
+
+/* Give LEASE back without a value; the next caller gets it. */
+int hc_lease_abandon(hc_cache *c, hc_lease *lease);
+
+/* Cache-aside in one call.  LOAD computes KEY's value from the source into
+ * BUF (capacity CAP), sets *VLEN and, optionally, *TTL_MS (0: use
+ * O->ttl_ms); it returns 0, or an error that hc_get_or_load() passes on
+ * (use negative values outside the HC_E* range).  Built on leases: of all
+ * processes missing KEY at once, one calls LOAD and the others wait up to
+ * O->wait_ms for its value (then call LOAD themselves).  A stale value
+ * within the grace period is served while one process refreshes.  The
+ * value's compute time is recorded, for early refresh (hc_get_ex). */
+typedef int (*hc_loader_fn)(void *arg, const void *key, size_t klen,
+                            void *buf, size_t cap, size_t *vlen,
+                            uint64_t *ttl_ms);
+
+typedef struct hc_load_options {
+	uint64_t ttl_ms;        /* TTL of the loaded value, unless LOAD says */
+	uint64_t lease_ms;      /* how long a loader may take before another
+	                           process takes over */
+	uint64_t wait_ms;       /* how long to wait for another's load */
+	const char *const *tags;
+	unsigned ntags;
+} hc_load_options;
+
+int hc_get_or_load(hc_cache *c, const void *key, size_t klen, void *buf,
+                   size_t cap, size_t *vlen, const hc_load_options *o,
+                   hc_loader_fn load, void *arg);
+
+/* Batch calls: RESULTS[i] gets what hc_get()/hc_set() returned for key i.
+ * hc_get_many overlaps the cache misses of the batch (prefetch) and returns
+ * the number of hits; hc_set_many returns the number of failures. */
+int hc_get_many(hc_cache *c, size_t n, const void *const *keys,
+                const size_t *klens, void *const *bufs, const size_t *caps,
+                size_t *vlens, int *results);
+int hc_set_many(hc_cache *c, size_t n, const void *const *keys,
+                const size_t *klens, const void *const *vals,
+                const size_t *vlens, uint64_t ttl_ms, int *results);
+
 /* Remove KEY.  HC_ENOTFOUND if it was absent. */
 int hc_delete(hc_cache *c, const void *key, size_t klen);
 

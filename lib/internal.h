@@ -9,6 +9,8 @@
  *   evict.c    CLOCK: evicting the oldest sealed block
  *   ops.c      get, set, add, replace, cas, delete, incr/decr, touch
  *   stats.c    statistics and info
+ *   inval.c    invalidation: stamps, tags, prefixes, flush
+ *   lease.c    leases: stampede protection, stale-while-revalidate
  *   check.c    consistency check and repair
  *   walk.c     visiting every live item (listing, dumps)
  *   error.c    error codes and messages
@@ -206,6 +208,7 @@ struct store_req {
 int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
                size_t vlen, const struct store_req *r);
 int set_options_apply(const hc_set_options *opt, struct store_req *r);
+int key_check(const hc_cache *c, const void *key, size_t klen);
 int find_entry(hc_cache *c, const struct key *k, struct found *f,
                uint64_t *now_msec, bool *stale);
 int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
@@ -232,6 +235,9 @@ static inline bool item_invalidated(hc_cache *c, const struct hc_item *hdr,
 	shm_copy_out(tags, at + HC_ITEM_HEADER, 4u * item_ntags(hdr));
 	return item_invalidated_slow(c, st, tags, item_ntags(hdr), key, klen);
 }
+
+/* lease.c */
+void lease_release_slot(hc_cache *c, unsigned slot);
 
 /* evict.c */
 int evict_one(hc_cache *c);

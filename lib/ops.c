@@ -34,7 +34,7 @@ static int handle_ready(hc_cache *c)
 	return 0;
 }
 
-static int key_check(const hc_cache *c, const void *key, size_t klen)
+int key_check(const hc_cache *c, const void *key, size_t klen)
 {
 	if (key == NULL && klen > 0)
 		return hc_fail(HC_EINVAL, "key is NULL");
@@ -110,15 +110,6 @@ static bool entry_live(hc_cache *c, const struct key *k, const struct found *f,
 	       !item_invalidated(c, &f->hdr, f->at, k->ptr, k->len);
 }
 
-/* The order of writes (index.c, item_newer), for a fill that must not
- * replace a newer value. */
-static bool newer_than(const struct hc_item *a, const struct hc_item *b)
-{
-	if (item_stamp(a) != item_stamp(b))
-		return item_stamp(a) > item_stamp(b);
-	return item_cas(a) > item_cas(b);
-}
-
 /* Publish WORD for K according to R's mode.  0, or the reason it was not
  * published (the caller then accounts the item dead). */
 static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
@@ -138,8 +129,12 @@ static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
 				return HC_ENOTFOUND;
 			if (mode == MODE_CAS && item_cas(&f.hdr) != r->expect)
 				return HC_ECASMISMATCH;
-			if (mode == MODE_FILL && live && newer_than(&f.hdr, hdr))
-				return HC_EEXISTS; /* a newer value is there */
+			/* A fill replaces only what was written before its
+			 * lease was granted; a write in the same microsecond
+			 * may have come after, so it is kept too. */
+			if (mode == MODE_FILL && live &&
+			    item_stamp(&f.hdr) >= item_stamp(hdr))
+				return HC_EEXISTS;
 			if (index_swap(c, f.bucket, f.slot, f.word, word)) {
 				block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 				return 0;

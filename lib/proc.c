@@ -13,7 +13,8 @@
  *     counters atomically), and only it owns blocks whose word names owner i.
  *  2. A slot whose state is ATTACHED and whose lock can be taken belongs to
  *     a dead holder.  Whoever takes the lock reaps it: seals the OPEN blocks
- *     it owned, finishes the block it was evicting, marks it FREE, and then
+ *     it owned, finishes the block it was evicting, gives back its leases
+ *     (waking their waiters), marks it FREE, and then
  *     either releases the lock or keeps the slot for itself.  Every step
  *     checks the shared state again and is harmless to repeat, so a reaper
  *     killed half-way leaves work that the next reaper finishes.
@@ -106,6 +107,7 @@ static void reap_blocks(hc_cache *c, unsigned slot)
 		else if (bw_state(w) == HC_BLOCK_EVICTING)
 			evict_finish(c, b, w);
 	}
+	lease_release_slot(c, slot);
 }
 
 void proc_reap_slot(hc_cache *c, unsigned slot)

@@ -21,7 +21,7 @@ struct thread_arg {
 	unsigned id;
 	hc_cache *c;
 	unsigned long ops;
-	char failure[200];
+	char failure[400];
 };
 
 static uint64_t ms_now(void)
@@ -44,7 +44,32 @@ static int one_op(struct thread_arg *a, uint64_t *rng, uint64_t *seq,
 	char why[160];
 	int rc;
 
-	switch (sv_rand(rng) % 4) {
+	switch (sv_rand(rng) % 6) {
+	case 4: {
+		/* Leases and invalidation share the mapping too. */
+		hc_lease l;
+
+		rc = hc_get_or_lease(a->c, key, (size_t)kl, buf, VALUE_MAX, &info,
+		                     1000, 0, &l);
+		if (rc == 0 && sv_verify(buf, info.vlen, key, (size_t)kl, NULL,
+		                         why, sizeof why) != 0) {
+			snprintf(a->failure, sizeof a->failure, "lease get %s: %s",
+			         key, why);
+			return -1;
+		}
+		if (l.held) {
+			sv_make(val, len, key, (size_t)kl, a->id, ++*seq);
+			rc = hc_lease_fill(a->c, &l, key, (size_t)kl, val, len, NULL);
+			if (rc == HC_ENOLEASE)
+				rc = 0;
+		} else {
+			rc = 0;
+		}
+		break;
+	}
+	case 5:
+		rc = sv_rand(rng) % 64 ? 0 : hc_invalidate_prefix(a->c, key, 3, NULL);
+		break;
 	case 0:
 	case 1:
 		rc = hc_get_ex(a->c, key, (size_t)kl, buf, VALUE_MAX, &info);
