@@ -1,10 +1,12 @@
 /*
- * h_worker - a stress worker for the multi-process tests.
+ * h_worker - a stress worker for the multi-process tests and the torture
+ * supervisor.
  *
  *   h_worker NAME ID MILLISECONDS [--keys N] [--zipf] [--seed S]
+ *            [--mix basic|full] [--counters FILE]
  *
- * Attaches to segment NAME and, until the time is up, runs a mix of get,
- * set, delete, incr and cas on three key spaces:
+ * Attaches to segment NAME and, until the time is up, runs a mix of
+ * operations on these key spaces:
  *   s:<i>       shared: every worker writes self-verifying values; every
  *               read must verify (selfcheck.h);
  *   p:<ID>:<i>  private: only this worker ID writes them (in this life and
@@ -12,35 +14,59 @@
  *               life wrote last, or one from an earlier life, or miss:
  *               reads never go back in time;
  *   c:<i>       counters: incr must never find a non-number.
+ * With --mix full (the torture supervisor's mix) it also runs add,
+ * replace, touch, decr, length probes and short TTLs, and keeps
+ *   n:<ID>:<i>  private counters: only this worker changes them, so every
+ *               incr/decr result and every read follows from the last
+ *               result this life saw;
+ * and it tracks which private keys it deleted: until it writes one again,
+ * a read of it must miss, a replace or touch must find nothing and an add
+ * must succeed, since nobody else writes it.
+ *
+ * --counters FILE is a shared page of per-worker records (struct
+ * worker_counters below) that the supervisor sums: a worker killed at any
+ * instruction loses at most the last batch of its counts.
+ *
  * Exits 0 when every check held, 1 on the first violation (printed on
  * stderr), 2 on a usage or attach error.  Prints one summary line.
  */
 #include <errno.h>
 #include <execinfo.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hostcache.h"
 #include "selfcheck.h"
+#include "worker_counters.h"
 
 #define MAX_KEYS 65536
 #define MAX_VALUE 2048
+#define NCOUNTERS 64
+#define ABSENT UINT64_MAX  /* known absent: deleted by this life */
+#define BATCH 64
 
 struct worker {
 	hc_cache *c;
 	uint32_t id;
 	uint32_t nkeys;
+	int full;             /* --mix full */
 	uint64_t rng;
 	uint64_t life_start;  /* first seq of this life */
 	uint64_t seq;
-	uint64_t *last;       /* per private key: last seq written, 0 = none */
+	uint64_t *last;       /* per private key: last seq written, 0 = unknown,
+	                         ABSENT = known absent */
+	uint64_t nval[NCOUNTERS];   /* private counters: value + 1, 0 = unknown */
 	double *cdf;          /* Zipf, when chosen */
-	uint64_t ops, hits, misses, sets, errors;
+	struct worker_counters n;   /* this batch */
+	struct worker_counters *shared; /* the supervisor's record, or NULL */
 };
 
 static uint64_t now_ns(clockid_t id)
@@ -104,10 +130,20 @@ static void zipf_init(struct worker *w, double s)
 	}
 }
 
-static void check_rc(const char *op, int rc, int ok1, int ok2)
+/*
+ * Accept RC if it is 0, OK1 or OK2.  In the full mix, HC_EBUSY and
+ * HC_ENOMEM are what the design allows a bounded retry loop to report
+ * under contention: counted (the supervisor prints them), not failures.
+ * Returns RC, or 1 for such a tolerated error.
+ */
+static int check_rc(struct worker *w, const char *op, int rc, int ok1, int ok2)
 {
 	if (rc == 0 || rc == ok1 || rc == ok2)
-		return;
+		return rc;
+	if (w->full && (rc == HC_EBUSY || rc == HC_ENOMEM)) {
+		w->n.busy++;
+		return 1;
+	}
 	fprintf(stderr, "h_worker: %s failed: %s (%d): %s\n", op,
 	        hc_strerror(rc), rc, hc_last_error());
 	exit(1);
@@ -118,73 +154,117 @@ static size_t value_len(struct worker *w)
 	return SV_MIN + sv_rand(&w->rng) % (MAX_VALUE - SV_MIN);
 }
 
+/* A TTL for the full mix: mostly none, sometimes short enough to expire
+ * while the run goes on (expiry then happens in reads and evictions). */
+static uint64_t some_ttl(struct worker *w)
+{
+	if (!w->full || sv_rand(&w->rng) % 8 != 0)
+		return 0;
+	return 1 + sv_rand(&w->rng) % 200;
+}
+
+static void verify_shared(struct worker *w, const char *key, int klen,
+                          const unsigned char *buf, size_t len)
+{
+	char why[160];
+
+	if (sv_verify(buf, len, key, (size_t)klen, NULL, why, sizeof why) != 0)
+		violation("shared read", key, (size_t)klen, why);
+	w->n.verified++;
+}
+
 static void op_shared(struct worker *w, unsigned char *buf, unsigned char *val)
 {
 	char key[32];
 	int klen = snprintf(key, sizeof key, "s:%u", pick_key(w));
 	unsigned r = (unsigned)(sv_rand(&w->rng) % 100);
 	hc_item_info info;
-	char why[160];
+	int rc;
 
 	if (r < 60) {
-		int rc = hc_get_ex(w->c, key, (size_t)klen, buf, MAX_VALUE, &info);
-
-		check_rc("get", rc, HC_ENOTFOUND, 0);
+		rc = hc_get_ex(w->c, key, (size_t)klen, buf, MAX_VALUE, &info);
+		check_rc(w, "get", rc, HC_ENOTFOUND, 0);
 		if (rc == 0) {
-			w->hits++;
-			if (sv_verify(buf, info.vlen, key, (size_t)klen, NULL, why,
-			              sizeof why) != 0)
-				violation("shared read", key, (size_t)klen, why);
+			w->n.hits++;
+			verify_shared(w, key, klen, buf, info.vlen);
 		} else {
-			w->misses++;
+			w->n.misses++;
 		}
 	} else if (r < 90) {
 		size_t len = value_len(w);
 
 		sv_make(val, len, key, (size_t)klen, w->id, ++w->seq);
-		check_rc("set", hc_set(w->c, key, (size_t)klen, val, len, 0), 0, 0);
-		w->sets++;
+		if (check_rc(w, "set", hc_set(w->c, key, (size_t)klen, val, len,
+		                              some_ttl(w)), 0, 0) == 0)
+			w->n.sets++;
 	} else if (r < 95) {
-		check_rc("delete", hc_delete(w->c, key, (size_t)klen), HC_ENOTFOUND, 0);
-	} else {
-		int rc = hc_get_ex(w->c, key, (size_t)klen, buf, MAX_VALUE, &info);
-
-		check_rc("get", rc, HC_ENOTFOUND, 0);
+		rc = hc_delete(w->c, key, (size_t)klen);
+		if (check_rc(w, "delete", rc, HC_ENOTFOUND, 0) == 0)
+			w->n.deletes++;
+	} else if (!w->full || r < 97) {
+		rc = hc_get_ex(w->c, key, (size_t)klen, buf, MAX_VALUE, &info);
+		check_rc(w, "get", rc, HC_ENOTFOUND, 0);
 		if (rc != 0)
 			return;
+		verify_shared(w, key, klen, buf, info.vlen);
 		size_t len = value_len(w);
 
 		sv_make(val, len, key, (size_t)klen, w->id, ++w->seq);
 		rc = hc_cas(w->c, key, (size_t)klen, val, len, 0, info.cas, NULL);
-		check_rc("cas", rc, HC_ECASMISMATCH, HC_ENOTFOUND);
-	}
-}
-
-static void op_private(struct worker *w, unsigned char *buf, unsigned char *val)
-{
-	uint32_t i = pick_key(w);
-	char key[32];
-	int klen = snprintf(key, sizeof key, "p:%u:%u", w->id, i);
-	hc_item_info info;
-	struct sv_head h;
-	char why[200];
-
-	if (sv_rand(&w->rng) % 2) {
+		if (check_rc(w, "cas", rc, HC_ECASMISMATCH, HC_ENOTFOUND) == 0)
+			w->n.cas++;
+	} else if (r < 98) {
 		size_t len = value_len(w);
 
 		sv_make(val, len, key, (size_t)klen, w->id, ++w->seq);
-		check_rc("set", hc_set(w->c, key, (size_t)klen, val, len, 0), 0, 0);
-		w->last[i] = w->seq;
-		w->sets++;
-		return;
+		rc = r % 2 ? hc_add(w->c, key, (size_t)klen, val, len, some_ttl(w))
+		           : hc_replace(w->c, key, (size_t)klen, val, len, 0);
+		if (check_rc(w, "add/replace", rc, HC_EEXISTS, HC_ENOTFOUND) == 0)
+			w->n.sets++;
+	} else if (r < 99) {
+		rc = hc_touch(w->c, key, (size_t)klen, some_ttl(w));
+		if (check_rc(w, "touch", rc, HC_ENOTFOUND, 0) == 0)
+			w->n.touches++;
+	} else {
+		/* A length probe, then a read into a buffer of exactly that
+		 * size. */
+		size_t len = 0;
+
+		rc = hc_get(w->c, key, (size_t)klen, NULL, 0, &len);
+		check_rc(w, "probe", rc, HC_EBUFSIZE, HC_ENOTFOUND);
+		if (rc != HC_EBUFSIZE)
+			return;
+		rc = hc_get_ex(w->c, key, (size_t)klen, buf, len, &info);
+		check_rc(w, "get", rc, HC_ENOTFOUND, HC_EBUFSIZE);
+		if (rc == 0)
+			verify_shared(w, key, klen, buf, info.vlen);
 	}
+}
+
+/* Read private key I and check it against what this life knows. */
+static void private_read(struct worker *w, uint32_t i, const char *key,
+                         int klen, unsigned char *buf)
+{
+	hc_item_info info;
+	struct sv_head h;
+	char why[200];
 	int rc = hc_get_ex(w->c, key, (size_t)klen, buf, MAX_VALUE, &info);
 
-	check_rc("get", rc, HC_ENOTFOUND, 0);
-	if (rc != 0)
+	check_rc(w, "get", rc, HC_ENOTFOUND, 0);
+	if (rc != 0) {
+		/* A miss proves nothing lasting: a read may give up under
+		 * contention (DESIGN: retry caps), so only a delete makes a
+		 * key known absent. */
+		w->n.misses++;
 		return;
+	}
+	w->n.hits++;
 	if (sv_verify(buf, info.vlen, key, (size_t)klen, &h, why, sizeof why) != 0)
 		violation("private read", key, (size_t)klen, why);
+	w->n.verified++;
+	if (w->last[i] == ABSENT)
+		violation("private read", key, (size_t)klen,
+		          "a key this worker deleted came back");
 	if (w->last[i] != 0 && h.seq != w->last[i]) {
 		snprintf(why, sizeof why, "read seq %llu, last written %llu",
 		         (unsigned long long)h.seq, (unsigned long long)w->last[i]);
@@ -197,6 +277,94 @@ static void op_private(struct worker *w, unsigned char *buf, unsigned char *val)
 	}
 }
 
+/* The full mix's private writes beyond set: add, replace, delete, touch. */
+static void private_write_full(struct worker *w, uint32_t i, const char *key,
+                               int klen, unsigned char *val)
+{
+	unsigned r = (unsigned)(sv_rand(&w->rng) % 4);
+	size_t len = value_len(w);
+	int rc;
+
+	sv_make(val, len, key, (size_t)klen, w->id, w->seq + 1);
+	switch (r) {
+	case 0:
+		rc = hc_add(w->c, key, (size_t)klen, val, len, some_ttl(w));
+		if (check_rc(w, "add", rc, HC_EEXISTS, 0) == 1)
+			return;
+		if (rc == HC_EEXISTS && w->last[i] == ABSENT)
+			violation("private add", key, (size_t)klen,
+			          "HC_EEXISTS for a key known absent");
+		if (rc == 0) {
+			w->last[i] = ++w->seq;
+			w->n.sets++;
+		}
+		return;
+	case 1:
+		rc = hc_replace(w->c, key, (size_t)klen, val, len, some_ttl(w));
+		if (check_rc(w, "replace", rc, HC_ENOTFOUND, 0) == 1)
+			return;
+		if (rc == 0 && w->last[i] == ABSENT)
+			violation("private replace", key, (size_t)klen,
+			          "replaced a key known absent");
+		if (rc == 0) {
+			w->last[i] = ++w->seq;
+			w->n.sets++;
+		}
+		return;
+	case 2:
+		rc = hc_delete(w->c, key, (size_t)klen);
+		if (check_rc(w, "delete", rc, HC_ENOTFOUND, 0) == 1)
+			return;
+		if (rc == 0 && w->last[i] == ABSENT)
+			violation("private delete", key, (size_t)klen,
+			          "deleted a key known absent");
+		if (rc == 0)
+			w->n.deletes++;
+		w->last[i] = ABSENT;
+		return;
+	default:
+		rc = hc_touch(w->c, key, (size_t)klen, some_ttl(w));
+		if (check_rc(w, "touch", rc, HC_ENOTFOUND, 0) == 1)
+			return;
+		if (rc == 0 && w->last[i] == ABSENT)
+			violation("private touch", key, (size_t)klen,
+			          "touched a key known absent");
+		if (rc == 0)
+			w->n.touches++;
+		return;
+	}
+}
+
+static void op_private(struct worker *w, unsigned char *buf, unsigned char *val)
+{
+	uint32_t i = pick_key(w);
+	char key[32];
+	int klen = snprintf(key, sizeof key, "p:%u:%u", w->id, i);
+	unsigned r = (unsigned)(sv_rand(&w->rng) % 8);
+
+	if (r < 3) {
+		size_t len = value_len(w);
+
+		sv_make(val, len, key, (size_t)klen, w->id, w->seq + 1);
+		if (check_rc(w, "set", hc_set(w->c, key, (size_t)klen, val, len,
+		                              some_ttl(w)), 0, 0) == 1)
+			return;
+		w->last[i] = ++w->seq;
+		w->n.sets++;
+	} else if (r == 3 && w->full) {
+		private_write_full(w, i, key, klen, val);
+	} else if (r == 3) {
+		size_t len = value_len(w);
+
+		sv_make(val, len, key, (size_t)klen, w->id, ++w->seq);
+		check_rc(w, "set", hc_set(w->c, key, (size_t)klen, val, len, 0), 0, 0);
+		w->last[i] = w->seq;
+		w->n.sets++;
+	} else {
+		private_read(w, i, key, klen, buf);
+	}
+}
+
 static void op_counter(struct worker *w)
 {
 	char key[32];
@@ -206,12 +374,127 @@ static void op_counter(struct worker *w)
 
 	if (rc == HC_ENOTFOUND)
 		rc = hc_add(w->c, key, (size_t)klen, "0", 1, 0);
-	check_rc("incr/add", rc, HC_EEXISTS, 0);
+	if (check_rc(w, "incr/add", rc, HC_EEXISTS, 0) == 0)
+		w->n.arith++;
+}
+
+/* A private counter: every result follows from the last one seen. */
+static void op_private_counter(struct worker *w, unsigned char *buf)
+{
+	uint32_t i = (uint32_t)(sv_rand(&w->rng) % NCOUNTERS);
+	char key[32], why[160];
+	int klen = snprintf(key, sizeof key, "n:%u:%u", w->id, i);
+	uint64_t delta = sv_rand(&w->rng) % 1000, v = 0;
+	unsigned r = (unsigned)(sv_rand(&w->rng) % 4);
+	size_t len;
+	int rc;
+
+	if (r == 0) {
+		rc = hc_get(w->c, key, (size_t)klen, buf, MAX_VALUE, &len);
+		check_rc(w, "get", rc, HC_ENOTFOUND, 0);
+		if (rc != 0)
+			return;
+		char digits[32];
+
+		if (len == 0 || len > 20)
+			violation("private counter read", key, (size_t)klen,
+			          "not a number");
+		memcpy(digits, buf, len);
+		digits[len] = '\0';
+		v = strtoull(digits, NULL, 10);
+		if (w->nval[i] != 0 && v != w->nval[i] - 1) {
+			snprintf(why, sizeof why, "read %llu, last result %llu",
+			         (unsigned long long)v,
+			         (unsigned long long)(w->nval[i] - 1));
+			violation("private counter read", key, (size_t)klen, why);
+		}
+		w->nval[i] = v + 1;
+		return;
+	}
+	rc = r == 1 ? hc_decr(w->c, key, (size_t)klen, delta, &v)
+	            : hc_incr(w->c, key, (size_t)klen, delta, &v);
+	if (check_rc(w, "incr/decr", rc, HC_ENOTFOUND, 0) == 1)
+		return;
+	if (rc == 0) {
+		if (w->nval[i] != 0) {
+			uint64_t was = w->nval[i] - 1;
+			uint64_t want = r == 1 ? (was > delta ? was - delta : 0)
+			                       : was + delta;
+
+			if (v != want) {
+				snprintf(why, sizeof why, "result %llu, expected "
+				         "%llu (last %llu, %s %llu)",
+				         (unsigned long long)v, (unsigned long long)want,
+				         (unsigned long long)was, r == 1 ? "decr" : "incr",
+				         (unsigned long long)delta);
+				violation("private counter", key, (size_t)klen, why);
+			}
+		}
+		w->nval[i] = v + 1;
+		w->n.arith++;
+		return;
+	}
+	/* Missing: nobody else writes it, so an add must succeed. */
+	rc = hc_add(w->c, key, (size_t)klen, "7", 1, 0);
+	if (check_rc(w, "add", rc, HC_EEXISTS, 0) == 1) {
+		w->nval[i] = 0;
+		return;
+	}
+	if (rc == HC_EEXISTS)
+		violation("private counter", key, (size_t)klen,
+		          "incr found nothing, then add found it present");
+	w->nval[i] = 7 + 1;
+}
+
+/* Publish this batch into the supervisor's record. */
+static void counters_flush(struct worker *w)
+{
+	if (w->shared == NULL)
+		return;
+	worker_counters_add(w->shared, &w->n);
+	__atomic_store_n(&w->shared->heartbeat_ns, now_ns(CLOCK_MONOTONIC),
+	                 __ATOMIC_RELAXED);
+	memset(&w->n, 0, sizeof w->n);
+}
+
+static struct worker_counters *counters_map(const char *path, uint32_t id)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "h_worker: open %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	size_t size = WORKER_COUNTERS_MAX * sizeof(struct worker_counters);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	close(fd);
+	if (p == MAP_FAILED || id >= WORKER_COUNTERS_MAX) {
+		fprintf(stderr, "h_worker: cannot map counters %s for id %u\n",
+		        path, id);
+		exit(2);
+	}
+	return (struct worker_counters *)p + id;
+}
+
+static void one_op(struct worker *w, unsigned char *buf, unsigned char *val)
+{
+	unsigned r = (unsigned)(sv_rand(&w->rng) % 10);
+
+	if (r < 5)
+		op_shared(w, buf, val);
+	else if (r < 9)
+		op_private(w, buf, val);
+	else if (w->full && sv_rand(&w->rng) % 2)
+		op_private_counter(w, buf);
+	else
+		op_counter(w);
 }
 
 int main(int argc, char **argv)
 {
 	struct worker w;
+	const char *counters = NULL;
 	double zipf = 0;
 	int rc;
 
@@ -219,9 +502,12 @@ int main(int argc, char **argv)
 	signal(SIGSEGV, on_crash);
 	signal(SIGBUS, on_crash);
 	signal(SIGABRT, on_crash);
+	signal(SIGFPE, on_crash);
+	signal(SIGILL, on_crash);
 	if (argc < 4) {
 		fprintf(stderr, "usage: h_worker NAME ID MILLISECONDS [--keys N] "
-		        "[--zipf] [--seed S]\n");
+		        "[--zipf] [--seed S] [--mix basic|full] "
+		        "[--counters FILE]\n");
 		return 2;
 	}
 	w.id = (uint32_t)atoi(argv[2]);
@@ -236,6 +522,10 @@ int main(int argc, char **argv)
 			zipf = 0.99;
 		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			w.rng = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--mix") == 0 && i + 1 < argc)
+			w.full = strcmp(argv[++i], "full") == 0;
+		else if (strcmp(argv[i], "--counters") == 0 && i + 1 < argc)
+			counters = argv[++i];
 	}
 	if (w.nkeys == 0 || w.nkeys > MAX_KEYS)
 		w.nkeys = 2000;
@@ -243,6 +533,10 @@ int main(int argc, char **argv)
 		w.rng = 1;
 	if (zipf > 0)
 		zipf_init(&w, zipf);
+	if (counters != NULL) {
+		w.shared = counters_map(counters, w.id);
+		__atomic_fetch_add(&w.shared->lives, 1, __ATOMIC_RELAXED);
+	}
 	/* Sequence numbers grow across lives: a restarted worker starts
 	 * above anything an earlier life of its ID wrote. */
 	w.life_start = w.seq = now_ns(CLOCK_REALTIME);
@@ -251,24 +545,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "h_worker: open %s: %s\n", argv[1], hc_last_error());
 		return 2;
 	}
+	if (w.shared != NULL)
+		__atomic_fetch_add(&w.shared->attached, 1, __ATOMIC_RELAXED);
 	unsigned char *buf = malloc(MAX_VALUE), *val = malloc(MAX_VALUE);
 	uint64_t end = now_ns(CLOCK_MONOTONIC) + ms * 1000000ULL;
+	uint64_t ops = 0, hits = 0, misses = 0, sets = 0;
 
 	while (now_ns(CLOCK_MONOTONIC) < end) {
-		for (int i = 0; i < 64; i++, w.ops++) {
-			unsigned r = (unsigned)(sv_rand(&w.rng) % 10);
-
-			if (r < 5)
-				op_shared(&w, buf, val);
-			else if (r < 9)
-				op_private(&w, buf, val);
-			else
-				op_counter(&w);
-		}
+		for (int i = 0; i < BATCH; i++)
+			one_op(&w, buf, val);
+		w.n.ops += BATCH;
+		ops += w.n.ops;
+		hits += w.n.hits;
+		misses += w.n.misses;
+		sets += w.n.sets;
+		if (w.shared != NULL)
+			counters_flush(&w);
+		else
+			memset(&w.n, 0, sizeof w.n);
 	}
 	printf("worker %u: ops=%llu hits=%llu misses=%llu sets=%llu\n", w.id,
-	       (unsigned long long)w.ops, (unsigned long long)w.hits,
-	       (unsigned long long)w.misses, (unsigned long long)w.sets);
+	       (unsigned long long)ops, (unsigned long long)hits,
+	       (unsigned long long)misses, (unsigned long long)sets);
 	hc_close(w.c);
 	free(buf);
 	free(val);
