@@ -518,7 +518,8 @@ static int list_keys(const struct args *a, hc_cache *c,
 		status = fail_msg(a, "no memory for the listing; use --prefix "
 		                  "or --limit");
 	else {
-		qsort(l.keys, l.count, sizeof(*l.keys), compare_keys);
+		if (l.count > 1) /* qsort() wants a pointer even for none */
+			qsort(l.keys, l.count, sizeof(*l.keys), compare_keys);
 		status = STATUS_OK;
 		if (option_given(a, "json"))
 			print_keys_json(&l);
