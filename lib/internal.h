@@ -208,6 +208,7 @@ struct store_req {
 int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
                size_t vlen, const struct store_req *r);
 int set_options_apply(const hc_set_options *opt, struct store_req *r);
+int handle_ready(hc_cache *c);
 int key_check(const hc_cache *c, const void *key, size_t klen);
 int find_entry(hc_cache *c, const struct key *k, struct found *f,
                uint64_t *now_msec, bool *stale);

@@ -117,17 +117,6 @@ static void invalidate_word(hc_cache *c, hc_word *word, hc_word *global)
 		sched_yield();
 }
 
-static int inval_ready(hc_cache *c)
-{
-	if (c == NULL)
-		return hc_fail(HC_EINVAL, "cache handle is NULL");
-	int rc = proc_check_fork(c);
-
-	if (rc < 0)
-		return rc;
-	return c->self == NULL ? hc_fail(HC_EPROCS, "no process slot") : 0;
-}
-
 int tag_check(const char *tag, size_t *len)
 {
 	if (tag == NULL)
@@ -144,7 +133,7 @@ HC_API int hc_invalidate_tag(hc_cache *c, const char *tag)
 	size_t len;
 	int rc;
 
-	if ((rc = inval_ready(c)) < 0 || (rc = tag_check(tag, &len)) < 0)
+	if ((rc = handle_ready(c)) < 0 || (rc = tag_check(tag, &len)) < 0)
 		return hc_ret(rc);
 	invalidate_word(c, inval_word(c, tag_hash(tag, len)), NULL);
 	counter_add(c, HC_CTR_INVAL_TAG, 1);
@@ -155,7 +144,7 @@ HC_API int hc_flush(hc_cache *c)
 {
 	int rc;
 
-	if ((rc = inval_ready(c)) < 0)
+	if ((rc = handle_ready(c)) < 0)
 		return hc_ret(rc);
 	invalidate_word(c, NULL, &c->hdr->flush_at);
 	counter_add(c, HC_CTR_FLUSHES, 1);
@@ -194,7 +183,7 @@ HC_API int hc_invalidate_prefix(hc_cache *c, const void *prefix, size_t len,
 	const unsigned char *p = prefix;
 	int rc;
 
-	if ((rc = inval_ready(c)) < 0)
+	if ((rc = handle_ready(c)) < 0)
 		return hc_ret(rc);
 	if (prefix == NULL || len == 0 || len > c->max_key)
 		return hc_ret(hc_fail(HC_EINVAL, "prefix must be 1..%u bytes (use "

@@ -21,7 +21,9 @@
 
 #define DECIMAL_MAX 20 /* digits of 2^64 - 1 */
 
-static int handle_ready(hc_cache *c)
+/* The checks every operation starts with: a handle, attached in this
+ * process (a forked child attaches anew here). */
+int handle_ready(hc_cache *c)
 {
 	if (c == NULL)
 		return hc_fail(HC_EINVAL, "cache handle is NULL");
