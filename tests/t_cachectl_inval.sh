@@ -112,6 +112,20 @@ run keys "$SEG" --prefix user:42:name
 has_line '^user:42:name +3 +- +- +[0-9a-f]{8},[0-9a-f]{8}$'
 verdict 0 "keys shows the item's two tag hashes"
 
+run keys "$SEG" --tag user-42
+has_line '^user:42:mail ' && has_line '^user:42:name ' && ! has_line '^user:43:' &&
+    [ "$(wc -l <"$TMP/out")" -eq 3 ]
+verdict 0 "keys --tag lists exactly the items with that tag"
+run keys "$SEG" --tag users --prefix user:43: --json
+grep -q '"count":2}$' "$TMP/out"
+verdict 0 "keys --tag with --prefix lists the items that match both"
+run keys "$SEG" --tag no-such-tag
+[ "$(wc -l <"$TMP/out")" -eq 1 ]
+verdict 0 "keys --tag of a tag nobody uses lists nothing"
+[ -z "$(ls /dev/shm 2>/dev/null | grep '^cachectl-tag-')" ]
+status=0
+verdict 0 "keys --tag leaves no scratch segment behind"
+
 run set "$SEG" many x --tag a --tag b --tag c --tag d --tag e
 [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q 'tags' "$TMP/err"
 verdict 3 "set with five tags fails with one line"

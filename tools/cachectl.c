@@ -8,7 +8,7 @@
  *   cachectl stats NAME [--json | --prometheus] [--blocks] [--per-process]
  *   cachectl top NAME [--interval S] [--iterations N] [--json]
  *   cachectl ps NAME [--all] [--json]
- *   cachectl keys NAME [--prefix P] [--limit N] [--json] [--raw]
+ *   cachectl keys NAME [--prefix P] [--tag T] [--limit N] [--json] [--raw]
  *   cachectl get|set|del|incr|decr|touch NAME KEY ...
  *   cachectl invalidate NAME --prefix P | --tag T;  cachectl flush NAME
  *   cachectl check NAME [--repair] [--json]
@@ -241,7 +241,7 @@ static const struct option_spec set_options[] = {
 	{NULL, false, false},
 };
 static const struct option_spec keys_options[] = {
-	{"prefix", true, false}, {"limit", true, false},
+	{"prefix", true, false}, {"tag", true, false}, {"limit", true, false},
 	{"json", false, false}, {"raw", false, false},
 	{"escaped", false, false}, {NULL, false, false},
 };
@@ -339,10 +339,13 @@ static const struct command commands[] = {
 	 "  --all   include slots that were attached before and are free now\n"
 	 "  --json  one JSON object on one line\n",
 	 name_only, ps_options, cmd_ps},
-	{"keys", "NAME [--prefix P] [--limit N] [--json] [--raw] [--escaped]",
+	{"keys",
+	 "NAME [--prefix P] [--tag T] [--limit N] [--json] [--raw] "
+	 "[--escaped]",
 	 "List live keys, sorted, with value size, TTL left and tags.  Keys "
 	 "are shown\nescaped: \\xNN is a byte that is not printable text.\n"
 	 "  --prefix   only keys that start with P\n"
+	 "  --tag      only items set with the tag T\n"
 	 "  --limit    list at most N keys\n"
 	 "  --json     one JSON object on one line\n"
 	 "  --raw      print only the keys, as they are, one per line\n"

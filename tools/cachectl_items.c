@@ -382,14 +382,26 @@ struct listing {
 	struct listed_key *keys;
 	size_t count, cap;
 	uint64_t limit;     /* 0: none */
+	bool by_tag;        /* only items with the tag hash TAG */
+	uint32_t tag;
 	bool out_of_memory;
 };
+
+static bool has_tag(const hc_item_view *v, uint32_t tag)
+{
+	for (unsigned i = 0; i < v->ntags && i < 4; i++)
+		if (v->tags[i] == tag)
+			return true;
+	return false;
+}
 
 static int collect_key(void *arg, const hc_item_view *v)
 {
 	struct listing *l = arg;
 	struct listed_key *k;
 
+	if (l->by_tag && !has_tag(v, l->tag))
+		return 0;
 	if (l->count == l->cap) {
 		size_t cap = l->cap == 0 ? 256 : l->cap * 2;
 		struct listed_key *bigger = realloc(l->keys, cap * sizeof(*bigger));
@@ -506,9 +518,9 @@ static void print_keys_raw(const struct listing *l)
 }
 
 static int list_keys(const struct args *a, hc_cache *c,
-                     const struct bytes *prefix, uint64_t limit)
+                     const struct bytes *prefix, struct listing *filter)
 {
-	struct listing l = {NULL, 0, 0, limit, false};
+	struct listing l = *filter;
 	long visited = hc_walk(c, prefix->ptr, prefix->len, 0, collect_key, &l);
 	int status;
 
@@ -534,28 +546,81 @@ static int list_keys(const struct args *a, hc_cache *c,
 	return status;
 }
 
+/* The hash the library gives tag TAG.  It hashes tag names but does not
+ * export the hash, while hc_walk() reports items' tags only as hashes; so
+ * ask it the one way the API allows: tag an item in a scratch segment of
+ * our own (the smallest that works, unlinked at once, so nothing is left
+ * behind) and read the hash back with hc_walk().  Hashes do not depend on
+ * the segment: dumps carry them from one segment to another. */
+static int learn_hash(void *arg, const hc_item_view *v)
+{
+	if (v->ntags > 0)
+		*(uint32_t *)arg = v->tags[0];
+	return 1;
+}
+
+static int tag_hash_of(const struct args *a, const char *tag, uint32_t *hash)
+{
+	const char *tags[1] = {tag};
+	char name[64];
+	hc_set_options opt;
+	hc_config cfg;
+	hc_cache *scratch;
+	int err;
+
+	snprintf(name, sizeof(name), "/cachectl-tag-%ld-%llx", (long)getpid(),
+	         (unsigned long long)monotonic_ns());
+	hc_config_init(&cfg);
+	cfg.size = 256 << 10;
+	cfg.max_procs = 1;
+	if ((err = hc_create(name, &cfg, &scratch)) != 0)
+		return fail_msg(a, "hashing the tag in a scratch segment: %s",
+		                hc_last_error());
+	hc_unlink(name);
+	memset(&opt, 0, sizeof(opt));
+	opt.tags = tags;
+	opt.ntags = 1;
+	*hash = 0;
+	if ((err = hc_set_ex(scratch, "t", 1, "", 0, &opt)) == 0 &&
+	    hc_walk(scratch, NULL, 0, 0, learn_hash, hash) < 0)
+		err = HC_ESYS;
+	if (err != 0) {
+		int status = fail_hc(a, err);
+
+		hc_close(scratch);
+		return status;
+	}
+	hc_close(scratch);
+	return STATUS_OK;
+}
+
 int cmd_keys(const struct args *a)
 {
 	const char *limit_text = option_value(a, "limit");
 	const char *prefix_text = option_value(a, "prefix");
+	const char *tag = option_value(a, "tag");
+	struct listing filter = {NULL, 0, 0, 0, false, 0, false};
 	struct bytes prefix = {"", 0, NULL};
-	uint64_t limit = 0;
 	hc_cache *c;
 	int status;
 
 	if (limit_text != NULL &&
-	    (!parse_u64(limit_text, &limit) || limit == 0))
+	    (!parse_u64(limit_text, &filter.limit) || filter.limit == 0))
 		return bad_option_value(a->cmd, "limit", limit_text,
 		                        "a positive number");
 	if (option_given(a, "json") && option_given(a, "raw"))
 		return usage_error(a->cmd, "choose one of --json and --raw "
 		                   "(JSON keys are always escaped)");
+	if (tag != NULL &&
+	    (status = tag_hash_of(a, tag, &filter.tag)) != STATUS_OK)
+		return status;
+	filter.by_tag = tag != NULL;
 	if (prefix_text != NULL &&
 	    (status = bytes_argument(a, prefix_text, "prefix", &prefix)) !=
 	            STATUS_OK)
 		return status;
 	if ((status = open_segment(a, &c)) == STATUS_OK)
-		status = close_segment(a, c, list_keys(a, c, &prefix, limit));
+		status = close_segment(a, c, list_keys(a, c, &prefix, &filter));
 	free(prefix.owned);
 	return status;
 }
