@@ -144,6 +144,17 @@ int hc_create(const char *name, const hc_config *cfg, hc_cache **out);
 /* Attach an existing segment. */
 int hc_open(const char *name, hc_cache **out);
 
+/* hc_open() with FLAGS.  HC_OPEN_NO_REAP: take a free slot and leave the
+ * slots of dead processes as they are, so that an inspecting tool can see
+ * them (hc_procs, hc_check); only when no slot is free is a dead one
+ * reaped and taken. */
+#define HC_OPEN_NO_REAP 1u
+int hc_open_ex(const char *name, unsigned flags, hc_cache **out);
+
+/* The hash of TAG as items carry it (hc_item_view.tags), or 0 for a bad
+ * tag (empty, or longer than 64 bytes). */
+uint32_t hc_tag_hash(const char *tag);
+
 /* Detach: seal this attachment's open block and free its process slot.
  * The handle is freed even on error. */
 int hc_close(hc_cache *c);

@@ -66,6 +66,7 @@ struct hc_cache {
 	unsigned block_shift;
 
 	unsigned slot;            /* our process slot */
+	bool no_reap;             /* HC_OPEN_NO_REAP: leave dead slots be */
 	struct hc_proc *self;
 	uint64_t fork_gen;        /* hc_fork_gen when we attached */
 

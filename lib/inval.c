@@ -154,7 +154,8 @@ HC_API int hc_flush(hc_cache *c)
 /* Unlink every entry of the index whose key starts with PREFIX. */
 static uint64_t prefix_scan(hc_cache *c, const unsigned char *prefix, size_t len)
 {
-	uint64_t dropped = 0;
+	uint64_t dropped = 0, now = now_ms(c);
+	unsigned char key[HC_MAX_KEY_LIMIT];
 
 	for (uint32_t b = 0; b < c->nbuckets; b++) {
 		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
@@ -164,13 +165,19 @@ static uint64_t prefix_scan(hc_cache *c, const unsigned char *prefix, size_t len
 			uint64_t bw;
 
 			if (w == 0 || item_locate(c, w, &bw, &at, &hdr) != 0 ||
-			    item_klen(&hdr) < len ||
-			    !shm_equal(item_key_at(at, &hdr), prefix, len) ||
-			    !item_validate(c, w, bw))
+			    item_klen(&hdr) < len || item_klen(&hdr) > c->max_key ||
+			    !shm_equal(item_key_at(at, &hdr), prefix, len))
 				continue;
+			shm_copy_out(key, item_key_at(at, &hdr), item_klen(&hdr));
+			if (!item_validate(c, w, bw))
+				continue;
+			/* Count only what a reader could still have seen. */
+			bool live = !item_expired_at(&hdr, now) &&
+			            !item_invalidated(c, &hdr, at, key, item_klen(&hdr));
+
 			if (index_unlink(c, b, i, w)) {
 				block_mark_dead_sized(c, w, item_size(&hdr));
-				dropped++;
+				dropped += live;
 			}
 		}
 	}
@@ -201,4 +208,11 @@ HC_API int hc_invalidate_prefix(hc_cache *c, const void *prefix, size_t len,
 	if (count != NULL)
 		*count = n;
 	return 0;
+}
+
+HC_API uint32_t hc_tag_hash(const char *tag)
+{
+	size_t len;
+
+	return tag != NULL && tag_check(tag, &len) == 0 ? tag_hash(tag, len) : 0;
 }

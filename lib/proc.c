@@ -170,7 +170,13 @@ int proc_attach(hc_cache *c)
 	pthread_once(&atfork_once, atfork_register);
 	c->self = NULL;
 	c->slot = UINT32_MAX;
+	/* An observer first looks for a slot no one left attached, and takes
+	 * a dead one's only when there is none. */
+	for (unsigned pass = c->no_reap ? 0 : 1; pass < 2; pass++)
 	for (unsigned i = 0; i < c->max_procs; i++) {
+		if (pass == 0 &&
+		    load_acquire(&c->procs[i].state) == HC_PROC_ATTACHED)
+			continue;
 		if (slot_lock(c->fd, i, F_WRLCK) < 0) {
 			if (errno == EAGAIN || errno == EACCES)
 				continue;
@@ -185,7 +191,8 @@ int proc_attach(hc_cache *c)
 		c->self = &c->procs[i];
 		reap_blocks(c, i);
 		slot_init(c, i);
-		proc_reap_dead(c);
+		if (!c->no_reap)
+			proc_reap_dead(c);
 		/* Only now: a child whose reattach failed tries again on its
 		 * next call instead of using a slot it does not hold. */
 		c->fork_gen = gen;

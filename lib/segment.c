@@ -637,6 +637,11 @@ int segment_map_fd(hc_cache *c, int fd, const char *name)
 
 HC_API int hc_open(const char *name, hc_cache **out)
 {
+	return hc_open_ex(name, 0, out);
+}
+
+HC_API int hc_open_ex(const char *name, unsigned flags, hc_cache **out)
+{
 	char shm[HC_NAME_MAX + 2];
 	hc_cache *c;
 	int rc;
@@ -655,6 +660,7 @@ HC_API int hc_open(const char *name, hc_cache **out)
 	}
 	if ((rc = segment_map_fd(c, c->fd, shm)) < 0)
 		goto fail;
+	c->no_reap = (flags & HC_OPEN_NO_REAP) != 0;
 	if ((rc = proc_attach(c)) < 0)
 		goto fail;
 	*out = c;

@@ -45,7 +45,7 @@ static bool walk_entry(hc_cache *c, uint64_t w, const void *prefix, size_t plen,
 	v->cas = item_cas(&hdr);
 	v->ttl_ms = exp == 0 ? 0 : exp - now;
 	v->stamp_us = item_stamp(&hdr);
-	v->flags = item_flags(&hdr);
+	v->flags = item_flags(&hdr) & HC_IFLAG_NEGATIVE; /* public bits only */
 	v->ntags = ntags;
 	return true;
 }

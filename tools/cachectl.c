@@ -181,11 +181,17 @@ static bool wants_help(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* Attaching                                                           */
 
-int open_segment(const struct args *a, hc_cache **c)
+static int open_segment_flags(const struct args *a, unsigned flags,
+                              hc_cache **c)
 {
-	int err = hc_open(a->positional[0], c);
+	int err = hc_open_ex(a->positional[0], flags, c);
 
 	return err != 0 ? fail_hc(a, err) : STATUS_OK;
+}
+
+int open_segment(const struct args *a, hc_cache **c)
+{
+	return open_segment_flags(a, 0, c);
 }
 
 /* Detach, keeping STATUS when the command already failed: a failure
@@ -199,16 +205,30 @@ int close_segment(const struct args *a, hc_cache *c, int status)
 	return status;
 }
 
-/* Run BODY on the segment named by the first argument, attached. */
-int with_segment(const struct args *a,
-                 int (*body)(const struct args *a, hc_cache *c))
+static int with_segment_flags(const struct args *a, unsigned flags,
+                              int (*body)(const struct args *a, hc_cache *c))
 {
 	hc_cache *c;
-	int status = open_segment(a, &c);
+	int status = open_segment_flags(a, flags, &c);
 
 	if (status != STATUS_OK)
 		return status;
 	return close_segment(a, c, body(a, c));
+}
+
+/* Run BODY on the segment named by the first argument, attached. */
+int with_segment(const struct args *a,
+                 int (*body)(const struct args *a, hc_cache *c))
+{
+	return with_segment_flags(a, 0, body);
+}
+
+/* The same, for commands that inspect: attaching leaves the slots of dead
+ * processes as they are, so that they can be seen. */
+int with_segment_observing(const struct args *a,
+                           int (*body)(const struct args *a, hc_cache *c))
+{
+	return with_segment_flags(a, HC_OPEN_NO_REAP, body);
 }
 
 /* ------------------------------------------------------------------ */

@@ -85,6 +85,8 @@ const char *option_value(const struct args *a, const char *name);
 bool option_given(const struct args *a, const char *name);
 const struct option_given *option_all(const struct args *a, const char *name);
 int open_segment(const struct args *a, hc_cache **c);
+int with_segment_observing(const struct args *a,
+                           int (*body)(const struct args *a, hc_cache *c));
 int close_segment(const struct args *a, hc_cache *c, int status);
 int with_segment(const struct args *a,
                  int (*body)(const struct args *a, hc_cache *c));

@@ -12,9 +12,9 @@
  * exit status.  So "check --repair" succeeding means a plain check would
  * now pass.
  *
- * Caveat: attaching reaps the slots of dead processes (the library does it
- * on every hc_open), so by the time the check runs, what a killed process
- * left has usually been settled already and is not reported.
+ * check attaches as an observer (HC_OPEN_NO_REAP), so the slots of dead
+ * processes and what they hold are still there to be reported; --repair
+ * reaps them.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -188,5 +188,5 @@ out:
 
 int cmd_check(const struct args *a)
 {
-	return with_segment(a, run_check);
+	return with_segment_observing(a, run_check);
 }

@@ -280,7 +280,7 @@ static int show_procs(const struct args *a, hc_cache *c)
 
 int cmd_ps(const struct args *a)
 {
-	return with_segment(a, show_procs);
+	return with_segment_observing(a, show_procs);
 }
 
 /* ------------------------------------------------------------------ */
