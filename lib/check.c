@@ -20,8 +20,10 @@
  *  - every attached process slot: its process alive.
  *
  * Repair reaps dead processes (sealing their open blocks, finishing their
- * evictions), settles blocks owned by slots nobody holds, and clears index
- * entries that are malformed.  It never unlinks a well-formed live item.
+ * evictions), settles blocks owned by slots nobody holds, clears index
+ * entries that are malformed, and moves the well-formed items out of a
+ * block that holds a malformed one before freeing it.  It never unlinks a
+ * well-formed live item.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +76,45 @@ static void check_procs(struct checker *k)
 	}
 }
 
+/*
+ * Repair a SEALED block B (word W) that holds a malformed item: nothing
+ * after that item can be walked, so eviction would drop the well-formed
+ * items behind it.  Claim the block as its evictor, move every item the
+ * index still locates in it (each checked well-formed by item_locate) to
+ * our open block, swinging its slot, and free the block.  No well-formed
+ * live item is lost.
+ */
+static bool repair_block(struct checker *k, uint32_t b, uint64_t w)
+{
+	hc_cache *c = k->c;
+	uint64_t mine = bw_make(HC_BLOCK_EVICTING, c->slot, bw_gen(w));
+
+	if (bw_state(w) != HC_BLOCK_SEALED ||
+	    !cas_full(&c->block_words[b], w, mine))
+		return false;
+	for (uint32_t bucket = 0; bucket < c->nbuckets; bucket++) {
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+			uint64_t sw = load_acquire(slot_at(c, bucket, i));
+			const unsigned char *at;
+			struct hc_item hdr;
+			uint64_t bw, copy;
+
+			if (sw == 0 || sw_loc(sw) >= c->item_memory ||
+			    block_of(c, sw_loc(sw)) != b ||
+			    item_locate(c, sw, &bw, &at, &hdr) != 0)
+				continue;
+			pthread_mutex_lock(&c->lock);
+			int rc = do_item_clone(c, at, &hdr, item_size(&hdr), true,
+			                       sw_fp(sw), sw_clock(sw), &copy);
+			pthread_mutex_unlock(&c->lock);
+			if (rc == 0 && !cas_full(slot_at(c, bucket, i), sw, copy))
+				block_mark_dead(c, copy);
+		}
+	}
+	cas_full(&c->block_words[b], mine, bw_make(HC_BLOCK_FREE, 0, bw_gen(w) + 1));
+	return true;
+}
+
 /* Walk block B's items; returns false if the block changed meanwhile. */
 static bool walk_block(struct checker *k, uint32_t b, uint64_t w)
 {
@@ -103,6 +144,8 @@ static bool walk_block(struct checker *k, uint32_t b, uint64_t w)
 			        "(key %u bytes, value %u bytes)", b,
 			        (unsigned long long)off, item_klen(&hdr),
 			        item_vlen(&hdr));
+			if (k->repair && repair_block(k, b, w))
+				k->r->repaired++;
 			return true;
 		}
 		off += size;
