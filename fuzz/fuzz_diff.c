@@ -1,0 +1,650 @@
+/*
+ * fuzz_diff - differential fuzzer: the input is a program of API calls run
+ * on a real (small) segment and on a model, and every answer of the cache
+ * must be one that its rules allow.
+ *
+ * The model knows, per key of a small key space, either that the key is
+ * absent (never set, deleted, or seen missing: in one thread nothing brings
+ * a key back but our own writes) or the last value written and maybe its
+ * CAS id and a time after which it must have expired.  A cache may forget,
+ * so where the model says "maybe present" every answer that means "absent"
+ * is allowed (and the model learns the key is absent).  Never allowed:
+ *   - a get returning anything but the last value written, whole;
+ *   - a hit, an EEXISTS from add, or a successful replace, cas, incr,
+ *     touch or delete for a key known absent; an add of such a key failing;
+ *   - a cas succeeding with a CAS id that is not the item's, or failing
+ *     with HC_ECASMISMATCH with the id a get just reported;
+ *   - an incr/decr result that does not follow from the value (decimal,
+ *     wrapping at 2^64, flooring at 0), or one on a non-number;
+ *   - a CAS id that changes without a write (touch keeps it);
+ *   - a hit after the item's TTL (plus clock slack) has passed;
+ *   - an invalid argument accepted, or a refused call changing anything;
+ *   - hc_check finding a problem, hc_walk showing an item the model does
+ *     not have.
+ * Two handles (two process slots) take turns; one can "die" (its
+ * descriptor closed without detaching, as SIGKILL would leave it) and
+ * attach again, which makes the survivors reap its slot and open block.
+ *
+ * Build and run: make fuzz (mk/fuzz.mk).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define NKEYS 16
+#define MAX_KEY 32
+#define VALUE_CAP 4096
+#define MAX_OPS 1000
+#define MAX_SLEEP_MS 40
+
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t next(struct input *in)
+{
+	if (in->n == 0)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+enum state { ABSENT, MAYBE };
+
+struct model_key {
+	enum state state;
+	uint32_t len;
+	unsigned char val[VALUE_CAP];
+	int cas_known;
+	uint64_t cas;
+	uint64_t must_expire_ns; /* 0: no TTL */
+};
+
+static struct {
+	char name[64];
+	hc_cache *h[2];
+	struct model_key m[NKEYS];
+	uint32_t max_value;
+	uint64_t seq;
+	uint64_t slack_ns;
+	unsigned slept_ms;
+	int may_sleep;
+	unsigned char buf[VALUE_CAP + 64];
+	unsigned char val[VALUE_CAP + 64];
+} F;
+
+/* The key space: short keys, the longest allowed, keys with NUL bytes
+ * and keys that are prefixes of each other. */
+static const struct {
+	const char *k;
+	size_t len;
+} keys[NKEYS] = {
+	{ "a", 1 }, { "b", 1 }, { "ab", 2 }, { "abc", 3 }, { "user:1", 6 },
+	{ "user:2", 6 }, { "user:10", 7 }, { "k7", 2 }, { "k8", 2 }, { "k9", 2 },
+	{ "\0", 1 }, { "a\0b", 3 }, { "a\0c", 3 }, { "\0\0\0\0", 4 },
+	{ "0123456789abcdef0123456789abcdef", MAX_KEY }, { "zz", 2 },
+};
+
+#define fail(...)                                                              \
+	do {                                                                   \
+		fprintf(stderr, "fuzz_diff: DIVERGENCE: " __VA_ARGS__);        \
+		fputc('\n', stderr);                                           \
+		abort();                                                       \
+	} while (0)
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Has the model's deadline for key I passed?  Then it must read absent. */
+static int must_be_expired(const struct model_key *m)
+{
+	return m->must_expire_ns != 0 && mono_ns() > m->must_expire_ns;
+}
+
+/* The key is gone for good: expired past doubt, or known absent. */
+static int known_absent(const struct model_key *m)
+{
+	return m->state == ABSENT || must_be_expired(m);
+}
+
+static uint64_t ttl_of(uint8_t b)
+{
+	if (b < 200)
+		return 0;
+	if (b < 250)
+		return (uint64_t)(b - 199); /* 1..50 ms */
+	return 1000000; /* long: never expires during a run */
+}
+
+static void model_write(struct model_key *m, const void *val, uint32_t len,
+                        uint64_t ttl_ms, uint64_t t_end)
+{
+	m->state = MAYBE;
+	m->len = len;
+	memcpy(m->val, val, len);
+	m->cas_known = 0;
+	m->must_expire_ns = ttl_ms ? t_end + ttl_ms * 1000000ULL + F.slack_ns : 0;
+}
+
+static void model_forget(struct model_key *m)
+{
+	m->state = ABSENT;
+	m->cas_known = 0;
+	m->must_expire_ns = 0;
+}
+
+static uint32_t value_make(struct input *in, unsigned key)
+{
+	uint32_t len = ((uint32_t)next(in) << 8 | next(in)) % (F.max_value + 1);
+
+	F.seq++;
+	for (uint32_t i = 0; i < len; i++)
+		F.val[i] = (unsigned char)(F.seq * 131 + i * 7 + key);
+	return len;
+}
+
+/* A decimal (or nearly decimal) value for incr/decr. */
+static uint32_t number_make(struct input *in)
+{
+	uint8_t b = next(in);
+	char s[40];
+	int n;
+
+	switch (next(in) % 8) {
+	case 0:
+		n = snprintf(s, sizeof s, "%u", b);
+		break;
+	case 1:
+		n = snprintf(s, sizeof s, "%" PRIu64, UINT64_MAX - b);
+		break;
+	case 2:
+		n = snprintf(s, sizeof s, "99999999999999999999"); /* > 2^64 */
+		break;
+	case 3:
+		n = snprintf(s, sizeof s, "000%u", b); /* leading zeros */
+		break;
+	case 4:
+		n = snprintf(s, sizeof s, "-%u", b);
+		break;
+	case 5:
+		n = 0; /* empty */
+		break;
+	case 6:
+		n = snprintf(s, sizeof s, "123456789012345678901"); /* 21 digits */
+		break;
+	default:
+		n = snprintf(s, sizeof s, "%u ", b); /* trailing junk */
+		break;
+	}
+	memcpy(F.val, s, (size_t)n);
+	return (uint32_t)n;
+}
+
+/* The library's rule for numbers: 1..20 digits, no sign, fits 64 bits. */
+static int model_number(const struct model_key *m, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (m->len == 0 || m->len > 20)
+		return -1;
+	for (uint32_t i = 0; i < m->len; i++) {
+		if (m->val[i] < '0' || m->val[i] > '9')
+			return -1;
+		uint64_t d = (uint64_t)(m->val[i] - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static void op_get(hc_cache *c, unsigned k, struct input *in, int ex)
+{
+	struct model_key *m = &F.m[k];
+	uint8_t capb = next(in);
+	size_t cap = capb < 16 ? capb : capb < 32 ? 0 : sizeof F.buf;
+	hc_item_info info;
+	int absent = known_absent(m);
+	int rc = hc_get_ex(c, keys[k].k, keys[k].len, cap ? F.buf : NULL, cap, &info);
+
+	if (rc == HC_ENOTFOUND) {
+		model_forget(m);
+		return;
+	}
+	if (rc != 0 && rc != HC_EBUFSIZE)
+		fail("get key %u: unexpected %d (%s)", k, rc, hc_strerror(rc));
+	if (absent)
+		fail("get key %u: %s for a key known absent%s", k, hc_strerror(rc),
+		     m->state == MAYBE ? " (its TTL has passed)" : "");
+	if (info.vlen != m->len)
+		fail("get key %u: length %u, last written %u", k, info.vlen, m->len);
+	if (rc == HC_EBUFSIZE) {
+		if (cap >= m->len)
+			fail("get key %u: HC_EBUFSIZE with room %zu for %u bytes", k,
+			     cap, m->len);
+	} else {
+		if (cap < m->len)
+			fail("get key %u: success into %zu bytes for %u", k, cap, m->len);
+		if (memcmp(F.buf, m->val, m->len) != 0)
+			fail("get key %u: value is not the last one written", k);
+	}
+	if (ex && m->cas_known && info.cas != m->cas)
+		fail("get key %u: CAS id %" PRIu64 " changed to %" PRIu64
+		     " without a write", k, m->cas, info.cas);
+	m->cas = info.cas;
+	m->cas_known = 1;
+}
+
+static void op_store(hc_cache *c, unsigned k, struct input *in, int mode)
+{
+	struct model_key *m = &F.m[k];
+	uint32_t len = mode == 4 ? number_make(in) : value_make(in, k);
+	uint64_t ttl = ttl_of(next(in));
+	int absent = known_absent(m);
+	int rc;
+	const char *what = "set";
+
+	switch (mode) {
+	case 1:
+		what = "add";
+		rc = hc_add(c, keys[k].k, keys[k].len, F.val, len, ttl);
+		break;
+	case 2:
+		what = "replace";
+		rc = hc_replace(c, keys[k].k, keys[k].len, F.val, len, ttl);
+		break;
+	default:
+		rc = hc_set(c, keys[k].k, keys[k].len, F.val, len, ttl);
+		break;
+	}
+	uint64_t t_end = mono_ns();
+
+	if (rc == 0) {
+		if (mode == 2 && absent)
+			fail("replace key %u: succeeded on a key known absent", k);
+		model_write(m, F.val, len, ttl, t_end);
+		return;
+	}
+	if (mode == 1 && rc == HC_EEXISTS) {
+		if (absent)
+			fail("add key %u: HC_EEXISTS for a key known absent", k);
+		return;
+	}
+	if (mode == 2 && rc == HC_ENOTFOUND) {
+		model_forget(m);
+		return;
+	}
+	fail("%s key %u (%u bytes): unexpected %d (%s): %s", what, k, len, rc,
+	     hc_strerror(rc), hc_last_error());
+}
+
+static void op_cas(hc_cache *c, unsigned k, struct input *in)
+{
+	struct model_key *m = &F.m[k];
+	int right = next(in) % 3 != 0 && m->cas_known;
+	uint64_t cas = right ? m->cas : m->cas_known ? m->cas + 1 : 0;
+	uint32_t len = value_make(in, k);
+	uint64_t ttl = ttl_of(next(in)), new_cas = 0;
+	int absent = known_absent(m);
+	int rc = hc_cas(c, keys[k].k, keys[k].len, F.val, len, ttl, cas, &new_cas);
+	uint64_t t_end = mono_ns();
+
+	if (rc == HC_ENOTFOUND) {
+		model_forget(m);
+		return;
+	}
+	if (absent)
+		fail("cas key %u: %d (%s) for a key known absent", k, rc,
+		     hc_strerror(rc));
+	if (rc == 0) {
+		if (!right)
+			fail("cas key %u: succeeded with a wrong CAS id %" PRIu64, k, cas);
+		model_write(m, F.val, len, ttl, t_end);
+		m->cas = new_cas;
+		m->cas_known = 1;
+		return;
+	}
+	if (rc == HC_ECASMISMATCH) {
+		if (right)
+			fail("cas key %u: HC_ECASMISMATCH with the id a get reported", k);
+		return;
+	}
+	fail("cas key %u: unexpected %d (%s)", k, rc, hc_strerror(rc));
+}
+
+static void op_delete(hc_cache *c, unsigned k)
+{
+	struct model_key *m = &F.m[k];
+	int absent = known_absent(m);
+	int rc = hc_delete(c, keys[k].k, keys[k].len);
+
+	if (rc == 0 && absent)
+		fail("delete key %u: succeeded on a key known absent", k);
+	if (rc != 0 && rc != HC_ENOTFOUND)
+		fail("delete key %u: unexpected %d (%s)", k, rc, hc_strerror(rc));
+	model_forget(m);
+}
+
+static void op_arith(hc_cache *c, unsigned k, struct input *in, int incr)
+{
+	struct model_key *m = &F.m[k];
+	uint8_t b = next(in);
+	uint64_t delta = b < 128 ? b : b < 250 ? (uint64_t)b << 40 : UINT64_MAX - b;
+	uint64_t result = 0, v = 0;
+	int absent = known_absent(m);
+	int rc = incr ? hc_incr(c, keys[k].k, keys[k].len, delta, &result)
+	              : hc_decr(c, keys[k].k, keys[k].len, delta, &result);
+
+	if (rc == HC_ENOTFOUND) {
+		model_forget(m);
+		return;
+	}
+	if (absent)
+		fail("%s key %u: %d (%s) for a key known absent", incr ? "incr" : "decr",
+		     k, rc, hc_strerror(rc));
+	int numeric = model_number(m, &v) == 0;
+
+	if (rc == HC_ENOTNUM) {
+		if (numeric)
+			fail("incr/decr key %u: HC_ENOTNUM for %" PRIu64, k, v);
+		return;
+	}
+	if (rc != 0)
+		fail("incr/decr key %u: unexpected %d (%s)", k, rc, hc_strerror(rc));
+	if (!numeric)
+		fail("incr/decr key %u: succeeded on a value that is not a number", k);
+	uint64_t want = incr ? v + delta : (v > delta ? v - delta : 0);
+
+	if (result != want)
+		fail("%s key %u: %" PRIu64 " %s %" PRIu64 " gave %" PRIu64
+		     ", expected %" PRIu64, incr ? "incr" : "decr", k, v,
+		     incr ? "+" : "-", delta, result, want);
+	char s[24];
+	int n = snprintf(s, sizeof s, "%" PRIu64, result);
+	uint64_t keep_expiry = m->must_expire_ns;
+
+	model_write(m, s, (uint32_t)n, 0, 0);
+	m->must_expire_ns = keep_expiry; /* incr keeps the expiry */
+}
+
+static void op_touch(hc_cache *c, unsigned k, struct input *in)
+{
+	struct model_key *m = &F.m[k];
+	uint64_t ttl = ttl_of(next(in));
+	int absent = known_absent(m);
+	int rc = hc_touch(c, keys[k].k, keys[k].len, ttl);
+	uint64_t t_end = mono_ns();
+
+	if (rc == HC_ENOTFOUND) {
+		model_forget(m);
+		return;
+	}
+	if (rc != 0)
+		fail("touch key %u: unexpected %d (%s)", k, rc, hc_strerror(rc));
+	if (absent)
+		fail("touch key %u: succeeded on a key known absent", k);
+	m->must_expire_ns = ttl ? t_end + ttl * 1000000ULL + F.slack_ns : 0;
+}
+
+/* Calls that must be refused, and change nothing (the next reads of the
+ * key check that). */
+static void op_invalid(hc_cache *c, unsigned k, struct input *in)
+{
+	static const char longkey[MAX_KEY + 2] = "0123456789abcdef0123456789abcdefX";
+	uint64_t r = 0;
+	int rc, want;
+	const char *what;
+
+	memset(F.val, 'v', F.max_value + 1);
+	switch (next(in) % 8) {
+	case 0:
+		what = "set of an empty key";
+		want = HC_EKEYLEN;
+		rc = hc_set(c, "", 0, F.val, 1, 0);
+		break;
+	case 1:
+		what = "set of a key over the limit";
+		want = HC_EKEYLEN;
+		rc = hc_set(c, longkey, MAX_KEY + 1, F.val, 1, 0);
+		break;
+	case 2:
+		what = "set of a value over the limit";
+		want = HC_EVALUE;
+		rc = hc_set(c, keys[k].k, keys[k].len, F.val, F.max_value + 1, 0);
+		break;
+	case 3:
+		what = "set with a TTL over the limit";
+		want = HC_ETTL;
+		rc = hc_set(c, keys[k].k, keys[k].len, F.val, 1, HC_TTL_MAX + 1);
+		break;
+	case 4:
+		what = "touch with a TTL over the limit";
+		want = HC_ETTL;
+		rc = hc_touch(c, keys[k].k, keys[k].len, UINT64_MAX);
+		break;
+	case 5:
+		what = "incr of a key over the limit";
+		want = HC_EKEYLEN;
+		rc = hc_incr(c, longkey, MAX_KEY + 1, 1, &r);
+		break;
+	case 6:
+		what = "add with a NULL key";
+		want = HC_EINVAL;
+		rc = hc_add(c, NULL, 3, F.val, 1, 0);
+		break;
+	default:
+		what = "get into a NULL buffer";
+		want = HC_EINVAL;
+		rc = hc_get(c, keys[k].k, keys[k].len, NULL, 8, NULL);
+		break;
+	}
+	if (rc != want)
+		fail("%s: %d (%s), expected %d (%s)", what, rc, hc_strerror(rc), want,
+		     hc_strerror(want));
+}
+
+static void check_report(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "fuzz_diff: check: %s\n", msg);
+}
+
+static int walk_item(void *arg, const hc_item_view *v)
+{
+	(void)arg;
+	for (unsigned k = 0; k < NKEYS; k++) {
+		if (v->klen != keys[k].len || memcmp(v->key, keys[k].k, v->klen) != 0)
+			continue;
+		const struct model_key *m = &F.m[k];
+
+		if (m->state == ABSENT)
+			fail("walk: key %u is visible but known absent", k);
+		if (v->vlen != m->len || memcmp(v->value, m->val, m->len) != 0)
+			fail("walk: key %u has a value that is not the last written", k);
+		return 0;
+	}
+	fail("walk: an item whose key (%u bytes) was never written", v->klen);
+}
+
+static void op_check(hc_cache *c)
+{
+	hc_check_result r;
+
+	if (hc_reap(c) < 0)
+		fail("hc_reap failed");
+	int rc = hc_check(c, 0, check_report, NULL, &r);
+
+	if (rc != 0)
+		fail("hc_check: %d (%llu problems)", rc, (unsigned long long)r.problems);
+	/* "" rather than NULL: hc_walk(c, NULL, 0, ...) passes NULL to
+	 * memcmp (lib/walk.c), undefined behaviour that UBSan stops at; a
+	 * known bug, fuzz/repro/diff-walk-null-prefix. */
+	long n = hc_walk(c, "", 0, HC_WALK_VALUES, walk_item, NULL);
+
+	if (n < 0)
+		fail("hc_walk: %ld", n);
+	if ((uint64_t)n > r.items)
+		fail("hc_walk saw %ld items, hc_check counted %llu", n,
+		     (unsigned long long)r.items);
+}
+
+/* Handle 1 dies as SIGKILL would leave it: its descriptor (and so its
+ * slot lock) goes, nothing is detached or sealed.  Then it attaches
+ * again, reaping what it left. */
+static void op_die_and_return(void)
+{
+	hc_cache *d = F.h[1];
+
+	close(d->fd);
+	munmap(d->base, d->map_size);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	F.h[1] = NULL;
+	int rc = hc_open(F.name, &F.h[1]);
+
+	if (rc != 0)
+		fail("attach after a death: %d (%s): %s", rc, hc_strerror(rc),
+		     hc_last_error());
+}
+
+static void run(struct input *in)
+{
+	unsigned who = 0;
+
+	for (int ops = 0; ops < MAX_OPS && in->n > 0; ops++) {
+		uint8_t op = next(in);
+		unsigned k = next(in) % NKEYS;
+		hc_cache *c = F.h[who];
+
+		switch (op % 20) {
+		case 0: case 1: case 2:
+			op_store(c, k, in, 0);
+			break;
+		case 3:
+			op_store(c, k, in, 1);
+			break;
+		case 4:
+			op_store(c, k, in, 2);
+			break;
+		case 5:
+			op_store(c, k, in, 4); /* set a number (or near one) */
+			break;
+		case 6:
+			op_cas(c, k, in);
+			break;
+		case 7: case 8:
+			op_get(c, k, in, 0);
+			break;
+		case 9:
+			op_get(c, k, in, 1);
+			break;
+		case 10:
+			op_delete(c, k);
+			break;
+		case 11:
+			op_arith(c, k, in, 1);
+			break;
+		case 12:
+			op_arith(c, k, in, 0);
+			break;
+		case 13:
+			op_touch(c, k, in);
+			break;
+		case 14:
+			who ^= 1;
+			break;
+		case 15:
+			op_invalid(c, k, in);
+			break;
+		case 16:
+			op_check(c);
+			break;
+		case 17:
+			if (k == 0)
+				op_die_and_return();
+			else if (hc_reap(c) < 0)
+				fail("hc_reap failed");
+			break;
+		case 18:
+			/* Sleeping is slow: only inputs that start with 'T'
+			 * may let time pass (for TTLs). */
+			if (F.may_sleep && F.slept_ms + (k % 4) <= MAX_SLEEP_MS) {
+				F.slept_ms += k % 4;
+				usleep((k % 4) * 1000);
+			}
+			break;
+		default:
+			/* A burst of large sets: eviction. */
+			for (unsigned i = 0; i < (k % 8) + 1; i++) {
+				uint8_t bytes[4] = { 0x0f, (uint8_t)(0x80 + i), 0, 0 };
+				struct input burst = { bytes, sizeof bytes };
+
+				op_store(c, (k + i) % NKEYS, &burst, 0);
+			}
+			break;
+		}
+	}
+	op_check(F.h[0]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = { data, size };
+	hc_config cfg;
+	hc_info info;
+	int rc;
+
+	if (F.slack_ns == 0) {
+		/* The library reads the coarse clock and rounds to ms: a TTL
+		 * is surely over one tick and a few ms after it should be. */
+		struct timespec res;
+
+		clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+		F.slack_ns = 2 * ((uint64_t)res.tv_sec * 1000000000ULL +
+		                  (uint64_t)res.tv_nsec) + 3000000ULL;
+	}
+	snprintf(F.name, sizeof F.name, "/hc-fuzz-diff-%ld", (long)getpid());
+	hc_unlink(F.name);
+	hc_config_init(&cfg);
+	/* Small: a few dozen blocks of 4 KiB, so a handful of large values
+	 * force eviction. */
+	cfg.size = 160 << 10;
+	cfg.max_procs = 3;
+	cfg.max_key = MAX_KEY;
+	cfg.avg_item_size = 128;
+	/* Grow if the layout no longer fits this small a segment. */
+	while ((rc = hc_create(F.name, &cfg, &F.h[0])) == HC_ECONFIG &&
+	       cfg.size < (8u << 20))
+		cfg.size *= 2;
+	if (rc != 0)
+		fail("create: %s", hc_last_error());
+	if ((rc = hc_open(F.name, &F.h[1])) != 0)
+		fail("open: %s", hc_last_error());
+	hc_info_get(F.h[0], &info);
+	F.max_value = info.max_value < VALUE_CAP ? info.max_value : VALUE_CAP;
+	for (unsigned k = 0; k < NKEYS; k++)
+		model_forget(&F.m[k]);
+	F.slept_ms = 0;
+	F.may_sleep = size > 0 && data[0] == 'T';
+	run(&in);
+	hc_close(F.h[1]);
+	hc_close(F.h[0]);
+	hc_unlink(F.name);
+	return 0;
+}
