@@ -15,7 +15,9 @@
  *               reads never go back in time;
  *   c:<i>       counters: incr must never find a non-number.
  * With --mix full (the torture supervisor's mix) it also runs add,
- * replace, touch, decr, length probes and short TTLs, and keeps
+ * replace, touch, decr, length probes, short TTLs and now and then an
+ * invalidation of the shared keys (after which none of its own earlier
+ * writes may read), and keeps
  *   n:<ID>:<i>  private counters: only this worker changes them, so every
  *               incr/decr result and every read follows from the last
  *               result this life saw;
@@ -64,6 +66,8 @@ struct worker {
 	uint64_t *last;       /* per private key: last seq written, 0 = unknown,
 	                         ABSENT = known absent */
 	uint64_t nval[NCOUNTERS];   /* private counters: value + 1, 0 = unknown */
+	uint64_t inval_all;   /* our last seq before invalidating "s:" */
+	uint64_t inval_s1;    /* ... before invalidating "s:1" (a scan) */
 	double *cdf;          /* Zipf, when chosen */
 	struct worker_counters n;   /* this batch */
 	struct worker_counters *shared; /* the supervisor's record, or NULL */
@@ -166,11 +170,42 @@ static uint64_t some_ttl(struct worker *w)
 static void verify_shared(struct worker *w, const char *key, int klen,
                           const unsigned char *buf, size_t len)
 {
+	struct sv_head h;
 	char why[160];
 
-	if (sv_verify(buf, len, key, (size_t)klen, NULL, why, sizeof why) != 0)
+	if (sv_verify(buf, len, key, (size_t)klen, &h, why, sizeof why) != 0)
 		violation("shared read", key, (size_t)klen, why);
 	w->n.verified++;
+	/* Once an invalidation returned, nothing written before it reads:
+	 * our own writes up to then (and every earlier life's) are known. */
+	uint64_t before = w->inval_all;
+
+	if (klen >= 3 && memcmp(key, "s:1", 3) == 0 && w->inval_s1 > before)
+		before = w->inval_s1;
+	if (h.writer == w->id && h.seq <= before) {
+		snprintf(why, sizeof why, "our write seq %llu was before an "
+		         "invalidation that returned (our seq then %llu)",
+		         (unsigned long long)h.seq, (unsigned long long)before);
+		violation("read after invalidation", key, (size_t)klen, why);
+	}
+}
+
+/* Invalidate the shared keys: all of them ("s:", O(1)) or those starting
+ * "s:1" (an incremental scan). */
+static void op_invalidate(struct worker *w)
+{
+	int all = sv_rand(&w->rng) % 2;
+	uint64_t seq = w->seq, count = 0;
+	int rc = hc_invalidate_prefix(w->c, all ? "s:" : "s:1", all ? 2 : 3,
+	                              &count);
+
+	if (check_rc(w, "invalidate", rc, 0, 0) != 0)
+		return;
+	if (all)
+		w->inval_all = seq;
+	else
+		w->inval_s1 = seq;
+	w->n.invalidations++;
 }
 
 static void op_shared(struct worker *w, unsigned char *buf, unsigned char *val)
@@ -485,6 +520,8 @@ static void one_op(struct worker *w, unsigned char *buf, unsigned char *val)
 		op_shared(w, buf, val);
 	else if (r < 9)
 		op_private(w, buf, val);
+	else if (w->full && sv_rand(&w->rng) % 2048 == 0)
+		op_invalidate(w);
 	else if (w->full && sv_rand(&w->rng) % 2)
 		op_private_counter(w, buf);
 	else

@@ -105,6 +105,15 @@ static struct {
 	uint64_t round_findings;
 } S;
 
+/* SIGINT or SIGTERM: finish the round (kill, reap, check) and stop. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -483,7 +492,8 @@ static void run_round(unsigned round, uint64_t until)
 		start_worker(i);
 	}
 	next_check = mono_ns() + (uint64_t)S.check_every * 1000000000ULL;
-	while (mono_ns() < until && S.t.findings < S.max_findings) {
+	while (mono_ns() < until && S.t.findings < S.max_findings &&
+	       !stop_requested) {
 		one_kill();
 		collect_exited();
 		watch_progress();
@@ -542,12 +552,13 @@ static void print_summary(double elapsed)
 	       (unsigned long long)S.t.spawned, (unsigned long long)sum.attached);
 	printf("operations: %llu (verified reads %llu, hits %llu, misses %llu, "
 	       "sets %llu, deletes %llu, cas %llu, touches %llu, incr/decr %llu, "
-	       "busy %llu)\n",
+	       "invalidations %llu, busy %llu)\n",
 	       (unsigned long long)sum.ops, (unsigned long long)sum.verified,
 	       (unsigned long long)sum.hits, (unsigned long long)sum.misses,
 	       (unsigned long long)sum.sets, (unsigned long long)sum.deletes,
 	       (unsigned long long)sum.cas, (unsigned long long)sum.touches,
-	       (unsigned long long)sum.arith, (unsigned long long)sum.busy);
+	       (unsigned long long)sum.arith,
+	       (unsigned long long)sum.invalidations, (unsigned long long)sum.busy);
 	printf("library counters: sets %llu, gets %llu, hits %llu, evictions %llu, "
 	       "blocks evicted %llu, second chances %llu, expirations %llu\n",
 	       (unsigned long long)S.t.sets, (unsigned long long)S.t.gets,
@@ -614,13 +625,16 @@ int main(int argc, char **argv)
 	S.rng = S.seed | 1;
 	counters_create();
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
 	printf("torture: %u s, %u workers, rounds of %u s, seed %llu\n", S.seconds,
 	       S.workers, S.round_s, (unsigned long long)S.seed);
 	fflush(stdout);
 
 	uint64_t start = mono_ns(), end = start + (uint64_t)S.seconds * 1000000000ULL;
 
-	for (unsigned round = 0; mono_ns() < end && S.t.findings < S.max_findings; round++) {
+	for (unsigned round = 0; mono_ns() < end && S.t.findings < S.max_findings &&
+	                         !stop_requested; round++) {
 		uint64_t until = mono_ns() + (uint64_t)S.round_s * 1000000000ULL;
 
 		run_round(round, until < end ? until : end);
