@@ -33,7 +33,8 @@ static bool walk_entry(hc_cache *c, uint64_t w, const void *prefix, size_t plen,
 	shm_copy_out(buf, item_key_at(at, &hdr), klen);
 	if (flags & HC_WALK_VALUES)
 		shm_copy_out(buf + klen, item_key_at(at, &hdr) + klen, vlen);
-	if (!item_validate(c, w, bw) || memcmp(buf, prefix, plen) != 0 ||
+	if (!item_validate(c, w, bw) ||
+	    (plen > 0 && memcmp(buf, prefix, plen) != 0) ||
 	    item_invalidated(c, &hdr, at, buf, klen))
 		return false;
 	uint64_t exp = item_expire(&hdr);

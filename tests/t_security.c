@@ -191,6 +191,21 @@ struct ranges {
 	unsigned n;
 };
 
+/* AddressSanitizer's shadow on x86-64 sits at fixed addresses, low
+ * shadow from 0x7fff8000 (mapped in pieces, some under 1 GiB): small
+ * numbers such as an item's stamp and key length fall in it.  No stored
+ * pointer could point there. */
+static int in_asan_shadow(unsigned long long lo, unsigned long long hi)
+{
+#if defined(__SANITIZE_ADDRESS__) && defined(__x86_64__)
+	return hi > 0x7fff7000ULL && lo < 0x10007fff8000ULL;
+#else
+	(void)lo;
+	(void)hi;
+	return 0;
+#endif
+}
+
 static void ranges_parse(struct ranges *rs, const char *maps)
 {
 	const char *p = maps;
@@ -206,7 +221,8 @@ static void ranges_parse(struct ranges *rs, const char *maps)
 		 * reservations, not the sanitizers' shadow memory (anonymous
 		 * mappings of terabytes, covering most small numbers). */
 		if (sscanf(p, "%llx-%llx %7s", &lo, &hi, perms) == 3 &&
-		    perms[0] != '-' && hi - lo < (1ULL << 30)) {
+		    perms[0] != '-' && hi - lo < (1ULL << 30) &&
+		    !in_asan_shadow(lo, hi)) {
 			struct range *r = &rs->r[rs->n++];
 
 			r->lo = lo;
