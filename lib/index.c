@@ -118,8 +118,10 @@ static enum holds slot_holds(hc_cache *c, const struct key *k, uint64_t w,
 {
 	if (w == 0 || sw_fp(w) != k->fp)
 		return HOLDS_NO;
+	/* Its block freed or reused: stale, or just moved by an evictor
+	 * that swung the slot to a copy; the caller reads the slot again. */
 	if (item_locate(c, w, &f->block_word, &f->at, &f->hdr) != 0)
-		return HOLDS_NO;
+		return HOLDS_MOVED;
 	if (!key_matches(&f->hdr, f->at, k))
 		return HOLDS_NO;
 	/* A match read from a block being reused would be a match with
@@ -297,13 +299,19 @@ int index_remove_key(hc_cache *c, const struct key *k, uint64_t now)
 	int live = 0;
 
 	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-		if (!slot_holds_now(c, k, i, &f))
-			continue;
-		if (!index_unlink(c, k->bucket, i, f.word))
-			continue; /* replaced or removed meanwhile */
-		block_mark_dead_sized(c, f.word, item_size(&f.hdr));
-		if (!item_expired_at(&f.hdr, now))
-			live++;
+		/* A failed unlink means the slot changed: an evictor may have
+		 * moved the item, so look at the slot again (bounded). */
+		for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+			if (!slot_holds_now(c, k, i, &f))
+				break;
+			if (!index_unlink(c, k->bucket, i, f.word))
+				continue;
+			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
+			if (!item_expired_at(&f.hdr, now) &&
+			    !item_invalidated(c, &f.hdr, f.at, k->ptr, k->len))
+				live++;
+			break;
+		}
 	}
 	return live;
 }

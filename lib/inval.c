@@ -151,36 +151,60 @@ HC_API int hc_flush(hc_cache *c)
 	return 0;
 }
 
+/* Unlink slot I of bucket B if it holds a key starting with PREFIX.
+ * Returns 1 when it dropped an item a reader could still have seen.  A
+ * slot that changes under us (an evictor moving its item to a copy, a
+ * racing write) is read again, a bounded number of times: skipping it
+ * could leave an item written before the invalidation readable. */
+static int scan_slot(hc_cache *c, uint32_t b, unsigned i,
+                     const unsigned char *prefix, size_t len, uint64_t now,
+                     unsigned char *key)
+{
+	hc_word *p = slot_at(c, b, i);
+
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		uint64_t w = load_acquire(p), bw;
+		const unsigned char *at;
+		struct hc_item hdr;
+
+		if (w == 0)
+			return 0;
+		if (item_locate(c, w, &bw, &at, &hdr) != 0 ||
+		    item_klen(&hdr) > c->max_key) {
+			if (load_acquire(p) == w)
+				return 0; /* stale, and still so: nothing here */
+			continue;
+		}
+		if (item_klen(&hdr) < len ||
+		    !shm_equal(item_key_at(at, &hdr), prefix, len)) {
+			if (item_validate(c, w, bw) || load_acquire(p) == w)
+				return 0; /* another key */
+			continue;
+		}
+		shm_copy_out(key, item_key_at(at, &hdr), item_klen(&hdr));
+		if (!item_validate(c, w, bw))
+			continue;
+		/* Count only what a reader could still have seen. */
+		bool live = !item_expired_at(&hdr, now) &&
+		            !item_invalidated(c, &hdr, at, key, item_klen(&hdr));
+
+		if (index_unlink(c, b, i, w)) {
+			block_mark_dead_sized(c, w, item_size(&hdr));
+			return live;
+		}
+	}
+	return 0;
+}
+
 /* Unlink every entry of the index whose key starts with PREFIX. */
 static uint64_t prefix_scan(hc_cache *c, const unsigned char *prefix, size_t len)
 {
 	uint64_t dropped = 0, now = now_ms(c);
 	unsigned char key[HC_MAX_KEY_LIMIT];
 
-	for (uint32_t b = 0; b < c->nbuckets; b++) {
-		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-			uint64_t w = load_acquire(slot_at(c, b, i));
-			const unsigned char *at;
-			struct hc_item hdr;
-			uint64_t bw;
-
-			if (w == 0 || item_locate(c, w, &bw, &at, &hdr) != 0 ||
-			    item_klen(&hdr) < len || item_klen(&hdr) > c->max_key ||
-			    !shm_equal(item_key_at(at, &hdr), prefix, len))
-				continue;
-			shm_copy_out(key, item_key_at(at, &hdr), item_klen(&hdr));
-			if (!item_validate(c, w, bw))
-				continue;
-			/* Count only what a reader could still have seen. */
-			bool live = !item_expired_at(&hdr, now) &&
-			            !item_invalidated(c, &hdr, at, key, item_klen(&hdr));
-
-			if (index_unlink(c, b, i, w)) {
-				block_mark_dead_sized(c, w, item_size(&hdr));
-				dropped += live;
-			}
-		}
-	}
+	for (uint32_t b = 0; b < c->nbuckets; b++)
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++)
+			dropped += (uint64_t)scan_slot(c, b, i, prefix, len, now, key);
 	return dropped;
 }
 
