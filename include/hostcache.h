@@ -51,8 +51,11 @@
  *    in another time namespace is refused (HC_ETIMENS).
  *  - The segment lives in /dev/shm (tmpfs) and disappears on reboot.
  *  - Anybody who can write the segment can make other processes miss or read
- *    wrong values; nobody can make them crash or read outside the mapping.
- *    Use the file mode (default 0600) to decide who may attach.
+ *    wrong values; by writing its bytes, nobody can make them crash or read
+ *    outside the mapping.  Truncating the file is another matter: a process
+ *    with write access that shrinks it with ftruncate makes every attached
+ *    process die of SIGBUS at its next access past the new end.  Use the
+ *    file mode (default 0600) to decide who may attach.
  */
 #ifndef HOSTCACHE_H
 #define HOSTCACHE_H
