@@ -82,8 +82,11 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 
 		if (slot < 0)
 			return; /* dead already */
-		if (item_expired_at(hdr, now_ms(c) > c->stale_grace_ms
-		                             ? now_ms(c) - c->stale_grace_ms : 0)) {
+		/* Expired past the stale grace period: nobody may serve it. */
+		uint64_t now = now_ms(c);
+
+		if (item_expired_at(hdr, now > c->stale_grace_ms
+		                             ? now - c->stale_grace_ms : 0)) {
 			if (index_unlink(c, k.bucket, (unsigned)slot, w)) {
 				counter_add(c, HC_CTR_EXPIRATIONS, 1);
 				return;
