@@ -24,9 +24,10 @@
  *     lose its write to that older copy.  An add that sees its key twice
  *     withdraws its own entry (at most one add of a key can succeed) and
  *     tries again.
- *  6. A lookup that matches a key in a block that moved on re-reads the
- *     slot: an evictor may have swung it to a reinserted copy, and skipping
- *     it would report the key absent.
+ *  6. A lookup that reads a slot's item from a block that moved on (a
+ *     match or a mismatch alike) re-reads the slot: an evictor may have
+ *     swung it to a reinserted copy, and skipping it would report the key
+ *     absent.
  *  4. A lookup writes nothing shared except, while it is below its maximum,
  *     the CLOCK counter of the slot it hit (ops.c).
  *  5. A full bucket evicts within itself (a lossy index): the entry with the
@@ -110,9 +111,9 @@ bool key_matches(const struct hc_item *hdr, const unsigned char *at,
 
 enum holds { HOLDS_NO, HOLDS_YES, HOLDS_MOVED };
 
-/* Does slot word W hold key K?  Fills F when it does.  HOLDS_MOVED: the key
- * matched but the block moved on while we read, so the slot has probably
- * been swung to a copy (reinsertion): the caller must look again. */
+/* Does slot word W hold key K?  Fills F when it does.  HOLDS_MOVED: the
+ * block moved on while we read, so the slot has probably been swung to a
+ * copy (reinsertion): the caller must look again. */
 static enum holds slot_holds(hc_cache *c, const struct key *k, uint64_t w,
                              struct found *f)
 {
@@ -122,11 +123,15 @@ static enum holds slot_holds(hc_cache *c, const struct key *k, uint64_t w,
 	 * that swung the slot to a copy; the caller reads the slot again. */
 	if (item_locate(c, w, &f->block_word, &f->at, &f->hdr) != 0)
 		return HOLDS_MOVED;
-	if (!key_matches(&f->hdr, f->at, k))
-		return HOLDS_NO;
-	/* A match read from a block being reused would be a match with
-	 * garbage: confirm the generation before trusting it. */
-	return item_validate(c, w, f->block_word) ? HOLDS_YES : HOLDS_MOVED;
+	bool match = key_matches(&f->hdr, f->at, k);
+
+	/* Bytes read from a block being reused are garbage, whether they
+	 * match or not: a mismatch may be another key's item written where
+	 * ours was, after an evictor moved ours (window C of t_moved_item).
+	 * Confirm the generation before trusting either answer. */
+	if (!item_validate(c, w, f->block_word))
+		return HOLDS_MOVED;
+	return match ? HOLDS_YES : HOLDS_NO;
 }
 
 /* slot_holds() on slot I, re-reading the slot while its item moves. */

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "hostcache.h"
+#include "internal.h"
 #include "selfcheck.h"
 #include "worker_counters.h"
 
@@ -73,7 +74,7 @@ struct worker {
 	struct worker_counters *shared; /* the supervisor's record, or NULL */
 };
 
-static uint64_t now_ns(clockid_t id)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
@@ -87,6 +88,67 @@ static __attribute__((noreturn)) void violation(const char *what, const char *ke
 	fprintf(stderr, "h_worker: VIOLATION %s on key '%.*s': %s\n", what,
 	        (int)klen, key, why);
 	exit(1);
+}
+
+/* For a finding on KEY: every slot of its bucket, the block each one
+ * locates and, where the key matches, the item's CAS id and stamp; the CAS
+ * id's top bits name the process slot that wrote it. */
+static char miss_dump[4096];
+
+static void dump_bucket_to(FILE *out, hc_cache *c, const char *tag,
+                           const char *key, size_t klen)
+{
+	struct key k;
+
+	key_prepare(c, &k, key, klen);
+	fprintf(out, "h_worker: %s: bucket %u of '%.*s' (fp %#x), our slot "
+	        "%u, stamp now %llu:\n", tag, k.bucket, (int)klen, key, k.fp,
+	        c->slot, (unsigned long long)stamp_now(c));
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		uint64_t w = load_acquire(slot_at(c, k.bucket, i));
+
+		if (w == 0) {
+			fprintf(out, "  [%u] empty\n", i);
+			continue;
+		}
+		uint64_t loc = sw_loc(w);
+		uint64_t bw = loc < c->item_memory
+		                      ? load_acquire(&c->block_words[block_of(c, loc)])
+		                      : 0;
+		fprintf(out, "  [%u] clock %u gen %u fp %#x loc %llu: block %llu "
+		        "state %u owner %u gen %llu", i, sw_clock(w), sw_gen(w),
+		        sw_fp(w), (unsigned long long)loc,
+		        (unsigned long long)(loc < c->item_memory ? block_of(c, loc) : 0),
+		        bw_state(bw), bw_owner(bw), (unsigned long long)bw_gen(bw));
+		const unsigned char *at;
+		struct hc_item hdr;
+
+		if (sw_fp(w) == k.fp && item_locate(c, w, &bw, &at, &hdr) == 0 &&
+		    key_matches(&hdr, at, &k))
+			fprintf(out, " KEY cas %#llx (slot %llu) stamp %llu",
+			        (unsigned long long)item_cas(&hdr),
+			        (unsigned long long)(item_cas(&hdr) >> 42) - 1,
+			        (unsigned long long)item_stamp(&hdr));
+		fputc('\n', out);
+	}
+}
+
+static void dump_bucket(hc_cache *c, const char *tag, const char *key,
+                        size_t klen)
+{
+	dump_bucket_to(stderr, c, tag, key, klen);
+}
+
+/* The same into miss_dump, printed only if a finding follows. */
+static void note_bucket(hc_cache *c, const char *tag, const char *key,
+                        size_t klen)
+{
+	FILE *f = fmemopen(miss_dump, sizeof miss_dump, "w");
+
+	if (f != NULL) {
+		dump_bucket_to(f, c, tag, key, klen);
+		fclose(f);
+	}
 }
 
 /* A crash is a finding: say where, then die of the same signal. */
@@ -470,14 +532,18 @@ static void op_private_counter(struct worker *w, unsigned char *buf)
 		return;
 	}
 	/* Missing: nobody else writes it, so an add must succeed. */
+	note_bucket(w->c, "incr missed", key, (size_t)klen);
 	rc = hc_add(w->c, key, (size_t)klen, "7", 1, 0);
 	if (check_rc(w, "add", rc, HC_EEXISTS, 0) == 1) {
 		w->nval[i] = 0;
 		return;
 	}
-	if (rc == HC_EEXISTS)
+	if (rc == HC_EEXISTS) {
+		fputs(miss_dump, stderr);
+		dump_bucket(w->c, "after add", key, (size_t)klen);
 		violation("private counter", key, (size_t)klen,
 		          "incr found nothing, then add found it present");
+	}
 	w->nval[i] = 7 + 1;
 }
 
@@ -487,7 +553,7 @@ static void counters_flush(struct worker *w)
 	if (w->shared == NULL)
 		return;
 	worker_counters_add(w->shared, &w->n);
-	__atomic_store_n(&w->shared->heartbeat_ns, now_ns(CLOCK_MONOTONIC),
+	__atomic_store_n(&w->shared->heartbeat_ns, clock_ns(CLOCK_MONOTONIC),
 	                 __ATOMIC_RELAXED);
 	memset(&w->n, 0, sizeof w->n);
 }
@@ -551,7 +617,7 @@ int main(int argc, char **argv)
 	uint64_t ms = strtoull(argv[3], NULL, 10);
 
 	w.nkeys = 2000;
-	w.rng = now_ns(CLOCK_MONOTONIC) ^ ((uint64_t)getpid() << 32) ^ w.id;
+	w.rng = clock_ns(CLOCK_MONOTONIC) ^ ((uint64_t)getpid() << 32) ^ w.id;
 	for (int i = 4; i < argc; i++) {
 		if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
 			w.nkeys = (uint32_t)atoi(argv[++i]);
@@ -576,7 +642,7 @@ int main(int argc, char **argv)
 	}
 	/* Sequence numbers grow across lives: a restarted worker starts
 	 * above anything an earlier life of its ID wrote. */
-	w.life_start = w.seq = now_ns(CLOCK_REALTIME);
+	w.life_start = w.seq = clock_ns(CLOCK_REALTIME);
 	w.last = calloc(w.nkeys, sizeof *w.last);
 	if ((rc = hc_open(argv[1], &w.c)) != 0) {
 		fprintf(stderr, "h_worker: open %s: %s\n", argv[1], hc_last_error());
@@ -585,10 +651,10 @@ int main(int argc, char **argv)
 	if (w.shared != NULL)
 		__atomic_fetch_add(&w.shared->attached, 1, __ATOMIC_RELAXED);
 	unsigned char *buf = malloc(MAX_VALUE), *val = malloc(MAX_VALUE);
-	uint64_t end = now_ns(CLOCK_MONOTONIC) + ms * 1000000ULL;
+	uint64_t end = clock_ns(CLOCK_MONOTONIC) + ms * 1000000ULL;
 	uint64_t ops = 0, hits = 0, misses = 0, sets = 0;
 
-	while (now_ns(CLOCK_MONOTONIC) < end) {
+	while (clock_ns(CLOCK_MONOTONIC) < end) {
 		for (int i = 0; i < BATCH; i++)
 			one_op(&w, buf, val);
 		w.n.ops += BATCH;

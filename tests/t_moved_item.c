@@ -23,6 +23,12 @@
  *          copy stays readable.                             (test 6)
  *        inval.c prefix_scan(): as above.                   (test 10)
  *
+ *   C. between loading the old block's word and comparing the key: the
+ *      block is recycled and another key's item now lies where ours was.
+ *      The key differs, and the lookup took that for "not this key"
+ *      without checking that the bytes were still of the generation it
+ *      located.                                            (test 12)
+ *
  * The torture run (tests/torture.c) found them as "incr found nothing,
  * then add found it present", "a key this worker deleted came back" and
  * "read after invalidation".
@@ -31,7 +37,8 @@
  * mapping of the segment) and a page of its mapping is made inaccessible:
  * for A the page of block words, whose first load faults; for B first the
  * block words and then, once the item's block word was loaded, the index,
- * whose next load is the unlinking CAS's.  At that fault the SIGSEGV
+ * whose next load is the unlinking CAS's; for C the page of the item, whose
+ * header is loaded right after the block word.  At that fault the SIGSEGV
  * handler restores the page and runs the evictor (another handle, another
  * mapping) until the item's block was recycled, then lets the load run
  * again.  Everything runs in one thread, in a fixed order.
@@ -51,8 +58,10 @@
 
 
 static hc_cache *evictor, *reader;
-static unsigned char *blocks_page, *index_page;
-static size_t blocks_len, index_len;
+static unsigned char *blocks_page, *index_page, *item_page;
+static size_t blocks_len, index_len, item_len;
+static uint64_t victim_loc;
+static int rewritten;
 static uint32_t victim;
 static uint64_t victim_gen;
 static int two_stage, stage, recycled, tests;
@@ -73,6 +82,25 @@ static void evict_victim(void)
 	for (int i = 0; i < 100000; i++) {
 		if (bw_gen(load_relaxed(&evictor->block_words[victim])) != victim_gen) {
 			recycled = 1;
+			return;
+		}
+		fill_one();
+	}
+}
+
+/* The same, and then until the victim block was claimed again and an
+ * item of another key was written where the victim's item was. */
+static void evict_and_rewrite_victim(void)
+{
+	evict_victim();
+	for (int i = 0; recycled && i < 100000; i++) {
+		uint64_t w = load_relaxed(&evictor->block_words[victim]);
+		uint64_t used = load_relaxed(&evictor->block_meta[victim].committed) &
+		                0xffffffffULL;
+
+		if (bw_gen(w) != victim_gen && bw_state(w) != HC_BLOCK_FREE &&
+		    block_start(evictor, victim) + used > victim_loc + HC_ITEM_HEADER) {
+			rewritten = 1;
 			return;
 		}
 		fill_one();
@@ -100,6 +128,12 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 		}
 		stage = 2;
 		evict_victim();
+		return;
+	}
+	if (stage == 3 && inside(a, item_page, item_len)) {
+		mprotect(item_page, item_len, PROT_READ | PROT_WRITE);
+		stage = 2;
+		evict_and_rewrite_victim();
 		return;
 	}
 	if (stage == 1 && inside(a, index_page, index_len)) {
@@ -172,7 +206,26 @@ static void prepare(const char *key, int stages, int only_key)
 		}
 	}
 	two_stage = stages == 2;
-	stage = recycled = 0;
+	stage = recycled = rewritten = 0;
+	if (stages == 3) {
+		/* Window C: trap the load of the item's header. */
+		struct key k;
+		struct found f;
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+		key_prepare(evictor, &k, key, strlen(key));
+		if (index_find(evictor, &k, &f) != 0) {
+			printf("Bail out! %s is not in the segment\n", key);
+			exit(1);
+		}
+		victim_loc = sw_loc(f.word);
+		item_page = (unsigned char *)(((uintptr_t)(reader->items + victim_loc)) &
+		                              ~(uintptr_t)(page - 1));
+		item_len = page;
+		stage = 3;
+		mprotect(item_page, item_len, PROT_NONE);
+		return;
+	}
 	mprotect(blocks_page, blocks_len, PROT_NONE);
 }
 
@@ -224,7 +277,7 @@ int main(void)
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGSEGV, &sa, NULL);
 
-	printf("1..10\n");
+	printf("1..12\n");
 
 	/* A, in a get. */
 	prepare("moved:get", 1, 0);
@@ -273,6 +326,17 @@ int main(void)
 	       "evictor moved between finding and unlinking it (returned %d, "
 	       "dropped %llu; the key is %s afterwards)", rc,
 	       (unsigned long long)count, still ? "still readable" : "gone");
+
+	/* C, in a get. */
+	prepare("moved:rewritten", 3, 0);
+	rc = hc_get(reader, "moved:rewritten", 15, buf, sizeof buf, &len);
+	report(stage == 2 && recycled && rewritten, NULL, "the race was set up: "
+	       "the lookup stopped before reading the item, whose block was "
+	       "recycled and written over with another key's item");
+	report(rc == 0, NULL, "get finds an item an evictor moved while the "
+	       "lookup compared its key with another key's bytes (got %d %s; "
+	       "the copy is %s)", rc, hc_strerror(rc),
+	       present("moved:rewritten") ? "present" : "absent");
 
 	hc_close(reader);
 	hc_close(evictor);

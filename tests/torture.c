@@ -5,7 +5,7 @@
  * segment all along.
  *
  *   torture [--seconds N] [--workers N] [--round S] [--check-every S]
- *           [--seed X] [--keep DIR] [--max-findings N]
+ *           [--seed X] [--keep DIR] [--max-findings N] [--config I]
  *
  * The budget is cut into rounds; each round creates a fresh segment with
  * the next configuration of a small list (segments a fraction of the
@@ -30,7 +30,8 @@
  * (killed with SIGABRT for a backtrace), a check that reports a problem, an
  * item that does not verify.  Each is printed with "FINDING"; with --keep,
  * the segment of a round with findings is copied there.  The run stops
- * early after --max-findings (default 20).  Exits 1 if there was any
+ * early after --max-findings (default 20).  --config I runs every round
+ * with configuration I of the list (0-based) instead of cycling.  Exits 1 if there was any
  * finding, 0 otherwise, 2 on a setup error.
  */
 #include <errno.h>
@@ -74,6 +75,8 @@ static const struct round_config configs[] = {
 	{ 2u << 20, 12, 8000, "2 MiB, 12 slots, many keys" },
 };
 
+#define NCONFIGS (sizeof configs / sizeof configs[0])
+
 struct totals {
 	uint64_t kills_random, kills_attach, kills_evicting, mid_eviction;
 	uint64_t end_kills, checks, findings, rounds, items_verified;
@@ -92,6 +95,7 @@ struct worker_slot {
 
 static struct {
 	unsigned seconds, workers, round_s, check_every, max_findings;
+	int config;           /* --config, or -1: cycle */
 	uint64_t seed;
 	const char *keep;
 	char counters_path[128];
@@ -474,7 +478,8 @@ static void run_round(unsigned round, uint64_t until)
 	uint64_t next_check;
 	int rc;
 
-	S.cfg = &configs[round % (sizeof configs / sizeof configs[0])];
+	S.cfg = &configs[S.config >= 0 ? (unsigned)S.config
+	                                : round % NCONFIGS];
 	S.round_findings = 0;
 	snprintf(S.name, sizeof S.name, "/hc-torture-%ld-%u", (long)getpid(), round);
 	hc_unlink(S.name);
@@ -584,7 +589,8 @@ static void print_summary(double elapsed)
 static void usage(void)
 {
 	fprintf(stderr, "usage: torture [--seconds N] [--workers N] [--round S] "
-	        "[--check-every S] [--seed X] [--keep DIR] [--max-findings N]\n");
+	        "[--check-every S] [--seed X] [--keep DIR] [--max-findings N] "
+	        "[--config 0-%u]\n", (unsigned)NCONFIGS - 1);
 	exit(2);
 }
 
@@ -595,6 +601,7 @@ int main(int argc, char **argv)
 	S.round_s = 120;
 	S.check_every = 5;
 	S.max_findings = 20;
+	S.config = -1;
 	S.seed = (uint64_t)mono_ns() ^ (uint64_t)getpid();
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -615,12 +622,14 @@ int main(int argc, char **argv)
 			S.keep = v;
 		else if (strcmp(a, "--max-findings") == 0)
 			S.max_findings = (unsigned)atoi(v);
+		else if (strcmp(a, "--config") == 0)
+			S.config = atoi(v);
 		else
 			usage();
 		i++;
 	}
 	if (S.workers == 0 || S.workers > MAX_WORKERS - 1 || S.seconds == 0 ||
-	    S.round_s == 0 || S.check_every == 0)
+	    S.round_s == 0 || S.check_every == 0 || S.config >= (int)NCONFIGS)
 		usage();
 	S.rng = S.seed | 1;
 	counters_create();
