@@ -23,7 +23,15 @@
  *     delimiter, hc_invalidate_tag on values set with hc_set_ex tags);
  *   - an invalid argument accepted, or a refused call changing anything;
  *   - hc_check finding a problem, hc_walk showing an item the model does
- *     not have.
+ *     not have;
+ *   - a negative entry (hc_set_ex with HC_ITEM_NEGATIVE) read as a value,
+ *     or HC_ENEGATIVE for a key whose last write was a value;
+ *   - hc_get_many / hc_set_many answering for a key what hc_get / hc_set
+ *     could not;
+ *   - a lease granted to the other handle while one is held, or a lease
+ *     fill whose value reads after an invalidation made since the grant
+ *     (flush, a prefix with or without the delimiter): the grant's time
+ *     is the value's.
  * Two handles (two process slots) take turns; one can "die" (its
  * descriptor closed without detaching, as SIGKILL would leave it) and
  * attach again, which makes the survivors reap its slot and open block.
@@ -70,6 +78,7 @@ struct model_key {
 	unsigned tags;         /* tags of the last value written */
 	int invalidated;       /* absent by an invalidation, its entry maybe
 	                          still indexed (see op_delete) */
+	int negative;          /* the last write was a negative entry */
 	uint32_t len;
 	unsigned char val[VALUE_CAP];
 	int cas_known;
@@ -86,6 +95,13 @@ static struct {
 	uint64_t slack_ns;
 	unsigned slept_ms;
 	int may_sleep;
+	struct pending {       /* a lease held on key k, not yet filled */
+		hc_lease lease;
+		unsigned who;      /* the handle holding it */
+		int written;       /* the key was written since the grant */
+		int invalidated;   /* an invalidation since the grant applies */
+	} pending[NKEYS];
+	int held[NKEYS];
 	unsigned char buf[VALUE_CAP + 64];
 	unsigned char val[VALUE_CAP + 64];
 } F;
@@ -144,6 +160,9 @@ static void model_write(struct model_key *m, const void *val, uint32_t len,
 	m->state = MAYBE;
 	m->tags = 0;
 	m->invalidated = 0;
+	m->negative = 0;
+	if (F.held[m - F.m])
+		F.pending[m - F.m].written = 1;
 	m->len = len;
 	memcpy(m->val, val, len);
 	m->cas_known = 0;
@@ -164,8 +183,17 @@ static void model_forget(struct model_key *m)
 {
 	m->state = ABSENT;
 	m->invalidated = 0;
+	m->negative = 0;
 	m->cas_known = 0;
 	m->must_expire_ns = 0;
+}
+
+/* An invalidation of key I (flush, prefix): a fill of a lease granted
+ * before it must not read.  (A tag does not apply: fills carry no tags.) */
+static void pending_invalidate(unsigned i)
+{
+	if (F.held[i])
+		F.pending[i].invalidated = 1;
 }
 
 static uint32_t value_make(struct input *in, unsigned key)
@@ -248,11 +276,16 @@ static void op_get(hc_cache *c, unsigned k, struct input *in, int ex)
 		model_forget(m);
 		return;
 	}
-	if (rc != 0 && rc != HC_EBUFSIZE)
+	if (rc != 0 && rc != HC_EBUFSIZE && rc != HC_ENEGATIVE)
 		fail("get key %u: unexpected %d (%s)", k, rc, hc_strerror(rc));
 	if (absent)
 		fail("get key %u: %s for a key known absent%s", k, hc_strerror(rc),
 		     m->state == MAYBE ? " (its TTL has passed)" : "");
+	if ((rc == HC_ENEGATIVE) != m->negative)
+		fail("get key %u: %s, and the last write was %s", k,
+		     hc_strerror(rc), m->negative ? "a negative entry" : "a value");
+	if (rc == HC_ENEGATIVE)
+		return;
 	if (info.vlen != m->len)
 		fail("get key %u: length %u, last written %u", k, info.vlen, m->len);
 	if (rc == HC_EBUFSIZE) {
@@ -408,10 +441,12 @@ static void op_arith(hc_cache *c, unsigned k, struct input *in, int incr)
 	int n = snprintf(s, sizeof s, "%" PRIu64, result);
 	uint64_t keep_expiry = m->must_expire_ns;
 	unsigned keep_tags = m->tags;
+	int keep_negative = m->negative;
 
 	model_write(m, s, (uint32_t)n, 0, 0);
 	m->must_expire_ns = keep_expiry; /* incr keeps the expiry */
 	m->tags = keep_tags;             /* and the tags */
+	m->negative = keep_negative;     /* and the flags */
 }
 
 static void op_touch(hc_cache *c, unsigned k, struct input *in)
@@ -541,8 +576,10 @@ static void op_invalidate(hc_cache *c, unsigned k, struct input *in)
 	case 0:
 		if ((rc = hc_flush(c)) != 0)
 			fail("flush: %d (%s)", rc, hc_strerror(rc));
-		for (unsigned i = 0; i < NKEYS; i++)
+		for (unsigned i = 0; i < NKEYS; i++) {
 			model_invalidate(&F.m[i]);
+			pending_invalidate(i);
+		}
 		return;
 	case 1: case 2: {
 		unsigned j = (unsigned)(b >> 2) % (sizeof prefixes / sizeof prefixes[0]);
@@ -565,6 +602,7 @@ static void op_invalidate(hc_cache *c, unsigned k, struct input *in)
 			     j, (unsigned long long)count);
 		for (unsigned i = 0; i < NKEYS; i++)
 			if (has_prefix(i, p, len)) {
+				pending_invalidate(i);
 				if (by_word)
 					model_invalidate(&F.m[i]);
 				else
@@ -609,6 +647,187 @@ static int walk_item(void *arg, const hc_item_view *v)
 	fail("walk: an item whose key (%u bytes) was never written", v->klen);
 }
 
+/* What a read of key K (hc_get semantics) answered: RC, VLEN, and the
+ * value in BUF when it fit CAP.  Shared by the batch and lease reads. */
+static void check_read(const char *what, unsigned k, int rc, size_t vlen,
+                       const unsigned char *buf, size_t cap)
+{
+	struct model_key *m = &F.m[k];
+
+	if (rc == HC_ENOTFOUND) {
+		model_forget(m);
+		return;
+	}
+	if (rc != 0 && rc != HC_EBUFSIZE && rc != HC_ENEGATIVE)
+		fail("%s key %u: unexpected %d (%s)", what, k, rc, hc_strerror(rc));
+	if (known_absent(m))
+		fail("%s key %u: %s for a key known absent", what, k, hc_strerror(rc));
+	if ((rc == HC_ENEGATIVE) != m->negative)
+		fail("%s key %u: %s, and the last write was %s", what, k,
+		     hc_strerror(rc), m->negative ? "a negative entry" : "a value");
+	if (rc == HC_ENEGATIVE)
+		return;
+	if (vlen != m->len)
+		fail("%s key %u: length %zu, last written %u", what, k, vlen, m->len);
+	if (rc == 0 && (cap < m->len || memcmp(buf, m->val, m->len) != 0))
+		fail("%s key %u: value is not the last one written", what, k);
+	if (rc == HC_EBUFSIZE && cap >= m->len)
+		fail("%s key %u: HC_EBUFSIZE with room for the value", what, k);
+}
+
+/* A negative entry: "known absent at the source", cached. */
+static void op_set_negative(hc_cache *c, unsigned k, struct input *in)
+{
+	struct model_key *m = &F.m[k];
+	uint32_t len = value_make(in, k) % 8;
+	hc_set_options opt;
+
+	memset(&opt, 0, sizeof opt);
+	opt.ttl_ms = ttl_of(next(in));
+	opt.flags = HC_ITEM_NEGATIVE;
+	int rc = hc_set_ex(c, keys[k].k, keys[k].len, F.val, len, &opt);
+
+	if (rc != 0)
+		fail("negative set_ex key %u: %d (%s): %s", k, rc, hc_strerror(rc),
+		     hc_last_error());
+	model_write(m, F.val, len, opt.ttl_ms, mono_ns());
+	m->negative = 1;
+}
+
+#define BATCH_MAX 4
+
+static void op_get_many(hc_cache *c, unsigned k, struct input *in)
+{
+	static unsigned char bufs[BATCH_MAX][VALUE_CAP];
+	const void *ks[BATCH_MAX];
+	void *bs[BATCH_MAX];
+	size_t kl[BATCH_MAX], caps[BATCH_MAX], vlens[BATCH_MAX];
+	unsigned which[BATCH_MAX];
+	int results[BATCH_MAX];
+	size_t n = 1 + next(in) % BATCH_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		which[i] = i == 0 ? k : next(in) % NKEYS;
+		ks[i] = keys[which[i]].k;
+		kl[i] = keys[which[i]].len;
+		bs[i] = bufs[i];
+		caps[i] = next(in) < 16 ? 8 : VALUE_CAP;
+		vlens[i] = 0;
+	}
+	int hits = hc_get_many(c, n, ks, kl, bs, caps, vlens, results);
+	int count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		count += results[i] == 0;
+		check_read("get_many", which[i], results[i], vlens[i], bufs[i],
+		           caps[i]);
+	}
+	if (hits != count)
+		fail("get_many: returned %d hits, results show %d", hits, count);
+}
+
+static void op_set_many(hc_cache *c, unsigned k, struct input *in)
+{
+	static unsigned char vals[BATCH_MAX][VALUE_CAP];
+	const void *ks[BATCH_MAX], *vs[BATCH_MAX];
+	size_t kl[BATCH_MAX], vl[BATCH_MAX];
+	unsigned which[BATCH_MAX];
+	int results[BATCH_MAX];
+	size_t n = 1 + next(in) % BATCH_MAX;
+	uint64_t ttl = ttl_of(next(in));
+
+	for (size_t i = 0; i < n; i++) {
+		which[i] = i == 0 ? k : next(in) % NKEYS;
+		ks[i] = keys[which[i]].k;
+		kl[i] = keys[which[i]].len;
+		vl[i] = value_make(in, which[i]);
+		memcpy(vals[i], F.val, vl[i]);
+		vs[i] = vals[i];
+	}
+	int failed = hc_set_many(c, n, ks, kl, vs, vl, ttl, results);
+	uint64_t t_end = mono_ns();
+
+	if (failed != 0)
+		fail("set_many of %zu keys: %d failed (first result %d %s)", n,
+		     failed, results[0], hc_strerror(results[0]));
+	/* In order: a key given twice ends with its last value. */
+	for (size_t i = 0; i < n; i++)
+		model_write(&F.m[which[i]], vals[i], (uint32_t)vl[i], ttl, t_end);
+}
+
+/* hc_get_or_lease from handle WHO.  A lease it is granted stays pending
+ * until op_lease_end fills or abandons it. */
+static void op_lease(unsigned who, unsigned k, struct input *in)
+{
+	hc_cache *c = F.h[who];
+	struct pending *p = &F.pending[k];
+	hc_item_info info;
+	hc_lease lease;
+
+	if (F.held[k] && p->who == who)
+		return; /* asking again for a lease it holds: not modelled */
+	size_t cap = next(in) < 16 ? 8 : sizeof F.buf;
+	int rc = hc_get_or_lease(c, keys[k].k, keys[k].len, F.buf, cap, &info,
+	                         60000, 0, &lease);
+
+	if (rc == HC_ETIMEDOUT) {
+		/* Someone holds it: only one of our handles can. */
+		if (!F.held[k])
+			fail("lease key %u: HC_ETIMEDOUT and no lease is held", k);
+		return;
+	}
+	if (lease.held && F.held[k])
+		fail("lease key %u: granted to handle %u while handle %u holds it",
+		     k, who, p->who);
+	check_read("get_or_lease", k, rc,
+	           rc == HC_ENOTFOUND ? 0 : info.vlen, F.buf, cap);
+	if (lease.held) {
+		if (rc != HC_ENOTFOUND)
+			fail("lease key %u: granted with a value (%d)", k, rc);
+		F.held[k] = 1;
+		p->lease = lease;
+		p->who = who;
+		p->written = p->invalidated = 0;
+	}
+}
+
+/* Fill or abandon the lease pending on K. */
+static void op_lease_end(unsigned k, struct input *in)
+{
+	struct pending *p = &F.pending[k];
+	struct model_key *m = &F.m[k];
+
+	if (!F.held[k])
+		return;
+	hc_cache *c = F.h[p->who];
+	int rc;
+
+	F.held[k] = 0;
+	if (next(in) % 4 == 0 || p->written) {
+		/* A fill after a newer write is kept out by the newer value,
+		 * unless that one was evicted meanwhile: the model cannot
+		 * tell, so such a lease is given back. */
+		rc = hc_lease_abandon(c, &p->lease);
+		if (rc != 0)
+			fail("lease key %u: abandon: %d (%s)", k, rc, hc_strerror(rc));
+		return;
+	}
+	uint32_t len = value_make(in, k);
+
+	rc = hc_lease_fill(c, &p->lease, keys[k].k, keys[k].len, F.val, len, NULL);
+	if (rc != 0)
+		fail("lease key %u: fill: %d (%s): %s", k, rc, hc_strerror(rc),
+		     hc_last_error());
+	if (p->invalidated) {
+		/* Computed from what the source held before the
+		 * invalidation: it must not read. */
+		model_forget(m);
+		m->invalidated = 1;
+	} else {
+		model_write(m, F.val, len, 0, mono_ns());
+	}
+}
+
 /* Right after a write, with no other write in between, nothing can have
  * made the key forget (eviction and bucket eviction happen in writes, an
  * open block is never evicted): a get must return exactly the value.  This
@@ -622,7 +841,9 @@ static void read_your_write(hc_cache *c, unsigned k)
 		return;
 	int rc = hc_get_ex(c, keys[k].k, keys[k].len, F.buf, sizeof F.buf, &info);
 
-	if (rc != 0)
+	if (m->negative && rc == HC_ENEGATIVE)
+		return;
+	if (rc != 0 || m->negative)
 		fail("key %u: a get right after a write returned %d (%s)", k, rc,
 		     hc_strerror(rc));
 	if (info.vlen != m->len || memcmp(F.buf, m->val, m->len) != 0)
@@ -660,6 +881,9 @@ static void op_die_and_return(void)
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 	F.h[1] = NULL;
+	for (unsigned k = 0; k < NKEYS; k++)
+		if (F.held[k] && F.pending[k].who == 1)
+			F.held[k] = 0; /* the reaper gives its leases back */
 	int rc = hc_open(F.name, &F.h[1]);
 
 	if (rc != 0)
@@ -744,6 +968,27 @@ static void run(struct input *in)
 		case 22:
 			op_invalidate(c, k, in);
 			break;
+		case 19:
+			switch (next(in) % 6) {
+			case 0:
+				op_set_negative(c, k, in);
+				if (ryw)
+					read_your_write(c, k);
+				break;
+			case 1:
+				op_get_many(c, k, in);
+				break;
+			case 2:
+				op_set_many(c, k, in);
+				break;
+			case 3: case 4:
+				op_lease(who, k, in);
+				break;
+			default:
+				op_lease_end(k, in);
+				break;
+			}
+			break;
 		default:
 			/* A burst of large sets: eviction. */
 			for (unsigned i = 0; i < (k % 8) + 1; i++) {
@@ -798,6 +1043,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned k = 0; k < NKEYS; k++)
 		model_forget(&F.m[k]);
 	F.slept_ms = 0;
+	memset(F.held, 0, sizeof F.held);
 	F.may_sleep = size > 0 && data[0] == 'T';
 	run(&in);
 	hc_close(F.h[1]);

@@ -270,6 +270,9 @@ typedef struct hc_lease {
  *    compute it anyway.
  *  - HC_ETIMEDOUT: another process holds the lease and no value came within
  *    WAIT_MS (0: do not wait).
+ *  - HC_ENEGATIVE: the key is cached as known absent (a negative entry, as
+ *    for hc_get()); when it is stale, LEASE->held says whether this caller
+ *    must refresh it.
  * Waiters sleep on a futex; a holder that dies is replaced within about
  * 20 ms, one that overruns LEASE_MS at once.  HC_EBUFSIZE as hc_get(). */
 int hc_get_or_lease(hc_cache *c, const void *key, size_t klen, void *buf,

@@ -80,7 +80,7 @@ HC_API int hc_get_or_load(hc_cache *c, const void *key, size_t klen, void *buf,
 	int rc = hc_get_or_lease(c, key, klen, buf, cap, &info, o->lease_ms,
 	                         o->wait_ms, &lease);
 
-	if (rc == 0 || rc == HC_EBUFSIZE) {
+	if (rc == 0 || rc == HC_EBUFSIZE || rc == HC_ENEGATIVE) {
 		*vlen = info.vlen;
 		if (!lease.held)
 			return rc;

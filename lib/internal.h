@@ -238,6 +238,9 @@ static inline bool item_invalidated(hc_cache *c, const struct hc_item *hdr,
 	return item_invalidated_slow(c, st, tags, item_ntags(hdr), key, klen);
 }
 
+bool scanned_since(hc_cache *c, const void *key, uint32_t klen,
+                   uint64_t stamp);
+
 /* lease.c */
 void lease_release_slot(hc_cache *c, unsigned slot);
 

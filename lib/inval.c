@@ -28,9 +28,18 @@
  *  3. Invalidated items are reclaimed lazily: unlinked by the get that finds
  *     them, or dropped by the evictor.
  *
- * A prefix that does not end at the delimiter has no word of its own: it is
- * invalidated by a scan of the index that unlinks every matching entry, one
- * CAS at a time, blocking nobody, and reports how many it dropped.
+ * A prefix that does not end at the delimiter has no word that readers
+ * consult: it is invalidated by a scan of the index that unlinks every
+ * matching entry, one CAS at a time, blocking nobody, and reports how many
+ * it dropped.  Before scanning it raises a word of its own hash domain
+ * (SEED_SCAN), which only lease fills read: a fill carries the stamp of its
+ * grant, and a scan that started after the grant must win over it even if
+ * the fill is published after the scan passed its bucket (invariant 4).
+ *
+ *  4. A scan raises its word (full barrier), then scans.  A fill publishes
+ *     (full barrier), then reads the scan words of every prefix of its key
+ *     and withdraws its entry if one is at or after its stamp.  Either the
+ *     scan sees the entry or the fill sees the word.
  */
 #include <sched.h>
 #include <string.h>
@@ -42,6 +51,7 @@
 
 #define SEED_TAG 0x7461677461677461ULL    /* separate hash domains, so that */
 #define SEED_PREFIX 0x7072656669787072ULL /* tag "a:" and prefix "a:" differ */
+#define SEED_SCAN 0x7363616e7363616eULL   /* scanned prefixes (lease fills) */
 #define HC_MAX_TAG_LEN 64u
 #define CLOCK_PASS_SPINS 1000000
 
@@ -88,6 +98,21 @@ bool item_invalidated_slow(hc_cache *c, uint64_t stamp, const uint32_t *tags,
 		if (k[i] == c->delimiter &&
 		    stamp <= load_acquire(inval_word(c, prefix_hash(k, i + 1))))
 			return true;
+	return false;
+}
+
+/* Has a scanning prefix invalidation of a prefix of KEY started at or
+ * after STAMP?  For lease fills (invariant 4); the caller has published
+ * its entry with a full barrier. */
+bool scanned_since(hc_cache *c, const void *key, uint32_t klen, uint64_t stamp)
+{
+	fence_full();
+	for (uint32_t i = 1; i <= klen; i++) {
+		uint32_t h = (uint32_t)XXH3_64bits_withSeed(key, i, SEED_SCAN);
+
+		if (stamp <= load_acquire(inval_word(c, h)))
+			return true;
+	}
 	return false;
 }
 
@@ -226,6 +251,9 @@ HC_API int hc_invalidate_prefix(hc_cache *c, const void *prefix, size_t len,
 		invalidate_word(c, inval_word(c, prefix_hash(p, len)), NULL);
 		return 0;
 	}
+	/* Invariant 4: the word before the scan. */
+	word_raise(inval_word(c, (uint32_t)XXH3_64bits_withSeed(p, len, SEED_SCAN)),
+	           stamp_now(c));
 	uint64_t n = prefix_scan(c, p, len);
 
 	counter_add(c, HC_CTR_INVAL_SCANNED, n);

@@ -196,6 +196,18 @@ static uint64_t lease_hash(const struct key *k)
 	return k->hash | 1;
 }
 
+/* A hit on F, whose copy returned RC: a negative entry reads as
+ * HC_ENEGATIVE, as it does for hc_get(). */
+static int hit_result(hc_cache *c, const struct found *f, int rc)
+{
+	if (item_flags(&f->hdr) & HC_IFLAG_NEGATIVE) {
+		counter_add(c, HC_CTR_NEGATIVE_HITS, 1);
+		return HC_ENEGATIVE;
+	}
+	counter_add(c, HC_CTR_HITS, 1);
+	return rc;
+}
+
 HC_API int hc_get_or_lease(hc_cache *c, const void *key, size_t klen,
                            void *buf, size_t cap, hc_item_info *info,
                            uint64_t lease_ms, uint64_t wait_ms, hc_lease *lease)
@@ -227,8 +239,7 @@ HC_API int hc_get_or_lease(hc_cache *c, const void *key, size_t klen,
 			rc = copy_value(c, &f, buf, cap, now_msec, info);
 			if (rc == HC_EBUSY)
 				continue;
-			counter_add(c, HC_CTR_HITS, 1);
-			return hc_ret(rc);
+			return hc_ret(hit_result(c, &f, rc));
 		}
 		struct hc_lease_entry *held = NULL;
 		enum claim cl = lease_claim(c, lease->key_hash, lease_ms, lease, &held,
@@ -245,7 +256,8 @@ HC_API int hc_get_or_lease(hc_cache *c, const void *key, size_t klen,
 			}
 			info->stale = 1;
 			counter_add(c, HC_CTR_STALE_HITS, 1);
-			return hc_ret(rc);
+			return hc_ret(item_flags(&f.hdr) & HC_IFLAG_NEGATIVE
+			              ? HC_ENEGATIVE : rc);
 		}
 		if (cl != CLAIM_HELD) {
 			/* Granted: the caller computes.  Full table: no lease
@@ -270,6 +282,23 @@ HC_API int hc_get_or_lease(hc_cache *c, const void *key, size_t klen,
 		            slice < HC_LEASE_POLL_MS ? slice : HC_LEASE_POLL_MS);
 	}
 	return hc_ret(HC_EBUSY);
+}
+
+/* Unlink KEY's entry if it is still the item with CAS id CAS. */
+static void withdraw(hc_cache *c, const void *key, size_t klen, uint64_t cas)
+{
+	struct found f;
+	struct key k;
+
+	key_prepare(c, &k, key, klen);
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		if (index_find(c, &k, &f) != 0 || item_cas(&f.hdr) != cas)
+			return;
+		if (index_unlink(c, f.bucket, f.slot, f.word)) {
+			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
+			return;
+		}
+	}
 }
 
 /* Is LEASE still ours?  Returns its entry, or NULL. */
@@ -303,9 +332,21 @@ HC_API int hc_lease_fill(hc_cache *c, hc_lease *lease, const void *key,
 	 * newer value set meanwhile is kept (MODE_FILL). */
 	r.mode = MODE_FILL;
 	r.stamp = lease->stamp;
+	uint64_t mine = 0, *user_cas = r.cas_out;
+
+	r.cas_out = &mine;
 	struct hc_lease_entry *e = lease_entry(c, lease);
 
 	rc = store_item(c, key, klen, val, vlen, &r);
+	if (rc == 0 && mine != 0 &&
+	    scanned_since(c, key, (uint32_t)klen, lease->stamp)) {
+		/* A scanning invalidation since the grant (inval.c,
+		 * invariant 4): take our value back out. */
+		withdraw(c, key, klen, mine);
+		mine = 0;
+	}
+	if (user_cas != NULL)
+		*user_cas = mine;
 	if (e != NULL)
 		entry_release(e, lease->key_hash, lease->owner);
 	lease->held = 0;

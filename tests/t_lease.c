@@ -260,6 +260,63 @@ static void test_invalidation_during_fill_wins(void **state)
 	assert_hc(hc_lease_abandon(c, &l), HC_ENOLEASE); /* not held any more */
 }
 
+/* A prefix that does not end at the delimiter is invalidated by a scan of
+ * the index; a fill granted before the scan, published after it passed,
+ * must not read either (inval.c, invariant 4). */
+static void test_scan_during_fill_wins(void **state)
+{
+	hc_lease l;
+	char buf[16];
+	uint64_t dropped = 1;
+	uint64_t cas = 7;
+	hc_set_options o;
+
+	(void)state;
+	memset(&o, 0, sizeof o);
+	o.cas_out = &cas;
+	assert_hc(hc_get_or_lease(c, "scan:1", 6, buf, sizeof buf, NULL, 5000, 0,
+	                          &l), HC_ENOTFOUND);
+	assert_hc_ok(hc_invalidate_prefix(c, "scan", 4, &dropped));
+	assert_int_equal(dropped, 0); /* nothing was there yet */
+	assert_hc_ok(hc_lease_fill(c, &l, "scan:1", 6, "old", 3, &o));
+	assert_int_equal(cas, 0);    /* not stored */
+	assert_hc(hc_get(c, "scan:1", 6, buf, sizeof buf, &(size_t){ 0 }),
+	          HC_ENOTFOUND);
+	/* A scan of another prefix does not touch it. */
+	assert_hc(hc_get_or_lease(c, "scan:2", 6, buf, sizeof buf, NULL, 5000, 0,
+	                          &l), HC_ENOTFOUND);
+	assert_hc_ok(hc_invalidate_prefix(c, "scab", 4, NULL));
+	assert_hc_ok(hc_lease_fill(c, &l, "scan:2", 6, "new", 3, &o));
+	assert_true(cas != 0);
+	assert_hc_ok(hc_get(c, "scan:2", 6, buf, sizeof buf, &(size_t){ 0 }));
+	assert_memory_equal(buf, "new", 3);
+	/* And a lease granted after the scan fills as usual. */
+	assert_hc_ok(hc_invalidate_prefix(c, "scan:", 5, NULL)); /* the word */
+	assert_hc(hc_get_or_lease(c, "scan:3", 6, buf, sizeof buf, NULL, 5000, 0,
+	                          &l), HC_ENOTFOUND);
+	assert_hc_ok(hc_lease_fill(c, &l, "scan:3", 6, "now", 3, NULL));
+	assert_hc_ok(hc_get(c, "scan:3", 6, buf, sizeof buf, &(size_t){ 0 }));
+}
+
+/* A negative entry reads as HC_ENEGATIVE through the lease calls too, not
+ * as a value. */
+static void test_negative_through_lease(void **state)
+{
+	hc_lease l;
+	char buf[16];
+	hc_set_options o;
+
+	(void)state;
+	memset(&o, 0, sizeof o);
+	o.flags = HC_ITEM_NEGATIVE;
+	assert_hc_ok(hc_set_ex(c, "neg:1", 5, "", 0, &o));
+	assert_hc(hc_get_or_lease(c, "neg:1", 5, buf, sizeof buf, NULL, 5000, 0,
+	                          &l), HC_ENEGATIVE);
+	assert_false(l.held);
+	assert_hc(hc_get(c, "neg:1", 5, buf, sizeof buf, &(size_t){ 0 }),
+	          HC_ENEGATIVE);
+}
+
 static void test_stale_while_revalidate(void **state)
 {
 	hc_lease first, second;
@@ -342,6 +399,8 @@ int main(void)
 		cmocka_unit_test(test_killed_holder_is_replaced),
 		cmocka_unit_test(test_late_holder_is_replaced),
 		cmocka_unit_test(test_invalidation_during_fill_wins),
+		cmocka_unit_test(test_scan_during_fill_wins),
+		cmocka_unit_test(test_negative_through_lease),
 		cmocka_unit_test(test_stale_while_revalidate),
 		cmocka_unit_test(test_early_refresh),
 		cmocka_unit_test(test_batches),
