@@ -35,6 +35,9 @@
 #define HC_MIN_BLOCK 4096u
 #define HC_MAX_BLOCK (16u << 20)     /* 24-bit value length, 28-bit dead bytes */
 #define HC_MAX_BLOCKS 65536u         /* keeps the block-table scans short */
+#define HC_TARGET_BLOCKS 8192u        /* creation makes blocks larger rather
+                                         than more than this: a claim or an
+                                         eviction scans the block table */
 #define HC_MAX_ITEM_MEMORY (1ULL << 39) /* 36-bit slot location in 8-byte units */
 #define HC_RESERVE_BLOCKS 4u         /* free blocks kept for evictors */
 #ifndef HC_MAX_TAGS

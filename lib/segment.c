@@ -226,8 +226,10 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 	}
 	if (bs < HC_MIN_BLOCK)
 		bs = HC_MIN_BLOCK;
-	/* Many tiny blocks make the block-table scans long. */
-	while (bs < HC_MAX_BLOCK && g->size / bs > HC_MAX_BLOCKS)
+	/* Many tiny blocks make the block-table scans long: each block
+	 * claimed or evicted reads every block word, a cost a block's items
+	 * share.  Past HC_TARGET_BLOCKS, larger blocks instead. */
+	while (bs < HC_MAX_BLOCK && g->size / bs > HC_TARGET_BLOCKS)
 		bs *= 2;
 	if (bs > HC_MAX_BLOCK)
 		return hc_fail(HC_ECONFIG,
