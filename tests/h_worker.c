@@ -14,6 +14,11 @@
  *               life wrote last, or one from an earlier life, or miss:
  *               reads never go back in time;
  *   c:<i>       counters: incr must never find a non-number.
+ *   l:<i>       leased: read with hc_get_or_lease; the process granted the
+ *               lease "computes" for up to 2 ms (a window for the
+ *               supervisor's kills), then fills it with a self-verifying
+ *               value with a short TTL, or now and then abandons it; every
+ *               value served, stale ones included, must verify (full mix).
  * With --mix full (the torture supervisor's mix) it also runs add,
  * replace, touch, decr, length probes, short TTLs and now and then an
  * invalidation of the shared keys (after which none of its own earlier
@@ -55,6 +60,7 @@
 #define NCOUNTERS 64
 #define ABSENT UINT64_MAX  /* known absent: deleted by this life */
 #define BATCH 64
+#define LEASE_KEYS 32
 
 struct worker {
 	hc_cache *c;
@@ -547,6 +553,59 @@ static void op_private_counter(struct worker *w, unsigned char *buf)
 	w->nval[i] = 7 + 1;
 }
 
+/* A leased key: read it, or compute and fill it under the lease. */
+static void op_lease(struct worker *w, unsigned char *buf, unsigned char *val)
+{
+	char key[32];
+	int klen = snprintf(key, sizeof key, "l:%u",
+	                    (unsigned)(sv_rand(&w->rng) % LEASE_KEYS));
+	uint64_t lease_ms = 20 + sv_rand(&w->rng) % 200;
+	uint64_t wait_ms = sv_rand(&w->rng) % 4 == 0 ? 0 : sv_rand(&w->rng) % 30;
+	hc_item_info info;
+	hc_lease lease;
+	int rc = hc_get_or_lease(w->c, key, (size_t)klen, buf, MAX_VALUE, &info,
+	                         lease_ms, wait_ms, &lease);
+
+	check_rc(w, "get_or_lease", rc, HC_ENOTFOUND, HC_ETIMEDOUT);
+	if (rc == HC_ETIMEDOUT) {
+		w->n.lease_waits++;
+		return;
+	}
+	if (rc == 0) {
+		char why[160];
+
+		w->n.hits++;
+		if (sv_verify(buf, info.vlen, key, (size_t)klen, NULL, why,
+		              sizeof why) != 0)
+			violation(info.stale ? "stale leased read" : "leased read",
+			          key, (size_t)klen, why);
+		w->n.verified++;
+	}
+	if (!lease.held)
+		return;
+	w->n.lease_grants++;
+	/* The computation: a window in which we hold the lease. */
+	uint64_t us = sv_rand(&w->rng) % 2000;
+
+	if (us > 0)
+		usleep((useconds_t)us);
+	if (sv_rand(&w->rng) % 8 == 0) {
+		rc = hc_lease_abandon(w->c, &lease);
+		check_rc(w, "lease_abandon", rc, HC_ENOLEASE, 0);
+		return;
+	}
+	size_t len = value_len(w);
+	hc_set_options opt;
+
+	memset(&opt, 0, sizeof opt);
+	opt.ttl_ms = 1 + sv_rand(&w->rng) % 100;
+	opt.compute_ms = (uint32_t)(us / 1000);
+	sv_make(val, len, key, (size_t)klen, w->id, ++w->seq);
+	rc = hc_lease_fill(w->c, &lease, key, (size_t)klen, val, len, &opt);
+	if (check_rc(w, "lease_fill", rc, HC_ENOLEASE, 0) == 0)
+		w->n.sets++;
+}
+
 /* Publish this batch into the supervisor's record. */
 static void counters_flush(struct worker *w)
 {
@@ -588,6 +647,8 @@ static void one_op(struct worker *w, unsigned char *buf, unsigned char *val)
 		op_private(w, buf, val);
 	else if (w->full && sv_rand(&w->rng) % 2048 == 0)
 		op_invalidate(w);
+	else if (w->full && sv_rand(&w->rng) % 4 == 0)
+		op_lease(w, buf, val);
 	else if (w->full && sv_rand(&w->rng) % 2)
 		op_private_counter(w, buf);
 	else

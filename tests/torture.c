@@ -17,11 +17,14 @@
  *             reaping of the slot it took;
  *   evicting  the owner of a block seen EVICTING in the block table (the
  *             supervisor reads the table through its own mapping); a kill
- *             that leaves the block EVICTING was a kill mid-eviction.
+ *             that leaves the block EVICTING was a kill mid-eviction;
+ *   lease     the holder of a lease seen in the lease table, while it
+ *             "computes" the value (its waiters must take over).
  * Every --check-every seconds the supervisor reaps (hc_reap) and checks
  * (hc_check) while the workers run.  At the end of a round it kills every
  * worker, reaps, and requires a clean check with no dead process, no block
- * open or evicting for a dead owner, and every block accounted; then it
+ * open or evicting for a dead owner, no lease still held, and every block
+ * accounted; then it
  * walks every item and verifies it (self-verifying values, decimal
  * counters), and runs one fresh worker that must exit cleanly.
  *
@@ -79,6 +82,7 @@ static const struct round_config configs[] = {
 
 struct totals {
 	uint64_t kills_random, kills_attach, kills_evicting, mid_eviction;
+	uint64_t kills_lease;
 	uint64_t end_kills, checks, findings, rounds, items_verified;
 	uint64_t reaped, spawned;
 	uint64_t sets, gets, hits, evictions, blocks_evicted, second_chances,
@@ -301,12 +305,44 @@ static int kill_an_evictor(void)
 	return 0;
 }
 
+/* Wait up to 200 ms for a lease held by one of our workers, and kill the
+ * holder.  Returns 1 if a kill happened. */
+static int kill_a_lease_holder(void)
+{
+	hc_cache *c = S.c;
+	uint64_t until = mono_ns() + 200000000ULL;
+
+	while (mono_ns() < until) {
+		for (uint32_t e = 0; e < c->nleases; e++) {
+			uint64_t owner = load_relaxed(&c->leases[e].owner);
+			unsigned slot = (unsigned)(owner & 0xffff);
+
+			if (owner == 0 || slot == 0 || slot > c->max_procs)
+				continue;
+			uint64_t pid = load_relaxed(&c->procs[slot - 1].pid);
+			int i = worker_of_pid(pid);
+
+			if (i < 0)
+				continue;
+			kill(S.w[i].pid, SIGKILL);
+			judge_exit((unsigned)i, wait_status(S.w[i].pid), 1);
+			S.t.kills_lease++;
+			start_worker((unsigned)i);
+			return 1;
+		}
+		sleep_us(200);
+	}
+	return 0;
+}
+
 static void one_kill(void)
 {
-	unsigned kind = (unsigned)rnd(8);
+	unsigned kind = (unsigned)rnd(10);
 	unsigned i = (unsigned)rnd(S.workers);
 
 	if (kind < 2 && kill_an_evictor())
+		return;
+	if (kind == 9 && kill_a_lease_holder())
 		return;
 	if (kind < 4) {
 		/* Restart, then kill the new process while it attaches. */
@@ -354,7 +390,8 @@ static int verify_item(void *arg, const hc_item_view *v)
 	char why[200];
 
 	vw->items++;
-	if (v->klen > 2 && (k[0] == 's' || k[0] == 'p') && k[1] == ':') {
+	if (v->klen > 2 && (k[0] == 's' || k[0] == 'p' || k[0] == 'l') &&
+	    k[1] == ':') {
 		if (sv_verify(v->value, v->vlen, v->key, v->klen, NULL, why,
 		              sizeof why) == 0)
 			return 0;
@@ -406,6 +443,13 @@ static void end_round_checks(void)
 		        "ours expected)",
 		        (unsigned long long)r.blocks[HC_CHECK_BLOCK_EVICTING],
 		        (unsigned long long)r.blocks[HC_CHECK_BLOCK_OPEN]);
+	for (uint32_t e = 0; e < S.c->nleases; e++) {
+		uint64_t owner = load_relaxed(&S.c->leases[e].owner);
+
+		if (owner != 0 || load_relaxed(&S.c->leases[e].key) != 0)
+			finding("after reaping: lease entry %u still held (owner "
+			        "%#llx)", e, (unsigned long long)owner);
+	}
 	if (hc_stats_get(S.c, &s) != 0) {
 		finding("hc_stats_get failed");
 	} else {
@@ -486,11 +530,13 @@ static void run_round(unsigned round, uint64_t until)
 	hc_config_init(&cfg);
 	cfg.size = S.cfg->size;
 	cfg.max_procs = S.cfg->max_procs;
+	cfg.stale_grace_ms = 50; /* leased keys are served stale a while */
 	if ((rc = hc_create(S.name, &cfg, &S.c)) != 0) {
 		fprintf(stderr, "torture: create %s: %s\n", S.name, hc_last_error());
 		exit(2);
 	}
-	uint64_t kills0 = S.t.kills_random + S.t.kills_evicting + S.t.kills_attach;
+	uint64_t kills0 = S.t.kills_random + S.t.kills_evicting + S.t.kills_attach +
+	                  S.t.kills_lease;
 
 	for (unsigned i = 0; i < S.workers; i++) {
 		S.w[i].zipf = (int)((i + round) % 2);
@@ -511,7 +557,7 @@ static void run_round(unsigned round, uint64_t until)
 	S.t.rounds++;
 	printf("round %u (%s): %llu kills, %llu findings\n", round, S.cfg->what,
 	       (unsigned long long)(S.t.kills_random + S.t.kills_evicting +
-	                            S.t.kills_attach - kills0),
+	                            S.t.kills_attach + S.t.kills_lease - kills0),
 	       (unsigned long long)S.round_findings);
 	fflush(stdout);
 	if (S.round_findings > 0)
@@ -548,7 +594,8 @@ static void print_summary(double elapsed)
 	memset(&sum, 0, sizeof sum);
 	for (unsigned i = 0; i < WORKER_COUNTERS_MAX; i++)
 		worker_counters_add(&sum, &S.counters[i]);
-	uint64_t kills = S.t.kills_random + S.t.kills_attach + S.t.kills_evicting;
+	uint64_t kills = S.t.kills_random + S.t.kills_attach + S.t.kills_evicting +
+	                 S.t.kills_lease;
 
 	printf("torture: %.0f s, %llu rounds, %u workers at a time, seed %llu\n",
 	       elapsed, (unsigned long long)S.t.rounds, S.workers,
@@ -557,13 +604,16 @@ static void print_summary(double elapsed)
 	       (unsigned long long)S.t.spawned, (unsigned long long)sum.attached);
 	printf("operations: %llu (verified reads %llu, hits %llu, misses %llu, "
 	       "sets %llu, deletes %llu, cas %llu, touches %llu, incr/decr %llu, "
-	       "invalidations %llu, busy %llu)\n",
+	       "invalidations %llu, leases granted %llu, lease waits timed out "
+	       "%llu, busy %llu)\n",
 	       (unsigned long long)sum.ops, (unsigned long long)sum.verified,
 	       (unsigned long long)sum.hits, (unsigned long long)sum.misses,
 	       (unsigned long long)sum.sets, (unsigned long long)sum.deletes,
 	       (unsigned long long)sum.cas, (unsigned long long)sum.touches,
 	       (unsigned long long)sum.arith,
-	       (unsigned long long)sum.invalidations, (unsigned long long)sum.busy);
+	       (unsigned long long)sum.invalidations,
+	       (unsigned long long)sum.lease_grants,
+	       (unsigned long long)sum.lease_waits, (unsigned long long)sum.busy);
 	printf("library counters: sets %llu, gets %llu, hits %llu, evictions %llu, "
 	       "blocks evicted %llu, second chances %llu, expirations %llu\n",
 	       (unsigned long long)S.t.sets, (unsigned long long)S.t.gets,
@@ -572,12 +622,13 @@ static void print_summary(double elapsed)
 	       (unsigned long long)S.t.second_chances,
 	       (unsigned long long)S.t.expirations);
 	printf("kills: %llu (random %llu, of them during attach %llu; of an "
-	       "evictor %llu, %llu left the block mid-eviction) + %llu at round "
-	       "ends\n",
+	       "evictor %llu, %llu left the block mid-eviction; of a lease "
+	       "holder %llu) + %llu at round ends\n",
 	       (unsigned long long)kills, (unsigned long long)S.t.kills_random,
 	       (unsigned long long)S.t.kills_attach,
 	       (unsigned long long)S.t.kills_evicting,
 	       (unsigned long long)S.t.mid_eviction,
+	       (unsigned long long)S.t.kills_lease,
 	       (unsigned long long)S.t.end_kills);
 	printf("checks: %llu, slots reaped by the supervisor %llu, items verified "
 	       "at round ends %llu\n",

@@ -24,12 +24,13 @@ struct worker_counters {
 	uint64_t lives;      /* processes started with this ID */
 	uint64_t attached;   /* of them, how many attached */
 	uint64_t invalidations;
+	uint64_t lease_grants; /* leases granted (then filled or abandoned) */
+	uint64_t lease_waits;  /* hc_get_or_lease that timed out waiting */
 	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of the last batch */
-	uint64_t pad[2];
 };
 
 /* The fields that add up: all before the heartbeat. */
-#define WORKER_COUNTERS_SUMMED 13
+#define WORKER_COUNTERS_SUMMED 15
 
 static inline void worker_counters_add(struct worker_counters *to,
                                        const struct worker_counters *n)
