@@ -165,18 +165,74 @@ struct key {
 
 void key_prepare(const hc_cache *c, struct key *k, const void *key,
                  size_t klen);
-int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
-                const unsigned char **at, struct hc_item *hdr);
-bool item_validate(const hc_cache *c, uint64_t word, uint64_t bw);
 int index_find(hc_cache *c, const struct key *k, struct found *f);
 int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
                       const struct hc_item *mine_hdr, bool exclusive);
 bool index_swap(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t old,
                 uint64_t word);
 bool index_unlink(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t word);
-bool key_matches(const struct hc_item *hdr, const unsigned char *at,
-                 const struct key *k);
 int index_remove_key(hc_cache *c, const struct key *k, uint64_t now);
+
+/*
+ * Find where slot word WORD points, check that its block is live in the
+ * generation the word names, and copy the item's header out.  Every length
+ * is checked against the block's end, so whatever the bytes say, the item
+ * lies inside its block.  Returns 0, or HC_ENOTFOUND for a stale or
+ * malformed item.  The caller validates with item_validate() after reading.
+ */
+static inline int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
+                              const unsigned char **at,
+                              struct hc_item *hdr)
+{
+	uint64_t loc = sw_loc(word);
+
+	if (loc >= c->item_memory)
+		return HC_ENOTFOUND;
+	uint32_t b = block_of(c, loc);
+	uint64_t off = loc - block_start(c, b);
+
+	if (off + HC_ITEM_HEADER > c->block_size)
+		return HC_ENOTFOUND;
+	/* Acquire: pairs with the claim and free CASes of the block word, so
+	 * the bytes we read next are at least as new as this generation. */
+	uint64_t w = load_acquire(&c->block_words[b]);
+
+	if (bw_state(w) == HC_BLOCK_FREE ||
+	    (bw_gen(w) & SW_GEN_MASK) != sw_gen(word))
+		return HC_ENOTFOUND;
+	*at = c->items + loc;
+	/* Items are 8-aligned: three relaxed word loads. */
+	const hc_word *hw = (const hc_word *)*at;
+
+	hdr->cas_flags = load_relaxed(&hw[0]);
+	hdr->stamp_klen = load_relaxed(&hw[1]);
+	hdr->expire_vlen = load_relaxed(&hw[2]);
+	if (item_klen(hdr) == 0 || item_ntags(hdr) > HC_MAX_TAGS ||
+	    off + item_size(hdr) > c->block_size)
+		return HC_ENOTFOUND;
+	*bw = w;
+	return 0;
+}
+
+/* After copying bytes of an item found with item_locate(): were they all
+ * of the generation we located?  The acquire fence orders the copy before
+ * the reload; it pairs with the full-barrier CAS that changes the
+ * generation before a block's bytes are reused (block.c, invariant 3). */
+static inline bool item_validate(const hc_cache *c, uint64_t word,
+                                 uint64_t bw)
+{
+	fence_acquire();
+	uint64_t now = load_relaxed(&c->block_words[block_of(c, sw_loc(word))]);
+
+	return bw_gen(now) == bw_gen(bw) && bw_state(now) != HC_BLOCK_FREE;
+}
+
+static inline bool key_matches(const struct hc_item *hdr,
+                               const unsigned char *at, const struct key *k)
+{
+	return item_klen(hdr) == k->len &&
+	       shm_equal(item_key_at(at, hdr), k->ptr, k->len);
+}
 
 static inline hc_word *slot_at(hc_cache *c, uint32_t bucket, unsigned i)
 {
