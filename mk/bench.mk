@@ -23,7 +23,7 @@ BENCH_ARGS         ?=
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
-$(BUILD)/bench/bench_compare: bench/compare/bench_compare.c $(BUILD)/libhostcache.a
+$(BUILD)/bench/bench_compare: bench/hcbench/hcbench.c $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libhostcache.a -lhiredis -lmemcached \
 	  $(LDLIBS) -lm
@@ -47,5 +47,5 @@ bench-compare:
 	$(MAKE) deps
 	$(MAKE) deps DEPS="$(BENCH_COMPARE_DEPS)"
 	$(MAKE) $(BUILD)/bench/bench_compare
-	sh bench/compare.sh $(BUILD) $(BENCH_ARGS)
+	sh bench/run.sh $(BUILD) $(BENCH_ARGS)
 	@echo "results: $(BUILD)/bench/compare.txt compare.json compare.png"

@@ -1,7 +1,7 @@
 #!/bin/sh
-# compare.sh - run bench_compare against memcached and redis-server.
+# run.sh - run bench_compare against memcached and redis-server.
 #
-#   sh bench/compare.sh BUILD_DIR [bench_compare options...]
+#   sh bench/run.sh BUILD_DIR [bench_compare options...]
 #
 # Starts memcached and redis-server on unix sockets in a private temporary
 # directory (no TCP port is opened), runs BUILD_DIR/bench/bench_compare
@@ -15,7 +15,7 @@
 # server cannot be started.
 set -u
 
-build=${1:?usage: compare.sh BUILD_DIR [options]}
+build=${1:?usage: run.sh BUILD_DIR [options]}
 shift
 out=$build/bench
 limit=${BENCH_TIME_LIMIT:-1200}  # seconds any started process may live
@@ -61,12 +61,12 @@ timeout "$limit" redis-server --port 0 --unixsocket "$dir/redis.sock" \
 redis_pid=$!
 
 if ! wait_socket "$dir/memcached.sock"; then
-	echo "compare.sh: memcached did not start:" >&2
+	echo "run.sh: memcached did not start:" >&2
 	cat "$dir/memcached.log" >&2
 	exit 1
 fi
 if ! wait_socket "$dir/redis.sock"; then
-	echo "compare.sh: redis-server did not start:" >&2
+	echo "run.sh: redis-server did not start:" >&2
 	cat "$dir/redis.log" >&2
 	exit 1
 fi
@@ -81,6 +81,6 @@ grep '^{' "$out/compare.out" >"$out/compare.json"
 cat "$out/compare.out"
 if [ $rc -eq 0 ] && command -v gnuplot >/dev/null 2>&1; then
 	gnuplot -e "data='$out/compare.dat'; out='$out/compare.png'" \
-		bench/compare.gp && echo "plot: $out/compare.png"
+		bench/plot.gp && echo "plot: $out/compare.png"
 fi
 exit $rc
