@@ -122,8 +122,8 @@ demo: deps
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) sh examples/demo.sh
 
-bench: all
-	$(BUILD)/bench/bench_ops
+# The benchmark suite: mk/bench.mk (make bench, make bench-quick).
+bench:
 
 install: lib tools
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \

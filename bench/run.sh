@@ -1,39 +1,63 @@
 #!/bin/sh
-# run.sh - run bench_compare against memcached and redis-server.
+# run.sh - run hcbench against memcached and redis-server, and plot.
 #
-#   sh bench/run.sh BUILD_DIR [bench_compare options...]
+#   sh bench/run.sh HCBENCH RESULTS_DIR [hcbench options...]
 #
 # Starts memcached and redis-server on unix sockets in a private temporary
-# directory (no TCP port is opened), runs BUILD_DIR/bench/bench_compare
-# against them and the library, and stops both servers whatever happens.
-# Every process it starts is bounded in time with timeout(1), so nothing
-# outlives a killed run by more than its limit.  Writes the output to
-# BUILD_DIR/bench/compare.txt (table) and compare.json (one object a line)
-# and, when gnuplot is there, BUILD_DIR/bench/compare.png.
+# directory (no TCP port is opened), runs HCBENCH (build/hcbench) against
+# them and the library, and stops both servers whatever happens.  Every
+# process it starts is bounded in time with timeout(1) (BENCH_TIME_LIMIT
+# seconds, default 1800), so nothing outlives a killed run by more than
+# that.  Works as root (memcached then runs with -u root).
 #
-# Exit status: that of bench_compare (non-zero only on errors), or 1 when a
-# server cannot be started.
+# Writes into RESULTS_DIR:
+#   hcbench.jsonl   one JSON object a line (see the header of hcbench.c)
+#   hcbench.txt     the table, the verdicts and the notes
+#   hcbench-scaling.svg/.png     ops/s by process count, YCSB and hot key
+#   hcbench-latency.svg/.png     get_hit p50 and p99 by data set, 1 process
+#   hcbench-throughput.svg/.png  get_hit and set ops/s by data set
+#
+# Exit status: that of hcbench (non-zero only on errors), or 1 when a
+# server cannot be started or a plot cannot be drawn.
 set -u
 
-build=${1:?usage: run.sh BUILD_DIR [options]}
-shift
-out=$build/bench
-limit=${BENCH_TIME_LIMIT:-1200}  # seconds any started process may live
-mkdir -p "$out"
+usage="usage: run.sh HCBENCH RESULTS_DIR [hcbench options...]"
+bin=${1:?$usage}
+out=${2:?$usage}
+shift 2
+limit=${BENCH_TIME_LIMIT:-1800}
+here=$(dirname "$0")
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/hc-compare.XXXXXX") || exit 1
+for cmd in memcached redis-server gnuplot timeout; do
+	if ! command -v $cmd >/dev/null 2>&1; then
+		echo "run.sh: $cmd is not installed (make bench installs it)" >&2
+		exit 1
+	fi
+done
+if [ ! -x "$bin" ]; then
+	echo "run.sh: $bin is not built (make $bin)" >&2
+	exit 1
+fi
+mkdir -p "$out" || exit 1
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/hcbench.XXXXXX") || exit 1
 mc_pid=
 redis_pid=
+bench_pid=
 
+# timeout(1) runs its command in a process group of its own, where a ^C
+# does not reach: whatever ends this script ends what it started.
 stop() {
-	[ -n "$mc_pid" ] && kill "$mc_pid" 2>/dev/null
-	[ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null
-	[ -n "$mc_pid" ] && wait "$mc_pid" 2>/dev/null
-	[ -n "$redis_pid" ] && wait "$redis_pid" 2>/dev/null
+	for pid in $bench_pid $mc_pid $redis_pid; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $bench_pid $mc_pid $redis_pid; do
+		wait "$pid" 2>/dev/null
+	done
 	rm -rf "$dir"
 }
 trap stop EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # Wait until the socket file exists (the server is listening), 10 s at most.
 wait_socket() {
@@ -47,9 +71,9 @@ wait_socket() {
 
 user_opt=
 [ "$(id -u)" = 0 ] && user_opt="-u root"
-# 1 GiB of item memory (more than the benchmark stores), 2 worker threads
-# (this is a 2-core class machine; more would only contend), unix socket
-# only: memcached opens no network port when -s is given.
+# 1 GiB of item memory (more than the benchmark stores), 2 worker threads,
+# unix socket only: memcached opens no network port when -s is given.
+# shellcheck disable=SC2086
 timeout "$limit" memcached -s "$dir/memcached.sock" -a 0600 -m 1024 -t 2 \
 	-c 256 $user_opt >"$dir/memcached.log" 2>&1 &
 mc_pid=$!
@@ -57,7 +81,7 @@ mc_pid=$!
 # front of a database.
 timeout "$limit" redis-server --port 0 --unixsocket "$dir/redis.sock" \
 	--unixsocketperm 600 --save "" --appendonly no --dir "$dir" \
-	--maxmemory 1gb --loglevel warning >"$dir/redis.log" 2>&1 &
+	--maxmemory 2gb --loglevel warning >"$dir/redis.log" 2>&1 &
 redis_pid=$!
 
 if ! wait_socket "$dir/memcached.sock"; then
@@ -70,17 +94,27 @@ if ! wait_socket "$dir/redis.sock"; then
 	cat "$dir/redis.log" >&2
 	exit 1
 fi
-echo "memcached $(memcached -V 2>/dev/null | cut -d' ' -f2), $(redis-server --version | cut -d' ' -f3) (redis), unix sockets" >&2
 
-timeout "$limit" "$build/bench/bench_compare" --memcached "$dir/memcached.sock" \
-	--redis "$dir/redis.sock" --plot-data "$out/compare.dat" "$@" \
-	>"$out/compare.out"
+# In the background, so that a signal to this script is handled at once.
+timeout "$limit" "$bin" --json --table "$out/hcbench.txt" \
+	--plot-data "$dir" --memcached "$dir/memcached.sock" \
+	--redis "$dir/redis.sock" "$@" >"$out/hcbench.jsonl" &
+bench_pid=$!
+wait $bench_pid
 rc=$?
-grep -v '^{' "$out/compare.out" >"$out/compare.txt"
-grep '^{' "$out/compare.out" >"$out/compare.json"
-cat "$out/compare.out"
-if [ $rc -eq 0 ] && command -v gnuplot >/dev/null 2>&1; then
-	gnuplot -e "data='$out/compare.dat'; out='$out/compare.png'" \
-		bench/plot.gp && echo "plot: $out/compare.png"
+bench_pid=
+if [ $rc -eq 124 ]; then
+	echo "run.sh: $bin ran out of time (BENCH_TIME_LIMIT=$limit s)" >&2
 fi
-exit $rc
+[ $rc -ne 0 ] && exit $rc
+cat "$out/hcbench.txt"
+
+for fmt in svg png; do
+	if ! gnuplot -e "data='$dir'; out='$out/hcbench'; fmt='$fmt'" \
+		"$here/plot.gp"; then
+		echo "run.sh: gnuplot failed" >&2
+		exit 1
+	fi
+done
+echo "results: $out/hcbench.txt hcbench.jsonl hcbench-*.svg hcbench-*.png"
+exit 0

@@ -1,32 +1,57 @@
-# bench.mk - benchmarks against the alternatives, and eviction quality on
-# real traces.  Included by the Makefile.  Numbers, never pass/fail: these
-# targets fail only when something cannot be installed, built or run.
+# bench.mk - the benchmark suite, and eviction quality on real traces.
+# Included by the Makefile.  Numbers, never pass/fail: these targets fail
+# only when something cannot be installed, built or run.
 #
+#   make bench           build/hcbench: hostcache against a private table,
+#                        a shared table behind a rwlock or a mutex,
+#                        memcached and redis (started by bench/run.sh on
+#                        unix sockets), then bench-miss and bench-callgrind
+#                        (mk/miss.mk); about 15 minutes on 2 cores
+#   make bench-quick     the same, smaller and shorter (a few minutes)
 #   make bench-traces    replay bench/traces/*.trace and Zipf traces through
 #                        real segments, beside LRU, FIFO, CLOCK, SIEVE and
 #                        S3-FIFO at the same memory
-#   make bench-compare   hostcache against a private table, a locked shared
-#                        table, memcached and redis, in one run
 #
-# Output goes to $(BUILD)/bench/: NAME.txt (table), NAME.json (one object a
-# line), NAME.png (gnuplot).  BENCH_ARGS passes options through, for
-# example BENCH_ARGS=--quick or BENCH_ARGS="--reps 5 --procs 1,2,4".
+# bench and bench-quick write into bench/results/: hcbench.jsonl (one JSON
+# object a line), hcbench.txt (the table), hcbench-*.svg and .png (plots).
+# BENCH_ARGS passes more options to build/hcbench, for example
+# BENCH_ARGS="--reps 5" or BENCH_ARGS="--bench ycsb_b --procs 1,2,4";
+# BENCH_QUICK=1 makes `make bench` the quick run.  bench-traces writes into
+# $(BUILD)/bench/; TRACE_ARGS passes options to its trace_replay.
 
-BENCH_TRACE_DEPS   := xz-utils gnuplot-nox
-BENCH_COMPARE_DEPS := memcached redis-server libhiredis-dev libmemcached-dev \
+BENCH_DEPS         := memcached redis-server libhiredis-dev libmemcached-dev \
                       gnuplot-nox coreutils
+BENCH_TRACE_DEPS   := xz-utils gnuplot-nox
 BENCH_TRACES       := $(sort $(wildcard bench/traces/*.trace))
 BENCH_ZIPF         ?= 0.6,0.8,1.0,1.2
 BENCH_ARGS         ?=
+TRACE_ARGS         ?=
+BENCH_RESULTS      ?= bench/results
 
-.PHONY: bench-traces bench-compare
+.PHONY: bench-quick bench-compare bench-traces
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
-$(BUILD)/bench/bench_compare: bench/hcbench/hcbench.c $(BUILD)/libhostcache.a
+$(BUILD)/hcbench: bench/hcbench/hcbench.c include/hostcache.h \
+                  $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libhostcache.a -lhiredis -lmemcached \
 	  $(LDLIBS) -lm
+
+bench:
+	$(MAKE) deps
+	$(MAKE) deps DEPS="$(BENCH_DEPS)"
+	$(MAKE) $(BUILD)/hcbench
+	sh bench/run.sh $(BUILD)/hcbench $(BENCH_RESULTS) \
+	  $(if $(filter 1,$(BENCH_QUICK)),--quick) $(BENCH_ARGS)
+	$(if $(wildcard mk/miss.mk),$(MAKE) bench-miss bench-callgrind \
+	  $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1))
+
+bench-quick:
+	$(MAKE) bench BENCH_QUICK=1
+
+# The earlier name of the comparison.
+bench-compare: bench-quick
 
 bench-traces:
 	$(MAKE) deps
@@ -34,7 +59,7 @@ bench-traces:
 	$(MAKE) $(BUILD)/bench/trace_replay
 	@mkdir -p $(BUILD)/bench
 	$(BUILD)/bench/trace_replay --zipf $(BENCH_ZIPF) \
-	  --plot-data $(BUILD)/bench/traces.dat $(BENCH_ARGS) $(BENCH_TRACES) \
+	  --plot-data $(BUILD)/bench/traces.dat $(TRACE_ARGS) $(BENCH_TRACES) \
 	  > $(BUILD)/bench/traces.out
 	grep -v '^{' $(BUILD)/bench/traces.out > $(BUILD)/bench/traces.txt || true
 	grep '^{' $(BUILD)/bench/traces.out > $(BUILD)/bench/traces.json || true
@@ -42,10 +67,3 @@ bench-traces:
 	gnuplot -e "data='$(BUILD)/bench/traces.dat'; out='$(BUILD)/bench/traces.png'" \
 	  bench/traces.gp
 	@echo "results: $(BUILD)/bench/traces.txt traces.json traces.png"
-
-bench-compare:
-	$(MAKE) deps
-	$(MAKE) deps DEPS="$(BENCH_COMPARE_DEPS)"
-	$(MAKE) $(BUILD)/bench/bench_compare
-	sh bench/run.sh $(BUILD) $(BENCH_ARGS)
-	@echo "results: $(BUILD)/bench/compare.txt compare.json compare.png"

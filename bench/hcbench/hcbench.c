@@ -1,62 +1,110 @@
 /*
- * bench_compare.c - hostcache against what a host would use instead.
+ * hcbench.c - hostcache against what a host would use instead.
  *
- *   bench_compare [--memcached SOCKET] [--redis SOCKET] [--procs N,N..]
- *                 [--reps N] [--seconds S] [--quick] [--json]
- *                 [--plot-data FILE]
+ *   hcbench [--quick] [--json] [--table FILE] [--plot-data DIR]
+ *           [--memcached SOCKET] [--redis SOCKET]
+ *           [--reps N] [--seconds S] [--procs N,N..]
+ *           [--bench NAME,..] [--impl NAME,..] [--fits l2,l3,dram]
+ *           [--dram-items N] [--ycsb-items N] [--l2 BYTES] [--l3 BYTES]
  *
- *   --procs N,N..  process counts (default 1,2)
- *   --reps N       repetitions of everything, interleaved (default 5)
- *   --seconds S    throughput phase of one measurement (default 0.3)
- *   --quick        one repetition of 0.2 s (about half a minute)
+ * bench/run.sh starts memcached and redis-server on unix sockets, runs
+ * this program against them and draws the plots; `make bench` and
+ * `make bench-quick` run that script.
  *
- * Implementations, measured side by side in one run, interleaved, so that
- * other work on the machine weighs on all of them alike:
+ * Implementations, measured side by side in one run:
  *
- *   hostcache  the library: a segment per value size with item memory for
- *              three times the keys and avg_item_size set to their item
+ *   hostcache  the library: a segment per data set with item memory for
+ *              three times its items, avg_item_size set to their item
  *              size, every process attached to it
- *   private    an open-addressing hash table in the process's own memory,
- *              no lock, no sharing: the floor of what any cache can cost
- *   mutex      the same table in shared memory behind one process-shared
- *              pthread mutex (what a naive shared-memory cache does)
- *   rwlock     likewise behind one process-shared pthread rwlock
- *   memcached  memcached over a unix socket, through libmemcached, one
- *              request at a time (ASCII protocol, its default)
+ *   private    an open-addressing hash table (linear probing, load factor
+ *              at most 1/2, slots of used(4) vlen(4) key(16) value) in each
+ *              process's private memory, no lock: the upper bound of any
+ *              cache.  Workloads with sets give each process a copy of its
+ *              own; gets alone read pages inherited copy-on-write, one
+ *              physical copy as for the shared implementations.  It runs
+ *              with at most one process per CPU
+ *   rwlock     the same table in shared memory behind one process-shared
+ *              pthread rwlock (what a naive shared-memory cache does)
+ *   mutex      likewise behind one process-shared pthread mutex
+ *   memcached  memcached over a unix socket, through libmemcached (text
+ *              protocol), one request at a time
  *   redis      redis-server over a unix socket, through hiredis, one
  *              request at a time
  *
- * The servers are started and stopped by bench/compare.sh; an
- * implementation whose socket is not given is skipped.
+ * An implementation whose socket is not given is skipped.  The servers
+ * run on the L2 and L3 data sets, the YCSB set and the hot key, not on the
+ * DRAM sets: those would hold gigabytes in each server for the whole run.
  *
- * Workloads (16-byte keys):
- *   get_hit   gets of present keys, uniform: 32 B values over 100,000 keys
- *             and 4 KiB values over 10,000 keys
- *   set       overwrites of present keys, uniform, 32 B values
- *   ycsb_b    95% get / 5% set, Zipf(0.99), 256 B values, 100,000 keys
- *   ycsb_a    50% get / 50% set, same keys
- *   hot_key   every process reads one key, 32 B value
+ * Data sets (16-byte keys, every key distinct between sets):
  *
- * Each measurement forks N processes; each connects or attaches on its
- * own, warms up for a tenth of the run, then counts operations for S
- * seconds (throughput, wall clock, and the process's CPU time), then times
- * every operation for S/2 seconds into a log-linear histogram (latency;
- * the cost of the clock reads, calibrated at start, is subtracted).  Key
- * choices are drawn before the clock starts.  Every value read is checked
- * against the key it was read for.
+ *   l2, l3     32 B, 256 B and 4 KiB values, as many items as fill a
+ *              quarter of the L2, an eighth of the L3, at key + value + 32
+ *              bytes each (the cache sizes come from sysfs; --l2 and --l3
+ *              override).  The L3 is shared with the other cores, and the
+ *              pages must stay within reach of the TLB: a set of a quarter
+ *              of the L3 measures DRAM on some machines.
+ *   dram       10,000,000 items of 32 B (--dram-items), and 512 MiB of
+ *              values for 256 B and 4 KiB (not in --quick)
+ *   ycsb       256 B values, 1,000,000 items (--quick: 100,000)
+ *   hot        32 B values, 1,024 items, of which one is read
  *
- * Numbers from a shared machine move from run to run: compare the ratios
- * taken within one repetition (the implementations of a workload run
- * back to back), never absolute nanoseconds across runs.  The p50 ratio is
- * the steadiest: a process that loses its CPU to other work stretches the
- * wall-clock throughput of its run but barely moves its median operation.
- * The exit status is non-zero only on an error (a failed call, a wrong
- * value), never because of a timing.
+ * Workloads:
+ *
+ *   get_hit    gets of present keys, uniform, on every l2/l3/dram set
+ *   set        overwrites of present keys, uniform, on the same sets
+ *   ycsb_c     100% get         } on the ycsb set, Zipf 0.99 and uniform
+ *   ycsb_b     95% get, 5% set  } ("dist" in the output); ranks are
+ *   ycsb_a     50% get, 50% set } scattered over the keys
+ *   hot_key    every process reads one key
+ *
+ * get_hit and set run with 1 and 2 processes; the YCSB mixes and hot_key
+ * with 1, 2, 4 and 8 (--procs): with more processes than CPUs, processes
+ * lose the CPU in the middle of operations, and a lock held by one that
+ * waits for the CPU stops all the others.
+ *
+ * A measurement forks N processes; each attaches or connects on its own
+ * and, on a common clock, warms up for a tenth of S, counts operations
+ * for S seconds (throughput: wall clock, and the process's CPU time), then
+ * times every operation for S/2 seconds into a log-linear histogram (32
+ * buckets per octave) from which the percentiles come; the cost of a clock
+ * read, calibrated at start, is subtracted.  Keys are chosen and formatted
+ * before the clock starts, the same sequences for every implementation.
+ * Every value read is checked against the key it was read for.
+ *
+ * Each data set is loaded once (its segment again whenever sets made it
+ * evict keys that gets expect), then its workloads are repeated (--reps):
+ * within a repetition the implementations of a workload run back to back,
+ * in an order that rotates between repetitions, so that other work on the
+ * machine weighs on all of them alike.  Ratios are taken within a
+ * repetition, then their median over the repetitions is shown with its
+ * range.  Numbers from a shared machine move from run to run: compare
+ * ratios, not absolute nanoseconds across runs.  The p50 is the steadiest
+ * figure: a process that loses its CPU stretches the wall-clock throughput
+ * of its run but barely moves its median operation.
+ *
+ * Per-item memory of hostcache: segments of the default configuration are
+ * filled with distinct keys until they evict; then the item bytes beyond
+ * key and value (live bytes / live items - key - value: the header and
+ * padding) plus the index slot give the overhead of an item, and segment
+ * bytes / live items - key - value what the whole segment spends per item
+ * (with the index at its load factor, the blocks kept free, open blocks).
+ *
+ * A verdict line is printed for each performance target of the library
+ * (see print_verdicts).  The exit status is non-zero only on an error (a
+ * bad option, a failed call, a wrong value read), never because of a
+ * timing or a missed target.
+ *
+ * Output: a table (stdout, or --table FILE) or, with --json, one JSON
+ * object a line on stdout, each with a "type": "run", "measurement" (one
+ * per implementation, workload, process count and repetition), "overhead",
+ * "summary" (medians over the repetitions), "verdict", "note", "end".
+ * --plot-data DIR writes the data files of bench/plot.gp.
  */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,46 +122,55 @@
 #include "hostcache.h"
 
 #define KEY_LEN 16
-#define MAX_PROCS 64
+#define ITEM_HEADER 24            /* hostcache's item header, for sizing */
+#define MAX_PROCS 64              /* see children[] */
 #define MAX_REPS 16
-#define SEQ_LEN (1u << 20)        /* key choices per process, cycled */
+#define MAX_LIST 8                /* entries of --procs */
+#define MAX_DATASETS 16
+#define MAX_WORKLOADS 32
+#define MAX_NOTES 32
 #define HIST_SUB 32               /* log-linear histogram: 32 per octave */
 #define HIST_BUCKETS (64 + 40 * HIST_SUB)
 #define ZIPF_THETA 0.99
+#define DRAM_ITEMS 10000000u      /* the 32 B DRAM set */
+#define DRAM_BYTES (512u << 20)   /* of values, for the larger DRAM sets */
+#define YCSB_ITEMS 1000000u
+#define YCSB_ITEMS_QUICK 100000u
+#define HOT_ITEMS 1024u
+#define OP_SET 0x80000000u        /* in an op: a set, not a get */
+
+static const unsigned value_sizes[] = { 32, 256, 4096 };
+#define NVALUES (sizeof value_sizes / sizeof *value_sizes)
 
 /* ---- failing ----------------------------------------------------------- */
 
-/* One segment per value size, made by the first preload of that size. */
-#define MAX_SEGMENTS 4
-
-static struct {
-	unsigned value;
-	char name[64];
-	hc_cache *owner;
-} segments[MAX_SEGMENTS];
-static unsigned nsegments;
 static pid_t main_pid;
+static bool json_only;
+static pid_t children[64];      /* of the measurement under way */
 
-static void segment_remove(void)
-{
-	if (getpid() != main_pid)
-		return;
-	for (unsigned i = 0; i < nsegments; i++)
-		hc_unlink(segments[i].name);
-	nsegments = 0;
-}
+static void stores_remove(void);
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	segment_remove();
+	if (getpid() == main_pid)
+		for (unsigned i = 0; i < sizeof children / sizeof *children; i++)
+			if (children[i] > 0)
+				kill(children[i], SIGKILL);
+	stores_remove();
 	_exit(130);
 }
 
-static void fail(const char *fmt, const char *what)
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+                                                     noreturn));
+static void fail(const char *fmt, ...)
 {
-	fprintf(stderr, "bench_compare: ");
-	fprintf(stderr, fmt, what);
+	va_list ap;
+
+	fputs("hcbench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fputc('\n', stderr);
 	if (getpid() != main_pid)
 		_exit(1);
@@ -125,8 +182,19 @@ static void *xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		fail("out of memory%s", "");
+		fail("out of memory");
 	return p;
+}
+
+/* Stdout going away (`hcbench --json | head`) ends the run quietly; any
+ * other failure to write results is an error. */
+static void out_check(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return;
+	if (errno == EPIPE)
+		exit(0);
+	fail("writing the results: %s", strerror(errno));
 }
 
 static uint64_t now_ns(void)
@@ -156,55 +224,284 @@ static uint64_t rng_next(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/* ---- workloads ------------------------------------------------------- */
+/* ---- the machine --------------------------------------------------------- */
+
+static bool read_line(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (f == NULL)
+		return false;
+	ok = fgets(buf, (int)cap, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+/* Bytes of CPU 0's data or unified cache of LEVEL, or 0 if unknown: sysfs
+ * first (sysconf is wrong on some virtual machines). */
+static uint64_t cache_size(int level)
+{
+	for (int i = 0; i < 16; i++) {
+		char path[96], buf[64];
+		char *end;
+
+		snprintf(path, sizeof path,
+		         "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+		if (!read_line(path, buf, sizeof buf))
+			break;
+		if (atoi(buf) != level)
+			continue;
+		snprintf(path, sizeof path,
+		         "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+		if (read_line(path, buf, sizeof buf) &&
+		    strcmp(buf, "Instruction") == 0)
+			continue;
+		snprintf(path, sizeof path,
+		         "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+		if (!read_line(path, buf, sizeof buf))
+			break;
+		uint64_t n = strtoull(buf, &end, 10);
+
+		if (*end == 'K')
+			n <<= 10;
+		else if (*end == 'M')
+			n <<= 20;
+		if (n > 0)
+			return n;
+	}
+	long n = sysconf(level == 2 ? _SC_LEVEL2_CACHE_SIZE :
+	                              _SC_LEVEL3_CACHE_SIZE);
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long long kb;
+	uint64_t bytes = UINT64_MAX;
+
+	if (f == NULL)
+		return bytes;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+			bytes = (uint64_t)kb << 10;
+			break;
+		}
+	fclose(f);
+	return bytes;
+}
+
+/* Whether BYTES more can be had and leave half a GiB to the system. */
+static bool affordable(uint64_t bytes)
+{
+	uint64_t avail = mem_available();
+
+	return avail > (512ULL << 20) && bytes < avail - (512ULL << 20);
+}
+
+static double load_average(void)
+{
+	char buf[128];
+
+	return read_line("/proc/loadavg", buf, sizeof buf) ? atof(buf) : -1;
+}
+
+/* ---- notes: what the reader of the numbers must know --------------------- */
+
+static char *notes[MAX_NOTES];
+static unsigned nnotes;
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	for (unsigned i = 0; i < nnotes; i++)
+		if (strcmp(notes[i], buf) == 0)
+			return;
+	if (nnotes < MAX_NOTES)
+		notes[nnotes++] = strdup(buf);
+	fprintf(stderr, "hcbench: note: %s\n", buf);
+}
+
+/* ---- implementations, data sets, workloads --------------------------------- */
+
+enum impl_id { HOSTCACHE, PRIVATE, RWLOCK, MUTEX, MEMCACHED, REDIS, NIMPLS };
+
+static const char *const impl_names[NIMPLS] = {
+	"hostcache", "private", "rwlock", "mutex", "memcached", "redis"
+};
+
+static bool is_server(int impl)
+{
+	return impl == MEMCACHED || impl == REDIS;
+}
 
 enum dist { UNIFORM, ZIPF, HOT };
 
-struct workload {
-	const char *bench;
-	unsigned value;
-	unsigned items;
-	unsigned set_percent;
-	enum dist dist;
-};
+static const char *const dist_names[] = { "uniform", "zipf", "one_key" };
 
-static const struct workload workloads[] = {
-	{ "get_hit", 32, 100000, 0, UNIFORM },
-	{ "get_hit", 4096, 10000, 0, UNIFORM },
-	{ "set", 32, 100000, 100, UNIFORM },
-	{ "ycsb_b", 256, 100000, 5, ZIPF },
-	{ "ycsb_a", 256, 100000, 50, ZIPF },
-	{ "hot_key", 32, 100000, 0, HOT },
-};
-#define NWORKLOADS (sizeof workloads / sizeof *workloads)
-
-/* Key I of the key space of value size V: 16 bytes, distinct per V so
- * that the workloads share one store without meeting. */
-static void key_of(unsigned v, uint32_t i, char out[KEY_LEN + 1])
-{
-	snprintf(out, KEY_LEN + 1, "k%04u:%010u", v % 10000, i);
-}
-
-/* The value stored under key I: its first bytes name the key, so a get
- * that returns another key's value is caught. */
-static void value_of(uint32_t i, unsigned v, unsigned char *out)
-{
-	memset(out, 'a' + (int)(i % 26), v);
-	memcpy(out, &i, sizeof i < v ? sizeof i : v);
-}
-
-static bool value_ok(uint32_t i, unsigned v, const unsigned char *got,
-                     size_t len)
-{
-	return len == v && (v < sizeof i || memcmp(got, &i, sizeof i) == 0);
-}
-
-/* Zipf over N ranks (Gray et al.), rank 0 the hottest; ranks are then
- * scattered over the keys so that hot keys do not share cache lines. */
+/* Zipf over N ranks (Gray et al.), rank 0 the hottest. */
 struct zipf {
 	double theta, alpha, zetan, eta;
 	uint32_t n;
 };
+
+struct table;
+
+struct dataset {
+	unsigned id;             /* in every key: sets never share a key */
+	unsigned value;          /* value bytes */
+	uint32_t items;
+	const char *fits;        /* "l2", "l3", "dram": where its data fits */
+	bool servers;            /* memcached and redis are run on it */
+	bool skip;               /* not run (a note says why) */
+	/* The segment and the shared table are made afresh in each
+	 * repetition; the servers are loaded once. */
+	char name[64];
+	hc_cache *owner;
+	struct table *table;     /* shared, for rwlock and mutex */
+	struct table *priv;      /* private to this process, for private */
+	bool loaded[NIMPLS];
+	uint64_t evictions;      /* of the segment when it was loaded */
+	struct zipf zipf;
+	bool zipf_ready;
+};
+
+struct workload {
+	const char *bench;
+	struct dataset *ds;
+	unsigned set_percent;
+	enum dist dist;
+	bool scaling;            /* at the --procs counts, else at 1 and 2 */
+};
+
+static struct dataset datasets[MAX_DATASETS];
+static unsigned ndatasets;
+static struct workload workloads[MAX_WORKLOADS];
+static unsigned nworkloads;
+
+static const unsigned micro_procs[] = { 1, 2 };
+static unsigned scale_procs[MAX_LIST] = { 1, 2, 4, 8 };
+static unsigned nscale_procs = 4;
+
+static uint64_t l2_bytes, l3_bytes;
+static long online_cpus = 1;
+static unsigned max_procs_used = 2;
+
+/* Bytes a set's data takes in a cache, roughly: key, value and 32 bytes of
+ * index and header per item. */
+static uint64_t footprint(unsigned value, uint64_t items)
+{
+	return items * (KEY_LEN + value + 32);
+}
+
+static const char *fits_of(unsigned value, uint64_t items)
+{
+	uint64_t f = footprint(value, items);
+
+	return f <= l2_bytes / 4 ? "l2" : f <= l3_bytes / 8 ? "l3" : "dram";
+}
+
+static struct dataset *dataset_add(unsigned value, uint32_t items,
+                                   const char *fits, bool servers)
+{
+	struct dataset *d = &datasets[ndatasets];
+
+	if (ndatasets == MAX_DATASETS)
+		fail("too many data sets");
+	memset(d, 0, sizeof *d);
+	d->id = ndatasets++;
+	d->value = value;
+	d->items = items;
+	d->fits = fits != NULL ? fits : fits_of(value, items);
+	d->servers = servers;
+	return d;
+}
+
+static void workload_add(const char *bench, struct dataset *d,
+                         unsigned set_percent, enum dist dist, bool scaling)
+{
+	struct workload *w = &workloads[nworkloads];
+
+	if (nworkloads == MAX_WORKLOADS)
+		fail("too many workloads");
+	w->bench = bench;
+	w->ds = d;
+	w->set_percent = set_percent;
+	w->dist = dist;
+	w->scaling = scaling;
+	nworkloads++;
+}
+
+static unsigned workload_procs(const struct workload *w, const unsigned **list)
+{
+	if (w->scaling) {
+		*list = scale_procs;
+		return nscale_procs;
+	}
+	*list = micro_procs;
+	return 2;
+}
+
+/* ---- keys and values ------------------------------------------------------ */
+
+/* Key I of set DS: "dNN:" and 12 decimal digits, printable as the
+ * memcached text protocol wants. */
+static void key_of(unsigned ds, uint32_t i, char out[KEY_LEN])
+{
+	uint64_t v = i;
+
+	out[0] = 'd';
+	out[1] = (char)('0' + ds / 10 % 10);
+	out[2] = (char)('0' + ds % 10);
+	out[3] = ':';
+	for (int p = KEY_LEN - 1; p >= 4; p--) {
+		out[p] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* A value of set DS is a fill byte of the set, with key I and DS in its
+ * first 8 bytes: a get that returns another key's value, or a value cut
+ * short, is caught. */
+static unsigned char fill_of(unsigned ds)
+{
+	return (unsigned char)('a' + ds % 26);
+}
+
+static void value_stamp(unsigned ds, uint32_t i, unsigned char *out)
+{
+	uint32_t tag = 0x5a000000u | ds;
+
+	memcpy(out, &i, 4);
+	memcpy(out + 4, &tag, 4);
+}
+
+static void value_init(unsigned ds, unsigned v, unsigned char *out)
+{
+	memset(out, fill_of(ds), v);
+}
+
+static bool value_ok(unsigned ds, uint32_t i, unsigned v,
+                     const unsigned char *got, size_t len)
+{
+	unsigned char want[8];
+
+	value_stamp(ds, i, want);
+	return len == v && memcmp(got, want, 8) == 0 &&
+	       got[v - 1] == fill_of(ds);
+}
+
+/* ---- key sequences ----------------------------------------------------- */
 
 static double zeta(uint32_t n, double theta)
 {
@@ -240,112 +537,156 @@ static uint32_t zipf_next(const struct zipf *z, uint64_t *rng)
 	return r >= z->n ? z->n - 1 : (uint32_t)r;
 }
 
-/* An operation: the key index, bit 31 set for a set. */
-#define OP_SET 0x80000000u
+/* The operations of one process, cycled: a key index (OP_SET for a set)
+ * and the key, formatted in advance. */
+struct seq {
+	uint32_t *ops;
+	char (*keys)[KEY_LEN];
+	size_t len;              /* a power of two */
+};
 
-static uint32_t *make_ops(const struct workload *w, uint64_t seed,
-                          const struct zipf *z)
+static size_t seq_len = 1u << 20;
+
+static void seq_make(struct seq *s, const struct workload *w, unsigned proc)
 {
-	uint32_t *ops = xmalloc(SEQ_LEN * sizeof *ops);
-	uint64_t rng = seed;
+	struct dataset *d = w->ds;
+	uint64_t rng = 1000 + proc * 7919ULL + d->id * 104729ULL +
+	               w->set_percent * 31ULL + w->dist;
 
-	for (uint32_t i = 0; i < SEQ_LEN; i++) {
+	if (w->dist == ZIPF && !d->zipf_ready) {
+		zipf_init(&d->zipf, d->items, ZIPF_THETA);
+		d->zipf_ready = true;
+	}
+	s->len = seq_len;
+	s->ops = xmalloc(s->len * sizeof *s->ops);
+	s->keys = xmalloc(s->len * sizeof *s->keys);
+	for (size_t i = 0; i < s->len; i++) {
 		uint32_t k;
 
 		if (w->dist == HOT)
 			k = 0;
-		else if (w->dist == ZIPF)
-			k = (uint32_t)((zipf_next(z, &rng) * 2654435761ULL) % w->items);
+		else if (w->dist == ZIPF) /* ranks scattered over the keys */
+			k = (uint32_t)(zipf_next(&d->zipf, &rng) * 2654435761ULL %
+			               d->items);
 		else
-			k = (uint32_t)(rng_next(&rng) % w->items);
+			k = (uint32_t)(rng_next(&rng) % d->items);
+		key_of(d->id, k, s->keys[i]);
 		if (rng_next(&rng) % 100 < w->set_percent)
 			k |= OP_SET;
-		ops[i] = k;
+		s->ops[i] = k;
 	}
-	return ops;
 }
 
-/* ---- the hash table of private, mutex and rwlock ---------------------- */
+static void seq_free(struct seq *s)
+{
+	free(s->ops);
+	free(s->keys);
+	memset(s, 0, sizeof *s);
+}
 
-enum lock_kind { LOCK_NONE, LOCK_MUTEX, LOCK_RWLOCK };
+/* ---- the hash table of private, rwlock and mutex ------------------------- */
+
+enum lock_kind { LOCK_NONE, LOCK_RWLOCK, LOCK_MUTEX };
 
 struct table {
 	pthread_mutex_t mutex;
 	pthread_rwlock_t rwlock;
-	enum lock_kind lock;
-	uint32_t mask;             /* slots - 1 */
+	size_t bytes;              /* of the mapping */
+	uint32_t nslots;           /* twice the items: load factor <= 1/2 */
 	uint32_t slot_size;
 	unsigned char slots[];     /* used(4) vlen(4) key(16) value */
 };
 
-static size_t table_bytes(unsigned items, unsigned value, uint32_t *nslots,
-                          uint32_t *slot_size)
+static size_t table_bytes(uint32_t items, unsigned value)
 {
-	uint32_t n = 1;
+	size_t slot = (8 + KEY_LEN + value + 7) & ~(size_t)7;
 
-	while (n < 2 * items)
-		n *= 2;
-	*nslots = n;
-	*slot_size = (uint32_t)((8 + KEY_LEN + value + 7) & ~7u);
-	return sizeof(struct table) + (size_t)n * *slot_size;
+	return sizeof(struct table) + 2 * (size_t)items * slot;
 }
 
-/* A table in SHARED or private anonymous memory. */
-static struct table *table_create(unsigned items, unsigned value,
-                                  enum lock_kind lock, bool shared)
+/* An empty table for D in shared memory. */
+static struct table *table_create(const struct dataset *d)
 {
-	uint32_t n, ss;
-	size_t bytes = table_bytes(items, value, &n, &ss);
+	size_t bytes = table_bytes(d->items, d->value);
 	struct table *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-	                       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS,
-	                       -1, 0);
-
-	if (t == MAP_FAILED)
-		fail("mmap: %s", strerror(errno));
-	t->lock = lock;
-	t->mask = n - 1;
-	t->slot_size = ss;
+	                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pthread_mutexattr_t ma;
 	pthread_rwlockattr_t ra;
 
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-	pthread_mutex_init(&t->mutex, &ma);
-	pthread_rwlockattr_init(&ra);
-	pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED);
-	pthread_rwlock_init(&t->rwlock, &ra);
+	if (t == MAP_FAILED)
+		fail("mmap of %zu bytes: %s", bytes, strerror(errno));
+	t->bytes = bytes;
+	t->nslots = 2 * d->items;
+	t->slot_size = (uint32_t)((8 + KEY_LEN + d->value + 7) & ~7u);
+	if (pthread_mutexattr_init(&ma) != 0 ||
+	    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutex_init(&t->mutex, &ma) != 0 ||
+	    pthread_rwlockattr_init(&ra) != 0 ||
+	    pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_rwlock_init(&t->rwlock, &ra) != 0)
+		fail("cannot make a process-shared lock");
+	pthread_mutexattr_destroy(&ma);
+	pthread_rwlockattr_destroy(&ra);
 	return t;
 }
 
-static void table_destroy(struct table *t, unsigned items, unsigned value)
+/* A copy of FROM in this process's own memory, every page its own. */
+static struct table *table_copy_private(const struct table *from)
 {
-	uint32_t n, ss;
+	struct table *t = mmap(NULL, from->bytes, PROT_READ | PROT_WRITE,
+	                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
-	munmap(t, table_bytes(items, value, &n, &ss));
+	if (t == MAP_FAILED)
+		fail("mmap of %zu bytes: %s", from->bytes, strerror(errno));
+	memcpy(t, from, from->bytes);
+	return t;
 }
 
-static void table_lock(struct table *t, bool write)
+/* Whether children forked from now on inherit T: a large private mapping
+ * makes every fork copy its page table. */
+static void table_fork(struct table *t, bool inherit)
 {
-	if (t->lock == LOCK_MUTEX)
-		pthread_mutex_lock(&t->mutex);
-	else if (t->lock == LOCK_RWLOCK && write)
-		pthread_rwlock_wrlock(&t->rwlock);
-	else if (t->lock == LOCK_RWLOCK)
-		pthread_rwlock_rdlock(&t->rwlock);
+	if (madvise(t, t->bytes, inherit ? MADV_DOFORK : MADV_DONTFORK) != 0)
+		fail("madvise: %s", strerror(errno));
 }
 
-static void table_unlock(struct table *t)
+static void table_destroy(struct table *t)
 {
-	if (t->lock == LOCK_MUTEX)
-		pthread_mutex_unlock(&t->mutex);
-	else if (t->lock == LOCK_RWLOCK)
-		pthread_rwlock_unlock(&t->rwlock);
+	if (t != NULL)
+		munmap(t, t->bytes);
+}
+
+static void table_lock(struct table *t, enum lock_kind lock, bool write)
+{
+	int rc = 0;
+
+	if (lock == LOCK_MUTEX)
+		rc = pthread_mutex_lock(&t->mutex);
+	else if (lock == LOCK_RWLOCK && write)
+		rc = pthread_rwlock_wrlock(&t->rwlock);
+	else if (lock == LOCK_RWLOCK)
+		rc = pthread_rwlock_rdlock(&t->rwlock);
+	if (rc != 0)
+		fail("taking the table lock: %s", strerror(rc));
+}
+
+static void table_unlock(struct table *t, enum lock_kind lock)
+{
+	int rc = 0;
+
+	if (lock == LOCK_MUTEX)
+		rc = pthread_mutex_unlock(&t->mutex);
+	else if (lock == LOCK_RWLOCK)
+		rc = pthread_rwlock_unlock(&t->rwlock);
+	if (rc != 0)
+		fail("releasing the table lock: %s", strerror(rc));
 }
 
 /* The slot of KEY: its own, or the empty one where it would go. */
 static unsigned char *table_slot(struct table *t, const char *key)
 {
-	uint32_t i = (uint32_t)XXH3_64bits(key, KEY_LEN) & t->mask;
+	uint32_t h = (uint32_t)XXH3_64bits(key, KEY_LEN);
+	uint32_t i = (uint32_t)(((uint64_t)h * t->nslots) >> 32);
 
 	for (;;) {
 		unsigned char *s = t->slots + (size_t)i * t->slot_size;
@@ -354,16 +695,16 @@ static unsigned char *table_slot(struct table *t, const char *key)
 		memcpy(&used, s, 4);
 		if (!used || memcmp(s + 8, key, KEY_LEN) == 0)
 			return s;
-		i = (i + 1) & t->mask;
+		i = i + 1 == t->nslots ? 0 : i + 1;
 	}
 }
 
-static int table_get(struct table *t, const char *key, void *buf, size_t cap,
-                     size_t *vlen)
+static int table_get(struct table *t, enum lock_kind lock, const char *key,
+                     void *buf, size_t cap, size_t *vlen)
 {
-	int rc = -1;
+	int rc = 1;
 
-	table_lock(t, false);
+	table_lock(t, lock, false);
 	unsigned char *s = table_slot(t, key);
 	uint32_t used, len;
 
@@ -374,83 +715,54 @@ static int table_get(struct table *t, const char *key, void *buf, size_t cap,
 		*vlen = len;
 		rc = 0;
 	}
-	table_unlock(t);
+	table_unlock(t, lock);
 	return rc;
 }
 
-static int table_set(struct table *t, const char *key, const void *val,
-                     size_t vlen)
+static int table_set(struct table *t, enum lock_kind lock, const char *key,
+                     const void *val, size_t vlen)
 {
 	uint32_t one = 1, len = (uint32_t)vlen;
 
-	table_lock(t, true);
+	table_lock(t, lock, true);
 	unsigned char *s = table_slot(t, key);
 
 	memcpy(s + 4, &len, 4);
 	memcpy(s + 8, key, KEY_LEN);
 	memcpy(s + 8 + KEY_LEN, val, vlen);
 	memcpy(s, &one, 4);
-	table_unlock(t);
+	table_unlock(t, lock);
 	return 0;
 }
 
-/* ---- implementations --------------------------------------------------- */
-
-enum impl_id { HOSTCACHE, PRIVATE, MUTEX, RWLOCK, MEMCACHED, REDIS, NIMPLS };
-
-static const char *const impl_names[NIMPLS] = {
-	"hostcache", "private", "mutex", "rwlock", "memcached", "redis"
-};
+/* ---- connections ------------------------------------------------------- */
 
 static const char *memcached_socket, *redis_socket;
+static char memcached_version_str[32], redis_version_str[32];
 
-/* One process's connection to one implementation. */
+/* One process's way to one implementation. */
 struct conn {
 	enum impl_id impl;
+	enum lock_kind lock;
 	hc_cache *hc;
 	struct table *table;
 	memcached_st *mc;
 	redisContext *redis;
 };
 
-/* The segment for values of W's size, made on first use: item memory for
- * three times the workload's items, the index sized for their item size,
- * as a user would size a cache for known data. */
-static const char *segment_for(const struct workload *w)
-{
-	for (unsigned i = 0; i < nsegments; i++)
-		if (segments[i].value == w->value)
-			return segments[i].name;
-	if (nsegments == MAX_SEGMENTS)
-		fail("too many segments%s", "");
-
-	unsigned item = (24 + KEY_LEN + w->value + 7) & ~7u;
-	hc_config cfg;
-	int rc;
-
-	hc_config_init(&cfg);
-	cfg.avg_item_size = item;
-	cfg.size = 3ULL * w->items * item + (16u << 20);
-	segments[nsegments].value = w->value;
-	snprintf(segments[nsegments].name, sizeof segments[nsegments].name,
-	         "/hc_bench_compare_%ld_%u", (long)getpid(), w->value);
-	rc = hc_create(segments[nsegments].name, &cfg, &segments[nsegments].owner);
-	if (rc != 0)
-		fail("hc_create: %s", hc_last_error());
-	return segments[nsegments++].name;
-}
-
-static void conn_open(struct conn *c, enum impl_id impl, struct table *table,
-                      const struct workload *w)
+static void conn_open(struct conn *c, enum impl_id impl, struct dataset *d,
+                      struct table *table)
 {
 	memset(c, 0, sizeof *c);
 	c->impl = impl;
 	c->table = table;
+	c->lock = impl == RWLOCK ? LOCK_RWLOCK : impl == MUTEX ? LOCK_MUTEX :
+	                                                      LOCK_NONE;
 	if (impl == HOSTCACHE) {
-		int rc = hc_open(segment_for(w), &c->hc);
+		int rc = hc_open(d->name, &c->hc);
 
 		if (rc != 0)
-			fail("hc_open: %s", hc_strerror(rc));
+			fail("hc_open %s: %s", d->name, hc_strerror(rc));
 	} else if (impl == MEMCACHED) {
 		c->mc = memcached_create(NULL);
 		if (c->mc == NULL ||
@@ -458,9 +770,13 @@ static void conn_open(struct conn *c, enum impl_id impl, struct table *table,
 		            MEMCACHED_SUCCESS)
 			fail("memcached: cannot use %s", memcached_socket);
 	} else if (impl == REDIS) {
+		struct timeval tv = { 30, 0 };
+
 		c->redis = redisConnectUnix(redis_socket);
 		if (c->redis == NULL || c->redis->err)
-			fail("redis: cannot connect to %s", redis_socket);
+			fail("redis: cannot connect to %s: %s", redis_socket,
+			     c->redis ? c->redis->errstr : "out of memory");
+		redisSetTimeout(c->redis, tv);
 	}
 }
 
@@ -485,9 +801,9 @@ static int conn_get(struct conn *c, const char *key, unsigned char *buf,
 		return rc == 0 ? 0 : rc == HC_ENOTFOUND ? 1 : -1;
 	}
 	case PRIVATE:
-	case MUTEX:
 	case RWLOCK:
-		return table_get(c->table, key, buf, cap, vlen) == 0 ? 0 : 1;
+	case MUTEX:
+		return table_get(c->table, c->lock, key, buf, cap, vlen);
 	case MEMCACHED: {
 		memcached_return_t rc;
 		uint32_t flags;
@@ -500,7 +816,8 @@ static int conn_get(struct conn *c, const char *key, unsigned char *buf,
 		return 0;
 	}
 	case REDIS: {
-		redisReply *r = redisCommand(c->redis, "GET %b", key, (size_t)KEY_LEN);
+		redisReply *r = redisCommand(c->redis, "GET %b", key,
+		                             (size_t)KEY_LEN);
 		int rc = -1;
 
 		if (r != NULL && r->type == REDIS_REPLY_STRING) {
@@ -525,9 +842,9 @@ static int conn_set(struct conn *c, const char *key, const unsigned char *val,
 	case HOSTCACHE:
 		return hc_set(c->hc, key, KEY_LEN, val, vlen, 0) == 0 ? 0 : -1;
 	case PRIVATE:
-	case MUTEX:
 	case RWLOCK:
-		return table_set(c->table, key, val, vlen);
+	case MUTEX:
+		return table_set(c->table, c->lock, key, val, vlen);
 	case MEMCACHED:
 		return memcached_set(c->mc, key, KEY_LEN, (const char *)val, vlen, 0,
 		                     0) == MEMCACHED_SUCCESS ? 0 : -1;
@@ -544,14 +861,199 @@ static int conn_set(struct conn *c, const char *key, const unsigned char *val,
 	}
 }
 
+/* ---- the stores of a data set -------------------------------------------- */
+
+static unsigned segment_item(unsigned value)
+{
+	return (ITEM_HEADER + KEY_LEN + value + 7) & ~7u;
+}
+
+static uint64_t segment_bytes(const struct dataset *d)
+{
+	return 3ULL * d->items * segment_item(d->value) + (4u << 20);
+}
+
+/* D's segment, made afresh: item memory for three times its items (room
+ * for overwrites before anything is evicted), the index sized for their
+ * item size, as a user would size a cache for known data.  False if
+ * /dev/shm cannot hold it. */
+static bool segment_make(struct dataset *d)
+{
+	hc_config cfg;
+	int rc;
+
+	hc_config_init(&cfg);
+	cfg.avg_item_size = segment_item(d->value);
+	cfg.size = segment_bytes(d);
+	cfg.max_procs = max_procs_used + 2;
+	snprintf(d->name, sizeof d->name, "/hcbench_%ld_%u", (long)main_pid,
+	         d->id);
+	rc = hc_create(d->name, &cfg, &d->owner);
+	if (rc == HC_ENOSPC) {
+		d->name[0] = '\0';
+		return false;
+	}
+	if (rc != 0)
+		fail("hc_create %s (%llu bytes): %s", d->name,
+		     (unsigned long long)cfg.size, hc_last_error());
+	return true;
+}
+
+static void segment_drop(struct dataset *d)
+{
+	if (d->owner != NULL)
+		hc_close(d->owner);
+	d->owner = NULL;
+	if (d->name[0] != '\0')
+		hc_unlink(d->name);
+	d->name[0] = '\0';
+}
+
+/* Every key of D into its segment, made afresh.  False if /dev/shm
+ * cannot hold the segment. */
+static bool preload_segment(struct dataset *d)
+{
+	unsigned char *val = xmalloc(d->value);
+	hc_stats st;
+	int rc;
+
+	if (!segment_make(d))
+		return false;
+	value_init(d->id, d->value, val);
+	for (uint32_t i = 0; i < d->items; i++) {
+		char key[KEY_LEN];
+
+		key_of(d->id, i, key);
+		value_stamp(d->id, i, val);
+		if ((rc = hc_set(d->owner, key, KEY_LEN, val, d->value, 0)) != 0)
+			fail("preload: hc_set: %s", hc_strerror(rc));
+	}
+	free(val);
+	if ((rc = hc_stats_get(d->owner, &st)) != 0)
+		fail("hc_stats_get: %s", hc_strerror(rc));
+	if (st.evictions > 0)
+		note("hostcache: %llu of the %u keys of the %u B %s set were "
+		     "evicted while it was loaded (%llu from full index buckets): "
+		     "gets of them miss", (unsigned long long)st.evictions,
+		     d->items, d->value, d->fits,
+		     (unsigned long long)st.bucket_evictions);
+	d->evictions = st.evictions;
+	return true;
+}
+
+/* Every key of D into a shared table, and a private copy of it. */
+static void preload_table(struct dataset *d)
+{
+	unsigned char *val = xmalloc(d->value);
+
+	d->table = table_create(d);
+	value_init(d->id, d->value, val);
+	for (uint32_t i = 0; i < d->items; i++) {
+		char key[KEY_LEN];
+
+		key_of(d->id, i, key);
+		value_stamp(d->id, i, val);
+		table_set(d->table, LOCK_MUTEX, key, val, d->value);
+	}
+	free(val);
+	d->priv = table_copy_private(d->table);
+	table_fork(d->priv, false);
+}
+
+/* Every key of D into a server, many requests in flight (only the loading
+ * is pipelined; the measurements send one request at a time), then a
+ * sample read back. */
+static void preload_server(struct dataset *d, enum impl_id impl)
+{
+	unsigned char *val = xmalloc(d->value), *buf = xmalloc(d->value);
+	const uint32_t batch = 512;
+	struct conn c;
+
+	value_init(d->id, d->value, val);
+	conn_open(&c, impl, d, NULL);
+	if (impl == MEMCACHED) {
+		memcached_behavior_set(c.mc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
+		memcached_behavior_set(c.mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
+	}
+	for (uint32_t i = 0; i < d->items; i += batch) {
+		uint32_t n = d->items - i < batch ? d->items - i : batch;
+
+		for (uint32_t j = i; j < i + n; j++) {
+			char key[KEY_LEN];
+
+			key_of(d->id, j, key);
+			value_stamp(d->id, j, val);
+			if (impl == MEMCACHED) {
+				memcached_return_t rc = memcached_set(
+					c.mc, key, KEY_LEN, (const char *)val, d->value, 0, 0);
+
+				if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_BUFFERED)
+					fail("preload: memcached set: %s",
+					     memcached_strerror(c.mc, rc));
+			} else if (redisAppendCommand(c.redis, "SET %b %b", key,
+			                              (size_t)KEY_LEN, val,
+			                              (size_t)d->value) != REDIS_OK) {
+				fail("preload: redis: %s", c.redis->errstr);
+			}
+		}
+		if (impl == MEMCACHED) {
+			memcached_return_t rc = memcached_flush_buffers(c.mc);
+
+			if (rc != MEMCACHED_SUCCESS)
+				fail("preload: memcached: %s",
+				     memcached_strerror(c.mc, rc));
+			continue;
+		}
+		for (uint32_t j = 0; j < n; j++) {
+			void *reply = NULL;
+			redisReply *r;
+
+			if (redisGetReply(c.redis, &reply) != REDIS_OK)
+				fail("preload: redis: %s", c.redis->errstr);
+			r = reply;
+			if (r->type != REDIS_REPLY_STATUS)
+				fail("preload: redis SET: %s",
+				     r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+			freeReplyObject(r);
+		}
+	}
+	conn_close(&c);
+	/* A fresh connection reads a sample back, the last key first. */
+	conn_open(&c, impl, d, NULL);
+	for (uint32_t s = 0; s < 64 && s < d->items; s++) {
+		uint32_t i = s == 0 ? d->items - 1 : (uint32_t)(s * 2654435761ULL %
+		                                                d->items);
+		char key[KEY_LEN];
+		size_t len = 0;
+		int rc;
+
+		key_of(d->id, i, key);
+		rc = conn_get(&c, key, buf, d->value, &len);
+		if (rc != 0 || !value_ok(d->id, i, d->value, buf, len))
+			fail("%s lost or changed key %.*s after loading %u items "
+			     "(out of memory?)", impl_names[impl], KEY_LEN, key,
+			     d->items);
+	}
+	conn_close(&c);
+	free(val);
+	free(buf);
+}
+
 /* ---- one measurement --------------------------------------------------- */
 
 struct proc_result {
 	uint64_t ops, ns;          /* throughput phase */
 	uint64_t cpu_ns;           /* this process's CPU time in that phase */
+	uint64_t gets, misses;     /* both phases */
+	uint64_t errors, wrong;
 	uint64_t lat_ops;
-	uint64_t errors, misses, wrong;
 	uint32_t hist[HIST_BUCKETS];
+};
+
+/* What the processes of a measurement share: the start, then results. */
+struct run_shared {
+	uint64_t t0;
+	struct proc_result res[];
 };
 
 static unsigned hist_bucket(uint64_t ns)
@@ -575,83 +1077,7 @@ static double hist_value(unsigned b)
 	return ldexp(1.0, (int)e) + (sub + 0.5) * ldexp(1.0, (int)e - 5);
 }
 
-static uint64_t timer_cost;    /* ns of one clock read, calibrated */
-
-/* Run OPS for SECONDS, counting; then SECONDS/2 more, timing each op. */
-static void proc_run(struct conn *c, const struct workload *w,
-                     const uint32_t *ops, double seconds,
-                     struct proc_result *r)
-{
-	char (*keys)[KEY_LEN + 1] = xmalloc((size_t)w->items * sizeof *keys);
-	unsigned char *val = xmalloc(w->value), *buf = xmalloc(w->value);
-	uint64_t i = 0;
-
-	for (uint32_t k = 0; k < w->items; k++)
-		key_of(w->value, k, keys[k]);
-	/* One step: the op, with its result checked. */
-#define STEP()                                                                 \
-	do {                                                                   \
-		uint32_t op = ops[i++ & (SEQ_LEN - 1)], k = op & ~OP_SET;     \
-		size_t len = 0;                                                \
-		int rc;                                                        \
-		if (op & OP_SET) {                                             \
-			value_of(k, w->value, val);                            \
-			rc = conn_set(c, keys[k], val, w->value);              \
-		} else {                                                       \
-			rc = conn_get(c, keys[k], buf, w->value, &len);        \
-			if (rc == 0 && !value_ok(k, w->value, buf, len))       \
-				r->wrong++;                                    \
-		}                                                              \
-		r->errors += rc < 0;                                           \
-		r->misses += rc == 1;                                          \
-	} while (0)
-
-	uint64_t warm_end = now_ns() + (uint64_t)(seconds * 1e8);
-
-	while (now_ns() < warm_end)
-		for (int j = 0; j < 64; j++)
-			STEP();
-	uint64_t cpu0 = cpu_ns();
-	uint64_t start = now_ns(), end = start + (uint64_t)(seconds * 1e9), t;
-	uint64_t counted = i;
-
-	do {
-		for (int j = 0; j < 64; j++)
-			STEP();
-	} while ((t = now_ns()) < end);
-	r->ops = i - counted;
-	r->ns = t - start;
-	r->cpu_ns = cpu_ns() - cpu0;
-	end = t + (uint64_t)(seconds * 5e8);
-	uint64_t before = now_ns(), after;
-
-	do {
-		STEP();
-		after = now_ns();
-		uint64_t d = after - before;
-
-		d = d > timer_cost ? d - timer_cost : 0;
-		r->hist[hist_bucket(d)]++;
-		r->lat_ops++;
-		before = after;
-	} while (after < end);
-#undef STEP
-	free(keys);
-	free(val);
-	free(buf);
-}
-
-struct measurement {
-	const struct workload *w;
-	enum impl_id impl;
-	unsigned procs, rep;
-	double ops_per_sec;
-	double cpu_ns_per_op;      /* client CPU per operation */
-	double p50, p99, p999;
-	uint64_t ops, errors, misses, wrong;
-};
-
-static double hist_percentile(const uint32_t *hist, uint64_t total, double q)
+static double hist_percentile(const uint64_t *hist, uint64_t total, double q)
 {
 	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
 
@@ -663,57 +1089,149 @@ static double hist_percentile(const uint32_t *hist, uint64_t total, double q)
 	return 0;
 }
 
-static void preload(const struct workload *w, enum impl_id impl,
-                    struct table *table);
+static uint64_t timer_cost;    /* ns of one clock read, calibrated */
 
-/* Fork PROCS processes that each run workload W on IMPL; fill M. */
-static void measure(const struct workload *w, enum impl_id impl,
-                    unsigned procs, double seconds, struct table *table,
-                    const struct zipf *z, struct measurement *m)
+/* One operation of S, its result checked. */
+static inline void step(struct conn *c, const struct dataset *d,
+                        const struct seq *s, uint64_t i, unsigned char *val,
+                        unsigned char *buf, struct proc_result *r)
 {
-	struct proc_result *res = mmap(NULL, procs * sizeof *res,
-	                               PROT_READ | PROT_WRITE,
-	                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	size_t at = i & (s->len - 1), len = 0;
+	uint32_t op = s->ops[at], k = op & ~OP_SET;
+	int rc;
+
+	if (op & OP_SET) {
+		value_stamp(d->id, k, val);
+		rc = conn_set(c, s->keys[at], val, d->value);
+	} else {
+		rc = conn_get(c, s->keys[at], buf, d->value, &len);
+		r->gets++;
+		if (rc == 0 && !value_ok(d->id, k, d->value, buf, len))
+			r->wrong++;
+	}
+	r->errors += rc < 0;
+	r->misses += rc == 1;
+}
+
+/* From T0 on the common clock: warm up until T0 + WARM, count operations
+ * for SECONDS, then time each for SECONDS/2. */
+static void proc_run(struct conn *c, const struct dataset *d,
+                     const struct seq *s, uint64_t t0, double seconds,
+                     struct proc_result *r)
+{
+	unsigned char *val = xmalloc(d->value), *buf = xmalloc(d->value);
+	uint64_t warm = (uint64_t)(seconds * 1e8);
+	uint64_t t_count = t0 + warm, t_lat = t_count + (uint64_t)(seconds * 1e9);
+	uint64_t t_end = t_lat + (uint64_t)(seconds * 5e8);
+	uint64_t i = 0, t;
+
+	value_init(d->id, d->value, val);
+	while (now_ns() < t0)
+		;
+	do {
+		for (int j = 0; j < 16; j++)
+			step(c, d, s, i++, val, buf, r);
+	} while ((t = now_ns()) < t_count);
+
+	uint64_t cpu0 = cpu_ns(), start = t, counted = i;
+
+	do {
+		for (int j = 0; j < 16; j++)
+			step(c, d, s, i++, val, buf, r);
+	} while ((t = now_ns()) < t_lat);
+	r->ops = i - counted;
+	r->ns = t - start;
+	r->cpu_ns = cpu_ns() - cpu0;
+
+	uint64_t before = now_ns(), after;
+
+	do {
+		step(c, d, s, i++, val, buf, r);
+		after = now_ns();
+		uint64_t ns = after - before;
+
+		ns = ns > timer_cost ? ns - timer_cost : 0;
+		r->hist[hist_bucket(ns)]++;
+		r->lat_ops++;
+		before = after;
+	} while (after < t_end);
+	free(val);
+	free(buf);
+}
+
+struct measurement {
+	const struct workload *w;
+	enum impl_id impl;
+	unsigned procs, rep;
+	double ops_per_sec;
+	double cpu_ns_per_op;      /* client CPU per operation */
+	double p50, p99, p999;
+	uint64_t ops, gets, misses, lat_ops;
+	/* hostcache: live items the segment dropped during the measurement,
+	 * to make room and from full index buckets */
+	uint64_t evictions, bucket_evictions;
+};
+
+/* Fork PROCS processes that each run W on IMPL with their sequence of
+ * SEQS; fill M.  Exits on any failed call or wrong value. */
+static void measure(const struct workload *w, enum impl_id impl,
+                    unsigned procs, double seconds, const struct seq *seqs,
+                    struct measurement *m)
+{
+	size_t shared_bytes = sizeof(struct run_shared) +
+	                      procs * sizeof(struct proc_result);
+	struct run_shared *sh = mmap(NULL, shared_bytes, PROT_READ | PROT_WRITE,
+	                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct dataset *d = w->ds;
 	int ready[2], go[2];
 	pid_t pids[MAX_PROCS];
 
-	if (res == MAP_FAILED || pipe(ready) != 0 || pipe(go) != 0)
+	if (sh == MAP_FAILED || pipe(ready) != 0 || pipe(go) != 0)
 		fail("measure: %s", strerror(errno));
-	memset(res, 0, procs * sizeof *res);
+	fflush(NULL);
+	if (impl == PRIVATE)
+		table_fork(d->priv, true);
 	for (unsigned p = 0; p < procs; p++) {
 		pids[p] = fork();
 		if (pids[p] < 0)
 			fail("fork: %s", strerror(errno));
-		if (pids[p] > 0)
+		if (pids[p] > 0) {
+			children[p] = pids[p];
 			continue;
-		char byte = 1;
+		}
+		struct table *table = d->table;
 		struct conn c;
-		uint32_t *ops = make_ops(w, 1000 + p * 7919 + w->value, z);
+		char byte = 1;
 
 		close(ready[0]);
 		close(go[1]);
-		/* The floor: each process's own table, made after the fork so
-		 * that no page is shared copy-on-write with the parent. */
-		if (impl == PRIVATE) {
-			table = table_create(w->items, w->value, LOCK_NONE, false);
-			preload(w, impl, table);
-		}
-		conn_open(&c, impl, table, w);
+		/* The upper bound: a table in this process's private memory.
+		 * Gets alone read the parent's copy (copy-on-write, pages
+		 * never written); a workload with sets makes its own copy, so
+		 * that no write is timed with the copying of a page. */
+		if (impl == PRIVATE)
+			table = w->set_percent == 0 ? d->priv :
+			                              table_copy_private(d->priv);
+		conn_open(&c, impl, d, table);
 		if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 0)
 			_exit(1);
-		proc_run(&c, w, ops, seconds, &res[p]);
+		proc_run(&c, d, &seqs[p], __atomic_load_n(&sh->t0, __ATOMIC_ACQUIRE),
+		         seconds, &sh->res[p]);
 		conn_close(&c);
 		_exit(0);
 	}
+	if (impl == PRIVATE)
+		table_fork(d->priv, false);
 	close(ready[1]);
 	close(go[0]);
 	for (unsigned p = 0; p < procs; p++) {
 		char byte;
 
 		if (read(ready[0], &byte, 1) != 1)
-			fail("a %s process failed to start", impl_names[impl]);
+			break; /* reported below */
 	}
-	close(go[1]); /* everyone starts now */
+	__atomic_store_n(&sh->t0, now_ns() + 2000000, __ATOMIC_RELEASE);
+	close(go[1]); /* everyone starts at t0 */
 	close(ready[0]);
 	bool ok = true;
 
@@ -723,63 +1241,136 @@ static void measure(const struct workload *w, enum impl_id impl,
 		if (waitpid(pids[p], &st, 0) < 0 || !WIFEXITED(st) ||
 		    WEXITSTATUS(st) != 0)
 			ok = false;
+		children[p] = 0;
 	}
 	if (!ok)
-		fail("a %s process failed", impl_names[impl]);
+		fail("a %s process of %s failed", impl_names[impl], w->bench);
 
-	static uint32_t hist[HIST_BUCKETS];
-	uint64_t lat_ops = 0;
+	static uint64_t hist[HIST_BUCKETS];
+	uint64_t cpu = 0, errors = 0, wrong = 0;
 
 	memset(hist, 0, sizeof hist);
 	memset(m, 0, sizeof *m);
 	m->w = w;
 	m->impl = impl;
 	m->procs = procs;
-	uint64_t cpu = 0;
-
 	for (unsigned p = 0; p < procs; p++) {
-		m->ops_per_sec += (double)res[p].ops * 1e9 / (double)res[p].ns;
-		cpu += res[p].cpu_ns;
-		m->ops += res[p].ops;
-		m->errors += res[p].errors;
-		m->misses += res[p].misses;
-		m->wrong += res[p].wrong;
-		lat_ops += res[p].lat_ops;
+		const struct proc_result *r = &sh->res[p];
+
+		m->ops_per_sec += r->ns ? (double)r->ops * 1e9 / (double)r->ns : 0;
+		cpu += r->cpu_ns;
+		m->ops += r->ops;
+		m->gets += r->gets;
+		m->misses += r->misses;
+		m->lat_ops += r->lat_ops;
+		errors += r->errors;
+		wrong += r->wrong;
 		for (unsigned b = 0; b < HIST_BUCKETS; b++)
-			hist[b] += res[p].hist[b];
+			hist[b] += r->hist[b];
 	}
+	munmap(sh, shared_bytes);
+	if (errors || wrong)
+		fail("%s on %s (%u B values): %llu failed calls, %llu wrong "
+		     "values read", impl_names[impl], w->bench, d->value,
+		     (unsigned long long)errors, (unsigned long long)wrong);
 	m->cpu_ns_per_op = m->ops ? (double)cpu / (double)m->ops : 0;
-	m->p50 = hist_percentile(hist, lat_ops, 0.5);
-	m->p99 = hist_percentile(hist, lat_ops, 0.99);
-	m->p999 = hist_percentile(hist, lat_ops, 0.999);
-	munmap(res, procs * sizeof *res);
+	m->p50 = hist_percentile(hist, m->lat_ops, 0.5);
+	m->p99 = hist_percentile(hist, m->lat_ops, 0.99);
+	m->p999 = hist_percentile(hist, m->lat_ops, 0.999);
 }
 
-/* Put every key of W into IMPL (once per value size: the stores keep it). */
-static void preload(const struct workload *w, enum impl_id impl,
-                    struct table *table)
+/* ---- per-item memory ---------------------------------------------------- */
+
+struct overhead {
+	unsigned value;
+	uint64_t size, items;
+	double header;             /* item bytes beyond key and value */
+	double slot;               /* index bytes per slot */
+	double index_per_item;     /* index bytes per item held */
+	double segment;            /* segment bytes per item beyond key, value */
+};
+
+static struct overhead overheads[NVALUES];
+static unsigned noverheads;
+static char overhead_name[64];
+
+/* Fill a segment of SIZE with distinct keys of VALUE-byte values until it
+ * has evicted for a while, then read what an item costs. */
+static void measure_overhead(unsigned value, uint64_t size, struct overhead *o)
 {
-	struct conn c;
-	unsigned char *val = xmalloc(w->value);
+	unsigned char *val = xmalloc(value);
+	hc_config cfg;
+	hc_cache *c;
+	hc_stats st;
+	hc_info info;
+	int rc;
 
-	conn_open(&c, impl, table, w);
-	for (uint32_t k = 0; k < w->items; k++) {
-		char key[KEY_LEN + 1];
+	hc_config_init(&cfg);
+	cfg.size = size;
+	cfg.avg_item_size = segment_item(value);
+	snprintf(overhead_name, sizeof overhead_name, "/hcbench_%ld_size",
+	         (long)main_pid);
+	if ((rc = hc_create(overhead_name, &cfg, &c)) != 0)
+		fail("hc_create %s: %s", overhead_name, hc_last_error());
+	value_init(MAX_DATASETS, value, val);
+	/* Until it evicts, then a tenth more. */
+	uint64_t n = UINT64_MAX;
 
-		key_of(w->value, k, key);
-		value_of(k, w->value, val);
-		if (conn_set(&c, key, val, w->value) != 0)
-			fail("preload: a set into %s failed", impl_names[impl]);
+	for (uint64_t i = 0; i < n; i++) {
+		char key[KEY_LEN];
+
+		key_of(MAX_DATASETS, (uint32_t)i, key);
+		value_stamp(MAX_DATASETS, (uint32_t)i, val);
+		if ((rc = hc_set(c, key, KEY_LEN, val, value, 0)) != 0)
+			fail("hc_set: %s", hc_strerror(rc));
+		if (n == UINT64_MAX && i % 1024 == 1023) {
+			if ((rc = hc_stats_get(c, &st)) != 0)
+				fail("hc_stats_get: %s", hc_strerror(rc));
+			if (st.evictions > 0)
+				n = i + i / 10;
+		}
+		if (i > 4 * size / value)
+			fail("a segment of %llu bytes never evicts",
+			     (unsigned long long)size);
 	}
-	conn_close(&c);
+	if ((rc = hc_stats_get(c, &st)) != 0 || (rc = hc_info_get(c, &info)) != 0)
+		fail("hc_stats_get: %s", hc_strerror(rc));
+	if (st.items == 0 || info.index_slots == 0)
+		fail("a filled segment holds no items");
+	o->value = value;
+	o->size = info.size;
+	o->items = st.items;
+	o->header = (double)st.bytes_live / (double)st.items - (KEY_LEN + value);
+	o->slot = (double)info.index_memory / info.index_slots;
+	o->index_per_item = (double)info.index_memory / (double)st.items;
+	o->segment = (double)info.size / (double)st.items - (KEY_LEN + value);
+	hc_close(c);
+	hc_unlink(overhead_name);
+	overhead_name[0] = '\0';
 	free(val);
 }
 
-/* ---- output ------------------------------------------------------------ */
+static void stores_remove(void)
+{
+	if (getpid() != main_pid)
+		return;
+	for (unsigned i = 0; i < ndatasets; i++)
+		if (datasets[i].name[0] != '\0') {
+			hc_unlink(datasets[i].name);
+			datasets[i].name[0] = '\0';
+		}
+	if (overhead_name[0] != '\0')
+		hc_unlink(overhead_name);
+	overhead_name[0] = '\0';
+}
+
+/* ---- results ------------------------------------------------------------ */
 
 static struct measurement *results;
 static unsigned nresults, results_cap;
-static bool json_only;
+static unsigned reps = 3;
+static double seconds = 0.25;
+static bool quick;
 
 static void record(const struct measurement *m)
 {
@@ -787,24 +1378,22 @@ static void record(const struct measurement *m)
 		results_cap = results_cap ? 2 * results_cap : 256;
 		results = realloc(results, results_cap * sizeof *results);
 		if (results == NULL)
-			fail("out of memory%s", "");
+			fail("out of memory");
 	}
 	results[nresults++] = *m;
 }
 
-static void print_measurement_json(const struct measurement *m)
+static const struct measurement *find(const struct workload *w, int impl,
+                                      unsigned procs, unsigned rep)
 {
-	printf("{\"bench\":\"%s\",\"impl\":\"%s\",\"procs\":%u,\"key_size\":%u,"
-	       "\"value_size\":%u,\"items\":%u,\"dist\":\"%s\",\"set_percent\":%u,"
-	       "\"rep\":%u,\"ops\":%llu,\"ops_per_sec\":%.0f,"
-	       "\"cpu_ns_per_op\":%.1f,\"p50_ns\":%.0f,"
-	       "\"p99_ns\":%.0f,\"p999_ns\":%.0f,\"misses\":%llu}\n",
-	       m->w->bench, impl_names[m->impl], m->procs, KEY_LEN, m->w->value,
-	       m->w->items, m->w->dist == ZIPF ? "zipf0.99" :
-	       m->w->dist == HOT ? "one_key" : "uniform", m->w->set_percent,
-	       m->rep, (unsigned long long)m->ops, m->ops_per_sec,
-	       m->cpu_ns_per_op, m->p50, m->p99, m->p999,
-	       (unsigned long long)m->misses);
+	for (unsigned i = 0; i < nresults; i++) {
+		const struct measurement *m = &results[i];
+
+		if (m->w == w && (int)m->impl == impl && m->procs == procs &&
+		    m->rep == rep)
+			return m;
+	}
+	return NULL;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -814,168 +1403,674 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The median of N values, which it sorts. */
 static double median(double *v, unsigned n)
 {
 	qsort(v, n, sizeof *v, cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Medians over the repetitions of one measurement, and of two ratios to
- * hostcache taken within each repetition: throughput (hostcache's / this
- * one's) and p50 latency (this one's / hostcache's).  On a shared machine
- * the p50 ratio is the steadier one: a descheduled process stretches a run
- * but moves the median operation little. */
-struct summary {
-	double ops, cpu, p50, p99, p999;
-	double speedup, speedup_min, speedup_max;
-	double p50_ratio, p50_ratio_min, p50_ratio_max;
-	unsigned reps;
-};
+enum field { F_OPS, F_P50, F_P99, F_P999, F_CPU, F_MISS };
 
-static const struct measurement *find_hostcache(const struct measurement *m)
+static double field_of(const struct measurement *m, enum field f)
 {
-	for (unsigned j = 0; j < nresults; j++)
-		if (results[j].w == m->w && results[j].impl == HOSTCACHE &&
-		    results[j].procs == m->procs && results[j].rep == m->rep)
-			return &results[j];
-	return NULL;
+	switch (f) {
+	case F_OPS:
+		return m->ops_per_sec;
+	case F_P50:
+		return m->p50;
+	case F_P99:
+		return m->p99;
+	case F_P999:
+		return m->p999;
+	case F_CPU:
+		return m->cpu_ns_per_op;
+	case F_MISS:
+		return m->gets ? (double)m->misses / (double)m->gets : 0;
+	}
+	return 0;
 }
 
-static bool summarize(const struct workload *w, enum impl_id impl,
-                      unsigned procs, struct summary *s)
+/* A median over the repetitions, with its range. */
+struct stat {
+	double med, min, max;
+	unsigned n;
+};
+
+static bool stat_of(const struct workload *w, int impl, unsigned procs,
+                    enum field f, struct stat *s)
 {
-	double ops[MAX_REPS], cpu[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
-	double p999[MAX_REPS], speedup[MAX_REPS], p50_ratio[MAX_REPS];
+	double v[MAX_REPS];
 	unsigned n = 0;
 
-	memset(s, 0, sizeof *s);
-	for (unsigned i = 0; i < nresults; i++) {
-		const struct measurement *m = &results[i], *h;
+	for (unsigned rep = 0; rep < reps; rep++) {
+		const struct measurement *m = find(w, impl, procs, rep);
 
-		if (m->w != w || m->impl != impl || m->procs != procs || n == MAX_REPS)
-			continue;
-		h = find_hostcache(m);
-		ops[n] = m->ops_per_sec;
-		cpu[n] = m->cpu_ns_per_op;
-		p50[n] = m->p50;
-		p99[n] = m->p99;
-		p999[n] = m->p999;
-		speedup[n] = h ? h->ops_per_sec / m->ops_per_sec : 0;
-		p50_ratio[n] = h && h->p50 > 0 ? m->p50 / h->p50 : 0;
-		n++;
+		if (m != NULL)
+			v[n++] = field_of(m, f);
 	}
+	memset(s, 0, sizeof *s);
 	if (n == 0)
 		return false;
-	s->reps = n;
-	s->ops = median(ops, n);
-	s->cpu = median(cpu, n);
-	s->p50 = median(p50, n);
-	s->p99 = median(p99, n);
-	s->p999 = median(p999, n);
-	s->speedup = median(speedup, n);  /* sorts: [0] is the least */
-	s->speedup_min = speedup[0];
-	s->speedup_max = speedup[n - 1];
-	s->p50_ratio = median(p50_ratio, n);
-	s->p50_ratio_min = p50_ratio[0];
-	s->p50_ratio_max = p50_ratio[n - 1];
+	s->n = n;
+	s->med = median(v, n);
+	s->min = v[0];
+	s->max = v[n - 1];
 	return true;
 }
 
-static void print_summary(const unsigned *procs, unsigned nprocs,
-                          const bool *enabled)
+/* The median over the repetitions of A's F over B's F, each pair taken
+ * within one repetition. */
+static bool ratio_of(const struct workload *wa, int ia, unsigned pa,
+                     const struct workload *wb, int ib, unsigned pb,
+                     enum field f, struct stat *s)
 {
-	if (!json_only) {
-		printf("\nMedians over the repetitions.  Mops/s: all processes, wall "
-		       "clock; CPU ns/op: the\nclients' CPU time per operation (a "
-		       "server's own time not included); p50 x:\nthis p50 / "
-		       "hostcache's p50, Mops x: hostcache's Mops/s / this one's, "
-		       "each taken\nwithin one repetition, median [min-max]:\n");
-		printf("\n%-8s %5s %5s %-10s %8s %8s %8s %8s %9s  %-20s %s\n", "bench",
-		       "value", "procs", "impl", "Mops/s", "CPU ns", "p50 ns",
-		       "p99 ns", "p999 ns", "p50 x", "Mops x");
-	}
-	for (unsigned wi = 0; wi < NWORKLOADS; wi++) {
-		const struct workload *w = &workloads[wi];
+	double v[MAX_REPS];
+	unsigned n = 0;
 
-		for (unsigned pi = 0; pi < nprocs; pi++) {
+	for (unsigned rep = 0; rep < reps; rep++) {
+		const struct measurement *a = find(wa, ia, pa, rep);
+		const struct measurement *b = find(wb, ib, pb, rep);
+
+		if (a != NULL && b != NULL && field_of(b, f) > 0)
+			v[n++] = field_of(a, f) / field_of(b, f);
+	}
+	memset(s, 0, sizeof *s);
+	if (n == 0)
+		return false;
+	s->n = n;
+	s->med = median(v, n);
+	s->min = v[0];
+	s->max = v[n - 1];
+	return true;
+}
+
+static const struct workload *find_workload(const char *bench, enum dist dist,
+                                            unsigned value, const char *fits)
+{
+	for (unsigned i = 0; i < nworkloads; i++) {
+		const struct workload *w = &workloads[i];
+
+		if (strcmp(w->bench, bench) == 0 && w->dist == dist &&
+		    (value == 0 || w->ds->value == value) &&
+		    (fits == NULL || strcmp(w->ds->fits, fits) == 0))
+			return w;
+	}
+	return NULL;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static FILE *table_out;        /* the readable table, or NULL */
+
+static void tprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tprintf(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (table_out == NULL)
+		return;
+	va_start(ap, fmt);
+	vfprintf(table_out, fmt, ap);
+	va_end(ap);
+}
+
+/* N with thousands separators. */
+static const char *count_str(uint64_t n, char *buf, size_t cap)
+{
+	char digits[32];
+	int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n);
+	size_t o = 0;
+
+	for (int i = 0; i < len && o + 2 < cap; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void json_workload_fields(const struct workload *w)
+{
+	printf("\"bench\":\"%s\",\"key_size\":%u,\"value_size\":%u,\"items\":%u,"
+	       "\"fits\":\"%s\",\"dist\":\"%s\",\"set_percent\":%u",
+	       w->bench, KEY_LEN, w->ds->value, w->ds->items, w->ds->fits,
+	       dist_names[w->dist], w->set_percent);
+}
+
+static void print_measurement_json(const struct measurement *m)
+{
+	if (!json_only)
+		return;
+	printf("{\"type\":\"measurement\",");
+	json_workload_fields(m->w);
+	printf(",\"impl\":\"%s\",\"procs\":%u,\"rep\":%u,\"ops\":%llu,"
+	       "\"ops_per_sec\":%.0f,\"cpu_ns_per_op\":%.1f,\"p50_ns\":%.0f,"
+	       "\"p99_ns\":%.0f,\"p999_ns\":%.0f,\"latency_samples\":%llu,"
+	       "\"gets\":%llu,\"misses\":%llu",
+	       impl_names[m->impl], m->procs, m->rep,
+	       (unsigned long long)m->ops, m->ops_per_sec, m->cpu_ns_per_op,
+	       m->p50, m->p99, m->p999, (unsigned long long)m->lat_ops,
+	       (unsigned long long)m->gets, (unsigned long long)m->misses);
+	if (m->impl == HOSTCACHE)
+		printf(",\"evictions\":%llu,\"bucket_evictions\":%llu",
+		       (unsigned long long)m->evictions,
+		       (unsigned long long)m->bucket_evictions);
+	printf("}\n");
+	out_check();
+}
+
+static void ratio_str(const struct stat *s, char *buf, size_t cap)
+{
+	if (s->n == 0)
+		snprintf(buf, cap, "-");
+	else if (s->n == 1 || s->min == s->max)
+		snprintf(buf, cap, "%.2f", s->med);
+	else
+		snprintf(buf, cap, "%.2f [%.2f-%.2f]", s->med, s->min, s->max);
+}
+
+/* The medians of every measurement: a table row and a "summary" object. */
+static void print_summaries(const bool *enabled)
+{
+	tprintf("\nMedians over the repetitions.  Mops/s: all processes, wall "
+	        "clock.  CPU ns: the\nclients' CPU time per operation (a "
+	        "server's own time not included).  miss%%:\ngets that found no "
+	        "value.  hc ops x: hostcache's ops/s over this one's;\np50 x: "
+	        "this p50 over hostcache's; both taken within a repetition, "
+	        "median\n[min-max]: above 1, hostcache is ahead.\n");
+	for (unsigned wi = 0; wi < nworkloads; wi++) {
+		const struct workload *w = &workloads[wi];
+		const unsigned *procs;
+		unsigned np = workload_procs(w, &procs);
+		bool header = false;
+
+		for (unsigned pi = 0; pi < np; pi++) {
 			for (int impl = 0; impl < NIMPLS; impl++) {
-				struct summary s;
+				struct stat ops, cpu, p50, p99, p999, miss, rops, rp50;
+				char items[32], a[48], b[48];
+				uint64_t total = 0;
 
 				if (!enabled[impl] ||
-				    !summarize(w, (enum impl_id)impl, procs[pi], &s))
+				    !stat_of(w, impl, procs[pi], F_OPS, &ops))
 					continue;
-				if (!json_only) {
-					char lat[48] = "", thr[48] = "";
+				stat_of(w, impl, procs[pi], F_CPU, &cpu);
+				stat_of(w, impl, procs[pi], F_P50, &p50);
+				stat_of(w, impl, procs[pi], F_P99, &p99);
+				stat_of(w, impl, procs[pi], F_P999, &p999);
+				stat_of(w, impl, procs[pi], F_MISS, &miss);
+				ratio_of(w, HOSTCACHE, procs[pi], w, impl, procs[pi], F_OPS,
+				         &rops);
+				ratio_of(w, impl, procs[pi], w, HOSTCACHE, procs[pi], F_P50,
+				         &rp50);
+				for (unsigned rep = 0; rep < reps; rep++) {
+					const struct measurement *m =
+						find(w, impl, procs[pi], rep);
 
-					if (impl != HOSTCACHE) {
-						snprintf(lat, sizeof lat, "%.1f [%.1f-%.1f]",
-						         s.p50_ratio, s.p50_ratio_min,
-						         s.p50_ratio_max);
-						snprintf(thr, sizeof thr, "%.2f [%.2f-%.2f]",
-						         s.speedup, s.speedup_min,
-						         s.speedup_max);
-					}
-					printf("%-8s %5u %5u %-10s %8.3f %8.0f %8.0f %8.0f "
-					       "%9.0f  %-20s %s\n", w->bench, w->value,
-					       procs[pi], impl_names[impl], s.ops / 1e6, s.cpu,
-					       s.p50, s.p99, s.p999, lat, thr);
+					total += m != NULL ? m->ops : 0;
 				}
-				printf("{\"bench\":\"%s\",\"summary\":true,\"impl\":\"%s\","
-				       "\"procs\":%u,\"value_size\":%u,\"reps\":%u,"
-				       "\"ops_per_sec\":%.0f,\"cpu_ns_per_op\":%.1f,"
-				       "\"p50_ns\":%.0f,\"p99_ns\":%.0f,\"p999_ns\":%.0f,"
-				       "\"p50_vs_hostcache\":%.3f,"
-				       "\"hostcache_speedup\":%.3f,"
-				       "\"hostcache_speedup_min\":%.3f,"
-				       "\"hostcache_speedup_max\":%.3f}\n",
-				       w->bench, impl_names[impl], procs[pi], w->value,
-				       s.reps, s.ops, s.cpu, s.p50, s.p99, s.p999,
-				       s.p50_ratio, s.speedup, s.speedup_min,
-				       s.speedup_max);
+				if (!header) {
+					tprintf("\n%s %s, %u B values, %s items (%s), %u%% "
+					        "sets\n", w->bench, dist_names[w->dist],
+					        w->ds->value,
+					        count_str(w->ds->items, items, sizeof items),
+					        w->ds->fits, w->set_percent);
+					tprintf("procs impl        Mops/s  CPU ns  p50 ns  "
+					        "p99 ns  p999 ns  miss%%  hc ops x               "
+					        "p50 x\n");
+					header = true;
+				}
+				if (impl == HOSTCACHE) {
+					snprintf(a, sizeof a, "-");
+					snprintf(b, sizeof b, "-");
+				} else {
+					ratio_str(&rops, a, sizeof a);
+					ratio_str(&rp50, b, sizeof b);
+				}
+				tprintf("%5u %-10s %7.3f %7.0f %7.0f %7.0f %8.0f %6.2f  "
+				        "%-22s %s\n", procs[pi], impl_names[impl],
+				        ops.med / 1e6, cpu.med, p50.med, p99.med, p999.med,
+				        100 * miss.med, a, b);
+				if (!json_only)
+					continue;
+				printf("{\"type\":\"summary\",");
+				json_workload_fields(w);
+				printf(",\"impl\":\"%s\",\"procs\":%u,\"reps\":%u,"
+				       "\"ops\":%llu,\"ops_per_sec\":%.0f,"
+				       "\"ops_per_sec_min\":%.0f,\"ops_per_sec_max\":%.0f,"
+				       "\"cpu_ns_per_op\":%.1f,\"p50_ns\":%.0f,"
+				       "\"p99_ns\":%.0f,\"p999_ns\":%.0f,\"miss_ratio\":%.6f",
+				       impl_names[impl], procs[pi], ops.n,
+				       (unsigned long long)total, ops.med, ops.min, ops.max,
+				       cpu.med, p50.med, p99.med, p999.med, miss.med);
+				if (impl != HOSTCACHE && rops.n > 0)
+					printf(",\"hostcache_ops_x\":%.3f,"
+					       "\"p50_vs_hostcache\":%.3f", rops.med,
+					       rp50.med);
+				printf("}\n");
+				out_check();
 			}
-			if (!json_only)
-				putchar('\n');
 		}
 	}
 }
 
-/* Two matrices for gnuplot (blocks 0 and 1): median ops/s and median p50
- * ns, a row per workload and process count, a column per implementation. */
-static void write_plot_data(FILE *plot, const unsigned *procs, unsigned nprocs,
-                            const bool *enabled)
+/* Throughput with more processes than CPUs, over throughput with 2. */
+static void print_scaling(const bool *enabled)
 {
-	for (int block = 0; block < 2; block++) {
-		fprintf(plot, "%s", block ? "\n\nworkload" : "workload");
-		for (int impl = 0; impl < NIMPLS; impl++)
-			if (enabled[impl])
-				fprintf(plot, " %s", impl_names[impl]);
-		fputc('\n', plot);
-		for (unsigned wi = 0; wi < NWORKLOADS; wi++) {
-			for (unsigned pi = 0; pi < nprocs; pi++) {
-				const struct workload *w = &workloads[wi];
+	bool header = false;
 
-				fprintf(plot, "%s/%uB/%up", w->bench, w->value, procs[pi]);
-				for (int impl = 0; impl < NIMPLS; impl++) {
-					struct summary s;
+	for (unsigned wi = 0; wi < nworkloads; wi++) {
+		const struct workload *w = &workloads[wi];
 
-					if (!enabled[impl])
-						continue;
-					if (!summarize(w, (enum impl_id)impl, procs[pi], &s))
-						fprintf(plot, " NaN");
-					else
-						fprintf(plot, " %.0f", block ? s.p50 : s.ops);
+		if (!w->scaling)
+			continue;
+		for (int impl = 0; impl < NIMPLS; impl++) {
+			char line[256];
+			int len = 0;
+			bool any = false;
+
+			if (!enabled[impl])
+				continue;
+			len = snprintf(line, sizeof line, "%-8s %-8s %-10s", w->bench,
+			               dist_names[w->dist], impl_names[impl]);
+			for (unsigned pi = 0; pi < nscale_procs; pi++) {
+				struct stat s;
+				char r[48];
+
+				if (scale_procs[pi] == 1 || scale_procs[pi] == 2)
+					continue;
+				if (ratio_of(w, impl, scale_procs[pi], w, impl, 2, F_OPS,
+				             &s))
+					any = true;
+				ratio_str(&s, r, sizeof r);
+				len += snprintf(line + len, sizeof line - (size_t)len,
+				                "  %2u: %-22s", scale_procs[pi], r);
+				if (len >= (int)sizeof line) {
+					len = (int)sizeof line - 1;
+					break;
 				}
-				fputc('\n', plot);
 			}
+			if (!any)
+				continue;
+			while (len > 0 && line[len - 1] == ' ')
+				line[--len] = '\0';
+			if (!header) {
+				tprintf("\nOps/s at N processes over ops/s at 2, median "
+				        "[min-max].  With more processes\nthan the %ld CPUs, "
+				        "processes lose the CPU in the middle of operations:"
+				        "\nnear 1, nothing collapses when they do.\n",
+				        online_cpus);
+				header = true;
+			}
+			tprintf("%s\n", line);
 		}
 	}
 }
 
-/* ---- options, main ------------------------------------------------------ */
+static void print_overheads(void)
+{
+	for (unsigned i = 0; i < noverheads; i++) {
+		const struct overhead *o = &overheads[i];
+		char items[32];
+
+		tprintf("%s per-item memory, %u B values: %.1f B item header + %.0f "
+		        "B index slot = %.1f B;\n  a full %llu MiB segment holds %s "
+		        "items: %.1f B of segment per item beyond key and value\n  "
+		        "(of which %.1f B index: it is sized for a load factor of "
+		        "1/2)\n", i == 0 ? "\n" : "", o->value, o->header, o->slot,
+		        o->header + o->slot,
+		        (unsigned long long)(o->size >> 20),
+		        count_str(o->items, items, sizeof items), o->segment,
+		        o->index_per_item);
+		if (!json_only)
+			continue;
+		printf("{\"type\":\"overhead\",\"bench\":\"overhead\",\"impl\":"
+		       "\"hostcache\",\"key_size\":%u,\"value_size\":%u,"
+		       "\"items\":%llu,\"segment_bytes\":%llu,"
+		       "\"item_header_bytes\":%.1f,\"index_slot_bytes\":%.1f,"
+		       "\"overhead_bytes\":%.1f,\"index_bytes_per_item\":%.1f,"
+		       "\"segment_overhead_bytes\":%.1f}\n", KEY_LEN, o->value,
+		       (unsigned long long)o->items, (unsigned long long)o->size,
+		       o->header, o->slot, o->header + o->slot, o->index_per_item,
+		       o->segment);
+		out_check();
+	}
+}
+
+/* One verdict: S's median against WANT, at least or at most. */
+static void verdict(const char *id, const char *what, const struct stat *s,
+                    bool at_least, double want, const char *unit,
+                    const char *why_not)
+{
+	bool have = s != NULL && s->n > 0;
+	bool met = have && (at_least ? s->med >= want : s->med <= want);
+	int prec = strcmp(unit, "x") == 0 ? 2 : strcmp(unit, " ns") == 0 ? 0 : 1;
+	char val[64];
+
+	if (!have)
+		snprintf(val, sizeof val, "-");
+	else if (s->n > 1 && s->min != s->max)
+		snprintf(val, sizeof val, "%.*f%s [%.*f-%.*f]", prec, s->med, unit,
+		         prec, s->min, prec, s->max);
+	else
+		snprintf(val, sizeof val, "%.*f%s", prec, s->med, unit);
+	tprintf("target: %-50s %-24s want %s %g%s: %s\n", what, val,
+	        at_least ? ">=" : "<=", want, unit,
+	        !have ? why_not : met ? "met" : "MISSED");
+	if (!json_only)
+		return;
+	printf("{\"type\":\"verdict\",\"target\":\"%s\",\"what\":\"%s\","
+	       "\"want\":\"%s %g\",", id, what, at_least ? ">=" : "<=", want);
+	if (!have)
+		printf("\"value\":null,\"met\":null,\"reason\":\"%s\"}\n", why_not);
+	else
+		printf("\"value\":%.3f,\"min\":%.3f,\"max\":%.3f,\"met\":%s}\n",
+		       s->med, s->min, s->max, met ? "true" : "false");
+	out_check();
+}
+
+/* The targets of the library, each shown met or missed:
+ *  - get_hit of 256 B values (the 64-256 B range) on the L3 set, 1
+ *    process: at least 0.6 times private's ops/s, and a p50 of at most
+ *    50 ns
+ *  - ycsb_b over Zipf 0.99: 2 processes at least 1.8 times 1 process, and
+ *    at least 3 times rwlock with 2 processes
+ *  - the same get_hit with one client: the p50 of memcached and of redis
+ *    over a unix socket at least 100 times hostcache's
+ *  - per-item overhead, item header and index slot, at most 32 bytes */
+static void print_verdicts(void)
+{
+	const struct workload *g = find_workload("get_hit", UNIFORM, 256, "l3");
+	const struct workload *b = find_workload("ycsb_b", ZIPF, 0, NULL);
+	struct stat s;
+	bool have;
+
+	tprintf("\nTargets (medians over the repetitions of ratios taken within "
+	        "one; shown, never enforced):\n");
+	have = g != NULL && ratio_of(g, HOSTCACHE, 1, g, PRIVATE, 1, F_OPS, &s);
+	verdict("get_hit_vs_private", "get_hit 256 B L3, 1 proc: ops/s vs private",
+	        have ? &s : NULL, true, 0.6, "x", "not measured");
+	have = g != NULL && stat_of(g, HOSTCACHE, 1, F_P50, &s);
+	verdict("get_hit_p50", "get_hit 256 B L3, 1 proc: p50 of hostcache",
+	        have ? &s : NULL, false, 50, " ns", "not measured");
+	have = b != NULL && ratio_of(b, HOSTCACHE, 2, b, HOSTCACHE, 1, F_OPS, &s);
+	verdict("ycsb_b_2_vs_1", "ycsb_b zipf: ops/s 2 procs vs 1 proc",
+	        have ? &s : NULL, true, 1.8, "x", "not measured");
+	have = b != NULL && ratio_of(b, HOSTCACHE, 2, b, RWLOCK, 2, F_OPS, &s);
+	verdict("ycsb_b_vs_rwlock", "ycsb_b zipf, 2 procs: ops/s vs rwlock",
+	        have ? &s : NULL, true, 3, "x", "not measured");
+	have = g != NULL && ratio_of(g, MEMCACHED, 1, g, HOSTCACHE, 1, F_P50, &s);
+	verdict("get_p50_vs_memcached",
+	        "get_hit 256 B L3, 1 client: p50 memcached / hc",
+	        have ? &s : NULL, true, 100, "x",
+	        memcached_socket ? "not measured" : "not measured (no --memcached)");
+	have = g != NULL && ratio_of(g, REDIS, 1, g, HOSTCACHE, 1, F_P50, &s);
+	verdict("get_p50_vs_redis",
+	        "get_hit 256 B L3, 1 client: p50 redis / hc",
+	        have ? &s : NULL, true, 100, "x",
+	        redis_socket ? "not measured" : "not measured (no --redis)");
+	double worst = 0;
+
+	for (unsigned i = 0; i < noverheads; i++)
+		if (overheads[i].header + overheads[i].slot > worst)
+			worst = overheads[i].header + overheads[i].slot;
+	s.med = s.min = s.max = worst;
+	s.n = noverheads ? 1 : 0;
+	verdict("item_overhead", "per-item overhead (header + index slot)",
+	        &s, false, 32, " B", "not measured");
+}
+
+/* Data files for bench/plot.gp, a column per implementation (NaN where
+ * not measured):
+ *   scaling.dat     ops/s by process count: 7 blocks, the YCSB mixes with
+ *                   Zipf, then uniform, then hot_key
+ *   latency.dat     get_hit with 1 process: a row per data set, p50 then
+ *                   p99 columns
+ *   throughput.dat  ops/s of get_hit (block 0) and set (block 1), a row
+ *                   per data set and process count
+ *   have.gp         which columns of those hold any number, and the
+ *                   process counts */
+static FILE *plot_open(const char *dir, const char *name)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		fail("cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
+static void plot_close(FILE *f, const char *name)
+{
+	if (ferror(f) | fclose(f))
+		fail("writing %s failed", name);
+}
+
+/* One column: the median, or NaN.  True for a number. */
+static bool plot_value(FILE *f, const struct workload *w, int impl,
+                       unsigned procs, enum field field)
+{
+	struct stat s;
+
+	if (w != NULL && stat_of(w, impl, procs, field, &s)) {
+		fprintf(f, " %.0f", s.med);
+		return true;
+	}
+	fprintf(f, " NaN");
+	return false;
+}
+
+/* NAME[INDEX] (or NAME if INDEX is 0) = "the implementations that HAVE a
+ * number", numbered from 1 as the data columns after the first. */
+static void plot_columns(FILE *f, const char *name, int index,
+                         const bool *have)
+{
+	const char *sep = "";
+
+	if (index)
+		fprintf(f, "%s[%d] = \"", name, index);
+	else
+		fprintf(f, "%s = \"", name);
+	for (int impl = 0; impl < NIMPLS; impl++)
+		if (have[impl]) {
+			fprintf(f, "%s%d", sep, impl + 1);
+			sep = " ";
+		}
+	fprintf(f, "\"\n");
+}
+
+static void write_plot_data(const char *dir)
+{
+	static const char *const mixes[] = { "ycsb_c", "ycsb_b", "ycsb_a" };
+	/* Which implementations have a number in each plot: gnuplot fails on
+	 * a plot, or a histogram column, without any. */
+	bool scaling[7][NIMPLS] = { { false } }, latency[NIMPLS] = { false };
+	bool throughput[2][NIMPLS] = { { false } };
+	FILE *f = plot_open(dir, "scaling.dat");
+
+	fprintf(f, "# ops/s by process count; columns: procs");
+	for (int impl = 0; impl < NIMPLS; impl++)
+		fprintf(f, " %s", impl_names[impl]);
+	fprintf(f, "\n");
+	for (int block = 0; block < 7; block++) {
+		const struct workload *w = block == 6 ?
+			find_workload("hot_key", HOT, 0, NULL) :
+			find_workload(mixes[block % 3], block < 3 ? ZIPF : UNIFORM, 0,
+			              NULL);
+
+		fprintf(f, "%s# %s\n", block ? "\n\n" : "",
+		        block == 6 ? "hot_key" : mixes[block % 3]);
+		for (unsigned pi = 0; pi < nscale_procs; pi++) {
+			fprintf(f, "%u", scale_procs[pi]);
+			for (int impl = 0; impl < NIMPLS; impl++)
+				scaling[block][impl] |= plot_value(f, w, impl,
+				                                   scale_procs[pi], F_OPS);
+			fprintf(f, "\n");
+		}
+	}
+	plot_close(f, "scaling.dat");
+
+	f = plot_open(dir, "latency.dat");
+	fprintf(f, "# get_hit, 1 process: set, p50 ns by impl, p99 ns by impl\n");
+	for (unsigned wi = 0; wi < nworkloads; wi++) {
+		const struct workload *w = &workloads[wi];
+
+		if (strcmp(w->bench, "get_hit") != 0)
+			continue;
+		fprintf(f, "%uB/%s", w->ds->value, w->ds->fits);
+		for (int impl = 0; impl < NIMPLS; impl++)
+			latency[impl] |= plot_value(f, w, impl, 1, F_P50);
+		for (int impl = 0; impl < NIMPLS; impl++)
+			plot_value(f, w, impl, 1, F_P99);
+		fprintf(f, "\n");
+	}
+	plot_close(f, "latency.dat");
+
+	f = plot_open(dir, "throughput.dat");
+	for (int block = 0; block < 2; block++) {
+		fprintf(f, "%s# %s: set, ops/s by impl\n", block ? "\n\n" : "",
+		        block ? "set" : "get_hit");
+		for (unsigned wi = 0; wi < nworkloads; wi++) {
+			const struct workload *w = &workloads[wi];
+
+			if (strcmp(w->bench, block ? "set" : "get_hit") != 0)
+				continue;
+			for (unsigned pi = 0; pi < 2; pi++) {
+				fprintf(f, "%uB/%s/%up", w->ds->value, w->ds->fits,
+				        micro_procs[pi]);
+				for (int impl = 0; impl < NIMPLS; impl++)
+					throughput[block][impl] |=
+						plot_value(f, w, impl, micro_procs[pi], F_OPS);
+				fprintf(f, "\n");
+			}
+		}
+	}
+	plot_close(f, "throughput.dat");
+
+	f = plot_open(dir, "have.gp");
+	fprintf(f, "procs_tics = \"set xtics (");
+	for (unsigned pi = 0; pi < nscale_procs; pi++)
+		fprintf(f, "%s%u", pi ? ", " : "", scale_procs[pi]);
+	fprintf(f, ")\"\n");
+	fprintf(f, "array cols_scaling[7]\n");
+	for (int block = 0; block < 7; block++)
+		plot_columns(f, "cols_scaling", block + 1, scaling[block]);
+	plot_columns(f, "cols_latency", 0, latency);
+	fprintf(f, "array cols_throughput[2]\n");
+	for (int block = 0; block < 2; block++)
+		plot_columns(f, "cols_throughput", block + 1, throughput[block]);
+	plot_close(f, "have.gp");
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static const char usage_text[] =
+	"usage: hcbench [--quick] [--json] [--table FILE] [--plot-data DIR]\n"
+	"               [--memcached SOCKET] [--redis SOCKET]\n"
+	"               [--reps N] [--seconds S] [--procs N,N..]\n"
+	"               [--bench NAME,..] [--impl NAME,..] [--fits l2,l3,dram]\n"
+	"               [--dram-items N] [--ycsb-items N] [--l2 BYTES] "
+	"[--l3 BYTES]\n";
+
+static const char help_text[] =
+	"\n"
+	"  --quick          1 repetition of 0.06 s, no DRAM sets, a 100,000-key "
+	"YCSB set\n"
+	"                   (well under a minute without the servers)\n"
+	"  --json           JSON lines on stdout instead of the table\n"
+	"  --table FILE     the table into FILE as well\n"
+	"  --plot-data DIR  data files for bench/plot.gp into DIR\n"
+	"  --memcached, --redis SOCKET\n"
+	"                   unix sockets of running servers (else skipped)\n"
+	"  --reps N         repetitions, interleaved (default 3, 1..16)\n"
+	"  --seconds S      counted phase of a measurement (default 0.25)\n"
+	"  --procs LIST     process counts of ycsb_* and hot_key (default "
+	"1,2,4,8)\n"
+	"  --bench LIST     of get_hit,set,ycsb_c,ycsb_b,ycsb_a,hot_key\n"
+	"  --impl LIST      of hostcache,private,rwlock,mutex,memcached,redis\n"
+	"  --fits LIST      data sets of get_hit and set: l2,l3,dram\n"
+	"  --dram-items N   items of the 32 B DRAM set (default 10,000,000)\n"
+	"  --ycsb-items N   items of the YCSB set (default 1,000,000)\n"
+	"  --l2, --l3 BYTES cache sizes (default: from sysfs); K, M, G "
+	"suffixes\n";
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+                                                            noreturn));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hcbench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s", usage_text);
+	exit(2);
+}
+
+static uint64_t parse_count(const char *opt, const char *arg, uint64_t min,
+                            uint64_t max, bool suffix)
+{
+	char *end;
+	uint64_t n;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (end == arg || errno != 0 || arg[0] == '-')
+		usage_error("%s wants a number, not '%s'", opt, arg);
+	if (suffix && *end != '\0' && strchr("KkMG", *end) != NULL) {
+		n <<= *end == 'G' ? 30 : *end == 'M' ? 20 : 10;
+		end++;
+	}
+	if (*end != '\0')
+		usage_error("%s wants a number, not '%s'", opt, arg);
+	if (n < min || n > max)
+		usage_error("%s wants a number from %llu to %llu, not '%s'", opt,
+		            (unsigned long long)min, (unsigned long long)max, arg);
+	return n;
+}
+
+/* Whether NAME is in the comma-separated LIST (NULL: everything is). */
+static bool in_list(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (list == NULL)
+		return true;
+	for (const char *p = list; *p != '\0';) {
+		size_t n = strcspn(p, ",");
+
+		if (n == len && strncmp(p, name, n) == 0)
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
+/* Every name of LIST is one of NAMES. */
+static void check_list(const char *opt, const char *list,
+                       const char *const *names, unsigned nnames)
+{
+	if (list == NULL)
+		return;
+	for (const char *p = list; *p != '\0';) {
+		size_t n = strcspn(p, ",");
+		bool known = false;
+
+		for (unsigned i = 0; i < nnames; i++)
+			known = known || (strlen(names[i]) == n &&
+			                  strncmp(p, names[i], n) == 0);
+		if (!known)
+			usage_error("%s: unknown name '%.*s'", opt, (int)n, p);
+		p += n + (p[n] == ',');
+	}
+}
 
 static uint64_t calibrate_timer(void)
 {
-	uint64_t best[64];
+	uint64_t min = UINT64_MAX;
 
 	for (int i = 0; i < 64; i++) {
 		uint64_t a = now_ns(), b = now_ns();
@@ -984,180 +2079,481 @@ static uint64_t calibrate_timer(void)
 			a = b;
 			b = now_ns();
 		}
-		best[i] = b - a;
+		if (b - a < min)
+			min = b - a;
 	}
-	uint64_t min = best[0];
-
-	for (int i = 1; i < 64; i++)
-		if (best[i] < min)
-			min = best[i];
 	return min;
 }
 
-static void print_load(const char *when)
+static void server_versions(void)
 {
-	FILE *f = fopen("/proc/loadavg", "r");
-	double one;
+	if (memcached_socket != NULL) {
+		memcached_st *mc = memcached_create(NULL);
 
-	if (f == NULL)
-		return;
-	if (fscanf(f, "%lf", &one) == 1 && !json_only)
-		printf("load average %s: %.2f\n", when, one);
-	fclose(f);
+		if (mc == NULL ||
+		    memcached_server_add_unix_socket(mc, memcached_socket) !=
+		            MEMCACHED_SUCCESS ||
+		    memcached_version(mc) != MEMCACHED_SUCCESS)
+			fail("memcached: no answer on %s", memcached_socket);
+		const memcached_instance_st *in =
+			memcached_server_instance_by_position(mc, 0);
+
+		snprintf(memcached_version_str, sizeof memcached_version_str,
+		         "%u.%u.%u", memcached_server_major_version(in),
+		         memcached_server_minor_version(in),
+		         memcached_server_micro_version(in));
+		memcached_free(mc);
+	}
+	if (redis_socket != NULL) {
+		redisContext *r = redisConnectUnix(redis_socket);
+		redisReply *rep;
+		const char *v;
+
+		if (r == NULL || r->err)
+			fail("redis: cannot connect to %s", redis_socket);
+		rep = redisCommand(r, "INFO server");
+		if (rep == NULL || rep->type != REDIS_REPLY_STRING)
+			fail("redis: no answer to INFO on %s", redis_socket);
+		v = strstr(rep->str, "redis_version:");
+		snprintf(redis_version_str, sizeof redis_version_str, "%.*s",
+		         v ? (int)strcspn(v + 14, "\r\n") : 1, v ? v + 14 : "?");
+		freeReplyObject(rep);
+		redisFree(r);
+	}
 }
 
-static int usage(void)
+/* ---- the run ------------------------------------------------------------ */
+
+/* Whether D's segment dropped live items since it was loaded. */
+static bool segment_evicted(struct dataset *d)
 {
-	fprintf(stderr, "usage: bench_compare [--memcached SOCKET] [--redis SOCKET] "
-	        "[--procs N,N..] [--reps N] [--seconds S] [--quick] [--json] "
-	        "[--plot-data FILE]\n");
-	return 2;
+	hc_stats st;
+	int rc;
+
+	if ((rc = hc_stats_get(d->owner, &st)) != 0)
+		fail("hc_stats_get: %s", hc_strerror(rc));
+	return st.evictions > d->evictions;
+}
+
+/* One measurement of W on IMPL with PROCS processes, into the results.
+ * False if it could not be made (a note says why). */
+static bool run_one(const struct workload *w, enum impl_id impl,
+                    unsigned procs, unsigned rep, const struct seq *seqs)
+{
+	struct dataset *d = w->ds;
+	struct measurement m;
+
+	if (impl == PRIVATE && procs > online_cpus) {
+		note("private runs with at most one process per CPU (%ld): more "
+		     "would only share the same CPUs, each with its own copy of "
+		     "the table", online_cpus);
+		return false;
+	}
+	if (impl == PRIVATE && w->set_percent > 0 &&
+	    !affordable((uint64_t)procs * d->table->bytes)) {
+		note("private with %u processes on the %u B %s set is skipped: a "
+		     "copy per process needs more memory than is available", procs,
+		     d->value, d->fits);
+		return false;
+	}
+	/* Gets on hostcache find every key: a segment that dropped keys to
+	 * make room for sets is loaded again. */
+	if (impl == HOSTCACHE && d->owner != NULL && w->set_percent < 100 &&
+	    segment_evicted(d))
+		segment_drop(d);
+	if (impl == HOSTCACHE && d->owner == NULL && !preload_segment(d)) {
+		note("the %u B %s set is skipped: /dev/shm cannot hold its segment",
+		     d->value, d->fits);
+		d->skip = true;
+		return false;
+	}
+	hc_stats before, after;
+
+	if (impl == HOSTCACHE && hc_stats_get(d->owner, &before) != 0)
+		fail("hc_stats_get failed");
+	measure(w, impl, procs, seconds, seqs, &m);
+	m.rep = rep;
+	if (impl == HOSTCACHE) {
+		if (hc_stats_get(d->owner, &after) != 0)
+			fail("hc_stats_get failed");
+		m.evictions = after.evictions - before.evictions;
+		m.bucket_evictions = after.bucket_evictions - before.bucket_evictions;
+	}
+	record(&m);
+	print_measurement_json(&m);
+	return true;
+}
+
+/* Every workload on D, every repetition.  D is loaded once: into a shared
+ * table (which private copies), into a segment (loaded again only when it
+ * evicted), into the servers (once for the run).  Within a repetition the
+ * implementations of a workload run back to back, in an order that
+ * rotates from one repetition to the next. */
+static void run_dataset(struct dataset *d, const bool *enabled,
+                        uint64_t started)
+{
+	if (d->skip)
+		return;
+	preload_table(d);
+	for (int impl = MEMCACHED; impl <= REDIS; impl++)
+		if (enabled[impl] && d->servers && !d->loaded[impl]) {
+			preload_server(d, (enum impl_id)impl);
+			d->loaded[impl] = true;
+		}
+	for (unsigned rep = 0; rep < reps && !d->skip; rep++) {
+		for (unsigned wi = 0; wi < nworkloads && !d->skip; wi++) {
+			const struct workload *w = &workloads[wi];
+			const unsigned *procs;
+			unsigned np = workload_procs(w, &procs), maxp = 0;
+			struct seq seqs[MAX_PROCS];
+
+			if (w->ds != d)
+				continue;
+			for (unsigned pi = 0; pi < np; pi++)
+				maxp = procs[pi] > maxp ? procs[pi] : maxp;
+			fprintf(stderr, "hcbench: %5.0f s: %s %s, %u B x %u (%s), "
+			        "repetition %u/%u\n", (double)(now_ns() - started) / 1e9,
+			        w->bench, dist_names[w->dist], d->value, d->items,
+			        d->fits, rep + 1, reps);
+			for (unsigned p = 0; p < maxp; p++)
+				seq_make(&seqs[p], w, p);
+			for (unsigned pi = 0; pi < np && !d->skip; pi++)
+				for (int k = 0; k < NIMPLS && !d->skip; k++) {
+					int impl = (k + (int)rep) % NIMPLS;
+
+					if (enabled[impl] && (!is_server(impl) || d->servers))
+						run_one(w, (enum impl_id)impl, procs[pi], rep, seqs);
+				}
+			for (unsigned p = 0; p < maxp; p++)
+				seq_free(&seqs[p]);
+		}
+	}
+	table_destroy(d->table);
+	table_destroy(d->priv);
+	d->table = d->priv = NULL;
+	segment_drop(d);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static const char *const bench_names[] = {
+	"get_hit", "set", "ycsb_c", "ycsb_b", "ycsb_a", "hot_key"
+};
+static const char *const fits_names[] = { "l2", "l3", "dram" };
+
+/* The data sets and workloads of this run. */
+static void plan(const char *bench_list, const char *fits_list,
+                 uint32_t dram_items, uint32_t ycsb_items)
+{
+	bool micro = in_list(bench_list, "get_hit") || in_list(bench_list, "set");
+
+	for (unsigned f = 0; f < 3 && micro; f++) {
+		if (!in_list(fits_list, fits_names[f]) || (quick && f == 2))
+			continue;
+		for (unsigned v = 0; v < NVALUES; v++) {
+			unsigned value = value_sizes[v];
+			uint64_t items;
+			struct dataset *d;
+
+			if (f < 2) {
+				items = (f ? l3_bytes / 8 : l2_bytes / 4) /
+				        footprint(value, 1);
+				if (items < 64)
+					items = 64;
+			} else {
+				items = DRAM_BYTES / (KEY_LEN + value);
+				if (items > dram_items || value <= 64)
+					items = dram_items;
+			}
+			d = dataset_add(value, (uint32_t)items, fits_names[f], f < 2);
+			if (in_list(bench_list, "get_hit"))
+				workload_add("get_hit", d, 0, UNIFORM, false);
+			if (in_list(bench_list, "set"))
+				workload_add("set", d, 100, UNIFORM, false);
+		}
+	}
+	static const struct {
+		const char *bench;
+		unsigned set_percent;
+	} mixes[] = { { "ycsb_c", 0 }, { "ycsb_b", 5 }, { "ycsb_a", 50 } };
+	struct dataset *y = NULL;
+
+	for (unsigned dist = 0; dist < 2; dist++)
+		for (unsigned i = 0; i < 3; i++) {
+			if (!in_list(bench_list, mixes[i].bench))
+				continue;
+			if (y == NULL)
+				y = dataset_add(256, ycsb_items, NULL, true);
+			workload_add(mixes[i].bench, y, mixes[i].set_percent,
+			             dist ? UNIFORM : ZIPF, true);
+		}
+	if (in_list(bench_list, "hot_key"))
+		workload_add("hot_key", dataset_add(32, HOT_ITEMS, NULL, true), 0, HOT,
+		             true);
+	if (nworkloads == 0)
+		usage_error("nothing to run: --bench and --fits leave no workload");
+}
+
+/* The memory D's stores need with PROCS processes of private. */
+static uint64_t dataset_memory(const struct dataset *d, unsigned procs)
+{
+	return segment_bytes(d) + (2 + procs) * table_bytes(d->items, d->value);
 }
 
 int main(int argc, char **argv)
 {
-	unsigned procs[8] = { 1, 2 }, nprocs = 2, reps = 5;
-	double seconds = 0.3;
-	const char *plot_path = NULL;
+	const char *plot_dir = NULL, *table_path = NULL;
+	const char *bench_list = NULL, *impl_list = NULL, *fits_list = NULL;
+	uint32_t dram_items = DRAM_ITEMS, ycsb_items = 0;
+	bool seconds_set = false, reps_set = false;
 
+	main_pid = getpid();
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
+			return 0;
+		}
 		if (strcmp(opt, "--json") == 0) {
 			json_only = true;
 			continue;
 		}
 		if (strcmp(opt, "--quick") == 0) {
-			reps = 1;
-			seconds = 0.2;
+			quick = true;
 			continue;
 		}
+		static const char *const with_value[] = {
+			"--memcached", "--redis", "--reps", "--seconds", "--table",
+			"--plot-data", "--bench", "--impl", "--fits", "--dram-items",
+			"--ycsb-items", "--l2", "--l3", "--procs"
+		};
+		bool known = false;
+
+		for (unsigned k = 0; k < sizeof with_value / sizeof *with_value; k++)
+			known = known || strcmp(opt, with_value[k]) == 0;
+		if (!known)
+			usage_error("unknown option '%s'", opt);
 		if (arg == NULL)
-			return usage();
+			usage_error("%s needs a value", opt);
 		i++;
 		if (strcmp(opt, "--memcached") == 0) {
 			memcached_socket = arg;
 		} else if (strcmp(opt, "--redis") == 0) {
 			redis_socket = arg;
 		} else if (strcmp(opt, "--reps") == 0) {
-			reps = (unsigned)atoi(arg);
+			reps = (unsigned)parse_count(opt, arg, 1, MAX_REPS, false);
+			reps_set = true;
 		} else if (strcmp(opt, "--seconds") == 0) {
-			seconds = atof(arg);
+			char *end;
+
+			seconds = strtod(arg, &end);
+			if (end == arg || *end != '\0' || !(seconds >= 0.01) ||
+			    seconds > 60)
+				usage_error("--seconds wants 0.01 to 60, not '%s'", arg);
+			seconds_set = true;
+		} else if (strcmp(opt, "--table") == 0) {
+			table_path = arg;
 		} else if (strcmp(opt, "--plot-data") == 0) {
-			plot_path = arg;
+			plot_dir = arg;
+		} else if (strcmp(opt, "--bench") == 0) {
+			check_list(opt, arg, bench_names, 6);
+			bench_list = arg;
+		} else if (strcmp(opt, "--impl") == 0) {
+			check_list(opt, arg, impl_names, NIMPLS);
+			impl_list = arg;
+		} else if (strcmp(opt, "--fits") == 0) {
+			check_list(opt, arg, fits_names, 3);
+			fits_list = arg;
+		} else if (strcmp(opt, "--dram-items") == 0) {
+			dram_items = (uint32_t)parse_count(opt, arg, 1000, 200000000,
+			                                   false);
+		} else if (strcmp(opt, "--ycsb-items") == 0) {
+			ycsb_items = (uint32_t)parse_count(opt, arg, 100, 100000000,
+			                                   false);
+		} else if (strcmp(opt, "--l2") == 0) {
+			l2_bytes = parse_count(opt, arg, 4096, 1ULL << 40, true);
+		} else if (strcmp(opt, "--l3") == 0) {
+			l3_bytes = parse_count(opt, arg, 4096, 1ULL << 40, true);
 		} else if (strcmp(opt, "--procs") == 0) {
 			char *end;
 
-			nprocs = 0;
-			for (const char *p = arg; *p && nprocs < 8; p = end + (*end == ',')) {
-				procs[nprocs] = (unsigned)strtoul(p, &end, 10);
-				if (end == p || procs[nprocs] < 1 || procs[nprocs] > MAX_PROCS)
-					return usage();
-				nprocs++;
+			nscale_procs = 0;
+			for (const char *p = arg; *p != '\0'; p = end + (*end == ',')) {
+				unsigned long n = strtoul(p, &end, 10);
+
+				if (end == p || (*end != ',' && *end != '\0') || n < 1 ||
+				    n > MAX_PROCS || nscale_procs == MAX_LIST)
+					usage_error("--procs wants up to %d counts from 1 to %d, "
+					            "not '%s'", MAX_LIST, MAX_PROCS, arg);
+				scale_procs[nscale_procs++] = (unsigned)n;
 			}
-		} else {
-			return usage();
+			if (nscale_procs == 0)
+				usage_error("--procs wants at least one count");
 		}
 	}
-	if (reps < 1 || reps > MAX_REPS || seconds <= 0 || seconds > 60 ||
-	    nprocs == 0)
-		return usage();
+	if (quick) {
+		if (!reps_set)
+			reps = 1;
+		if (!seconds_set)
+			seconds = 0.06;
+		seq_len = 1u << 17;
+	}
+	if (ycsb_items == 0)
+		ycsb_items = quick ? YCSB_ITEMS_QUICK : YCSB_ITEMS;
+	if (l2_bytes == 0 && (l2_bytes = cache_size(2)) == 0)
+		l2_bytes = 512u << 10;
+	if (l3_bytes == 0 && (l3_bytes = cache_size(3)) == 0)
+		l3_bytes = 8u << 20;
+	for (unsigned i = 0; i < nscale_procs; i++)
+		if (scale_procs[i] > max_procs_used)
+			max_procs_used = scale_procs[i];
 
-	main_pid = getpid();
-	atexit(segment_remove);
+	bool enabled[NIMPLS];
+
+	for (int impl = 0; impl < NIMPLS; impl++)
+		enabled[impl] = in_list(impl_list, impl_names[impl]);
+	if (enabled[MEMCACHED] && memcached_socket == NULL)
+		enabled[MEMCACHED] = false;
+	if (enabled[REDIS] && redis_socket == NULL)
+		enabled[REDIS] = false;
+	if (impl_list != NULL && in_list(impl_list, "memcached") &&
+	    memcached_socket == NULL)
+		usage_error("--impl memcached needs --memcached SOCKET");
+	if (impl_list != NULL && in_list(impl_list, "redis") &&
+	    redis_socket == NULL)
+		usage_error("--impl redis needs --redis SOCKET");
+	if (table_path != NULL && (table_out = fopen(table_path, "w")) == NULL)
+		fail("cannot write %s: %s", table_path, strerror(errno));
+	if (table_out == NULL && !json_only)
+		table_out = stdout;
+	plan(bench_list, fits_list, dram_items, ycsb_items);
+
+	atexit(stores_remove);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	timer_cost = calibrate_timer();
+	server_versions();
 
-	bool enabled[NIMPLS] = { true, true, true, true,
-	                         memcached_socket != NULL, redis_socket != NULL };
-	if (!json_only) {
-		printf("hostcache %s against alternatives: %ld CPUs, %u repetitions "
-		       "of %.2f s (+%.2f s timed per operation) per measurement, "
-		       "implementations interleaved\n", hc_version(),
-		       sysconf(_SC_NPROCESSORS_ONLN), reps, seconds, seconds / 2);
-		printf("clock read: %llu ns (subtracted from each latency); "
-		       "memcached: %s; redis: %s\n", (unsigned long long)timer_cost,
-		       memcached_socket ? memcached_socket : "skipped",
-		       redis_socket ? redis_socket : "skipped");
-		print_load("at start");
+	uint64_t started = now_ns();
+	char dram_str[32], ycsb_str[32];
+	double load_start = load_average();
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	online_cpus = cpus > 0 ? cpus : 1;
+
+	tprintf("hostcache %s benchmark: %ld CPUs, L2 %llu KiB, L3 %llu KiB; "
+	        "%s run: %u repetition%s of %.2f s\n(+%.2f s timed per "
+	        "operation) per measurement, implementations interleaved; "
+	        "clock read %llu ns\n(subtracted from each latency); 16-byte "
+	        "keys\n", hc_version(), cpus,
+	        (unsigned long long)(l2_bytes >> 10),
+	        (unsigned long long)(l3_bytes >> 10), quick ? "quick" : "full",
+	        reps, reps == 1 ? "" : "s", seconds, seconds / 2,
+	        (unsigned long long)timer_cost);
+	tprintf("memcached: %s%s; redis: %s%s (unix sockets, one request at a "
+	        "time)\n", memcached_socket ? memcached_version_str : "skipped",
+	        memcached_socket ? "" : " (no --memcached)",
+	        redis_socket ? redis_version_str : "skipped",
+	        redis_socket ? "" : " (no --redis)");
+	tprintf("data sets: l2, l3  a quarter of the L2, an eighth of the L3, at "
+	        "key + value + 32 B\n                   per item\n"
+	        "           dram    %s%s items of 32 B, 512 MiB of larger "
+	        "values\n           ycsb    %s items of 256 B\n"
+	        "           hot     1,024 items of 32 B, one of them read\n",
+	        quick ? "none in a quick run, else " : "",
+	        count_str(dram_items, dram_str, sizeof dram_str),
+	        count_str(ycsb_items, ycsb_str, sizeof ycsb_str));
+	if (json_only) {
+		printf("{\"type\":\"run\",\"hostcache\":\"%s\",\"cpus\":%ld,"
+		       "\"l2_bytes\":%llu,\"l3_bytes\":%llu,\"quick\":%s,\"reps\":%u,"
+		       "\"seconds\":%.3f,\"latency_seconds\":%.3f,\"timer_ns\":%llu,"
+		       "\"memcached\":", hc_version(), cpus,
+		       (unsigned long long)l2_bytes, (unsigned long long)l3_bytes,
+		       quick ? "true" : "false", reps, seconds, seconds / 2,
+		       (unsigned long long)timer_cost);
+		if (memcached_socket)
+			printf("\"%s\"", memcached_version_str);
+		else
+			printf("null");
+		printf(",\"redis\":");
+		if (redis_socket)
+			printf("\"%s\"", redis_version_str);
+		else
+			printf("null");
+		printf(",\"load_start\":%.2f}\n", load_start);
+		out_check();
 	}
+	if (cpus > 0 && cpus < 2)
+		note("one CPU: 2 processes share it, so no process count shows "
+		     "parallel speed-up");
+	for (unsigned i = 0; i < ndatasets; i++)
+		if ((enabled[MEMCACHED] || enabled[REDIS]) && !datasets[i].servers)
+			note("memcached and redis are not run on the DRAM sets of "
+			     "get_hit and set: each server would hold them for the whole "
+			     "run, gigabytes of memory on top of the local stores");
+	for (unsigned i = 0; i < ndatasets; i++) {
+		struct dataset *d = &datasets[i];
+		uint64_t need = dataset_memory(d, 2);
 
-	/* Stores that persist for the run: the segment, the servers, one
-	 * shared table per lock kind and value size (made per workload). */
-	bool loaded[NIMPLS][NWORKLOADS] = { { false } };
-	struct zipf z;
-
-	zipf_init(&z, 100000, ZIPF_THETA);
-	for (unsigned rep = 0; rep < reps; rep++) {
-		for (unsigned wi = 0; wi < NWORKLOADS; wi++) {
-			const struct workload *w = &workloads[wi];
-			struct table *tables[NIMPLS] = { NULL };
-
-			for (int impl = 0; impl < NIMPLS; impl++) {
-				if (!enabled[impl])
-					continue;
-				if (impl == PRIVATE)
-					continue; /* made by each process (measure) */
-				if (impl == MUTEX || impl == RWLOCK) {
-					tables[impl] = table_create(w->items, w->value,
-					                            impl == MUTEX ? LOCK_MUTEX :
-					                            LOCK_RWLOCK, true);
-					preload(w, (enum impl_id)impl, tables[impl]);
-					continue;
-				}
-				bool done = false;
-
-				for (unsigned wj = 0; wj < NWORKLOADS; wj++)
-					done = done || (loaded[impl][wj] &&
-					                workloads[wj].value == w->value);
-				if (!done)
-					preload(w, (enum impl_id)impl, NULL);
-				loaded[impl][wi] = true;
-			}
-			fprintf(stderr, "bench_compare: repetition %u/%u: %s, %u B "
-			        "values\n", rep + 1, reps, w->bench, w->value);
-			for (unsigned pi = 0; pi < nprocs; pi++) {
-				for (int impl = 0; impl < NIMPLS; impl++) {
-					struct measurement m;
-
-					if (!enabled[impl])
-						continue;
-					measure(w, (enum impl_id)impl, procs[pi], seconds,
-					        tables[impl], &z, &m);
-					m.rep = rep;
-					if (m.errors || m.wrong)
-						fprintf(stderr, "bench_compare: %s %s: %llu errors, "
-						        "%llu wrong values\n", w->bench,
-						        impl_names[impl],
-						        (unsigned long long)m.errors,
-						        (unsigned long long)m.wrong);
-					if (m.wrong || m.errors)
-						exit(1);
-					record(&m);
-				}
-			}
-			for (int impl = MUTEX; impl <= RWLOCK; impl++)
-				if (tables[impl] != NULL)
-					table_destroy(tables[impl], w->items, w->value);
+		if (!affordable(need)) {
+			d->skip = true;
+			note("the %u B %s set (%u items) is skipped: it needs %.1f GiB "
+			     "of memory, %.1f GiB are available", d->value, d->fits,
+			     d->items, (double)need / (1 << 30),
+			     (double)mem_available() / (1 << 30));
 		}
 	}
-	print_load("at end");
 
-	FILE *plot = plot_path ? fopen(plot_path, "w") : NULL;
+	/* Per-item memory: segments filled until they evict. */
+	if (enabled[HOSTCACHE])
+		for (unsigned v = 0; v < NVALUES; v++)
+			measure_overhead(value_sizes[v], quick ? 16u << 20 : 64u << 20,
+			                 &overheads[noverheads++]);
 
-	if (plot_path != NULL && plot == NULL)
-		fail("cannot write %s", plot_path);
-	print_summary(procs, nprocs, enabled);
-	if (plot != NULL)
-		write_plot_data(plot, procs, nprocs, enabled);
-	for (unsigned i = 0; i < nresults; i++)
-		print_measurement_json(&results[i]);
-	if (plot != NULL)
-		fclose(plot);
-	for (unsigned i = 0; i < nsegments; i++)
-		hc_close(segments[i].owner);
+	for (unsigned di = 0; di < ndatasets; di++)
+		run_dataset(&datasets[di], enabled, started);
+
+	double load_end = load_average();
+
+	if (cpus > 0 && (load_start > cpus || load_end > cpus))
+		note("the load average (%.1f at start, %.1f at end) was above the "
+		     "%ld CPUs: other work took CPU time from the measurements, "
+		     "so a second process could not always run in parallel",
+		     load_start, load_end, cpus);
+
+	tprintf("load average %.2f at start, %.2f at end; %.0f s\n", load_start,
+	        load_end, (double)(now_ns() - started) / 1e9);
+	print_summaries(enabled);
+	print_scaling(enabled);
+	print_overheads();
+	print_verdicts();
+	if (nnotes > 0)
+		tprintf("\nNotes:\n");
+	for (unsigned i = 0; i < nnotes; i++) {
+		tprintf("- %s\n", notes[i]);
+		if (json_only) {
+			printf("{\"type\":\"note\",\"text\":\"");
+			for (const char *c = notes[i]; *c != '\0'; c++)
+				printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+			printf("\"}\n");
+			out_check();
+		}
+	}
+	if (json_only) {
+		printf("{\"type\":\"end\",\"load_end\":%.2f,\"seconds\":%.1f}\n",
+		       load_end, (double)(now_ns() - started) / 1e9);
+		out_check();
+	}
+	if (plot_dir != NULL)
+		write_plot_data(plot_dir);
+	if (table_out != NULL && table_out != stdout &&
+	    (ferror(table_out) | fclose(table_out)))
+		fail("writing %s failed", table_path);
+	out_check();
 	return 0;
 }
