@@ -28,7 +28,7 @@ BENCH_ARGS         ?=
 TRACE_ARGS         ?=
 BENCH_RESULTS      ?= bench/results
 
-.PHONY: bench-quick bench-compare bench-traces
+.PHONY: bench-quick bench-traces
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
@@ -50,8 +50,6 @@ bench:
 bench-quick:
 	$(MAKE) bench BENCH_QUICK=1
 
-# The earlier name of the comparison.
-bench-compare: bench-quick
 
 bench-traces:
 	$(MAKE) deps
