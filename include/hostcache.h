@@ -281,9 +281,11 @@ int hc_get_or_lease(hc_cache *c, const void *key, size_t klen, void *buf,
 
 /* Store the value computed under LEASE and release it, waking the waiters.
  * The item is stamped with the lease's grant time: an invalidation since
- * then wins, and a value set meanwhile by hc_set() is kept.  Returns
- * HC_ENOLEASE if the lease had been taken over (the value is still stored
- * unless a newer one is there).  OPT may be NULL (no TTL, no tags). */
+ * then wins (flush, tag, prefix or scanned prefix: the value does not
+ * read; after a scan it is not even kept, and OPT->cas_out gets 0), and a
+ * value set meanwhile by hc_set() is kept.
+ * Returns HC_ENOLEASE if the lease had been taken over (the value is still
+ * stored unless a newer one is there).  OPT may be NULL (no TTL, no tags). */
 int hc_lease_fill(hc_cache *c, hc_lease *lease, const void *key, size_t klen,
                   const void *val, size_t vlen, const hc_set_options *opt);
 
