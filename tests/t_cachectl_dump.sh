@@ -24,55 +24,8 @@ BUSY=hc-t-dump-busy-$$
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl_dump.XXXXXX") || exit 1
 background=
 
-cleanup() {
-	rm -f "$TMP/writing"
-	for pid in $background; do
-		kill "$pid" 2>/dev/null
-	done
-	wait 2>/dev/null
-	for segment in "$SRC" "$DST" "$EMPTY" "$SMALL" "$BUSY"; do
-		"$CACHECTL" destroy "$segment" >/dev/null 2>&1
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-test_count=0
-pass() { test_count=$((test_count + 1)); echo "ok $test_count - $1"; }
-fail() {
-	test_count=$((test_count + 1))
-	echo "not ok $test_count - $1"
-	shift
-	for diagnostic in "$@"; do
-		printf '%s\n' "$diagnostic" | sed 's/^/#   /'
-	done
-}
-skip() { test_count=$((test_count + 1)); echo "ok $test_count - $1 # SKIP $2"; }
-
-run() {
-	"$CACHECTL" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
-	status=$?
-}
-
-last_run() {
-	echo "exit status: $status"
-	echo "stdout: $(head -c 1000 "$TMP/out")"
-	echo "stderr: $(cat "$TMP/err")"
-}
-
-has_line() { grep -Eq "$1" "$TMP/out"; }
-
-# CONDITION; verdict WANT_STATUS DESCRIPTION
-verdict() {
-	condition=$?
-	if [ "$status" -eq "$1" ] && [ "$condition" -eq 0 ]; then
-		pass "$2"
-	else
-		fail "$2" "want exit status $1; the condition held: $(
-		    [ "$condition" -eq 0 ] && echo yes || echo no)" "$(last_run)"
-	fi
-}
+SEGMENTS="$SRC $DST $EMPTY $SMALL $BUSY"
+. "$(dirname "$0")/tap.sh"
 
 # refused PATTERN DESCRIPTION: the last run exited 3 with one stderr line
 # matching PATTERN, and the empty segment is still empty.

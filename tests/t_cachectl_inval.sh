@@ -18,53 +18,8 @@ DST=hc-t-inval-dst-$$
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl_inval.XXXXXX") || exit 1
 background=
 
-cleanup() {
-	rm -f "$TMP/writing"
-	for pid in $background; do
-		kill "$pid" 2>/dev/null
-	done
-	wait 2>/dev/null
-	"$CACHECTL" destroy "$SEG" >/dev/null 2>&1
-	"$CACHECTL" destroy "$DST" >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-test_count=0
-pass() { test_count=$((test_count + 1)); echo "ok $test_count - $1"; }
-fail() {
-	test_count=$((test_count + 1))
-	echo "not ok $test_count - $1"
-	shift
-	for diagnostic in "$@"; do
-		printf '%s\n' "$diagnostic" | sed 's/^/#   /'
-	done
-}
-
-run() {
-	"$CACHECTL" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
-	status=$?
-}
-
-last_run() {
-	echo "exit status: $status"
-	echo "stdout: $(head -c 1000 "$TMP/out")"
-	echo "stderr: $(cat "$TMP/err")"
-}
-
-has_line() { grep -Eq "$1" "$TMP/out"; }
-
-# CONDITION; verdict WANT_STATUS DESCRIPTION
-verdict() {
-	condition=$?
-	if [ "$status" -eq "$1" ] && [ "$condition" -eq 0 ]; then
-		pass "$2"
-	else
-		fail "$2" "want exit status $1; the condition held: $(
-		    [ "$condition" -eq 0 ] && echo yes || echo no)" "$(last_run)"
-	fi
-}
+SEGMENTS="$SEG $DST"
+. "$(dirname "$0")/tap.sh"
 
 # present SEGMENT KEY... / absent SEGMENT KEY...
 present() {

@@ -23,44 +23,13 @@ SEG=hc-t-ops-$$
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl_ops.XXXXXX") || exit 1
 background=
 
-cleanup() {
-	rm -f "$TMP/writing"
-	for pid in $background; do
-		kill "$pid" 2>/dev/null
-	done
-	wait 2>/dev/null
-	"$CACHECTL" destroy "$BUSY" >/dev/null 2>&1
-	"$CACHECTL" destroy "$SEG" >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+SEGMENTS="$BUSY $SEG"
+. "$(dirname "$0")/tap.sh"
 
-# ---------------------------------------------------------------------
-# TAP and running cachectl (as in t_cachectl.sh)
-
-test_count=0
-pass() { test_count=$((test_count + 1)); echo "ok $test_count - $1"; }
-fail() {
-	test_count=$((test_count + 1))
-	echo "not ok $test_count - $1"
-	shift
-	for diagnostic in "$@"; do
-		printf '%s\n' "$diagnostic" | sed 's/^/#   /'
-	done
-}
-todo() { test_count=$((test_count + 1)); echo "not ok $test_count - $1 # TODO $2"; }
-skip() { test_count=$((test_count + 1)); echo "ok $test_count - $1 # SKIP $2"; }
-
+# Its stdin an empty file rather than /dev/null.
 run() {
 	"$CACHECTL" "$@" <"$TMP/empty" >"$TMP/out" 2>"$TMP/err"
 	status=$?
-}
-
-last_run() {
-	echo "exit status: $status"
-	echo "stdout: $(head -c 1500 "$TMP/out")"
-	echo "stderr: $(cat "$TMP/err")"
 }
 
 # CONDITION; check DESCRIPTION: pass when the last run exited 0 with an
@@ -89,7 +58,6 @@ expect_failure() {
 	fi
 }
 
-has_line() { grep -Eq "$1" "$TMP/out"; }
 line_count_is() { [ "$(wc -l <"$TMP/out")" -eq "$1" ]; }
 out_is() { printf '%s' "$1" | cmp -s - "$TMP/out"; }
 
