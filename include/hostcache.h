@@ -130,6 +130,10 @@ typedef struct hc_config {
 	uint32_t stale_grace_ms; /* how long an expired item stays available as
 	                           a stale value to hc_get_or_lease (default 0) */
 	char delimiter;         /* prefix delimiter for invalidation (default ':') */
+	uint32_t clean_watermark_pct; /* 1..100: while live item bytes are under
+	                           this share of item memory, making room moves
+	                           live items out of the block with the most dead
+	                           bytes instead of evicting (default 90) */
 } hc_config;
 
 void hc_config_init(hc_config *cfg);
@@ -366,6 +370,9 @@ typedef struct hc_stats {
 	uint64_t lease_grants, lease_waits, lease_timeouts, lease_takeovers;
 	uint64_t early_refreshes; /* reads told to refresh early (XFetch) */
 	uint64_t negative_hits;  /* reads that found a cached "known absent" */
+	uint64_t blocks_cleaned; /* blocks freed by moving their live items */
+	uint64_t bytes_cleaned;  /* item bytes those moves wrote */
+	uint64_t bytes_set;      /* item bytes appended by writes */
 	/* gauges */
 	uint64_t items;          /* items in blocks not yet known dead */
 	uint64_t bytes_live;     /* item bytes not known dead */

@@ -136,11 +136,15 @@ int do_block_append(hc_cache *c, uint64_t size, bool evictor, uint64_t *loc,
 			continue;
 		if (evictor)
 			return HC_ENOMEM;
-		/* Make a block FREE: evict the oldest; failing that, reclaim
-		 * what dead processes hold; failing that, use the reserve. */
-		if (evict_one(c) == 0)
+		/* Make a block FREE: clean or evict (evict.c); failing that,
+		 * reclaim what dead processes hold; failing that, use the
+		 * reserve.  Cleaning nets as little as an eighth of a block
+		 * per walk, and in a small segment the open blocks and the
+		 * reserve can leave it none: past half the tries, evict, so
+		 * that a set always finds room. */
+		if (evict_one(c, tries < HC_CLAIM_TRIES / 2) == 0)
 			continue;
-		if (proc_reap_dead(c) > 0)
+		if (do_proc_reap_dead(c) > 0)
 			continue;
 		if (block_claim_once(c, true) == 0)
 			continue;
@@ -221,6 +225,8 @@ int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
 		do_block_commit(c, size);
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (rc == 0)
+		counter_add(c, HC_CTR_BYTES_SET, size);
 	if (rc == 0)
 		*word = sw_make(0, gen, k->fp, loc);
 	return rc;

@@ -342,7 +342,7 @@ static void repair_orphans(struct checker *k)
 			if (st == HC_BLOCK_OPEN)
 				block_seal(c, b, w);
 			else
-				evict_finish(c, b, w);
+				do_evict_finish(c, b, w);
 			k->r->repaired++;
 			continue;
 		}
@@ -354,7 +354,7 @@ static void repair_orphans(struct checker *k)
 			if (st == HC_BLOCK_OPEN)
 				block_seal(c, b, w);
 			else
-				evict_finish(c, b, w);
+				do_evict_finish(c, b, w);
 			k->r->repaired++;
 		}
 		proc_unlock_slot(c, owner);
@@ -391,10 +391,13 @@ HC_API int hc_check(hc_cache *c, int repair, hc_check_fn report, void *arg,
 		return hc_ret(hc_fail(HC_ESYS, "check: out of memory"));
 	}
 	if (k.repair) {
-		int n = proc_reap_dead(c);
+		/* The lock: reaping moves live items into our open block. */
+		pthread_mutex_lock(&c->lock);
+		int n = do_proc_reap_dead(c);
 
 		out->repaired += n > 0 ? (uint64_t)n : 0;
 		repair_orphans(&k);
+		pthread_mutex_unlock(&c->lock);
 	}
 	check_procs(&k);
 	for (uint32_t b = 0; b < c->nblocks; b++) {

@@ -1,30 +1,52 @@
 /*
- * evict.c - CLOCK, as FIFO with reinsertion.
+ * evict.c - freeing blocks: cleaning dead space first, CLOCK eviction when
+ * the live data really is too large.
  *
- * When free blocks run low (block.c), a writer evicts the SEALED block with
- * the lowest seal sequence, the oldest in the FIFO:
+ * When free blocks run low (block.c), a writer frees one SEALED block.  One
+ * pass over the block table sums the live bytes (committed minus dead) and
+ * finds two candidates: the block with the most dead bytes, and the oldest
+ * (lowest seal sequence).
+ *
+ *   - Cleaning.  While the live bytes are under the segment's watermark
+ *     (clean_watermark_pct of item memory, 90 by default) and the deadest
+ *     block is at least an eighth dead, that block is cleaned: every live
+ *     item moves forward, byte for byte (same CAS id, stamp, expiry, tags)
+ *     and with its CLOCK counter unchanged.  Nothing live is dropped; an
+ *     overwrite-heavy load on data that fits loses no key.  This is the log
+ *     cleaner of LFS and RAMCloud, the merge of Segcache, in its greedy form.
+ *   - Eviction.  Otherwise the oldest block goes, as FIFO with reinsertion:
+ *     an item whose counter is above zero, while what this walk keeps stays
+ *     under half a block, moves forward with its counter lowered by one (its
+ *     second chance); the rest is unlinked (evicted).
+ *
+ * Both walk their block the same way:
  *
  *   1. Claim it by CAS, SEALED(g) -> EVICTING(me, g).  A block EVICTING
  *      under a live owner is never waited for: it is simply not a candidate.
  *   2. Walk it up to `committed`.  For each item, rehash its key and find
  *      the slot that still locates it (same offset, same generation bits).
- *      No such slot: the item is already dead.  Expired: unlink it.  CLOCK
- *      counter above zero, and what this walk keeps is still under half a
- *      block: re-append it byte for byte (same CAS id, same stamp) and swing
- *      the slot to the copy with the counter lowered by one: its second
- *      chance.  Otherwise unlink it: evicted.
+ *      No such slot: the item is already dead.  Expired or invalidated:
+ *      unlink it.  Otherwise move or evict it as above.
  *   3. Free it by CAS, EVICTING(me, g) -> FREE(g+1).  The new generation
  *      invalidates every reader still copying from it (block.c, invariant 3)
  *      and every slot word that might still name it (index.c, invariant 2).
  *
  * Every step acts only if the slot still locates the item (a CAS on the
- * whole word), so a walk may be repeated: the reaper of a killed evictor
- * finishes its block with evict_finish(), which unlinks what is left and
- * frees the block.  Reinsertion goes into the evictor's own OPEN block, and
- * the reserve of FREE blocks means it always has room; keeping under half a
- * block means every eviction frees more than it consumes.
+ * whole word), so a walk may be repeated: the reaper of a killed evictor or
+ * cleaner finishes its block with do_evict_finish(), which moves what is
+ * still live there and frees the block: a kill mid-clean loses nothing.
+ * Moved items go into the walker's own OPEN block, and the reserve of FREE
+ * blocks means it has room: a cleaned block is at least an eighth dead and an
+ * evicted one keeps under half, so every walk frees more than it consumes.
+ * Should the reserve run dry all the same, the item is evicted instead.
  */
 #include "internal.h"
+
+/* How a walk settles the live items of its block. */
+enum walk_mode {
+	WALK_CLOCK,  /* eviction: second chance for items read since */
+	WALK_CLEAN,  /* cleaning: move every live item forward */
+};
 
 /* Find the slot of K's bucket that locates the item at LOC of generation
  * GEN.  Returns the slot index, or -1. */
@@ -44,16 +66,17 @@ static int slot_locating(hc_cache *c, const struct key *k, uint64_t loc,
 	return -1;
 }
 
-/* Give the item at AT a second chance: append a copy to our open block
- * and swing its slot there.  Caller holds c->lock. */
+/* Move the item at AT: append a copy to our open block, byte for byte,
+ * and swing its slot there with CLOCK counter CLOCK.  Caller holds
+ * c->lock. */
 static bool do_reinsert(hc_cache *c, const struct key *k, int slot,
                         uint64_t word, const unsigned char *at,
-                        const struct hc_item *hdr, uint64_t size)
+                        const struct hc_item *hdr, uint64_t size,
+                        unsigned clock)
 {
 	uint64_t copy;
 
-	if (do_item_clone(c, at, hdr, size, true, k->fp, sw_clock(word) - 1,
-	                  &copy) != 0)
+	if (do_item_clone(c, at, hdr, size, true, k->fp, clock, &copy) != 0)
 		return false;
 	if (cas_full(slot_at(c, k->bucket, (unsigned)slot), word, copy))
 		return true;
@@ -61,10 +84,10 @@ static bool do_reinsert(hc_cache *c, const struct key *k, int slot,
 	return false;
 }
 
-/* Settle one item of an EVICTING block.  REINSERT is false for a reaper. */
+/* Settle one item of an EVICTING block according to MODE. */
 static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
                        const unsigned char *at, const struct hc_item *hdr,
-                       uint64_t size, bool reinsert, uint64_t *kept)
+                       uint64_t size, enum walk_mode mode, uint64_t *kept)
 {
 	struct key k;
 
@@ -75,6 +98,7 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 
 	shm_copy_out(keybuf, item_key_at(at, hdr), klen);
 	key_prepare(c, &k, keybuf, klen);
+	bool move = true;
 
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		uint64_t w;
@@ -100,13 +124,24 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 			}
 			continue;
 		}
-		if (reinsert && sw_clock(w) > 0 && *kept + size <= c->block_size / 2) {
-			if (do_reinsert(c, &k, slot, w, at, hdr, size)) {
+		/* Cleaning keeps every live item and its counter; CLOCK
+		 * keeps what was read, with the counter lowered, while what
+		 * it keeps stays under half a block. */
+		if (move && mode == WALK_CLEAN) {
+			if (do_reinsert(c, &k, slot, w, at, hdr, size, sw_clock(w))) {
+				*kept += size;
+				return;
+			}
+			move = false; /* no room even in the reserve: evict */
+			continue;
+		}
+		if (move && sw_clock(w) > 0 && *kept + size <= c->block_size / 2) {
+			if (do_reinsert(c, &k, slot, w, at, hdr, size, sw_clock(w) - 1)) {
 				*kept += size;
 				counter_add(c, HC_CTR_SECOND_CHANCES, 1);
 				return;
 			}
-			reinsert = false; /* no room, or the slot moved: no retry */
+			move = false; /* no room, or the slot moved: no retry */
 			continue;
 		}
 		if (index_unlink(c, k.bucket, (unsigned)slot, w)) {
@@ -117,7 +152,7 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 }
 
 /* Walk EVICTING block B of generation GEN (steps 2 and 3). */
-static void evict_walk(hc_cache *c, uint32_t b, uint64_t w, bool reinsert)
+static void evict_walk(hc_cache *c, uint32_t b, uint64_t w, enum walk_mode mode)
 {
 	uint64_t gen = bw_gen(w);
 	uint64_t committed = load_acquire(&c->block_meta[b].committed) & 0xffffffffULL;
@@ -138,59 +173,132 @@ static void evict_walk(hc_cache *c, uint32_t b, uint64_t w, bool reinsert)
 		if (item_klen(&hdr) == 0 || item_ntags(&hdr) > HC_MAX_TAGS ||
 		    off + size > committed)
 			break;
-		evict_item(c, start + off, gen, at, &hdr, size, reinsert, &kept);
+		evict_item(c, start + off, gen, at, &hdr, size, mode, &kept);
 		off += size;
 	}
 	/* Step 3: full barrier; every reader's validation pairs with it. */
 	cas_full(&c->block_words[b], w, bw_make(HC_BLOCK_FREE, 0, gen + 1));
-	counter_add(c, HC_CTR_BLOCKS_EVICTED, 1);
+	if (mode == WALK_CLEAN) {
+		counter_add(c, HC_CTR_BLOCKS_CLEANED, 1);
+		counter_add(c, HC_CTR_BYTES_CLEANED, kept);
+	} else {
+		counter_add(c, HC_CTR_BLOCKS_EVICTED, 1);
+	}
 }
 
-/* Reaper: finish block B left EVICTING (word W) by a dead slot. */
-void evict_finish(hc_cache *c, uint32_t b, uint64_t w)
+/* Reaper: finish block B left EVICTING (word W) by a dead slot.  Every
+ * live item still there moves forward, whether the dead walker was
+ * cleaning or evicting (it may have died before it could say which):
+ * nothing it left behind is lost while the reserve has room.  Caller
+ * holds c->lock. */
+void do_evict_finish(hc_cache *c, uint32_t b, uint64_t w)
 {
-	evict_walk(c, b, w, false);
+	evict_walk(c, b, w, WALK_CLEAN);
 }
 
-/* Pick the SEALED block with the lowest seal sequence.  -1 if none. */
-static int64_t oldest_sealed(hc_cache *c, uint64_t *word)
+/* Dead bytes of block B (word W) by the generation they were counted in. */
+static uint64_t block_dead_bytes(hc_cache *c, uint32_t b, uint64_t w)
+{
+	uint64_t d = load_relaxed(&c->block_meta[b].dead);
+
+	if (((d >> HC_DEAD_GEN_SHIFT) & 0xffff) != (bw_gen(w) & 0xffff))
+		return 0;
+	return d & HC_DEAD_BYTES_MASK;
+}
+
+/* What one pass over the block table tells the evictor. */
+struct victims {
+	int64_t oldest;          /* SEALED block with the lowest seal sequence */
+	uint64_t oldest_word;
+	int64_t deadest;         /* SEALED block cleaning would free most of */
+	uint64_t deadest_word;
+	uint64_t deadest_bytes;  /* its dead bytes plus its unused tail */
+	uint64_t live;           /* committed minus dead, over non-FREE blocks */
+};
+
+static void victims_find(hc_cache *c, struct victims *v)
 {
 	uint64_t best_seq = UINT64_MAX;
-	int64_t best = -1;
 
+	v->oldest = v->deadest = -1;
+	v->oldest_word = v->deadest_word = 0;
+	v->deadest_bytes = 0;
+	v->live = 0;
 	for (uint32_t b = 0; b < c->nblocks; b++) {
 		/* Acquire: pairs with the sealing CAS, which published
 		 * seal_seq. */
 		uint64_t w = load_acquire(&c->block_words[b]);
 
+		if (bw_state(w) == HC_BLOCK_FREE)
+			continue;
+		uint64_t used = load_relaxed(&c->block_meta[b].committed) & 0xffffffffULL;
+		uint64_t dead = block_dead_bytes(c, b, w);
+
+		if (used > c->block_size)
+			used = c->block_size;
+		v->live += used > dead ? used - dead : 0;
 		if (bw_state(w) != HC_BLOCK_SEALED)
 			continue;
 		uint64_t seq = load_relaxed(&c->block_meta[b].seal_seq);
 
 		if (seq < best_seq) {
 			best_seq = seq;
-			best = b;
-			*word = w;
+			v->oldest = b;
+			v->oldest_word = w;
+		}
+		/* What cleaning frees: the dead bytes, and the tail a seal
+		 * left unused (a killed writer's block, a cleaner's last
+		 * block). */
+		uint64_t free_bytes = dead + (c->block_size - used);
+
+		if (free_bytes > v->deadest_bytes) {
+			v->deadest_bytes = free_bytes;
+			v->deadest = b;
+			v->deadest_word = w;
 		}
 	}
-	return best;
 }
 
-/* Evict one block.  0 when a block was freed, HC_ENOMEM when no block was
- * SEALED.  Caller holds c->lock (reinsertion appends to our open block). */
-int evict_one(hc_cache *c)
+/*
+ * Clean or evict?  Cleaning pays when the live data is under the segment's
+ * watermark and some block is dead enough that moving its live items
+ * forward frees a worthwhile share of it: at least an eighth.  Below the
+ * watermark such a block always exists once the free blocks are down to the
+ * reserve (dead bytes are then at least the share above the watermark,
+ * spread over the sealed blocks, and the deadest block holds at least the
+ * average).  Greedy choice of the deadest block: with immutable items and
+ * no age information worth trusting it is what LFS's cost-benefit policy
+ * reduces to when every block is equally old, and it needs no state beyond
+ * the dead counters.
+ */
+static bool should_clean(hc_cache *c, const struct victims *v)
+{
+	return v->deadest >= 0 &&
+	       v->live * 100 < c->item_memory * c->clean_watermark_pct &&
+	       v->deadest_bytes >= c->block_size / 8;
+}
+
+/* Free one block: clean the deadest (keeping every live item) while the
+ * live data is under the watermark and MAY_CLEAN, else evict the oldest by
+ * CLOCK.  0 when
+ * a block was freed, HC_ENOMEM when no block was SEALED.  Caller holds
+ * c->lock (moved items are appended to our open block). */
+int evict_one(hc_cache *c, bool may_clean)
 {
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
-		uint64_t w = 0;
-		int64_t b = oldest_sealed(c, &w);
+		struct victims v;
 
-		if (b < 0)
+		victims_find(c, &v);
+		if (v.oldest < 0)
 			return HC_ENOMEM;
+		bool clean = may_clean && should_clean(c, &v);
+		int64_t b = clean ? v.deadest : v.oldest;
+		uint64_t w = clean ? v.deadest_word : v.oldest_word;
 		uint64_t mine = bw_make(HC_BLOCK_EVICTING, c->slot, bw_gen(w));
 
 		if (!cas_full(&c->block_words[b], w, mine))
 			continue; /* another evictor took it: find the next */
-		evict_walk(c, (uint32_t)b, mine, true);
+		evict_walk(c, (uint32_t)b, mine, clean ? WALK_CLEAN : WALK_CLOCK);
 		return 0;
 	}
 	return HC_EBUSY;

@@ -6,7 +6,9 @@
  *   proc.c     attachment slots, liveness locks, reaping, fork
  *   block.c    the block log: claim, append, commit, seal, dead accounting
  *   index.c    hashing, bucket scans, publication, one entry per key
- *   evict.c    CLOCK: evicting the oldest sealed block
+ *   evict.c    freeing blocks: cleaning the deadest sealed block (its live
+ *              items move forward) under the watermark, else CLOCK
+ *              eviction of the oldest
  *   ops.c      get, set, add, replace, cas, delete, incr/decr, touch
  *   stats.c    statistics and info
  *   inval.c    invalidation: stamps, tags, prefixes, flush
@@ -55,7 +57,7 @@ struct hc_cache {
 	hc_word *inval;
 	struct hc_lease_entry *leases;
 	unsigned char *items;
-	uint32_t ninval, nleases, stale_grace_ms;
+	uint32_t ninval, nleases, stale_grace_ms, clean_watermark_pct;
 	unsigned char delimiter;
 
 	uint64_t size;
@@ -94,8 +96,8 @@ int fd_above_stdio(int fd);
 extern hc_word hc_fork_gen;
 int proc_attach(hc_cache *c);
 void proc_detach(hc_cache *c);
-int proc_reap_dead(hc_cache *c);
-void proc_reap_slot(hc_cache *c, unsigned slot);
+int do_proc_reap_dead(hc_cache *c);
+void do_proc_reap_slot(hc_cache *c, unsigned slot);
 int proc_after_fork(hc_cache *c);
 bool proc_slot_alive(hc_cache *c, unsigned slot);
 int proc_lock_slot(hc_cache *c, unsigned slot);
@@ -301,8 +303,8 @@ bool scanned_since(hc_cache *c, const void *key, uint32_t klen,
 void lease_release_slot(hc_cache *c, unsigned slot);
 
 /* evict.c */
-int evict_one(hc_cache *c);
-void evict_finish(hc_cache *c, uint32_t b, uint64_t w);
+int evict_one(hc_cache *c, bool may_clean);
+void do_evict_finish(hc_cache *c, uint32_t b, uint64_t w);
 
 static inline uint64_t now_ms(const hc_cache *c)
 {

@@ -79,7 +79,8 @@ struct hc_header {
 	uint32_t ninval;
 	uint32_t nleases;
 	uint32_t stale_grace_ms; /* expired items stay usable as stale this long */
-	uint32_t pad1;
+	uint32_t clean_watermark_pct; /* evict only with live data above this
+	                                 share of item memory; else clean */
 	uint64_t pad1b[2];
 	/* Global words, each alone on its line: they are written rarely (once
 	 * per block seal, per invalidation), read often. */
@@ -124,6 +125,9 @@ enum hc_counter {
 	HC_CTR_LEASE_TAKEOVERS,
 	HC_CTR_EARLY_REFRESH,
 	HC_CTR_NEGATIVE_HITS,
+	HC_CTR_BLOCKS_CLEANED,  /* blocks freed by moving their live items */
+	HC_CTR_BYTES_CLEANED,   /* bytes those moves wrote */
+	HC_CTR_BYTES_SET,       /* item bytes appended by writes (sets, incr...) */
 	HC_NCOUNTERS_USED,
 	HC_NCOUNTERS = 24       /* room for later counters, same layout */
 };

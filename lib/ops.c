@@ -575,5 +575,8 @@ HC_API int hc_reap(hc_cache *c)
 
 	if ((rc = handle_ready(c)) < 0)
 		return hc_ret(rc);
-	return proc_reap_dead(c);
+	pthread_mutex_lock(&c->lock);
+	rc = do_proc_reap_dead(c);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }

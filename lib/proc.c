@@ -102,15 +102,20 @@ static void reap_blocks(hc_cache *c, unsigned slot)
 
 		if (bw_owner(w) != slot)
 			continue;
+		/* Reaping our own slot at attach: finishing a dead holder's
+		 * walk below may claim our open block under this slot
+		 * number.  It is ours, not the dead holder's. */
+		if (slot == c->slot && (int64_t)b == c->open_block)
+			continue;
 		if (bw_state(w) == HC_BLOCK_OPEN)
 			block_seal(c, b, w);
 		else if (bw_state(w) == HC_BLOCK_EVICTING)
-			evict_finish(c, b, w);
+			do_evict_finish(c, b, w);
 	}
 	lease_release_slot(c, slot);
 }
 
-void proc_reap_slot(hc_cache *c, unsigned slot)
+void do_proc_reap_slot(hc_cache *c, unsigned slot)
 {
 	struct hc_proc *p = &c->procs[slot];
 
@@ -119,7 +124,7 @@ void proc_reap_slot(hc_cache *c, unsigned slot)
 	store_release(&p->state, HC_PROC_FREE);
 }
 
-int proc_reap_dead(hc_cache *c)
+int do_proc_reap_dead(hc_cache *c)
 {
 	int reaped = 0;
 
@@ -132,7 +137,7 @@ int proc_reap_dead(hc_cache *c)
 			continue; /* alive, or another reaper has it */
 		/* Re-check under the lock: a reaper may have just finished. */
 		if (load_acquire(&c->procs[i].state) == HC_PROC_ATTACHED) {
-			proc_reap_slot(c, i);
+			do_proc_reap_slot(c, i);
 			reaped++;
 		}
 		slot_lock(c->fd, i, F_UNLCK);
@@ -189,10 +194,13 @@ int proc_attach(hc_cache *c)
 		 * before slot_init() takes their base. */
 		c->slot = i;
 		c->self = &c->procs[i];
+		/* The lock: reaping moves live items into our open block. */
+		pthread_mutex_lock(&c->lock);
 		reap_blocks(c, i);
 		slot_init(c, i);
 		if (!c->no_reap)
-			proc_reap_dead(c);
+			do_proc_reap_dead(c);
+		pthread_mutex_unlock(&c->lock);
 		/* Only now: a child whose reattach failed tries again on its
 		 * next call instead of using a slot it does not hold. */
 		c->fork_gen = gen;

@@ -33,6 +33,7 @@
 #define HC_DEFAULT_MAX_KEY 250u
 #define HC_DEFAULT_MAX_PROCS 64u
 #define HC_DEFAULT_AVG_ITEM 256u
+#define HC_DEFAULT_WATERMARK_PCT 90u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
 #define HC_LAYOUT_REVISION 3u
@@ -197,6 +198,9 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 	if (g->max_key > HC_MAX_KEY_LIMIT)
 		return hc_fail(HC_EINVAL, "max_key %u is over the limit of %u bytes",
 		               g->max_key, HC_MAX_KEY_LIMIT);
+	if (cfg->clean_watermark_pct > 100)
+		return hc_fail(HC_EINVAL, "clean_watermark_pct %u is over 100",
+		               cfg->clean_watermark_pct);
 	if (cfg->ttl_jitter_pct > HC_MAX_JITTER_PCT)
 		return hc_fail(HC_EINVAL, "ttl_jitter_pct %u is over the limit of %u",
 		               cfg->ttl_jitter_pct, HC_MAX_JITTER_PCT);
@@ -305,6 +309,7 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	    h->max_value > block_value_room(h->block_size, h->max_key) ||
 	    h->reserve_blocks != HC_RESERVE_BLOCKS ||
 	    h->ttl_jitter_pct > HC_MAX_JITTER_PCT ||
+	    h->clean_watermark_pct > 100 ||
 	    h->ninval != HC_NINVAL || h->nleases != lease_count(h->max_procs))
 		return hc_fail(HC_ECORRUPT, "segment header holds an impossible "
 		               "configuration");
@@ -429,6 +434,9 @@ static void handle_bind(hc_cache *c, const struct hc_header *h)
 	c->ninval = h->ninval;
 	c->nleases = h->nleases;
 	c->stale_grace_ms = h->stale_grace_ms;
+	/* 0 in a segment made before the option existed: the default. */
+	c->clean_watermark_pct = h->clean_watermark_pct ? h->clean_watermark_pct
+	                                                : HC_DEFAULT_WATERMARK_PCT;
 	c->delimiter = (unsigned char)h->delimiter;
 	c->items = c->base + h->off_items;
 	c->size = h->size;
@@ -551,6 +559,8 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	h->ninval = g.ninval;
 	h->nleases = g.nleases;
 	h->stale_grace_ms = cfg->stale_grace_ms;
+	h->clean_watermark_pct = cfg->clean_watermark_pct
+	                         ? cfg->clean_watermark_pct : HC_DEFAULT_WATERMARK_PCT;
 	store_relaxed(&h->seal_seq, 1);
 	handle_bind(c, h);
 	/* Publish: pairs with the acquire load of magic in hc_open(). */

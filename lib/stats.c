@@ -36,6 +36,9 @@ static void counters_into(hc_stats *s, const uint64_t *v)
 	s->lease_takeovers = v[HC_CTR_LEASE_TAKEOVERS];
 	s->early_refreshes = v[HC_CTR_EARLY_REFRESH];
 	s->negative_hits = v[HC_CTR_NEGATIVE_HITS];
+	s->blocks_cleaned = v[HC_CTR_BLOCKS_CLEANED];
+	s->bytes_cleaned = v[HC_CTR_BYTES_CLEANED];
+	s->bytes_set = v[HC_CTR_BYTES_SET];
 }
 
 static void block_gauges(hc_cache *c, hc_stats *s)

@@ -154,7 +154,9 @@ static void test_threads_share_segment(void **state)
 
 	assert_int_equal(hc_check(shared_handle, 0, NULL, NULL, &r), 0);
 	assert_hc_ok(hc_stats_get(shared_handle, &s));
-	assert_true(s.blocks_evicted > 0);
+	/* The log wrapped: blocks were freed, by cleaning or by eviction. */
+	if (s.blocks_evicted + s.blocks_cleaned == 0)
+		fail_msg("no block was evicted or cleaned: the log never wrapped");
 	hc_close(shared_handle);
 	hc_unlink(name);
 }

@@ -250,7 +250,8 @@ static const struct option_spec create_options[] = {
 	{"size", true, false}, {"mode", true, false},
 	{"max-procs", true, false}, {"max-key", true, false},
 	{"max-value", true, false}, {"ttl-jitter", true, false},
-	{"delimiter", true, false}, {NULL, false, false},
+	{"delimiter", true, false}, {"clean-watermark", true, false},
+	{NULL, false, false},
 };
 static const struct option_spec key_options[] = {
 	{"escaped", false, false}, {NULL, false, false},
@@ -303,7 +304,8 @@ static const struct option_spec restore_options[] = {
 static const struct command commands[] = {
 	{"create",
 	 "NAME [--size 64M] [--mode 0600] [--max-procs N] [--max-key N] "
-	 "[--max-value N] [--ttl-jitter PCT] [--delimiter C]",
+	 "[--max-value N] [--ttl-jitter PCT] [--delimiter C] "
+	 "[--clean-watermark PCT]",
 	 "Create the segment NAME (\"name\" or \"/name\") in /dev/shm.\n"
 	 "  --size       segment bytes, with K, M or G (default 64M)\n"
 	 "  --mode       octal file mode (default 0600; 0660 shares with "
@@ -319,6 +321,9 @@ static const struct command commands[] = {
 	 "  --delimiter  the character that ends a key prefix for "
 	 "invalidation\n               (default ':', so 'user:42:' is a "
 	 "prefix of 'user:42:name')\n"
+	 "  --clean-watermark  while live data is under PCT percent of item "
+	 "memory,\n               reclaim dead space by moving live items "
+	 "instead of evicting\n               (1-100; default 90)\n"
 	 "Fails if NAME exists, or says what would fit if the "
 	 "configuration cannot work.\n",
 	 name_only, create_options, cmd_create},

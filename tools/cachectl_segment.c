@@ -43,6 +43,11 @@ static int config_from_options(const struct args *a, hc_config *cfg)
 	    (!parse_count(v, &cfg->ttl_jitter_pct) || cfg->ttl_jitter_pct > 50))
 		return bad_option_value(cmd, "ttl-jitter", v, "a percentage "
 		                        "from 1 to 50");
+	if ((v = option_value(a, "clean-watermark")) != NULL &&
+	    (!parse_count(v, &cfg->clean_watermark_pct) ||
+	     cfg->clean_watermark_pct > 100))
+		return bad_option_value(cmd, "clean-watermark", v,
+		                        "a percentage from 1 to 100");
 	if ((v = option_value(a, "delimiter")) != NULL &&
 	    !parse_delimiter(v, &cfg->delimiter))
 		return bad_option_value(cmd, "delimiter", v, "one printable "

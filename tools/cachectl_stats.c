@@ -26,7 +26,7 @@ struct stat_field {
 	const char *help;   /* for Prometheus' # HELP */
 };
 
-#define STAT_FIELDS_MAX 40
+#define STAT_FIELDS_MAX 48
 
 /* One list of fields for every output, so that the table, the JSON and
  * the metrics never disagree.  Returns the number filled in. */
@@ -91,6 +91,15 @@ static int collect_stat_fields(const hc_stats *s, struct stat_field *f)
 		{"negative_hits", s->negative_hits, STAT_COUNTER,
 		 "hostcache_negative_hits_total",
 		 "Reads that found a cached \"known absent\"."},
+		{"blocks_cleaned", s->blocks_cleaned, STAT_COUNTER,
+		 "hostcache_blocks_cleaned_total",
+		 "Blocks freed by moving their live items forward (no eviction)."},
+		{"bytes_cleaned", s->bytes_cleaned, STAT_BYTES,
+		 "hostcache_cleaned_bytes_total",
+		 "Item bytes written by cleaning; over bytes_set, the write "
+		 "amplification."},
+		{"bytes_set", s->bytes_set, STAT_BYTES, "hostcache_set_bytes_total",
+		 "Item bytes appended by writes (set, add, incr...)."},
 		{"items", s->items, STAT_GAUGE, "hostcache_items",
 		 "Items in item memory not known to be dead."},
 		{"bytes_live", s->bytes_live, STAT_BYTES, "hostcache_live_bytes",
@@ -119,6 +128,14 @@ static int collect_stat_fields(const hc_stats *s, struct stat_field *f)
 	               "raise STAT_FIELDS_MAX");
 	memcpy(f, fields, sizeof(fields));
 	return count;
+}
+
+/* Bytes cleaning wrote per byte the writes appended: what keeping every
+ * live item through overwrites costs.  0 before anything was set. */
+static double write_amplification(const hc_stats *s)
+{
+	return s->bytes_set == 0 ? 0.0
+	                         : (double)s->bytes_cleaned / (double)s->bytes_set;
 }
 
 static double hit_ratio(uint64_t hits, uint64_t gets)
@@ -304,6 +321,8 @@ static void print_stats_table(const hc_stats *s)
 			print_field(label, "%" PRIu64, f[i].value);
 	}
 	print_field("hit ratio", "%.4f", hit_ratio(s->hits, s->gets));
+	print_field("write amplification", "%.3f",
+	            write_amplification(s));
 }
 
 static const char *const block_state_names[] = {"free", "open", "sealed",
@@ -362,6 +381,7 @@ static void print_stats_json(const hc_stats *s, const hc_info *info,
 	for (int i = 0; i < count; i++)
 		printf("\"%s\":%" PRIu64 ",", f[i].key, f[i].value);
 	printf("\"hit_ratio\":%.6f", hit_ratio(s->hits, s->gets));
+	printf(",\"write_amplification\":%.6f", write_amplification(s));
 	if (option_given(a, "blocks"))
 		printf(",\"block_size\":%" PRIu32, info->block_size);
 	if (procs != NULL) {

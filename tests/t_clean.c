@@ -1,0 +1,241 @@
+/*
+ * t_clean - a cache keeps everything that fits.  Overwrites leave dead
+ * copies in the block log; while the live data is under the watermark,
+ * making room cleans the deadest block (its live items move forward)
+ * instead of evicting, so no live key is lost however long the overwrites
+ * go on: in one process, in several at once, and when a writer is killed
+ * mid-clean (its reaper finishes the move).
+ */
+#include <signal.h>
+#include <time.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+#define NKEYS 12000u
+#define VLEN 200u
+
+static char name[64];
+
+/* An 8 MiB segment; 12,000 items of about 240 bytes are about 40 % of its
+ * item memory.  A roomy index, so that only the log is under test. */
+static hc_cache *make_segment(void)
+{
+	hc_config cfg;
+	hc_cache *c;
+
+	test_segment_name(name, sizeof name, "clean");
+	hc_unlink(name);
+	hc_config_init(&cfg);
+	cfg.size = 8u << 20;
+	cfg.max_procs = 8;
+	cfg.avg_item_size = 64;
+	assert_hc_ok(hc_create(name, &cfg, &c));
+	return c;
+}
+
+/* Key i's value in round r: self-describing, so a read can tell whose
+ * bytes it got. */
+static size_t value_of(unsigned i, unsigned r, char *val)
+{
+	int n = snprintf(val, VLEN, "key %u round %u ", i, r);
+
+	memset(val + n, 'v', VLEN - (size_t)n);
+	return VLEN;
+}
+
+static int put(hc_cache *c, unsigned i, unsigned r)
+{
+	char key[32], val[VLEN];
+	int kl = snprintf(key, sizeof key, "k:%u", i);
+
+	return hc_set(c, key, (size_t)kl, val, value_of(i, r, val), 0);
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Overwrite random keys of [FIRST, FIRST+N) for OPS sets; every tenth key
+ * is hot (set five times as often), so blocks die unevenly. */
+static void overwrite(hc_cache *c, unsigned first, unsigned n, unsigned ops,
+                      uint64_t seed)
+{
+	uint64_t s = seed | 1;
+
+	for (unsigned op = 0; op < ops; op++) {
+		uint64_t x = rng_next(&s);
+		unsigned i = (x & 7) < 4 ? (unsigned)(x >> 8) % (n / 10) * 10
+		                         : (unsigned)(x >> 8) % n;
+
+		assert_hc_ok(put(c, first + i, op + 1));
+	}
+}
+
+/* How many of [0, NKEYS) are missing or hold another key's bytes. */
+static unsigned count_lost(hc_cache *c)
+{
+	unsigned lost = 0;
+
+	for (unsigned i = 0; i < NKEYS; i++) {
+		char key[32], val[VLEN + 1], want[32];
+		size_t len;
+		int kl = snprintf(key, sizeof key, "k:%u", i);
+		int wl = snprintf(want, sizeof want, "key %u round ", i);
+
+		if (hc_get(c, key, (size_t)kl, val, sizeof val, &len) != 0 ||
+		    len != VLEN || memcmp(val, want, (size_t)wl) != 0)
+			lost++;
+	}
+	return lost;
+}
+
+static void load_all(hc_cache *c)
+{
+	for (unsigned i = 0; i < NKEYS; i++)
+		assert_hc_ok(put(c, i, 0));
+}
+
+/* The log wraps many times; every key stays, nothing is evicted, and the
+ * cleaning shows in the statistics. */
+static void test_overwrites_keep_every_key(void **state)
+{
+	hc_cache *c = make_segment();
+	hc_stats s;
+
+	load_all(c);
+	/* 12,000 x 240 B written 25 times over: the 8 MiB log wraps
+	 * about 8 times. */
+	overwrite(c, 0, NKEYS, 25 * NKEYS, 42);
+	assert_hc_ok(hc_stats_get(c, &s));
+	unsigned lost = count_lost(c);
+
+	if (lost != 0 || s.evictions != 0 || s.bucket_evictions != 0)
+		fail_msg("lost %u of %u keys; %llu evictions, %llu bucket "
+		         "evictions (want 0 each)", lost, NKEYS,
+		         (unsigned long long)s.evictions,
+		         (unsigned long long)s.bucket_evictions);
+	if (s.blocks_cleaned == 0 || s.bytes_cleaned == 0)
+		fail_msg("no block was cleaned (%llu blocks, %llu bytes)",
+		         (unsigned long long)s.blocks_cleaned,
+		         (unsigned long long)s.bytes_cleaned);
+	if (s.bytes_set < 25ull * NKEYS * VLEN)
+		fail_msg("bytes_set %llu is below the %llu bytes of values set",
+		         (unsigned long long)s.bytes_set,
+		         25ull * NKEYS * VLEN);
+	printf("# %llu blocks cleaned, write amplification %.3f\n",
+	       (unsigned long long)s.blocks_cleaned,
+	       (double)s.bytes_cleaned / (double)s.bytes_set);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+/* Over the watermark, eviction does its job: a set never fails. */
+static void test_over_watermark_evicts(void **state)
+{
+	hc_cache *c = make_segment();
+	hc_stats s;
+
+	for (unsigned i = 0; i < 4 * NKEYS; i++)
+		assert_hc_ok(put(c, i, 0));
+	assert_hc_ok(hc_stats_get(c, &s));
+	if (s.evictions == 0)
+		fail_msg("4x the capacity set, yet no eviction");
+	hc_close(c);
+	hc_unlink(name);
+}
+
+static pid_t spawn_overwriter(unsigned first, unsigned n, unsigned ops,
+                              uint64_t seed)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hc_cache *c;
+
+		if (hc_open(name, &c) != 0)
+			_exit(2);
+		overwrite(c, first, n, ops, seed);
+		hc_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Two processes overwrite their halves of the keys at once. */
+static void test_two_writers_keep_every_key(void **state)
+{
+	hc_cache *c = make_segment();
+	pid_t a, b;
+	int st;
+
+	load_all(c);
+	a = spawn_overwriter(0, NKEYS / 2, 12 * NKEYS, 7);
+	b = spawn_overwriter(NKEYS / 2, NKEYS / 2, 12 * NKEYS, 9);
+	assert_int_equal(waitpid(a, &st, 0), a);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(waitpid(b, &st, 0), b);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	unsigned lost = count_lost(c);
+
+	if (lost != 0)
+		fail_msg("lost %u of %u keys with two writers", lost, NKEYS);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+/* A writer SIGKILLed at random points, many of them inside a clean: the
+ * reaper moves what the dead cleaner had not, so no key is lost. */
+static void test_kill_mid_clean_loses_nothing(void **state)
+{
+	hc_cache *c = make_segment();
+	unsigned mid_walk = 0, rounds = 0;
+	uint64_t s = 12345;
+
+	load_all(c);
+	for (; rounds < 60 || (mid_walk < 3 && rounds < 400); rounds++) {
+		pid_t pid = spawn_overwriter(0, NKEYS, 1u << 30, rounds + 1);
+		struct timespec ts = { 0, (long)(2000000 + rng_next(&s) % 8000000) };
+		hc_stats st;
+		int ws;
+
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &ws, 0), pid);
+		assert_hc_ok(hc_stats_get(c, &st));
+		mid_walk += st.blocks_evicting > 0;
+		assert_true(hc_reap(c) >= 0);
+	}
+	unsigned lost = count_lost(c);
+
+	hc_stats st;
+
+	assert_hc_ok(hc_stats_get(c, &st));
+	printf("# %u kills, %u of them inside a clean; %llu evictions, "
+	       "%llu expirations, %llu bucket evictions\n", rounds, mid_walk,
+	       (unsigned long long)st.evictions,
+	       (unsigned long long)st.expirations,
+	       (unsigned long long)st.bucket_evictions);
+	if (lost != 0)
+		fail_msg("lost %u of %u keys after %u kills (%u mid-clean)", lost,
+		         NKEYS, rounds, mid_walk);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_overwrites_keep_every_key),
+		cmocka_unit_test(test_over_watermark_evicts),
+		cmocka_unit_test(test_two_writers_keep_every_key),
+		cmocka_unit_test(test_kill_mid_clean_loses_nothing),
+	};
+
+	return run_tap_group(tests, NULL, NULL);
+}
