@@ -28,7 +28,7 @@ BENCH_ARGS         ?=
 TRACE_ARGS         ?=
 BENCH_RESULTS      ?= bench/results
 
-.PHONY: bench-quick bench-traces
+.PHONY: bench-quick bench-traces bench-overwrite
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
@@ -46,9 +46,24 @@ bench:
 	  $(if $(filter 1,$(BENCH_QUICK)),--quick) $(BENCH_ARGS)
 	$(if $(wildcard mk/miss.mk),$(MAKE) bench-miss bench-callgrind \
 	  $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1))
+	$(MAKE) bench-overwrite $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
 
 bench-quick:
 	$(MAKE) bench BENCH_QUICK=1
+
+# Overwrites on data that fits: before (eviction only, watermark 1) and
+# after (cleaning, the default watermark), 1 and 2 processes.
+bench-overwrite: $(BUILD)/bench/bench_overwrite
+	@mkdir -p $(BENCH_RESULTS)
+	for w in 1 90; do for p in 1 2; do \
+	  $(BUILD)/bench/bench_overwrite --watermark $$w --procs $$p \
+	    $(if $(filter 1,$(BENCH_QUICK)),--ops 400000) || exit 1; \
+	done; done > $(BENCH_RESULTS)/overwrite.out
+	grep -v '^{' $(BENCH_RESULTS)/overwrite.out > $(BENCH_RESULTS)/overwrite.txt
+	grep '^{' $(BENCH_RESULTS)/overwrite.out > $(BENCH_RESULTS)/overwrite.jsonl
+	rm -f $(BENCH_RESULTS)/overwrite.out
+	cat $(BENCH_RESULTS)/overwrite.txt
+
 
 
 bench-traces:
