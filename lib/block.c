@@ -50,16 +50,28 @@ void block_seal(hc_cache *c, uint32_t b, uint64_t w)
 	cas_full(&c->block_words[b], w, bw_make(HC_BLOCK_SEALED, 0, bw_gen(w)));
 }
 
-void do_block_seal_open(hc_cache *c)
+static void do_seal(hc_cache *c, struct open_block *ob)
 {
-	if (c->open_block < 0)
+	if (ob->block < 0)
 		return;
-	uint32_t b = (uint32_t)c->open_block;
+	uint32_t b = (uint32_t)ob->block;
 	uint64_t w = load_acquire(&c->block_words[b]);
 
 	if (bw_state(w) == HC_BLOCK_OPEN && bw_owner(w) == c->slot)
 		block_seal(c, b, w);
-	c->open_block = -1;
+	ob->block = -1;
+}
+
+/* Seal both of our open blocks (detach). */
+void do_block_seal_open(hc_cache *c)
+{
+	do_seal(c, &c->open);
+	do_seal(c, &c->moved);
+}
+
+static struct open_block *open_for(hc_cache *c, bool evictor)
+{
+	return evictor ? &c->moved : &c->open;
 }
 
 /*
@@ -68,7 +80,8 @@ void do_block_seal_open(hc_cache *c)
  * for a writer), HC_ENOMEM when none is FREE at all.  Evictors may dip into
  * the reserve: that is what it is for, so that reinsertion always has room.
  */
-static int block_claim_once(hc_cache *c, bool use_reserve)
+static int block_claim_once(hc_cache *c, bool use_reserve,
+                            struct open_block *ob)
 {
 	uint32_t n = c->nblocks;
 	uint32_t hint = (uint32_t)(load_relaxed(&c->hdr->alloc_hint) % n);
@@ -103,10 +116,10 @@ static int block_claim_once(hc_cache *c, bool use_reserve)
 	store_relaxed(&c->block_meta[first].committed, 0);
 	store_relaxed(&c->block_meta[first].dead,
 	              (bw_gen(first_word) & 0xffff) << HC_DEAD_GEN_SHIFT);
-	c->open_block = first;
-	c->open_gen = bw_gen(first_word);
-	c->open_used = 0;
-	c->open_items = 0;
+	ob->block = first;
+	ob->gen = bw_gen(first_word);
+	ob->used = 0;
+	ob->items = 0;
 	return 0;
 }
 
@@ -119,18 +132,20 @@ static int block_claim_once(hc_cache *c, bool use_reserve)
 int do_block_append(hc_cache *c, uint64_t size, bool evictor, uint64_t *loc,
                     uint64_t *gen)
 {
+	struct open_block *ob = open_for(c, evictor);
+
 	if (size > c->block_size)
 		return HC_EVALUE;
 	for (int tries = 0; tries < HC_CLAIM_TRIES; tries++) {
-		if (c->open_block >= 0) {
-			if (c->open_used + size <= c->block_size) {
-				*loc = block_start(c, (uint32_t)c->open_block) + c->open_used;
-				*gen = c->open_gen;
+		if (ob->block >= 0) {
+			if (ob->used + size <= c->block_size) {
+				*loc = block_start(c, (uint32_t)ob->block) + ob->used;
+				*gen = ob->gen;
 				return 0;
 			}
-			do_block_seal_open(c);
+			do_seal(c, ob);
 		}
-		int rc = block_claim_once(c, evictor);
+		int rc = block_claim_once(c, evictor, ob);
 
 		if (rc == 0)
 			continue;
@@ -146,7 +161,7 @@ int do_block_append(hc_cache *c, uint64_t size, bool evictor, uint64_t *loc,
 			continue;
 		if (do_proc_reap_dead(c) > 0)
 			continue;
-		if (block_claim_once(c, true) == 0)
+		if (block_claim_once(c, true, ob) == 0)
 			continue;
 	}
 	return hc_fail(HC_ENOMEM, "no block of the segment could be freed: "
@@ -154,12 +169,14 @@ int do_block_append(hc_cache *c, uint64_t size, bool evictor, uint64_t *loc,
 }
 
 /* Make the item just written visible to walkers (invariant 2). */
-void do_block_commit(hc_cache *c, uint64_t size)
+void do_block_commit(hc_cache *c, bool evictor, uint64_t size)
 {
-	c->open_used += (uint32_t)size;
-	c->open_items++;
-	store_release(&c->block_meta[c->open_block].committed,
-	              ((uint64_t)c->open_items << 32) | c->open_used);
+	struct open_block *ob = open_for(c, evictor);
+
+	ob->used += (uint32_t)size;
+	ob->items++;
+	store_release(&c->block_meta[ob->block].committed,
+	              ((uint64_t)ob->items << 32) | ob->used);
 }
 
 /*
@@ -222,7 +239,7 @@ int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
 		shm_write(&w, k->ptr, k->len);
 		shm_write(&w, val, vlen);
 		shm_writer_flush(&w);
-		do_block_commit(c, size);
+		do_block_commit(c, false, size);
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (rc == 0)
@@ -254,7 +271,7 @@ int do_item_clone(hc_cache *c, const unsigned char *src,
 	store_relaxed(&dst[2], hdr->expire_vlen);
 	for (uint64_t i = 3; i < size / 8; i++)
 		store_relaxed(&dst[i], load_relaxed(&from[i]));
-	do_block_commit(c, size);
+	do_block_commit(c, evictor, size);
 	*word = sw_make(clock, gen, fp, loc);
 	return 0;
 }

@@ -35,7 +35,10 @@
  * whole word), so a walk may be repeated: the reaper of a killed evictor or
  * cleaner finishes its block with do_evict_finish(), which moves what is
  * still live there and frees the block: a kill mid-clean loses nothing.
- * Moved items go into the walker's own OPEN block, and the reserve of FREE
+ * Moved items go into the walker's own OPEN block for moved items (block.c
+ * keeps them apart from its fresh writes: survivors of a lap of the log fill
+ * blocks that stay live, and blocks of fresh writes die faster, which is
+ * what makes the deadest block dead enough to be cheap), and the reserve of FREE
  * blocks means it has room: a cleaned block is at least an eighth dead and an
  * evicted one keeps under half, so every walk frees more than it consumes.
  * Should the reserve run dry all the same, the item is evicted instead.

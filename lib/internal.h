@@ -39,6 +39,14 @@
 #define HC_RETRY_MAX 64
 #define HC_CLAIM_TRIES 64
 
+/* An open block of this process: where its next append goes. */
+struct open_block {
+	int64_t block;            /* -1 when none */
+	uint64_t gen;
+	uint32_t used;            /* bytes appended (private copy of committed) */
+	uint32_t items;
+};
+
 /*
  * A handle: one attachment of one process.  Everything here is private to
  * the process.  The configuration is copied out of the header once, after
@@ -72,12 +80,13 @@ struct hc_cache {
 	struct hc_proc *self;
 	uint64_t fork_gen;        /* hc_fork_gen when we attached */
 
-	/* The open block, shared by this process's threads under `lock`. */
+	/* The open blocks, shared by this process's threads under `lock`:
+	 * one for what the process writes, one for the items its cleaning
+	 * and eviction move.  Moved items are the ones that lived through a
+	 * whole lap of the log; kept apart from fresh writes, they fill blocks
+	 * that stay live, and fresh blocks die faster (LFS, RAMCloud). */
 	pthread_mutex_t lock;
-	int64_t open_block;       /* -1 when none */
-	uint64_t open_gen;
-	uint32_t open_used;       /* bytes appended (private copy of committed) */
-	uint32_t open_items;
+	struct open_block open, moved;
 
 	char name[256];
 };
@@ -116,9 +125,10 @@ static inline void counter_add(hc_cache *c, enum hc_counter k, uint64_t n)
 }
 
 /* block.c */
+
 int do_block_append(hc_cache *c, uint64_t size, bool evictor,
                     uint64_t *loc, uint64_t *gen);
-void do_block_commit(hc_cache *c, uint64_t size);
+void do_block_commit(hc_cache *c, bool evictor, uint64_t size);
 void do_block_seal_open(hc_cache *c);
 void block_seal(hc_cache *c, uint32_t b, uint64_t w);
 void block_mark_dead(hc_cache *c, uint64_t word);

@@ -105,7 +105,8 @@ static void reap_blocks(hc_cache *c, unsigned slot)
 		/* Reaping our own slot at attach: finishing a dead holder's
 		 * walk below may claim our open block under this slot
 		 * number.  It is ours, not the dead holder's. */
-		if (slot == c->slot && (int64_t)b == c->open_block)
+		if (slot == c->slot && ((int64_t)b == c->open.block ||
+		                        (int64_t)b == c->moved.block))
 			continue;
 		if (bw_state(w) == HC_BLOCK_OPEN)
 			block_seal(c, b, w);
@@ -238,8 +239,8 @@ int proc_after_fork(hc_cache *c)
 	close(c->fd);
 	c->fd = fd;
 	pthread_mutex_init(&c->lock, NULL);
-	c->open_block = -1;
-	c->open_used = 0;
-	c->open_items = 0;
+	memset(&c->open, 0, sizeof c->open);
+	memset(&c->moved, 0, sizeof c->moved);
+	c->open.block = c->moved.block = -1;
 	return proc_attach(c);
 }

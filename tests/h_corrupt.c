@@ -183,11 +183,11 @@ static int killed_evicting(int nkeys, char **keys)
 			return 1;
 		}
 	}
-	if (c->open_block < 0) {
+	if (c->open.block < 0) {
 		fprintf(stderr, "h_corrupt: no open block\n");
 		return 1;
 	}
-	uint32_t b = (uint32_t)c->open_block;
+	uint32_t b = (uint32_t)c->open.block;
 	uint64_t w = load_acquire(&c->block_words[b]);
 
 	if (!cas_full(&c->block_words[b], w,

@@ -193,9 +193,9 @@ static void prepare(const char *key, int stages, int only_key)
 	hc_set(evictor, key, strlen(key), "value", 5, 0);
 	hc_get(evictor, key, strlen(key), buf, sizeof buf, &len);
 	hc_get(evictor, key, strlen(key), buf, sizeof buf, &len);
-	victim = (uint32_t)evictor->open_block;
+	victim = (uint32_t)evictor->open.block;
 	victim_gen = bw_gen(load_relaxed(&evictor->block_words[victim]));
-	while (evictor->open_block == (int64_t)victim)
+	while (evictor->open.block == (int64_t)victim)
 		fill_one();
 	if (only_key) {
 		for (unsigned i = 0; i < filler; i++) {
