@@ -266,10 +266,12 @@ static void victims_find(hc_cache *c, struct victims *v)
  * Clean or evict?  Cleaning pays when the live data is under the segment's
  * watermark and some block is dead enough that moving its live items
  * forward frees a worthwhile share of it: at least an eighth.  Below the
- * watermark such a block always exists once the free blocks are down to the
- * reserve (dead bytes are then at least the share above the watermark,
+ * watermark such a block usually exists once the free blocks are down to
+ * the reserve (dead bytes are then about the share above the watermark,
  * spread over the sealed blocks, and the deadest block holds at least the
- * average).  Greedy choice of the deadest block: with immutable items and
+ * average); in a segment of a few blocks, where open blocks and the
+ * reserve are a large share of item memory, it may not, and the caller
+ * falls back to eviction (block.c).  Greedy choice of the deadest block: with immutable items and
  * no age information worth trusting it is what LFS's cost-benefit policy
  * reduces to when every block is equally old, and it needs no state beyond
  * the dead counters.
