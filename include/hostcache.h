@@ -122,8 +122,10 @@ typedef struct hc_config {
 	uint32_t max_value;     /* longest value; 0 = as large as a block allows */
 	uint32_t max_procs;     /* process slots (default 64) */
 	uint32_t mode;          /* file mode (default 0600; 0660 for a group) */
-	uint32_t avg_item_size; /* expected bytes per item, sizes the index
-	                           (default 256) */
+	uint32_t avg_item_size; /* expected bytes per item (header, key and
+	                           value): the index gets a slot per this many
+	                           bytes of item memory, over 9/10 (default 64;
+	                           8 bytes per slot) */
 	uint32_t ttl_jitter_pct; /* 0..50: each TTL set is shortened by a random
 	                           0..pct percent, so that keys set together do
 	                           not all expire together (default 0) */
@@ -373,6 +375,9 @@ typedef struct hc_stats {
 	uint64_t blocks_cleaned; /* blocks freed by moving their live items */
 	uint64_t bytes_cleaned;  /* item bytes those moves wrote */
 	uint64_t bytes_set;      /* item bytes appended by writes */
+	uint64_t index_moves;    /* entries moved to their other index bucket
+	                            to make room (segment-wide; 0 in
+	                            hc_stats_self) */
 	/* gauges */
 	uint64_t items;          /* items in blocks not yet known dead */
 	uint64_t bytes_live;     /* item bytes not known dead */

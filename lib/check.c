@@ -232,9 +232,9 @@ static void check_entry(struct checker *k, uint32_t bucket, unsigned i,
 		return;
 	}
 	key_prepare(c, &key, buf, klen);
-	if (key.bucket != bucket || key.fp != sw_fp(w))
+	if ((key.bucket != bucket && key.alt != bucket) || key.fp != sw_fp(w))
 		problem(k, "index bucket %u slot %u holds a key that belongs in "
-		        "bucket %u", bucket, i, key.bucket);
+		        "bucket %u or %u", bucket, i, key.bucket, key.alt);
 	if (off + item_size(&hdr) > committed && bw_state(bw) != HC_BLOCK_FREE &&
 	    item_validate(c, w, bw))
 		problem(k, "index bucket %u slot %u locates an item past its "
@@ -242,6 +242,34 @@ static void check_entry(struct checker *k, uint32_t bucket, unsigned i,
 	k->r->items++;
 	k->r->bytes_live += item_size(&hdr);
 	k->live[b] += item_size(&hdr);
+}
+
+/* A move marker: fine while its owner is attached and alive (the move is
+ * in flight); otherwise left by a mover killed unreaped, or scribbled.
+ * Repair finishes the move from the owner's log, then clears the marker. */
+static void check_marker(struct checker *k, uint32_t bucket, unsigned i,
+                         uint64_t w)
+{
+	hc_cache *c = k->c;
+	unsigned owner = sw_marker_owner(w);
+
+	if (owner < c->max_procs &&
+	    load_acquire(&c->procs[owner].state) == HC_PROC_ATTACHED &&
+	    proc_slot_alive(c, owner))
+		return;
+	problem(k, "index bucket %u slot %u holds a move marker of process "
+	        "slot %u, which is not alive", bucket, i, owner);
+	if (!k->repair)
+		return;
+	if (owner < c->max_procs && proc_lock_slot(c, owner) == 0) {
+		pthread_mutex_lock(&c->lock);
+		do_index_move_recover(c, owner);
+		pthread_mutex_unlock(&c->lock);
+		proc_unlock_slot(c, owner);
+	}
+	if (load_acquire(slot_at(c, bucket, i)) != w ||
+	    cas_full(slot_at(c, bucket, i), w, 0))
+		k->r->repaired++;
 }
 
 static void check_duplicates(struct checker *k, uint32_t bucket)
@@ -266,8 +294,17 @@ static void check_duplicates(struct checker *k, uint32_t bucket)
 		if (!item_validate(c, w, bw))
 			continue;
 		key_prepare(c, &key, buf, item_klen(&hdr));
-		for (unsigned j = i + 1; j < HC_BUCKET_SLOTS; j++) {
-			uint64_t wj = load_acquire(&slots[j]);
+		/* The later slots of this bucket, and the key's other bucket
+		 * when it comes later (so a pair is looked at once). */
+		uint32_t other = key.bucket == bucket ? key.alt : key.bucket;
+
+		for (unsigned jj = i + 1; jj < 2 * HC_BUCKET_SLOTS; jj++) {
+			uint32_t jb = jj < HC_BUCKET_SLOTS ? bucket : other;
+			unsigned j = jj % HC_BUCKET_SLOTS;
+
+			if (jj >= HC_BUCKET_SLOTS && other <= bucket)
+				break;
+			uint64_t wj = load_acquire(slot_at(c, jb, j));
 
 			if (wj == 0 || sw_fp(wj) != key.fp ||
 			    item_locate(c, wj, &f.block_word, &f.at, &f.hdr) != 0 ||
@@ -277,9 +314,9 @@ static void check_duplicates(struct checker *k, uint32_t bucket)
 			/* Writers resolve duplicates right after publishing:
 			 * only one that outlives a second look is a finding. */
 			if (load_acquire(&slots[i]) == w &&
-			    load_acquire(&slots[j]) == wj)
-				problem(k, "index bucket %u: one key in slots %u and %u",
-				        bucket, i, j);
+			    load_acquire(slot_at(c, jb, j)) == wj)
+				problem(k, "index: one key in bucket %u slot %u and "
+				        "bucket %u slot %u", bucket, i, jb, j);
 		}
 	}
 }
@@ -292,7 +329,9 @@ static void check_index(struct checker *k)
 		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
 			uint64_t w = load_acquire(slot_at(c, bucket, i));
 
-			if (w != 0)
+			if (sw_is_marker(w))
+				check_marker(k, bucket, i, w);
+			else if (w != 0)
 				check_entry(k, bucket, i, w);
 		}
 		check_duplicates(k, bucket);

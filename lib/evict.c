@@ -51,29 +51,11 @@ enum walk_mode {
 	WALK_CLEAN,  /* cleaning: move every live item forward */
 };
 
-/* Find the slot of K's bucket that locates the item at LOC of generation
- * GEN.  Returns the slot index, or -1. */
-static int slot_locating(hc_cache *c, const struct key *k, uint64_t loc,
-                         uint64_t gen, uint64_t *word)
-{
-	hc_word *slots = c->index[k->bucket].slot;
-
-	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-		uint64_t w = load_acquire(&slots[i]);
-
-		if (w != 0 && sw_loc(w) == loc && sw_gen(w) == (gen & SW_GEN_MASK)) {
-			*word = w;
-			return (int)i;
-		}
-	}
-	return -1;
-}
-
 /* Move the item at AT: append a copy to our open block, byte for byte,
  * and swing its slot there with CLOCK counter CLOCK.  Caller holds
  * c->lock. */
-static bool do_reinsert(hc_cache *c, const struct key *k, int slot,
-                        uint64_t word, const unsigned char *at,
+static bool do_reinsert(hc_cache *c, const struct key *k, uint32_t bucket,
+                        unsigned slot, uint64_t word, const unsigned char *at,
                         const struct hc_item *hdr, uint64_t size,
                         unsigned clock)
 {
@@ -81,7 +63,7 @@ static bool do_reinsert(hc_cache *c, const struct key *k, int slot,
 
 	if (do_item_clone(c, at, hdr, size, true, k->fp, clock, &copy) != 0)
 		return false;
-	if (cas_full(slot_at(c, k->bucket, (unsigned)slot), word, copy))
+	if (cas_full(slot_at(c, bucket, slot), word, copy))
 		return true;
 	block_mark_dead(c, copy); /* the slot changed meanwhile */
 	return false;
@@ -105,23 +87,24 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		uint64_t w;
-		int slot = slot_locating(c, &k, loc, gen, &w);
+		uint32_t bucket;
+		unsigned slot;
 
-		if (slot < 0)
+		if (!index_locate_item(c, &k, loc, gen, &bucket, &slot, &w))
 			return; /* dead already */
 		/* Expired past the stale grace period: nobody may serve it. */
 		uint64_t now = now_ms(c);
 
 		if (item_expired_at(hdr, now > c->stale_grace_ms
 		                             ? now - c->stale_grace_ms : 0)) {
-			if (index_unlink(c, k.bucket, (unsigned)slot, w)) {
+			if (index_unlink(c, bucket, slot, w)) {
 				counter_add(c, HC_CTR_EXPIRATIONS, 1);
 				return;
 			}
 			continue;
 		}
 		if (item_invalidated(c, hdr, at, keybuf, klen)) {
-			if (index_unlink(c, k.bucket, (unsigned)slot, w)) {
+			if (index_unlink(c, bucket, slot, w)) {
 				counter_add(c, HC_CTR_INVAL_RECLAIMED, 1);
 				return;
 			}
@@ -131,7 +114,7 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 		 * keeps what was read, with the counter lowered, while what
 		 * it keeps stays under half a block. */
 		if (move && mode == WALK_CLEAN) {
-			if (do_reinsert(c, &k, slot, w, at, hdr, size, sw_clock(w))) {
+			if (do_reinsert(c, &k, bucket, slot, w, at, hdr, size, sw_clock(w))) {
 				*kept += size;
 				return;
 			}
@@ -139,7 +122,7 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 			continue;
 		}
 		if (move && sw_clock(w) > 0 && *kept + size <= c->block_size / 2) {
-			if (do_reinsert(c, &k, slot, w, at, hdr, size, sw_clock(w) - 1)) {
+			if (do_reinsert(c, &k, bucket, slot, w, at, hdr, size, sw_clock(w) - 1)) {
 				*kept += size;
 				counter_add(c, HC_CTR_SECOND_CHANCES, 1);
 				return;
@@ -147,7 +130,7 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 			move = false; /* no room, or the slot moved: no retry */
 			continue;
 		}
-		if (index_unlink(c, k.bucket, (unsigned)slot, w)) {
+		if (index_unlink(c, bucket, slot, w)) {
 			counter_add(c, HC_CTR_EVICTIONS, 1);
 			return;
 		}

@@ -2,10 +2,23 @@
  * index.c - the lock-free hash table.
  *
  * nbuckets buckets of 8 one-word slots, one cache line each, sized at
- * creation and never rehashed.  A key hashes (XXH3) to one bucket (the low
- * 32 bits of the hash, scaled to nbuckets by a multiply, so any count
- * works); 16 of the high bits are its fingerprint, so a lookup compares full
- * keys only on a fingerprint match.  The slot word format is in item.h.
+ * creation and never rehashed.  A key hashes (XXH3) to its first bucket
+ * (the low 32 bits of the hash, scaled to nbuckets by a multiply, so any
+ * count works); 16 of the high bits are its fingerprint, so a lookup
+ * compares full keys only on a fingerprint match.  Its second bucket is
+ * bucket_other(first, fp) (internal.h), computable from a slot word and the
+ * bucket it sits in.  The slot word format is in item.h.
+ *
+ * Two choices and displacement (bucketized cuckoo hashing, as in MemC3 and
+ * libcuckoo, without their locks).  A new entry goes to its first bucket if
+ * it has room, else to its second; when both are full, an entry of one of
+ * them moves to its own other bucket (or, two deep, an entry of that bucket
+ * moves first) to make room.  Simulated and tested (t_index), this loses no
+ * key below 95% of the slots in use under churn; with the table sized for
+ * a load of 1/2 or less, about 97% of entries sit in their first bucket, so
+ * a hit reads one bucket line and a miss two.  Only when displacement finds
+ * no room does a full bucket pair evict its coldest entry (counted as a
+ * bucket eviction).
  *
  * Invariants:
  *  1. A slot changes only by a CAS of the whole word (full barrier).  The
@@ -15,23 +28,36 @@
  *  2. A slot that locates a block of another generation (or a FREE block)
  *     is stale: lookups skip it, inserts may overwrite it.
  *  3. One entry per key.  Two writers of one absent key may both find an
- *     empty slot.  Each rescans the bucket after its publishing CAS (a full
- *     barrier), so the later publisher always sees both entries.  A set that
- *     sees its key twice keeps the newer write (item_newer: stamp, then CAS
- *     id) and unlinks the other, whichever is its own: every process applies
- *     the same order, so they never remove both, and a writer whose lookup
- *     missed its key's entry (it was being moved by an evictor) can never
- *     lose its write to that older copy.  An add that sees its key twice
- *     withdraws its own entry (at most one add of a key can succeed) and
- *     tries again.
- *  6. A lookup that reads a slot's item from a block that moved on (a
+ *     empty slot.  Each rescans both buckets after its publishing CAS (a
+ *     full barrier), so the later publisher always sees both entries.  A
+ *     set that sees its key twice keeps the newer write (item_newer: stamp,
+ *     then CAS id) and unlinks the other, whichever is its own: every
+ *     process applies the same order, so they never remove both, and a
+ *     writer whose lookup missed its key's entry (it was being moved) can
+ *     never lose its write to that older copy.  An add that sees its key
+ *     twice withdraws its own entry (at most one add of a key can succeed)
+ *     and tries again.  A move ends with the same rescan.
+ *  4. A lookup writes nothing shared except, while it is below its maximum,
+ *     the CLOCK counter of the slot it hit (ops.c).
+ *  5. A lookup that reads a slot's item from a block that moved on (a
  *     match or a mismatch alike) re-reads the slot: an evictor may have
  *     swung it to a reinserted copy, and skipping it would report the key
  *     absent.
- *  4. A lookup writes nothing shared except, while it is below its maximum,
- *     the CLOCK counter of the slot it hit (ops.c).
- *  5. A full bucket evicts within itself (a lossy index): the entry with the
- *     lowest CLOCK counter goes.
+ *  6. A move never hides a key from a lookup that reports it absent.  The
+ *     mover, holding its process's lock and with the move written in its
+ *     process slot for a reaper, (a) takes a vacant slot of the destination
+ *     with its RES marker, (b) bumps the header's index_moves, (c) swaps the
+ *     entry for its TOMB marker, (d) swaps RES for the entry, (e) clears
+ *     TOMB.  The entry is in no slot only between (c) and (d), while both
+ *     of its key's buckets hold a marker.  A miss counts only when a pass
+ *     over both buckets saw no marker and index_moves did not change from
+ *     before the pass to after it: then no move of the key began (a) or
+ *     ended (e) between the pass's two bucket reads.  Otherwise the pass is
+ *     repeated (bounded).  A hit needs no such proof.
+ *  7. A killed mover is finished by whoever reaps its slot
+ *     (do_index_move_recover): TOMB in the source means (c) happened, so RES
+ *     still in the destination gets the entry; no TOMB means it did not, so
+ *     RES is cleared.  Either way nothing is lost and no marker stays.
  */
 #include <sched.h>
 #include <string.h>
@@ -51,6 +77,44 @@ void key_prepare(const hc_cache *c, struct key *k, const void *key,
 	k->hash = XXH3_64bits(key, klen);
 	k->bucket = (uint32_t)(((k->hash & 0xffffffffULL) * c->nbuckets) >> 32);
 	k->fp = hash_fp(k->hash);
+	k->alt = bucket_other(c, k->bucket, k->fp);
+}
+
+/* ---- passes: proving a miss (invariant 6) ---- */
+
+struct pass {
+	uint64_t moves;          /* index_moves before the pass */
+	bool marks;              /* a move marker was seen in K's buckets */
+};
+
+static void pass_begin(hc_cache *c, struct pass *p)
+{
+	/* Acquire: pairs with the mover's full-barrier bump, which follows
+	 * its RES marker; a bump we see has its marker visible to the pass. */
+	p->moves = load_acquire(&c->hdr->index_moves);
+	p->marks = false;
+}
+
+/* Did the pass see both buckets without a move in its way?  The caller
+ * repeats it otherwise, yielding after a few tries. */
+static bool pass_settled(hc_cache *c, const struct pass *p, int tries)
+{
+	/* Acquire: the slot loads of the pass come before the reload, which
+	 * then sees the bump of any move whose end (e) the pass saw. */
+	fence_acquire();
+	if (!p->marks && load_relaxed(&c->hdr->index_moves) == p->moves)
+		return true;
+	if (tries >= 4)
+		sched_yield(); /* a mover between (c) and (d) was descheduled */
+	return false;
+}
+
+/* The buckets of K: one, or two when they differ. */
+static unsigned key_buckets(const struct key *k, uint32_t out[2])
+{
+	out[0] = k->bucket;
+	out[1] = k->alt;
+	return k->alt == k->bucket ? 1 : 2;
 }
 
 enum holds { HOLDS_NO, HOLDS_YES, HOLDS_MOVED };
@@ -78,11 +142,12 @@ static enum holds slot_holds(hc_cache *c, const struct key *k, uint64_t w,
 	return match ? HOLDS_YES : HOLDS_NO;
 }
 
-/* slot_holds() on slot I, re-reading the slot while its item moves. */
-static bool slot_holds_now(hc_cache *c, const struct key *k, unsigned i,
-                           struct found *f)
+/* slot_holds() on slot I of bucket B, re-reading the slot while its item
+ * moves. */
+static bool slot_holds_now(hc_cache *c, const struct key *k, uint32_t b,
+                           unsigned i, struct found *f)
 {
-	hc_word *p = slot_at(c, k->bucket, i);
+	hc_word *p = slot_at(c, b, i);
 
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		/* Acquire: pairs with the publishing CAS, so the item bytes
@@ -93,7 +158,7 @@ static bool slot_holds_now(hc_cache *c, const struct key *k, unsigned i,
 		case HOLDS_NO:
 			return false;
 		case HOLDS_YES:
-			f->bucket = k->bucket;
+			f->bucket = b;
 			f->slot = i;
 			f->word = w;
 			return true;
@@ -106,17 +171,47 @@ static bool slot_holds_now(hc_cache *c, const struct key *k, unsigned i,
 	return false;
 }
 
-int index_find(hc_cache *c, const struct key *k, struct found *f)
+/* Look for K in bucket B; notes move markers in P. */
+static bool bucket_find(hc_cache *c, const struct key *k, uint32_t b,
+                        struct found *f, struct pass *p)
 {
-	hc_word *slots = c->index[k->bucket].slot;
+	hc_word *slots = c->index[b].slot;
 
 	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
 		/* The common case, a fingerprint that differs, without the
 		 * call. */
 		uint64_t w = load_relaxed(&slots[i]);
 
-		if (w != 0 && sw_fp(w) == k->fp && slot_holds_now(c, k, i, f))
-			return 0;
+		if (w == 0)
+			continue;
+		if (sw_fp(w) == k->fp) {
+			if (slot_holds_now(c, k, b, i, f))
+				return true;
+		} else if (sw_fp(w) == 0) {
+			p->marks = true;
+		}
+	}
+	return false;
+}
+
+int index_find(hc_cache *c, const struct key *k, struct found *f)
+{
+	struct pass p;
+	uint32_t bs[2];
+	unsigned n = key_buckets(k, bs);
+
+	/* A hit in the first bucket is the common case: one line, and no
+	 * proof needed. */
+	p.marks = false;
+	if (bucket_find(c, k, k->bucket, f, &p))
+		return 0;
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		pass_begin(c, &p);
+		for (unsigned j = 0; j < n; j++)
+			if (bucket_find(c, k, bs[j], f, &p))
+				return 0;
+		if (pass_settled(c, &p, tries))
+			break;
 	}
 	return HC_ENOTFOUND;
 }
@@ -145,51 +240,28 @@ bool index_unlink(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t word)
 	return index_swap(c, bucket, slot, word, 0);
 }
 
-/* Is W an entry we may overwrite without evicting anything? */
+/* Is W an entry we may overwrite without evicting anything?  A move
+ * marker is not: its owner (or its reaper) clears it. */
 static bool slot_is_vacant(hc_cache *c, uint64_t w)
 {
 	const unsigned char *at;
 	struct hc_item hdr;
 	uint64_t bw;
 
-	return w == 0 || item_locate(c, w, &bw, &at, &hdr) != 0;
+	return w == 0 ||
+	       (!sw_is_marker(w) && item_locate(c, w, &bw, &at, &hdr) != 0);
 }
 
-/* Put WORD into an empty or stale slot of K's bucket, or in place of the
- * bucket's coldest entry.  Returns the slot used, or -1 under contention. */
-static int publish_somewhere(hc_cache *c, const struct key *k, uint64_t word)
+/* A vacant slot of bucket B, or -1; *WORD is what it holds. */
+static int bucket_vacancy(hc_cache *c, uint32_t b, uint64_t *word)
 {
-	hc_word *slots = c->index[k->bucket].slot;
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		uint64_t w = load_acquire(slot_at(c, b, i));
 
-	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
-		unsigned victim = 0, coldest = SW_CLOCK_MAX + 1;
-		uint64_t victim_word = 0;
-
-		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-			uint64_t w = load_acquire(&slots[i]);
-
-			if (slot_is_vacant(c, w)) {
-				if (cas_full(&slots[i], w, word))
-					return (int)i;
-				goto again;
-			}
-			/* Start the tie-break where the hash says, so the
-			 * same slot is not always the victim. */
-			unsigned j = (i + (unsigned)(k->hash >> 32)) % HC_BUCKET_SLOTS;
-			uint64_t wj = load_relaxed(&slots[j]);
-
-			if (wj != 0 && sw_clock(wj) < coldest) {
-				coldest = sw_clock(wj);
-				victim = j;
-				victim_word = wj;
-			}
+		if (slot_is_vacant(c, w)) {
+			*word = w;
+			return (int)i;
 		}
-		if (victim_word != 0 && cas_full(&slots[victim], victim_word, word)) {
-			block_mark_dead(c, victim_word);
-			counter_add(c, HC_CTR_BUCKET_EVICTIONS, 1);
-			return (int)victim;
-		}
-again:;
 	}
 	return -1;
 }
@@ -204,63 +276,382 @@ static bool item_newer(const struct hc_item *a, const struct hc_item *b)
 	return item_cas(a) > item_cas(b);
 }
 
+/* Withdraw our entry WORD, published in slot MINE of bucket MB, wherever
+ * it is now (a move may have carried it to K's other bucket).  True if we
+ * unlinked it. */
+static bool unlink_mine(hc_cache *c, const struct key *k, uint32_t mb,
+                        unsigned mine, uint64_t word)
+{
+	uint32_t bs[2];
+	unsigned n = key_buckets(k, bs);
+	struct pass p;
+
+	if (index_unlink(c, mb, mine, word))
+		return true;
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		pass_begin(c, &p);
+		for (unsigned j = 0; j < n; j++) {
+			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+				uint64_t w = load_acquire(slot_at(c, bs[j], i));
+
+				if (sw_is_marker(w))
+					p.marks = true;
+				else if (w != 0 && sw_loc(w) == sw_loc(word) &&
+				         sw_fp(w) == sw_fp(word) &&
+				         index_unlink(c, bs[j], i, w))
+					return true;
+			}
+		}
+		if (pass_settled(c, &p, tries))
+			break;
+	}
+	return false;
+}
+
 /*
- * Publish WORD (locating the fresh item MINE_HDR of key K) in K's bucket,
- * where a lookup found no entry of K.  Then resolve duplicates (invariant
- * 3).  Returns 0 when WORD stays published or lost to a newer entry of the
- * same key, HC_EEXISTS when EXCLUSIVE (add) and another entry of K was
- * found (ours is withdrawn, not accounted dead: the caller decides), or
- * HC_EBUSY.
+ * After publishing WORD (K's item MINE_HDR) in slot MINE of bucket MB,
+ * look at both of K's buckets for another entry of K (invariant 3).
+ * EXCLUSIVE (add): withdraw ours and return HC_EEXISTS when there is one.
+ * Otherwise the newer write stays and the older is unlinked and accounted
+ * dead.  Returns 0 when WORD stays published or lost to a newer entry.
+ */
+static int resolve_duplicates(hc_cache *c, const struct key *k, uint32_t mb,
+                              unsigned mine, uint64_t word,
+                              const struct hc_item *mine_hdr, bool exclusive)
+{
+	uint32_t bs[2];
+	unsigned n = key_buckets(k, bs);
+	struct found f;
+	struct pass p;
+
+	/* The publishing CAS was a full barrier: this pass sees every entry
+	 * published before ours, and any move in its way repeats it. */
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		pass_begin(c, &p);
+		for (unsigned j = 0; j < n; j++) {
+			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+				uint64_t w = load_relaxed(slot_at(c, bs[j], i));
+
+				if (sw_is_marker(w))
+					p.marks = true;
+				if ((bs[j] == mb && i == mine) ||
+				    sw_loc(w) == sw_loc(word) ||
+				    !slot_holds_now(c, k, bs[j], i, &f))
+					continue;
+				if (exclusive) {
+					unlink_mine(c, k, mb, mine, word);
+					return HC_EEXISTS;
+				}
+				if (item_newer(&f.hdr, mine_hdr)) {
+					if (unlink_mine(c, k, mb, mine, word))
+						block_mark_dead(c, word);
+					return 0;
+				}
+				if (index_unlink(c, bs[j], i, f.word))
+					block_mark_dead_sized(c, f.word,
+					                      item_size(&f.hdr));
+			}
+		}
+		if (pass_settled(c, &p, tries))
+			break;
+	}
+	return 0;
+}
+
+/* ---- moves (invariants 6 and 7) ---- */
+
+#define MOVE_LOGGED 8u
+
+/* Move the entry W in slot I of bucket FROM to a vacant slot of bucket TO
+ * (its other bucket), by steps (a)-(e) of invariant 6.  False if TO has no
+ * vacancy or the entry changed.  Caller holds c->lock (the move log in our
+ * process slot is one per process). */
+static bool do_move(hc_cache *c, uint32_t from, unsigned i, uint64_t w,
+                    uint32_t to)
+{
+	uint64_t vacant, res = sw_marker(SW_MARK_RES, c->slot);
+	uint64_t tomb = sw_marker(SW_MARK_TOMB, c->slot), cur;
+	uint64_t clock_mask = 3ULL << SW_CLOCK_SHIFT;
+	int j = bucket_vacancy(c, to, &vacant);
+	hc_word *src = slot_at(c, from, i), *log = c->self->move;
+
+	if (j < 0)
+		return false;
+	hc_word *dst = slot_at(c, to, (unsigned)j);
+
+	store_relaxed(&log[1], (uint64_t)to << 4 | (unsigned)j);
+	store_relaxed(&log[2], w);
+	/* Release: a reaper that reads the log reads all of it. */
+	store_release(&log[0], (uint64_t)from << 4 | i | MOVE_LOGGED);
+	if (!cas_full(dst, vacant, res))                      /* (a) */
+		goto out;
+	fetch_add_full(&c->hdr->index_moves, 1);              /* (b) */
+	for (int tries = 0;; tries++) {                       /* (c) */
+		cur = load_relaxed(src);
+		if ((cur & ~clock_mask) != (w & ~clock_mask) ||
+		    tries == HC_RETRY_MAX) {
+			cas_full(dst, res, 0); /* changed meanwhile: undo (a) */
+			goto out;
+		}
+		if (cas_full(src, cur, tomb))
+			break;
+	}
+	store_relaxed(&log[2], cur); /* with the CLOCK bits it left with */
+	cas_full(dst, res, cur);                              /* (d) */
+	cas_full(src, tomb, 0);                               /* (e) */
+	store_release(&log[0], 0);
+	return true;
+out:
+	store_release(&log[0], 0);
+	return false;
+}
+
+/* The entry W, just moved into bucket B, next to a newer entry of its key
+ * that a writer published while it was in flight and did not see: the
+ * move's own rescan (invariant 3) withdraws the older. */
+static void moved_rescan(hc_cache *c, uint32_t b, uint64_t w)
+{
+	unsigned char key[HC_MAX_KEY_LIMIT];
+	const unsigned char *at;
+	struct hc_item hdr;
+	struct key k;
+	uint64_t bw;
+
+	if (item_locate(c, w, &bw, &at, &hdr) != 0 ||
+	    item_klen(&hdr) > c->max_key)
+		return;
+	shm_copy_out(key, item_key_at(at, &hdr), item_klen(&hdr));
+	if (!item_validate(c, w, bw))
+		return;
+	key_prepare(c, &k, key, item_klen(&hdr));
+	if (k.fp != sw_fp(w) || (k.bucket != b && k.alt != b))
+		return;
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		uint64_t cur = load_acquire(slot_at(c, b, i));
+
+		if (sw_loc(cur) == sw_loc(w) && sw_fp(cur) == sw_fp(w)) {
+			resolve_duplicates(c, &k, b, i, cur, &hdr, false);
+			return;
+		}
+	}
+}
+
+/*
+ * Free a slot of bucket B by moving one of its entries to that entry's
+ * other bucket; DEPTH 2 may first move an entry out of that bucket.
+ * Caller holds c->lock.
+ */
+static bool do_make_room(hc_cache *c, uint32_t b, int depth)
+{
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		uint64_t w = load_acquire(slot_at(c, b, i)), vacant;
+
+		if (slot_is_vacant(c, w))
+			return true; /* room appeared meanwhile */
+		if (sw_is_marker(w))
+			continue;
+		uint32_t o = bucket_other(c, b, sw_fp(w));
+
+		if (o == b)
+			continue;
+		if (bucket_vacancy(c, o, &vacant) < 0 &&
+		    !(depth > 1 && do_make_room(c, o, depth - 1)))
+			continue;
+		if (do_move(c, b, i, w, o)) {
+			moved_rescan(c, o, w);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Put WORD into a vacant slot of one of K's buckets (the first by
+ * preference), making room by moves when both are full, or else in place
+ * of the coldest entry of the two.  Fills *B and returns the slot used, or
+ * -1 under contention. */
+static int publish_somewhere(hc_cache *c, const struct key *k, uint64_t word,
+                             uint32_t *b)
+{
+	uint32_t bs[2];
+	unsigned n = key_buckets(k, bs);
+	int moves = 0;
+
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		for (unsigned j = 0; j < n; j++) {
+			uint64_t w;
+			int i = bucket_vacancy(c, bs[j], &w);
+
+			if (i < 0)
+				continue;
+			if (cas_full(slot_at(c, bs[j], (unsigned)i), w, word)) {
+				*b = bs[j];
+				return i;
+			}
+			goto again;
+		}
+		if (moves++ < 4) {
+			bool room;
+
+			pthread_mutex_lock(&c->lock);
+			room = do_make_room(c, bs[0], 2) ||
+			       (n > 1 && do_make_room(c, bs[1], 2));
+			pthread_mutex_unlock(&c->lock);
+			if (room)
+				continue;
+			moves = 4;
+		}
+		/* No room within two moves: the coldest entry of the two
+		 * buckets goes.  Start the tie-break where the hash says, so
+		 * the same slot is not always the victim. */
+		unsigned coldest = SW_CLOCK_MAX + 1, vi = 0;
+		uint32_t vb = 0;
+		uint64_t victim = 0;
+
+		for (unsigned j = 0; j < n; j++) {
+			for (unsigned s = 0; s < HC_BUCKET_SLOTS; s++) {
+				unsigned i = (s + (unsigned)(k->hash >> 32)) % HC_BUCKET_SLOTS;
+				uint64_t w = load_relaxed(slot_at(c, bs[j], i));
+
+				if (w != 0 && !sw_is_marker(w) && sw_clock(w) < coldest) {
+					coldest = sw_clock(w);
+					victim = w;
+					vb = bs[j];
+					vi = i;
+				}
+			}
+		}
+		if (victim != 0 && cas_full(slot_at(c, vb, vi), victim, word)) {
+			block_mark_dead(c, victim);
+			counter_add(c, HC_CTR_BUCKET_EVICTIONS, 1);
+			*b = vb;
+			return (int)vi;
+		}
+again:;
+	}
+	return -1;
+}
+
+/*
+ * Publish WORD (locating the fresh item MINE_HDR of key K) in one of K's
+ * buckets, where a lookup found no entry of K.  Then resolve duplicates
+ * (invariant 3).  Returns 0 when WORD stays published or lost to a newer
+ * entry of the same key, HC_EEXISTS when EXCLUSIVE (add) and another entry
+ * of K was found (ours is withdrawn, not accounted dead: the caller
+ * decides), or HC_EBUSY.
  */
 int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
                       const struct hc_item *mine_hdr, bool exclusive)
 {
-	int mine = publish_somewhere(c, k, word);
-	struct found f;
+	uint32_t b;
+	int mine = publish_somewhere(c, k, word, &b);
 
 	if (mine < 0)
 		return HC_EBUSY;
-	/* The publishing CAS was a full barrier: this rescan sees every
-	 * entry published before ours. */
-	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-		if ((int)i == mine || !slot_holds_now(c, k, i, &f))
-			continue;
-		if (exclusive) {
-			index_unlink(c, k->bucket, (unsigned)mine, word);
-			return HC_EEXISTS;
-		}
-		if (item_newer(&f.hdr, mine_hdr)) {
-			if (index_unlink(c, k->bucket, (unsigned)mine, word))
-				block_mark_dead(c, word);
-			return 0;
-		}
-		if (index_unlink(c, k->bucket, i, f.word))
-			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
-	}
-	return 0;
+	return resolve_duplicates(c, k, b, (unsigned)mine, word, mine_hdr,
+	                          exclusive);
 }
 
 /* Unlink every entry of K (there is one, or transiently two).  Returns how
  * many of them had not expired at NOW (ms). */
 int index_remove_key(hc_cache *c, const struct key *k, uint64_t now)
 {
+	uint32_t bs[2];
+	unsigned n = key_buckets(k, bs);
 	struct found f;
+	struct pass p;
 	int live = 0;
 
-	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-		/* A failed unlink means the slot changed: an evictor may have
-		 * moved the item, so look at the slot again (bounded). */
-		for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
-			if (!slot_holds_now(c, k, i, &f))
-				break;
-			if (!index_unlink(c, k->bucket, i, f.word))
-				continue;
-			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
-			if (!item_expired_at(&f.hdr, now) &&
-			    !item_invalidated(c, &f.hdr, f.at, k->ptr, k->len))
-				live++;
-			break;
+	for (int pass = 0; pass < HC_RETRY_MAX; pass++) {
+		pass_begin(c, &p);
+		for (unsigned j = 0; j < n; j++) {
+			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+				if (sw_is_marker(load_relaxed(slot_at(c, bs[j], i))))
+					p.marks = true;
+				/* A failed unlink means the slot changed: an
+				 * evictor may have moved the item, so look at
+				 * the slot again (bounded). */
+				for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+					if (!slot_holds_now(c, k, bs[j], i, &f))
+						break;
+					if (!index_unlink(c, bs[j], i, f.word))
+						continue;
+					block_mark_dead_sized(c, f.word,
+					                      item_size(&f.hdr));
+					if (!item_expired_at(&f.hdr, now) &&
+					    !item_invalidated(c, &f.hdr, f.at,
+					                      k->ptr, k->len))
+						live++;
+					break;
+				}
+			}
 		}
+		if (pass_settled(c, &p, pass))
+			break;
 	}
 	return live;
+}
+
+/* The slot of K's buckets that locates the item at LOC of generation GEN
+ * (an evictor's question about an item of its block). */
+bool index_locate_item(hc_cache *c, const struct key *k, uint64_t loc,
+                       uint64_t gen, uint32_t *bucket, unsigned *slot,
+                       uint64_t *word)
+{
+	uint32_t bs[2];
+	unsigned n = key_buckets(k, bs);
+	struct pass p;
+
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		pass_begin(c, &p);
+		for (unsigned j = 0; j < n; j++) {
+			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+				uint64_t w = load_acquire(slot_at(c, bs[j], i));
+
+				if (sw_is_marker(w))
+					p.marks = true;
+				else if (w != 0 && sw_loc(w) == loc &&
+				         sw_gen(w) == (gen & SW_GEN_MASK)) {
+					*bucket = bs[j];
+					*slot = i;
+					*word = w;
+					return true;
+				}
+			}
+		}
+		if (pass_settled(c, &p, tries))
+			break;
+	}
+	return false;
+}
+
+/* Finish or undo the move logged in process slot SLOT, whose holder died
+ * (invariant 7).  Caller holds c->lock and is SLOT's reaper. */
+void do_index_move_recover(hc_cache *c, unsigned slot)
+{
+	hc_word *log = c->procs[slot].move;
+	uint64_t from = load_acquire(&log[0]), to = load_relaxed(&log[1]);
+	uint64_t w = load_relaxed(&log[2]);
+
+	if (!(from & MOVE_LOGGED))
+		return;
+	if ((from >> 4) >= c->nbuckets || (to >> 4) >= c->nbuckets) {
+		store_release(&log[0], 0); /* scribbled: check --repair */
+		return;                    /* clears the markers */
+	}
+	hc_word *src = slot_at(c, (uint32_t)(from >> 4), from & 7);
+	hc_word *dst = slot_at(c, (uint32_t)(to >> 4), to & 7);
+	uint64_t res = sw_marker(SW_MARK_RES, slot);
+	uint64_t tomb = sw_marker(SW_MARK_TOMB, slot);
+
+	if (load_acquire(src) == tomb) {
+		/* (c) happened: the entry is in flight; land it. */
+		if (!sw_is_marker(w) && w != 0 && cas_full(dst, res, w))
+			moved_rescan(c, (uint32_t)(to >> 4), w);
+		cas_full(dst, res, 0);
+		cas_full(src, tomb, 0);
+	} else {
+		cas_full(dst, res, 0); /* (c) never happened: undo (a) */
+	}
+	/* Last: a reaper killed half-way leaves the log to the next. */
+	store_release(&log[0], 0);
 }

@@ -171,9 +171,24 @@ struct key {
 	const void *ptr;
 	uint32_t len;
 	uint64_t hash;
-	uint32_t bucket;
+	uint32_t bucket;         /* the first choice */
+	uint32_t alt;            /* the second: bucket_other(bucket, fp) */
 	unsigned fp;
 };
+
+/*
+ * The other bucket of an entry with fingerprint FP that sits in bucket B.
+ * other(other(b)) == b, so an entry's slot word and bucket are enough to
+ * know where it may move (index.c): (H(fp) - b) mod nbuckets, with H(fp)
+ * the fingerprint scrambled and scaled to nbuckets by a multiply.
+ */
+static inline uint32_t bucket_other(const hc_cache *c, uint32_t b, unsigned fp)
+{
+	uint32_t h = (uint32_t)(((uint64_t)(uint32_t)(fp * 0x9e3779b1u) *
+	                         c->nbuckets) >> 32);
+
+	return h >= b ? h - b : h + c->nbuckets - b;
+}
 
 void key_prepare(const hc_cache *c, struct key *k, const void *key,
                  size_t klen);
@@ -184,6 +199,10 @@ bool index_swap(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t old,
                 uint64_t word);
 bool index_unlink(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t word);
 int index_remove_key(hc_cache *c, const struct key *k, uint64_t now);
+bool index_locate_item(hc_cache *c, const struct key *k, uint64_t loc,
+                       uint64_t gen, uint32_t *bucket, unsigned *slot,
+                       uint64_t *word);
+void do_index_move_recover(hc_cache *c, unsigned slot);
 
 /*
  * Find where slot word WORD points, check that its block is live in the
@@ -198,7 +217,7 @@ static inline int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
 {
 	uint64_t loc = sw_loc(word);
 
-	if (loc >= c->item_memory)
+	if (loc >= c->item_memory || sw_fp(word) == 0) /* a move marker */
 		return HC_ENOTFOUND;
 	uint32_t b = block_of(c, loc);
 	uint64_t off = loc - block_start(c, b);

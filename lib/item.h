@@ -25,6 +25,9 @@
  *   bits  0-35  item offset in item memory, in 8-byte units
  *
  * An empty slot is 0; a used one is never 0 because its fingerprint is not.
+ * A word with fingerprint 0 that is not 0 is a move marker (index.c): a
+ * slot held by the process in its low bits while it moves an entry from
+ * one of its key's two buckets to the other.  It locates no item.
  * Every change of a slot is a CAS of the whole word, so a block reused since
  * the slot was read, or a CLOCK bump, makes the CAS fail (no ABA).
  */
@@ -179,6 +182,28 @@ static inline uint64_t sw_make(unsigned clock, uint64_t gen, unsigned fp,
 	       ((gen & SW_GEN_MASK) << SW_GEN_SHIFT) |
 	       ((uint64_t)(fp & SW_FP_MASK) << SW_FP_SHIFT) |
 	       ((loc >> 3) & SW_LOC_MASK);
+}
+
+/* Move markers (index.c): RES holds the destination slot, TOMB stands
+ * where the entry was while it is in flight.  The owner's process slot is
+ * in the low bits; the CLOCK bits are set so a marker is never the coldest
+ * entry of a bucket. */
+#define SW_MARK_RES 1u
+#define SW_MARK_TOMB 2u
+
+static inline uint64_t sw_marker(unsigned kind, unsigned slot)
+{
+	return (3ULL << SW_CLOCK_SHIFT) | ((uint64_t)kind << 16) | slot;
+}
+
+static inline bool sw_is_marker(uint64_t w)
+{
+	return w != 0 && sw_fp(w) == 0;
+}
+
+static inline unsigned sw_marker_owner(uint64_t w)
+{
+	return (unsigned)(w & 0xffffu);
 }
 
 /* The fingerprint of a hash: 16 bits the bucket index does not use. */

@@ -81,7 +81,8 @@ struct hc_header {
 	uint32_t stale_grace_ms; /* expired items stay usable as stale this long */
 	uint32_t clean_watermark_pct; /* evict only with live data above this
 	                                 share of item memory; else clean */
-	uint64_t pad1b[2];
+	hc_word index_moves;    /* entries moved between buckets (index.c) */
+	uint64_t pad1b;
 	/* Global words, each alone on its line: they are written rarely (once
 	 * per block seal, per invalidation), read often. */
 	hc_word seal_seq;       /* next seal sequence number (fetch-add) */
@@ -153,7 +154,11 @@ struct hc_proc {
 	hc_word pad0;
 	hc_word counters[HC_NCOUNTERS]; /* never zeroed: totals never go back */
 	hc_word base[HC_NCOUNTERS];     /* counters when the holder attached */
-	hc_word pad1[8];
+	/* The entry this slot is moving between buckets (index.c), for
+	 * the reaper: from bucket << 4 | slot | MOVE_LOGGED, to bucket << 4
+	 * | slot, and the slot word moved. */
+	hc_word move[3];
+	hc_word pad1[5];
 };
 _Static_assert(sizeof(struct hc_proc) == 512, "proc slot size");
 

@@ -92,11 +92,13 @@ bool proc_slot_alive(hc_cache *c, unsigned slot)
 	return fl.l_type != F_UNLCK;
 }
 
-/* Reclaim what slot SLOT left in the block table.  The caller holds the
+/* Reclaim what slot SLOT left in the index and the block table.  The caller holds the
  * slot's lock.  A scan of the whole table (not a list kept in the slot)
  * finds blocks claimed by a holder killed before it could record them. */
 static void reap_blocks(hc_cache *c, unsigned slot)
 {
+	/* First an index move it left in flight: its entry lands. */
+	do_index_move_recover(c, slot);
 	for (uint32_t b = 0; b < c->nblocks; b++) {
 		uint64_t w = load_acquire(&c->block_words[b]);
 

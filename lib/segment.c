@@ -32,11 +32,11 @@
 #define HC_DEFAULT_SIZE (64ULL << 20)
 #define HC_DEFAULT_MAX_KEY 250u
 #define HC_DEFAULT_MAX_PROCS 64u
-#define HC_DEFAULT_AVG_ITEM 256u
+#define HC_DEFAULT_AVG_ITEM 64u
 #define HC_DEFAULT_WATERMARK_PCT 90u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
-#define HC_LAYOUT_REVISION 3u
+#define HC_LAYOUT_REVISION 4u
 #define HC_MAX_JITTER_PCT 50u
 
 HC_API void hc_config_init(hc_config *cfg)
@@ -162,17 +162,20 @@ static void geometry_fill(struct geometry *g, uint64_t avg)
 	                 (uint64_t)g->ninval * sizeof(hc_word) +
 	                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry);
 	uint64_t avail = g->size > fixed ? g->size - fixed : 0;
-	/* Each block costs its bytes, its word and meta, and index room for
-	 * twice the items it is expected to hold (load factor <= 1/2). */
+	/* Each block costs its bytes, its word and meta, and index slots
+	 * for the items of AVG bytes it holds at a load of 9/10: the load
+	 * to which the index keeps every key (index.c).  Items larger than
+	 * AVG leave the index emptier; smaller ones fill it first. */
 	uint64_t per_block = g->block_size + sizeof(hc_word) +
-	                     sizeof(struct hc_block_meta) + g->block_size * 16 / avg;
+	                     sizeof(struct hc_block_meta) +
+	                     g->block_size * 8 * 10 / (9 * avg);
 	uint64_t n = avail / per_block;
 
 	if (n > HC_MAX_BLOCKS)
 		n = HC_MAX_BLOCKS;
 	g->nblocks = (uint32_t)n;
 	for (;;) {
-		uint64_t slots = (uint64_t)g->nblocks * g->block_size / avg * 2;
+		uint64_t slots = (uint64_t)g->nblocks * g->block_size / avg * 10 / 9;
 		uint64_t buckets = slots / HC_BUCKET_SLOTS + 1;
 
 		g->nbuckets = (uint32_t)(buckets > (1u << 30) ? (1u << 30) : buckets);
@@ -252,7 +255,7 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 		                 (uint64_t)g->ninval * sizeof(hc_word) +
 		                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry);
 		uint64_t need_size = fixed + (uint64_t)need_blocks *
-		                     (bs + 40 + bs * 16 / avg);
+		                     (bs + 40 + bs * 8 * 10 / (9 * avg));
 		uint64_t fit_bs = g->size > fixed
 		                  ? pow2_floor((g->size - fixed) / (need_blocks + 1)) / 2
 		                  : 0;

@@ -100,6 +100,7 @@ HC_API int hc_stats_get(hc_cache *c, hc_stats *out)
 			out->procs_attached++;
 	}
 	counters_into(out, sum);
+	out->index_moves = load_relaxed(&c->hdr->index_moves);
 	block_gauges(c, out);
 	out->procs_max = c->max_procs;
 	return 0;

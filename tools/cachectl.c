@@ -251,8 +251,10 @@ static const struct option_spec create_options[] = {
 	{"max-procs", true, false}, {"max-key", true, false},
 	{"max-value", true, false}, {"ttl-jitter", true, false},
 	{"delimiter", true, false}, {"clean-watermark", true, false},
-	{NULL, false, false},
+	{"avg-item", true, false}, {NULL, false, false},
 };
+_Static_assert(sizeof create_options / sizeof create_options[0] - 1 <=
+               MAX_OPTIONS, "create takes more options than args can hold");
 static const struct option_spec key_options[] = {
 	{"escaped", false, false}, {NULL, false, false},
 };
@@ -305,7 +307,7 @@ static const struct command commands[] = {
 	{"create",
 	 "NAME [--size 64M] [--mode 0600] [--max-procs N] [--max-key N] "
 	 "[--max-value N] [--ttl-jitter PCT] [--delimiter C] "
-	 "[--clean-watermark PCT]",
+	 "[--clean-watermark PCT] [--avg-item BYTES]",
 	 "Create the segment NAME (\"name\" or \"/name\") in /dev/shm.\n"
 	 "  --size       segment bytes, with K, M or G (default 64M)\n"
 	 "  --mode       octal file mode (default 0600; 0660 shares with "
@@ -324,6 +326,9 @@ static const struct command commands[] = {
 	 "  --clean-watermark  while live data is under PCT percent of item "
 	 "memory,\n               reclaim dead space by moving live items "
 	 "instead of evicting\n               (1-100; default 90)\n"
+	 "  --avg-item   expected bytes per item (header, key and value): "
+	 "one index\n               slot per BYTES of item memory, over 9/10 "
+	 "(32-65536; default 64)\n"
 	 "Fails if NAME exists, or says what would fit if the "
 	 "configuration cannot work.\n",
 	 name_only, create_options, cmd_create},

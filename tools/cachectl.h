@@ -43,7 +43,7 @@ enum status {
 };
 
 #define MAX_POSITIONAL 3
-#define MAX_OPTIONS 8    /* the most any command takes */
+#define MAX_OPTIONS 12   /* the most any command takes */
 #define MAX_REPEATS 8    /* occurrences kept of a repeatable option */
 
 struct option_spec {

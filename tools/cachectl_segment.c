@@ -48,6 +48,11 @@ static int config_from_options(const struct args *a, hc_config *cfg)
 	     cfg->clean_watermark_pct > 100))
 		return bad_option_value(cmd, "clean-watermark", v,
 		                        "a percentage from 1 to 100");
+	if ((v = option_value(a, "avg-item")) != NULL &&
+	    (!parse_count(v, &cfg->avg_item_size) || cfg->avg_item_size < 32 ||
+	     cfg->avg_item_size > 65536))
+		return bad_option_value(cmd, "avg-item", v,
+		                        "bytes from 32 to 65536");
 	if ((v = option_value(a, "delimiter")) != NULL &&
 	    !parse_delimiter(v, &cfg->delimiter))
 		return bad_option_value(cmd, "delimiter", v, "one printable "

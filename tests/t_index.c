@@ -1,0 +1,358 @@
+/*
+ * t_index - the index keeps every key while it has room.  Two buckets per
+ * key and moves between them (index.c) keep every key at 90 % of the slots
+ * in use, at load and under churn; a reader never misses a key that is
+ * there while other processes move entries around it; a mover killed at
+ * any point loses nothing once reaped; and with the default creation
+ * options, a million small items in a segment twice their size all stay.
+ */
+#include <signal.h>
+#include <time.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+static char name[64];
+
+/* A segment whose item memory holds many more small items than its index
+ * has slots, so that only the index is under test. */
+static hc_cache *make_segment(uint64_t size)
+{
+	hc_config cfg;
+	hc_cache *c;
+
+	test_segment_name(name, sizeof name, "index");
+	hc_unlink(name);
+	hc_config_init(&cfg);
+	cfg.size = size;
+	cfg.max_procs = 8;
+	cfg.avg_item_size = 1024;
+	assert_hc_ok(hc_create(name, &cfg, &c));
+	return c;
+}
+
+static uint32_t slots_of(hc_cache *c)
+{
+	hc_info info;
+
+	assert_hc_ok(hc_info_get(c, &info));
+	return info.index_slots;
+}
+
+static int put(hc_cache *c, char tag, unsigned i)
+{
+	char key[32], val[16];
+	int kl = snprintf(key, sizeof key, "%c:%u", tag, i);
+	int vl = snprintf(val, sizeof val, "v%u", i);
+
+	return hc_set(c, key, (size_t)kl, val, (size_t)vl, 0);
+}
+
+static int del(hc_cache *c, char tag, unsigned i)
+{
+	char key[32];
+	int kl = snprintf(key, sizeof key, "%c:%u", tag, i);
+
+	return hc_delete(c, key, (size_t)kl);
+}
+
+/* Is key TAG:I there, with its own value? */
+static bool has(hc_cache *c, char tag, unsigned i)
+{
+	char key[32], val[16], want[16];
+	size_t len;
+	int kl = snprintf(key, sizeof key, "%c:%u", tag, i);
+	int wl = snprintf(want, sizeof want, "v%u", i);
+
+	return hc_get(c, key, (size_t)kl, val, sizeof val, &len) == 0 &&
+	       len == (size_t)wl && memcmp(val, want, len) == 0;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void no_loss(hc_cache *c, const char *what, unsigned lost, unsigned n)
+{
+	hc_stats s;
+
+	assert_hc_ok(hc_stats_get(c, &s));
+	printf("# %s: %u keys, %llu moves, %llu bucket evictions, %llu "
+	       "evictions\n", what, n, (unsigned long long)s.index_moves,
+	       (unsigned long long)s.bucket_evictions,
+	       (unsigned long long)s.evictions);
+	if (lost != 0 || s.bucket_evictions != 0 || s.evictions != 0)
+		fail_msg("%s: lost %u of %u keys; %llu bucket evictions, %llu "
+		         "evictions (want 0 each)", what, lost, n,
+		         (unsigned long long)s.bucket_evictions,
+		         (unsigned long long)s.evictions);
+	if (s.index_moves == 0)
+		fail_msg("%s: no entry moved, so the test proves nothing", what);
+}
+
+/* Load 90 % of the slots: every key stays. */
+static void test_load_to_90_percent(void **state)
+{
+	hc_cache *c = make_segment(16u << 20);
+	unsigned n = slots_of(c) / 10 * 9, lost = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		assert_hc_ok(put(c, 'k', i));
+	for (unsigned i = 0; i < n; i++)
+		lost += !has(c, 'k', i);
+	no_loss(c, "load to 90%", lost, n);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+/* At 90 %, delete a random key and set a new one, four times as many times
+ * as there are slots: the entries that moved to their second bucket do not
+ * clog it, and every key stays. */
+static void test_churn_at_90_percent(void **state)
+{
+	hc_cache *c = make_segment(8u << 20);
+	unsigned n = slots_of(c) / 10 * 9, next = n, lost = 0;
+	unsigned *live = malloc(sizeof *live * n);
+	uint64_t s = 99;
+
+	assert_non_null(live);
+	for (unsigned i = 0; i < n; i++) {
+		assert_hc_ok(put(c, 'k', i));
+		live[i] = i;
+	}
+	for (unsigned op = 0; op < 4 * slots_of(c); op++) {
+		unsigned at = (unsigned)(rng_next(&s) % n);
+
+		assert_hc_ok(del(c, 'k', live[at]));
+		live[at] = next++;
+		assert_hc_ok(put(c, 'k', live[at]));
+	}
+	for (unsigned i = 0; i < n; i++)
+		lost += !has(c, 'k', live[i]);
+	no_loss(c, "churn at 90%", lost, n);
+	free(live);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+/* Churn keys TAG:0..2N-1, N of them present at a time (each set deletes
+ * the key N behind it), until killed or OPS ops are done. */
+static void churn(hc_cache *c, char tag, unsigned n, unsigned ops)
+{
+	for (unsigned op = 0; op < ops; op++) {
+		if (op >= n && del(c, tag, (op - n) % (2 * n)) != 0)
+			_exit(3);
+		if (put(c, tag, op % (2 * n)) != 0)
+			_exit(4);
+	}
+}
+
+static pid_t spawn_churner(char tag, unsigned n, unsigned ops)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hc_cache *c;
+
+		if (hc_open(name, &c) != 0)
+			_exit(2);
+		churn(c, tag, n, ops);
+		hc_close(c);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Reads the stable keys s:0..N-1 until the stop word is set; exits 1 if
+ * one was ever missing. */
+static pid_t spawn_reader(unsigned n, volatile int *stop)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hc_cache *c;
+		unsigned misses = 0, reads = 0;
+
+		if (hc_open(name, &c) != 0)
+			_exit(2);
+		while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE))
+			for (unsigned i = 0; i < n; i++, reads++)
+				misses += !has(c, 's', i);
+		if (misses)
+			fprintf(stderr, "reader: %u misses of %u reads\n", misses,
+			        reads);
+		hc_close(c);
+		_exit(misses ? 1 : 0);
+	}
+	return pid;
+}
+
+static void wait_ok(pid_t pid, const char *who)
+{
+	int st;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("%s exited with status %#x", who, st);
+}
+
+static unsigned count_stable_lost(hc_cache *c, unsigned n)
+{
+	unsigned lost = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		lost += !has(c, 's', i);
+	return lost;
+}
+
+static void check_clean(hc_cache *c)
+{
+	hc_check_result r;
+
+	assert_true(hc_check(c, 0, NULL, NULL, &r) >= 0);
+	if (r.problems != 0)
+		fail_msg("check found %llu problems", (unsigned long long)r.problems);
+}
+
+/* Two processes churn keys at 90 % of the slots, moving entries of
+ * a stable set back and forth; a third reads the stable set all along and
+ * must never miss one of its keys. */
+static void test_reader_never_misses_during_moves(void **state)
+{
+	hc_cache *c = make_segment(8u << 20);
+	unsigned slots = slots_of(c), stable = slots / 2, n = slots / 5 - 2;
+	volatile int *stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(stop != MAP_FAILED);
+	for (unsigned i = 0; i < stable; i++)
+		assert_hc_ok(put(c, 's', i));
+	pid_t r = spawn_reader(stable, stop);
+	pid_t a = spawn_churner('a', n, 30 * n);
+	pid_t b = spawn_churner('b', n, 30 * n);
+
+	wait_ok(a, "churner a");
+	wait_ok(b, "churner b");
+	__atomic_store_n(stop, 1, __ATOMIC_RELEASE);
+	wait_ok(r, "reader (it missed a key that was there)");
+	no_loss(c, "moves under a reader", count_stable_lost(c, stable), stable);
+	check_clean(c);
+	munmap((void *)stop, 4096);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+/* Churners SIGKILLed at random points, some of them mid-move: once the
+ * dead are reaped, every stable key is there and no marker is left. */
+static void test_kill_mid_move_loses_nothing(void **state)
+{
+	hc_cache *c = make_segment(8u << 20);
+	unsigned slots = slots_of(c), stable = slots / 2, n = slots / 5;
+	uint64_t s = 4242, moves0 = 0;
+	unsigned rounds;
+	hc_stats st;
+
+	for (unsigned i = 0; i < stable; i++)
+		assert_hc_ok(put(c, 's', i));
+	for (rounds = 0; rounds < 40; rounds++) {
+		pid_t pid = spawn_churner((char)('A' + rounds % 20), n, 1u << 30);
+		struct timespec ts = { 0, (long)(5000000 + rng_next(&s) % 20000000) };
+		int ws;
+
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &ws, 0), pid);
+		assert_true(hc_reap(c) >= 0);
+		/* Room for the next churner: drop what this one left. */
+		for (unsigned i = 0; i < 2 * n; i++)
+			del(c, (char)('A' + rounds % 20), i);
+	}
+	assert_hc_ok(hc_stats_get(c, &st));
+	moves0 = st.index_moves;
+	printf("# %u kills during %llu moves\n", rounds,
+	       (unsigned long long)moves0);
+	unsigned lost = count_stable_lost(c, stable);
+
+	if (lost != 0)
+		fail_msg("lost %u of %u stable keys after %u kills (%llu bucket "
+		         "evictions, %llu evictions)", lost, stable, rounds,
+		         (unsigned long long)st.bucket_evictions,
+		         (unsigned long long)st.evictions);
+	if (moves0 == 0)
+		fail_msg("no entry moved, so the test proves nothing");
+	check_clean(c);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+/* The default options: 1,000,000 keys of 16 bytes with 32-byte values in
+ * a segment twice the size of that data all stay. */
+static void test_million_small_items_default_options(void **state)
+{
+	const unsigned n = 1000000;
+	uint64_t size = 2ull * n * (16 + 32);
+	hc_config cfg;
+	hc_cache *c;
+	unsigned lost = 0;
+	char key[17], val[32];
+
+	test_segment_name(name, sizeof name, "index");
+	hc_unlink(name);
+	hc_config_init(&cfg);
+	cfg.size = size;
+	int rc = hc_create(name, &cfg, &c);
+
+	if (rc == HC_ENOSPC) {
+		printf("# skip: no room for a %llu-byte segment in /dev/shm: "
+		       "%s\n", (unsigned long long)size, hc_last_error());
+		skip();
+	}
+	assert_hc_ok(rc);
+	memset(val, 'v', sizeof val);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "key-%012u", i);
+		memcpy(val, key, 16);
+		assert_hc_ok(hc_set(c, key, 16, val, sizeof val, 0));
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char got[32];
+		size_t len;
+
+		snprintf(key, sizeof key, "key-%012u", i);
+		lost += hc_get(c, key, 16, got, sizeof got, &len) != 0 ||
+		        len != 32 || memcmp(got, key, 16) != 0;
+	}
+	hc_stats s;
+
+	assert_hc_ok(hc_stats_get(c, &s));
+	printf("# 1,000,000 items of 16+32 bytes in %llu bytes: %u lost, "
+	       "%llu moves\n", (unsigned long long)size, lost,
+	       (unsigned long long)s.index_moves);
+	if (lost != 0)
+		fail_msg("lost %u of %u keys with the default options (%llu "
+		         "bucket evictions, %llu evictions)", lost, n,
+		         (unsigned long long)s.bucket_evictions,
+		         (unsigned long long)s.evictions);
+	hc_close(c);
+	hc_unlink(name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load_to_90_percent),
+		cmocka_unit_test(test_churn_at_90_percent),
+		cmocka_unit_test(test_reader_never_misses_during_moves),
+		cmocka_unit_test(test_kill_mid_move_loses_nothing),
+		cmocka_unit_test(test_million_small_items_default_options),
+	};
+
+	return run_tap_group(tests, NULL, NULL);
+}
