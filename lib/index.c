@@ -397,7 +397,12 @@ static bool do_move(hc_cache *c, uint32_t from, unsigned i, uint64_t w,
 			break;
 	}
 	store_relaxed(&log[2], cur); /* with the CLOCK bits it left with */
-	cas_full(dst, res, cur);                              /* (d) */
+	if (!cas_full(dst, res, cur)) {                       /* (d) */
+		/* Only a repair that took us for dead clears our RES:
+		 * put the entry back where it was. */
+		cas_full(src, tomb, cur);
+		goto out;
+	}
 	cas_full(src, tomb, 0);                               /* (e) */
 	store_release(&log[0], 0);
 	return true;

@@ -28,7 +28,7 @@ BENCH_ARGS         ?=
 TRACE_ARGS         ?=
 BENCH_RESULTS      ?= bench/results
 
-.PHONY: bench-quick bench-traces bench-overwrite
+.PHONY: bench-quick bench-traces bench-overwrite bench-load
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
@@ -47,6 +47,7 @@ bench:
 	$(if $(wildcard mk/miss.mk),$(MAKE) bench-miss bench-callgrind \
 	  $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1))
 	$(MAKE) bench-overwrite $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
+	$(MAKE) bench-load $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
 
 bench-quick:
 	$(MAKE) bench BENCH_QUICK=1
@@ -63,6 +64,18 @@ bench-overwrite: $(BUILD)/bench/bench_overwrite
 	grep '^{' $(BENCH_RESULTS)/overwrite.out > $(BENCH_RESULTS)/overwrite.jsonl
 	rm -f $(BENCH_RESULTS)/overwrite.out
 	cat $(BENCH_RESULTS)/overwrite.txt
+
+# Loading 1 M and 10 M small keys (16 + 32 bytes) into default segments of
+# twice their size: keys dropped by the index (quick: 1 M only).
+bench-load: $(BUILD)/bench/bench_load
+	@mkdir -p $(BENCH_RESULTS)
+	for n in 1000000 $(if $(filter 1,$(BENCH_QUICK)),,10000000); do \
+	  $(BUILD)/bench/bench_load --keys $$n || exit 1; \
+	done > $(BENCH_RESULTS)/load.out
+	grep -v '^{' $(BENCH_RESULTS)/load.out > $(BENCH_RESULTS)/load.txt
+	grep '^{' $(BENCH_RESULTS)/load.out > $(BENCH_RESULTS)/load.jsonl
+	rm -f $(BENCH_RESULTS)/load.out
+	cat $(BENCH_RESULTS)/load.txt
 
 
 
