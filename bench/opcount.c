@@ -148,7 +148,8 @@ static void prepare(const char *name, uint64_t items, bool steady)
 	if ((rc = hc_info_get(c, &info)) != 0)
 		api_fail("hc_info_get", rc);
 	/* The steady state: overwrite keys at random until as many blocks
-	 * have been evicted as the segment has. */
+	 * have been freed (evicted or, with data that fits, cleaned) as the
+	 * segment has. */
 	for (uint64_t i = 0; steady; i++) {
 		make_key(rng_below(&seed, items), key);
 		if ((rc = hc_set(c, key, KEY_LEN, value, VALUE_LEN, 0)) != 0)
@@ -157,7 +158,7 @@ static void prepare(const char *name, uint64_t items, bool steady)
 			continue;
 		if ((rc = hc_stats_get(c, &st)) != 0)
 			api_fail("hc_stats_get", rc);
-		if (st.blocks_evicted >= info.blocks)
+		if (st.blocks_evicted + st.blocks_cleaned >= info.blocks)
 			break;
 	}
 	if ((rc = hc_stats_get(c, &st)) != 0)

@@ -123,9 +123,9 @@ typedef struct hc_config {
 	uint32_t max_procs;     /* process slots (default 64) */
 	uint32_t mode;          /* file mode (default 0600; 0660 for a group) */
 	uint32_t avg_item_size; /* expected bytes per item (header, key and
-	                           value): the index gets a slot per this many
-	                           bytes of item memory, over 9/10 (default 64;
-	                           8 bytes per slot) */
+	                           value): the index gets 3/2 slots per this
+	                           many bytes of item memory (default 80; 8
+	                           bytes per slot) */
 	uint32_t ttl_jitter_pct; /* 0..50: each TTL set is shortened by a random
 	                           0..pct percent, so that keys set together do
 	                           not all expire together (default 0) */

@@ -69,19 +69,19 @@ void do_block_seal_open(hc_cache *c)
 	do_seal(c, &c->moved);
 }
 
-static struct open_block *open_for(hc_cache *c, bool evictor)
+static struct open_block *open_for(hc_cache *c, bool moved)
 {
-	return evictor ? &c->moved : &c->open;
+	return moved ? &c->moved : &c->open;
 }
 
 /*
- * One attempt to claim a FREE block as our OPEN block.  Returns 0 on
- * success, 1 when none may be taken (free blocks at or below the reserve,
- * for a writer), HC_ENOMEM when none is FREE at all.  Evictors may dip into
- * the reserve: that is what it is for, so that reinsertion always has room.
+ * Claim a FREE block as our OPEN block OB.  Returns 0 on success, 1 when
+ * none may be taken (free blocks at or below the reserve, for a writer),
+ * HC_ENOMEM when none is FREE at all.  Moved items may dip into the
+ * reserve: that is what it is for, so that cleaning always has room.
  */
-static int block_claim_once(hc_cache *c, bool use_reserve,
-                            struct open_block *ob)
+static int do_block_claim(hc_cache *c, bool use_reserve,
+                          struct open_block *ob)
 {
 	uint32_t n = c->nblocks;
 	uint32_t hint = (uint32_t)(load_relaxed(&c->hdr->alloc_hint) % n);
@@ -111,7 +111,7 @@ static int block_claim_once(hc_cache *c, bool use_reserve,
 	 * the block (invariant 3). */
 	if (!cas_full(&c->block_words[first], first_word,
 	              bw_make(HC_BLOCK_OPEN, c->slot, bw_gen(first_word))))
-		return 0; /* lost the race; the caller loops and rescans */
+		return 0; /* lost the race: OB has no block, the caller looks again */
 	store_relaxed(&c->hdr->alloc_hint, first + 1);
 	store_relaxed(&c->block_meta[first].committed, 0);
 	store_relaxed(&c->block_meta[first].dead,
@@ -124,15 +124,18 @@ static int block_claim_once(hc_cache *c, bool use_reserve,
 }
 
 /*
- * Reserve SIZE bytes at the end of our open block, claiming a new block
- * (and evicting to make one FREE) when it is full.  On success *LOC is the
- * item's offset in item memory and *GEN the block's generation; the caller
- * writes the item and calls do_block_commit().  Caller holds c->lock.
+ * Reserve SIZE bytes at the end of our open block (MOVED: the one for
+ * moved items), claiming a FREE block when it is full.  On success *LOC is
+ * the item's offset in item memory and *GEN the block's generation; the
+ * caller writes the item and calls do_block_commit().  HC_ENOMEM when no
+ * block may be claimed: for a writer, free blocks are down to the reserve
+ * (space.c then makes one FREE); for moved items, none is FREE at all.
+ * Caller holds c->lock.
  */
-int do_block_append(hc_cache *c, uint64_t size, bool evictor, uint64_t *loc,
+int do_block_append(hc_cache *c, uint64_t size, bool moved, uint64_t *loc,
                     uint64_t *gen)
 {
-	struct open_block *ob = open_for(c, evictor);
+	struct open_block *ob = open_for(c, moved);
 
 	if (size > c->block_size)
 		return HC_EVALUE;
@@ -145,33 +148,25 @@ int do_block_append(hc_cache *c, uint64_t size, bool evictor, uint64_t *loc,
 			}
 			do_seal(c, ob);
 		}
-		int rc = block_claim_once(c, evictor, ob);
+		int rc = do_block_claim(c, moved, ob);
 
-		if (rc == 0)
-			continue;
-		if (evictor)
+		if (rc != 0)
 			return HC_ENOMEM;
-		/* Make a block FREE: clean or evict (evict.c); failing that,
-		 * reclaim what dead processes hold; failing that, use the
-		 * reserve.  Cleaning nets as little as an eighth of a block
-		 * per walk, and in a small segment the open blocks and the
-		 * reserve can leave it none: past half the tries, evict, so
-		 * that a set always finds room. */
-		if (evict_one(c, tries < HC_CLAIM_TRIES / 2) == 0)
-			continue;
-		if (do_proc_reap_dead(c) > 0)
-			continue;
-		if (block_claim_once(c, true, ob) == 0)
-			continue;
 	}
-	return hc_fail(HC_ENOMEM, "no block of the segment could be freed: "
-	               "every block is open or being evicted by a live process");
+	return HC_ENOMEM;
+}
+
+/* Claim a FREE block for our open block even from the reserve: the last
+ * resort of a writer (space.c).  0, or HC_ENOMEM. */
+int do_block_claim_reserve(hc_cache *c, bool moved)
+{
+	return do_block_claim(c, true, open_for(c, moved)) == 0 ? 0 : HC_ENOMEM;
 }
 
 /* Make the item just written visible to walkers (invariant 2). */
-void do_block_commit(hc_cache *c, bool evictor, uint64_t size)
+void do_block_commit(hc_cache *c, bool moved, uint64_t size)
 {
-	struct open_block *ob = open_for(c, evictor);
+	struct open_block *ob = open_for(c, moved);
 
 	ob->used += (uint32_t)size;
 	ob->items++;
@@ -216,53 +211,17 @@ void block_mark_dead(hc_cache *c, uint64_t word)
 }
 
 /*
- * Append a new item built from its parts: header HDR, then the 4-byte
- * words EXTRA (tag hashes, compute time: item_extra(HDR) bytes), key, value.
- * Returns its slot word (clock 0) in *WORD.  Caller holds nothing; this
- * takes c->lock for the append.
+ * Write a copy of the item at SRC (SIZE bytes, 8-aligned) with header HDR
+ * in place of its own at LOC, just reserved in the open block MOVED names
+ * (generation GEN), and commit it.  Returns its slot word.  The caller
+ * validates SRC afterwards (touch) or owns its block (cleaning, eviction).
+ * Caller holds c->lock.
  */
-int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
-               const uint32_t *extra, const void *val, uint32_t vlen,
-               uint64_t *word)
+uint64_t do_block_clone_at(hc_cache *c, uint64_t loc, uint64_t gen,
+                           const unsigned char *src, const struct hc_item *hdr,
+                           uint64_t size, bool moved, unsigned fp,
+                           unsigned clock)
 {
-	uint64_t size = item_total(item_extra(hdr), k->len, vlen);
-	uint64_t loc, gen;
-	shm_writer w;
-	int rc;
-
-	pthread_mutex_lock(&c->lock);
-	rc = do_block_append(c, size, false, &loc, &gen);
-	if (rc == 0) {
-		shm_writer_init(&w, c->items + loc);
-		shm_write(&w, hdr, sizeof *hdr);
-		shm_write(&w, extra, item_extra(hdr));
-		shm_write(&w, k->ptr, k->len);
-		shm_write(&w, val, vlen);
-		shm_writer_flush(&w);
-		do_block_commit(c, false, size);
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (rc == 0)
-		counter_add(c, HC_CTR_BYTES_SET, size);
-	if (rc == 0)
-		*word = sw_make(0, gen, k->fp, loc);
-	return rc;
-}
-
-/*
- * Append a copy of the item at SRC (SIZE bytes, 8-aligned) with header HDR
- * in place of its own.  The caller validates SRC afterwards (touch) or owns
- * its block (eviction).  Caller holds c->lock.
- */
-int do_item_clone(hc_cache *c, const unsigned char *src,
-                  const struct hc_item *hdr, uint64_t size, bool evictor,
-                  unsigned fp, unsigned clock, uint64_t *word)
-{
-	uint64_t loc, gen;
-	int rc = do_block_append(c, size, evictor, &loc, &gen);
-
-	if (rc != 0)
-		return rc;
 	hc_word *dst = (hc_word *)(c->items + loc);
 	const hc_word *from = (const hc_word *)src;
 
@@ -271,7 +230,21 @@ int do_item_clone(hc_cache *c, const unsigned char *src,
 	store_relaxed(&dst[2], hdr->expire_vlen);
 	for (uint64_t i = 3; i < size / 8; i++)
 		store_relaxed(&dst[i], load_relaxed(&from[i]));
-	do_block_commit(c, evictor, size);
-	*word = sw_make(clock, gen, fp, loc);
+	do_block_commit(c, moved, size);
+	return sw_make(clock, gen, fp, loc);
+}
+
+/* Move the item at SRC into our open block for moved items (cleaning,
+ * eviction, repair): no eviction to make room, the reserve is for this. */
+int do_item_clone(hc_cache *c, const unsigned char *src,
+                  const struct hc_item *hdr, uint64_t size, unsigned fp,
+                  unsigned clock, uint64_t *word)
+{
+	uint64_t loc, gen;
+	int rc = do_block_append(c, size, true, &loc, &gen);
+
+	if (rc != 0)
+		return rc;
+	*word = do_block_clone_at(c, loc, gen, src, hdr, size, true, fp, clock);
 	return 0;
 }

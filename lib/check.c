@@ -104,7 +104,7 @@ static bool repair_block(struct checker *k, uint32_t b, uint64_t w)
 			    item_locate(c, sw, &bw, &at, &hdr) != 0)
 				continue;
 			pthread_mutex_lock(&c->lock);
-			int rc = do_item_clone(c, at, &hdr, item_size(&hdr), true,
+			int rc = do_item_clone(c, at, &hdr, item_size(&hdr),
 			                       sw_fp(sw), sw_clock(sw), &copy);
 			pthread_mutex_unlock(&c->lock);
 			if (rc == 0 && !cas_full(slot_at(c, bucket, i), sw, copy))

@@ -61,7 +61,7 @@ static bool do_reinsert(hc_cache *c, const struct key *k, uint32_t bucket,
 {
 	uint64_t copy;
 
-	if (do_item_clone(c, at, hdr, size, true, k->fp, clock, &copy) != 0)
+	if (do_item_clone(c, at, hdr, size, k->fp, clock, &copy) != 0)
 		return false;
 	if (cas_full(slot_at(c, bucket, slot), word, copy))
 		return true;

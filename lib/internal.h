@@ -1,21 +1,29 @@
 /*
  * internal.h - the handle and the interfaces between the library's files.
  *
- * Who does what:
- *   segment.c  names, layout, create/open/close/unlink, header checks
- *   proc.c     attachment slots, liveness locks, reaping, fork
- *   block.c    the block log: claim, append, commit, seal, dead accounting
- *   index.c    hashing, bucket scans, publication, one entry per key
- *   evict.c    freeing blocks: cleaning the deadest sealed block (its live
- *              items move forward) under the watermark, else CLOCK
- *              eviction of the oldest
- *   ops.c      get, set, add, replace, cas, delete, incr/decr, touch
- *   stats.c    statistics and info
- *   inval.c    invalidation: stamps, tags, prefixes, flush
- *   lease.c    leases: stampede protection, stale-while-revalidate
- *   check.c    consistency check and repair
- *   walk.c     visiting every live item (listing, dumps)
- *   error.c    error codes and messages
+ * The layers.  A file calls only files below it (or beside it on its own
+ * row, never back); nothing calls up.  Reaping, cleaning and eviction call
+ * down, so a dead process's work is finished with the same pieces a live
+ * one uses.
+ *
+ *   API     segment.c  batch.c  walk.c  stats.c  check.c
+ *   ops     stampede.c  get-or-lease, fill, abandon (stale-while-revalidate)
+ *           ops.c      get, set, add, replace, cas, delete, incr/decr, touch
+ *           inval.c    invalidation: stamps, tags, prefixes, flush
+ *   space   space.c    finding room for a write: claim, else clean or
+ *                      evict, else reap the dead, else the reserve
+ *   procs   proc.c     attach, detach, fork; reaping a dead slot (its open
+ *                      blocks, its walk, its index move, its leases)
+ *   walks   evict.c    freeing a block: cleaning the deadest (its live items
+ *                      move forward) under the watermark, else CLOCK
+ *                      eviction of the oldest
+ *           lease.c    the lease table: claims, takeovers, futex sleeps
+ *   slots   index.c    hashing, two buckets per key, moves, publication,
+ *                      one entry per key
+ *   blocks  block.c    the block log: states, claim, append, commit, seal,
+ *                      dead accounting
+ *   base    lock.c     process-slot locks: who is alive
+ *           error.c    error codes and messages
  *
  * Functions named do_* expect the caller to hold the handle's append lock.
  */
@@ -99,7 +107,6 @@ int hc_ret(int rc);
 /* segment.c */
 int segment_name_check(const char *name, char *out, size_t cap);
 int segment_map_fd(hc_cache *c, int fd, const char *name);
-int fd_above_stdio(int fd);
 
 /* proc.c */
 extern hc_word hc_fork_gen;
@@ -108,9 +115,14 @@ void proc_detach(hc_cache *c);
 int do_proc_reap_dead(hc_cache *c);
 void do_proc_reap_slot(hc_cache *c, unsigned slot);
 int proc_after_fork(hc_cache *c);
+int handle_ready(hc_cache *c);
+
+/* lock.c */
+int proc_slot_lock(int fd, unsigned slot, short type);
 bool proc_slot_alive(hc_cache *c, unsigned slot);
 int proc_lock_slot(hc_cache *c, unsigned slot);
 void proc_unlock_slot(hc_cache *c, unsigned slot);
+int fd_above_stdio(int fd);
 
 static inline int proc_check_fork(hc_cache *c)
 {
@@ -126,9 +138,14 @@ static inline void counter_add(hc_cache *c, enum hc_counter k, uint64_t n)
 
 /* block.c */
 
-int do_block_append(hc_cache *c, uint64_t size, bool evictor,
-                    uint64_t *loc, uint64_t *gen);
-void do_block_commit(hc_cache *c, bool evictor, uint64_t size);
+int do_block_append(hc_cache *c, uint64_t size, bool moved, uint64_t *loc,
+                    uint64_t *gen);
+int do_block_claim_reserve(hc_cache *c, bool moved);
+uint64_t do_block_clone_at(hc_cache *c, uint64_t loc, uint64_t gen,
+                           const unsigned char *src, const struct hc_item *hdr,
+                           uint64_t size, bool moved, unsigned fp,
+                           unsigned clock);
+void do_block_commit(hc_cache *c, bool moved, uint64_t size);
 void do_block_seal_open(hc_cache *c);
 void block_seal(hc_cache *c, uint32_t b, uint64_t w);
 void block_mark_dead(hc_cache *c, uint64_t word);
@@ -153,6 +170,20 @@ static inline uint64_t now_ns(const hc_cache *c)
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	return t > c->epoch_ns ? t - c->epoch_ns : 0;
+}
+
+/* A stamp: microseconds since the epoch from the fine monotonic clock,
+ * never 0 (every invalidation word starts at 0 and a hit needs stamp >
+ * word; inval.c). */
+static inline uint64_t stamp_now(const hc_cache *c)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	uint64_t us = t > c->epoch_ns ? (t - c->epoch_ns) / 1000 : 0;
+
+	return us ? us : 1;
 }
 
 /* index.c */
@@ -270,12 +301,18 @@ static inline hc_word *slot_at(hc_cache *c, uint32_t bucket, unsigned i)
 	return &c->index[bucket].slot[i];
 }
 
+int do_item_clone(hc_cache *c, const unsigned char *src,
+                  const struct hc_item *hdr, uint64_t size, unsigned fp,
+                  unsigned clock, uint64_t *word);
+
+/* space.c */
+int do_space_append(hc_cache *c, uint64_t size, uint64_t *loc, uint64_t *gen);
 int item_write(hc_cache *c, const struct key *k, const struct hc_item *hdr,
                const uint32_t *extra, const void *val, uint32_t vlen,
                uint64_t *word);
-int do_item_clone(hc_cache *c, const unsigned char *src,
-                  const struct hc_item *hdr, uint64_t size, bool evictor,
-                  unsigned fp, unsigned clock, uint64_t *word);
+int do_space_clone(hc_cache *c, const unsigned char *src,
+                   const struct hc_item *hdr, uint64_t size, unsigned fp,
+                   unsigned clock, uint64_t *word);
 
 /* ops.c */
 enum store_mode { MODE_SET, MODE_ADD, MODE_REPLACE, MODE_CAS, MODE_FILL };
@@ -296,7 +333,6 @@ struct store_req {
 int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
                size_t vlen, const struct store_req *r);
 int set_options_apply(const hc_set_options *opt, struct store_req *r);
-int handle_ready(hc_cache *c);
 int key_check(const hc_cache *c, const void *key, size_t klen);
 int find_entry(hc_cache *c, const struct key *k, struct found *f,
                uint64_t *now_msec, bool *stale);
@@ -304,7 +340,6 @@ int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
                uint64_t now_msec, hc_item_info *info);
 
 /* inval.c */
-uint64_t stamp_now(const hc_cache *c);
 uint32_t tag_hash(const void *tag, size_t len);
 int tag_check(const char *tag, size_t *len);
 bool item_invalidated_slow(hc_cache *c, uint64_t stamp, const uint32_t *tags,
@@ -329,6 +364,14 @@ bool scanned_since(hc_cache *c, const void *key, uint32_t klen,
                    uint64_t stamp);
 
 /* lease.c */
+enum claim { CLAIM_GRANTED, CLAIM_HELD, CLAIM_FULL };
+
+enum claim lease_claim(hc_cache *c, uint64_t h, uint64_t lease_ms,
+                       hc_lease *lease, struct hc_lease_entry **held,
+                       bool *saw_unowned);
+void lease_sleep(struct hc_lease_entry *e, uint64_t h, uint64_t ms);
+void lease_release(struct hc_lease_entry *e, uint64_t key, uint64_t owner);
+struct hc_lease_entry *lease_entry(hc_cache *c, const hc_lease *lease);
 void lease_release_slot(hc_cache *c, unsigned slot);
 
 /* evict.c */

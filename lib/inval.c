@@ -55,18 +55,6 @@
 #define HC_MAX_TAG_LEN 64u
 #define CLOCK_PASS_SPINS 1000000
 
-uint64_t stamp_now(const hc_cache *c)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	uint64_t us = t > c->epoch_ns ? (t - c->epoch_ns) / 1000 : 0;
-
-	/* Never 0: every word starts at 0 and a hit needs stamp > word. */
-	return us ? us : 1;
-}
-
 uint32_t tag_hash(const void *tag, size_t len)
 {
 	return (uint32_t)XXH3_64bits_withSeed(tag, len, SEED_TAG);

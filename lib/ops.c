@@ -21,20 +21,6 @@
 
 #define DECIMAL_MAX 20 /* digits of 2^64 - 1 */
 
-/* The checks every operation starts with: a handle, attached in this
- * process (a forked child attaches anew here). */
-int handle_ready(hc_cache *c)
-{
-	if (c == NULL)
-		return hc_fail(HC_EINVAL, "cache handle is NULL");
-	int rc = proc_check_fork(c);
-
-	if (rc < 0)
-		return rc;
-	if (c->self == NULL)
-		return hc_fail(HC_EPROCS, "this handle holds no process slot");
-	return 0;
-}
 
 int key_check(const hc_cache *c, const void *key, size_t klen)
 {
@@ -554,7 +540,7 @@ HC_API int hc_touch(hc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 		                   << HC_VLEN_BITS) |
 		                  item_vlen(&f.hdr);
 		pthread_mutex_lock(&c->lock);
-		rc = do_item_clone(c, f.at, &hdr, item_size(&f.hdr), false, k.fp,
+		rc = do_space_clone(c, f.at, &hdr, item_size(&f.hdr), k.fp,
 		                   0, &word);
 		pthread_mutex_unlock(&c->lock);
 		if (rc < 0)
@@ -569,14 +555,3 @@ HC_API int hc_touch(hc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 	return hc_ret(HC_EBUSY);
 }
 
-HC_API int hc_reap(hc_cache *c)
-{
-	int rc;
-
-	if ((rc = handle_ready(c)) < 0)
-		return hc_ret(rc);
-	pthread_mutex_lock(&c->lock);
-	rc = do_proc_reap_dead(c);
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}

@@ -1,5 +1,5 @@
 /*
- * proc.c - attachment slots, liveness, reaping.
+ * proc.c - attachment slots, reaping (the slot locks themselves: lock.c).
  *
  * Slot i of the process table belongs to whoever holds the
  * open-file-description lock (F_OFD_SETLK) on byte i of the segment file.
@@ -51,46 +51,6 @@ static void atfork_register(void)
 	pthread_atfork(NULL, NULL, atfork_child);
 }
 
-/* Try to take (F_WRLCK) or drop (F_UNLCK) the lock on byte SLOT. */
-static int slot_lock(int fd, unsigned slot, short type)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)slot;
-	fl.l_len = 1;
-	return fcntl(fd, F_OFD_SETLK, &fl);
-}
-
-int proc_lock_slot(hc_cache *c, unsigned slot)
-{
-	return slot_lock(c->fd, slot, F_WRLCK);
-}
-
-void proc_unlock_slot(hc_cache *c, unsigned slot)
-{
-	slot_lock(c->fd, slot, F_UNLCK);
-}
-
-/* Is slot SLOT held by a live attachment?  Asks the kernel without
- * taking anything: F_OFD_GETLK reports a conflicting lock if one exists. */
-bool proc_slot_alive(hc_cache *c, unsigned slot)
-{
-	struct flock fl;
-
-	if (slot == c->slot && c->self != NULL)
-		return true;
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)slot;
-	fl.l_len = 1;
-	if (fcntl(c->fd, F_OFD_GETLK, &fl) < 0)
-		return true; /* cannot tell: never reap on doubt */
-	return fl.l_type != F_UNLCK;
-}
 
 /* Reclaim what slot SLOT left in the index and the block table.  The caller holds the
  * slot's lock.  A scan of the whole table (not a list kept in the slot)
@@ -136,14 +96,14 @@ int do_proc_reap_dead(hc_cache *c)
 			continue;
 		if (load_relaxed(&c->procs[i].state) != HC_PROC_ATTACHED)
 			continue;
-		if (slot_lock(c->fd, i, F_WRLCK) < 0)
+		if (proc_slot_lock(c->fd, i, F_WRLCK) < 0)
 			continue; /* alive, or another reaper has it */
 		/* Re-check under the lock: a reaper may have just finished. */
 		if (load_acquire(&c->procs[i].state) == HC_PROC_ATTACHED) {
 			do_proc_reap_slot(c, i);
 			reaped++;
 		}
-		slot_lock(c->fd, i, F_UNLCK);
+		proc_slot_lock(c->fd, i, F_UNLCK);
 	}
 	return reaped;
 }
@@ -185,7 +145,7 @@ int proc_attach(hc_cache *c)
 		if (pass == 0 &&
 		    load_acquire(&c->procs[i].state) == HC_PROC_ATTACHED)
 			continue;
-		if (slot_lock(c->fd, i, F_WRLCK) < 0) {
+		if (proc_slot_lock(c->fd, i, F_WRLCK) < 0) {
 			if (errno == EAGAIN || errno == EACCES)
 				continue;
 			return hc_fail(HC_ESYS, "cannot lock process slot %u: %s", i,
@@ -222,7 +182,7 @@ void proc_detach(hc_cache *c)
 	do_block_seal_open(c);
 	pthread_mutex_unlock(&c->lock);
 	store_release(&c->self->state, HC_PROC_FREE);
-	slot_lock(c->fd, c->slot, F_UNLCK);
+	proc_slot_lock(c->fd, c->slot, F_UNLCK);
 	c->self = NULL;
 }
 
@@ -245,4 +205,31 @@ int proc_after_fork(hc_cache *c)
 	memset(&c->moved, 0, sizeof c->moved);
 	c->open.block = c->moved.block = -1;
 	return proc_attach(c);
+}
+
+/* The checks every operation starts with: a handle, attached in this
+ * process (a forked child attaches anew here). */
+int handle_ready(hc_cache *c)
+{
+	if (c == NULL)
+		return hc_fail(HC_EINVAL, "cache handle is NULL");
+	int rc = proc_check_fork(c);
+
+	if (rc < 0)
+		return rc;
+	if (c->self == NULL)
+		return hc_fail(HC_EPROCS, "this handle holds no process slot");
+	return 0;
+}
+
+HC_API int hc_reap(hc_cache *c)
+{
+	int rc;
+
+	if ((rc = handle_ready(c)) < 0)
+		return hc_ret(rc);
+	pthread_mutex_lock(&c->lock);
+	rc = do_proc_reap_dead(c);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }

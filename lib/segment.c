@@ -32,7 +32,7 @@
 #define HC_DEFAULT_SIZE (64ULL << 20)
 #define HC_DEFAULT_MAX_KEY 250u
 #define HC_DEFAULT_MAX_PROCS 64u
-#define HC_DEFAULT_AVG_ITEM 64u
+#define HC_DEFAULT_AVG_ITEM 80u
 #define HC_DEFAULT_WATERMARK_PCT 90u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
@@ -163,19 +163,20 @@ static void geometry_fill(struct geometry *g, uint64_t avg)
 	                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry);
 	uint64_t avail = g->size > fixed ? g->size - fixed : 0;
 	/* Each block costs its bytes, its word and meta, and index slots
-	 * for the items of AVG bytes it holds at a load of 9/10: the load
-	 * to which the index keeps every key (index.c).  Items larger than
-	 * AVG leave the index emptier; smaller ones fill it first. */
+	 * for the items of AVG bytes it holds at a load of 2/3, where nearly
+	 * every hit is in a key's first bucket.  The index keeps every key
+	 * to a load of 9/10 (index.c), so items down to 3/4 of AVG fill item
+	 * memory before they fill the index. */
 	uint64_t per_block = g->block_size + sizeof(hc_word) +
 	                     sizeof(struct hc_block_meta) +
-	                     g->block_size * 8 * 10 / (9 * avg);
+	                     g->block_size * 8 * 3 / (2 * avg);
 	uint64_t n = avail / per_block;
 
 	if (n > HC_MAX_BLOCKS)
 		n = HC_MAX_BLOCKS;
 	g->nblocks = (uint32_t)n;
 	for (;;) {
-		uint64_t slots = (uint64_t)g->nblocks * g->block_size / avg * 10 / 9;
+		uint64_t slots = (uint64_t)g->nblocks * g->block_size / avg * 3 / 2;
 		uint64_t buckets = slots / HC_BUCKET_SLOTS + 1;
 
 		g->nbuckets = (uint32_t)(buckets > (1u << 30) ? (1u << 30) : buckets);
@@ -255,7 +256,7 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 		                 (uint64_t)g->ninval * sizeof(hc_word) +
 		                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry);
 		uint64_t need_size = fixed + (uint64_t)need_blocks *
-		                     (bs + 40 + bs * 8 * 10 / (9 * avg));
+		                     (bs + 40 + bs * 8 * 3 / (2 * avg));
 		uint64_t fit_bs = g->size > fixed
 		                  ? pow2_floor((g->size - fixed) / (need_blocks + 1)) / 2
 		                  : 0;
@@ -379,23 +380,6 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * Keep the segment off descriptors 0-2.  A process that closed stdout and
- * then attached would otherwise get the segment as fd 1, and its next
- * printf would write over the header.  Moved before any slot lock is
- * taken, since the lock belongs to the open file description.
- */
-int fd_above_stdio(int fd)
-{
-	if (fd < 0 || fd > 2)
-		return fd;
-	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	int saved = errno;
-
-	close(fd);
-	errno = saved;
-	return moved;
-}
 
 static int errno_to_hc(int e, const char *name, const char *what)
 {

@@ -327,8 +327,8 @@ static const struct command commands[] = {
 	 "memory,\n               reclaim dead space by moving live items "
 	 "instead of evicting\n               (1-100; default 90)\n"
 	 "  --avg-item   expected bytes per item (header, key and value): "
-	 "one index\n               slot per BYTES of item memory, over 9/10 "
-	 "(32-65536; default 64)\n"
+	 "3/2 index\n               slots per BYTES of item memory "
+	 "(32-65536; default 80)\n"
 	 "Fails if NAME exists, or says what would fit if the "
 	 "configuration cannot work.\n",
 	 name_only, create_options, cmd_create},
