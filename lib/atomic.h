@@ -116,6 +116,16 @@ static inline void shm_copy_out(void *dst, const void *src, size_t n)
 		d += take;
 		n -= take;
 	}
+	/* Four words a turn: a 64-byte value in two. */
+	for (; n >= 32; n -= 32, d += 32, w += 4) {
+		uint64_t v0 = load_relaxed(&w[0]), v1 = load_relaxed(&w[1]);
+		uint64_t v2 = load_relaxed(&w[2]), v3 = load_relaxed(&w[3]);
+
+		memcpy(d, &v0, 8);
+		memcpy(d + 8, &v1, 8);
+		memcpy(d + 16, &v2, 8);
+		memcpy(d + 24, &v3, 8);
+	}
 	for (; n >= 8; n -= 8, d += 8) {
 		uint64_t v = load_relaxed(w++);
 
@@ -128,15 +138,35 @@ static inline void shm_copy_out(void *dst, const void *src, size_t n)
 	}
 }
 
+/* shm_equal() of a SRC that is not word-aligned. */
+static inline bool shm_equal_unaligned(uintptr_t s, const unsigned char *k,
+                                       size_t n)
+{
+	unsigned char buf[64];
+
+	while (n > 0) {
+		size_t take = n < sizeof buf ? n : sizeof buf;
+
+		shm_copy_out(buf, (const void *)s, take);
+		if (memcmp(buf, k, take) != 0)
+			return false;
+		s += take;
+		k += take;
+		n -= take;
+	}
+	return true;
+}
+
 /* Compare N shared bytes at SRC with private KEY, as shm_copy_out reads.
  * Keys of untagged and two-tag items start word-aligned: compare a word at
  * a time there. */
-static inline bool shm_equal(const void *src, const void *key, size_t n)
+static inline __attribute__((always_inline)) bool
+shm_equal(const void *src, const void *key, size_t n)
 {
 	const unsigned char *k = key;
 	uintptr_t s = (uintptr_t)src;
 
-	if ((s & 7) == 0) {
+	if (__builtin_expect((s & 7) == 0, 1)) {
 		const hc_word *w = (const hc_word *)s;
 
 		for (; n >= 8; n -= 8, k += 8) {
@@ -153,19 +183,7 @@ static inline bool shm_equal(const void *src, const void *key, size_t n)
 		copy_small((unsigned char *)&b, k, n);
 		return (a & (~0ULL >> (64 - 8 * n))) == b;
 	}
-	unsigned char buf[64];
-
-	while (n > 0) {
-		size_t take = n < sizeof buf ? n : sizeof buf;
-
-		shm_copy_out(buf, (const void *)s, take);
-		if (memcmp(buf, k, take) != 0)
-			return false;
-		s += take;
-		k += take;
-		n -= take;
-	}
-	return true;
+	return shm_equal_unaligned(s, k, n);
 }
 
 /*

@@ -232,9 +232,11 @@ static void check_entry(struct checker *k, uint32_t bucket, unsigned i,
 		return;
 	}
 	key_prepare(c, &key, buf, klen);
-	if ((key.bucket != bucket && key.alt != bucket) || key.fp != sw_fp(w))
+	uint32_t alt = key_alt(c, &key);
+
+	if ((key.bucket != bucket && alt != bucket) || key.fp != sw_fp(w))
 		problem(k, "index bucket %u slot %u holds a key that belongs in "
-		        "bucket %u or %u", bucket, i, key.bucket, key.alt);
+		        "bucket %u or %u", bucket, i, key.bucket, alt);
 	if (off + item_size(&hdr) > committed && bw_state(bw) != HC_BLOCK_FREE &&
 	    item_validate(c, w, bw))
 		problem(k, "index bucket %u slot %u locates an item past its "
@@ -296,7 +298,8 @@ static void check_duplicates(struct checker *k, uint32_t bucket)
 		key_prepare(c, &key, buf, item_klen(&hdr));
 		/* The later slots of this bucket, and the key's other bucket
 		 * when it comes later (so a pair is looked at once). */
-		uint32_t other = key.bucket == bucket ? key.alt : key.bucket;
+		uint32_t other = key.bucket == bucket ? key_alt(c, &key)
+		                                      : key.bucket;
 
 		for (unsigned jj = i + 1; jj < 2 * HC_BUCKET_SLOTS; jj++) {
 			uint32_t jb = jj < HC_BUCKET_SLOTS ? bucket : other;

@@ -29,13 +29,11 @@ int hc_fail(int code, const char *fmt, ...)
 	return code;
 }
 
-int hc_ret(int rc)
+int hc_ret_error(int rc)
 {
-	if (rc < 0) {
-		if (rc != detail_code)
-			detail_code = 0;
-		last_code = rc;
-	}
+	if (rc != detail_code)
+		detail_code = 0;
+	last_code = rc;
 	return rc;
 }
 

@@ -54,7 +54,9 @@
  *     over both buckets saw no marker and index_moves did not change from
  *     before the pass to after it: then no move of the key began (a) or
  *     ended (e) between the pass's two bucket reads.  Otherwise the pass is
- *     repeated (bounded).  A hit needs no such proof.
+ *     repeated, waiting for a live mover however long it is descheduled
+ *     (up to about a second, for one that is stopped: pass_settled).  A
+ *     hit needs no such proof.
  *  7. A killed mover is finished by whoever reaps its slot
  *     (do_index_move_recover): TOMB in the source means (c) happened, so RES
  *     still in the destination gets the entry; no TOMB means it did not, so
@@ -62,30 +64,16 @@
  */
 #include <sched.h>
 #include <string.h>
-
-/* The key hash inlined: a short key hashes in a few dozen instructions,
- * less than the call into the shared library would cost. */
-#define XXH_INLINE_ALL
-#include <xxhash.h>
+#include <time.h>
 
 #include "internal.h"
-
-void key_prepare(const hc_cache *c, struct key *k, const void *key,
-                 size_t klen)
-{
-	k->ptr = key;
-	k->len = (uint32_t)klen;
-	k->hash = XXH3_64bits(key, klen);
-	k->bucket = (uint32_t)(((k->hash & 0xffffffffULL) * c->nbuckets) >> 32);
-	k->fp = hash_fp(k->hash);
-	k->alt = bucket_other(c, k->bucket, k->fp);
-}
 
 /* ---- passes: proving a miss (invariant 6) ---- */
 
 struct pass {
 	uint64_t moves;          /* index_moves before the pass */
 	bool marks;              /* a move marker was seen in K's buckets */
+	unsigned owner;          /* the process slot of the last one seen */
 };
 
 static void pass_begin(hc_cache *c, struct pass *p)
@@ -96,8 +84,29 @@ static void pass_begin(hc_cache *c, struct pass *p)
 	p->marks = false;
 }
 
-/* Did the pass see both buckets without a move in its way?  The caller
- * repeats it otherwise, yielding after a few tries. */
+static void pass_saw(struct pass *p, uint64_t w)
+{
+	p->marks = true;
+	p->owner = sw_marker_owner(w);
+}
+
+/* Passes spun, then yielded, before a marker is taken for a stall. */
+#define PASS_SPINS 4
+#define PASS_YIELDS 64
+/* 50 us naps waiting on a live mover: about a second at most. */
+#define PASS_NAPS 20000
+#define PASS_NAP_NS 50000
+
+/*
+ * Is the pass done?  True when it saw both buckets without a move in its
+ * way (a proof), or when waiting longer cannot help: after PASS_YIELDS
+ * passes with no marker left in sight (moves elsewhere keep changing the
+ * count, but none of them is K's), or with a marker whose owner is dead
+ * (its reaper lands or undoes the move), or after PASS_NAPS naps behind
+ * a live owner that does not get to run (stopped).  A live mover between
+ * (c) and (d) that was descheduled holds K's entry in no slot: readers
+ * wait for it rather than report K absent.
+ */
 static bool pass_settled(hc_cache *c, const struct pass *p, int tries)
 {
 	/* Acquire: the slot loads of the pass come before the reload, which
@@ -105,47 +114,33 @@ static bool pass_settled(hc_cache *c, const struct pass *p, int tries)
 	fence_acquire();
 	if (!p->marks && load_relaxed(&c->hdr->index_moves) == p->moves)
 		return true;
-	if (tries >= 4)
-		sched_yield(); /* a mover between (c) and (d) was descheduled */
+	if (tries < PASS_SPINS)
+		return false;
+	if (tries < PASS_YIELDS) {
+		sched_yield();
+		return false;
+	}
+	if (!p->marks || tries >= PASS_YIELDS + PASS_NAPS ||
+	    (p->owner < c->max_procs && !proc_slot_alive(c, p->owner)))
+		return true;
+	struct timespec nap = { 0, PASS_NAP_NS };
+
+	nanosleep(&nap, NULL);
 	return false;
 }
 
 /* The buckets of K: one, or two when they differ. */
-static unsigned key_buckets(const struct key *k, uint32_t out[2])
+static unsigned key_buckets(const hc_cache *c, const struct key *k,
+                            uint32_t out[2])
 {
 	out[0] = k->bucket;
-	out[1] = k->alt;
-	return k->alt == k->bucket ? 1 : 2;
-}
-
-enum holds { HOLDS_NO, HOLDS_YES, HOLDS_MOVED };
-
-/* Does slot word W hold key K?  Fills F when it does.  HOLDS_MOVED: the
- * block moved on while we read, so the slot has probably been swung to a
- * copy (reinsertion): the caller must look again. */
-static enum holds slot_holds(hc_cache *c, const struct key *k, uint64_t w,
-                             struct found *f)
-{
-	if (w == 0 || sw_fp(w) != k->fp)
-		return HOLDS_NO;
-	/* Its block freed or reused: stale, or just moved by an evictor
-	 * that swung the slot to a copy; the caller reads the slot again. */
-	if (item_locate(c, w, &f->block_word, &f->at, &f->hdr) != 0)
-		return HOLDS_MOVED;
-	bool match = key_matches(&f->hdr, f->at, k);
-
-	/* Bytes read from a block being reused are garbage, whether they
-	 * match or not: a mismatch may be another key's item written where
-	 * ours was, after an evictor moved ours (window C of t_moved_item).
-	 * Confirm the generation before trusting either answer. */
-	if (!item_validate(c, w, f->block_word))
-		return HOLDS_MOVED;
-	return match ? HOLDS_YES : HOLDS_NO;
+	out[1] = key_alt(c, k);
+	return out[1] == k->bucket ? 1 : 2;
 }
 
 /* slot_holds() on slot I of bucket B, re-reading the slot while its item
  * moves. */
-static bool slot_holds_now(hc_cache *c, const struct key *k, uint32_t b,
+HC_HOT bool slot_holds_now(hc_cache *c, const struct key *k, uint32_t b,
                            unsigned i, struct found *f)
 {
 	hc_word *p = slot_at(c, b, i);
@@ -173,7 +168,7 @@ static bool slot_holds_now(hc_cache *c, const struct key *k, uint32_t b,
 }
 
 /* Look for K in bucket B; notes move markers in P. */
-static bool bucket_find(hc_cache *c, const struct key *k, uint32_t b,
+HC_HOT bool bucket_find(hc_cache *c, const struct key *k, uint32_t b,
                         struct found *f, struct pass *p)
 {
 	hc_word *slots = c->index[b].slot;
@@ -189,24 +184,21 @@ static bool bucket_find(hc_cache *c, const struct key *k, uint32_t b,
 			if (slot_holds_now(c, k, b, i, f))
 				return true;
 		} else if (sw_fp(w) == 0) {
-			p->marks = true;
+			pass_saw(p, w);
 		}
 	}
 	return false;
 }
 
-int index_find(hc_cache *c, const struct key *k, struct found *f)
+/* index_find() past the first bucket: both buckets, in passes until one
+ * proves a miss (invariant 6). */
+int index_find_passes(hc_cache *c, const struct key *k, struct found *f)
 {
 	struct pass p;
 	uint32_t bs[2];
-	unsigned n = key_buckets(k, bs);
+	unsigned n = key_buckets(c, k, bs);
 
-	/* A hit in the first bucket is the common case: one line, and no
-	 * proof needed. */
-	p.marks = false;
-	if (bucket_find(c, k, k->bucket, f, &p))
-		return 0;
-	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+	for (int tries = 0;; tries++) {
 		pass_begin(c, &p);
 		for (unsigned j = 0; j < n; j++)
 			if (bucket_find(c, k, bs[j], f, &p))
@@ -284,19 +276,19 @@ static bool unlink_mine(hc_cache *c, const struct key *k, uint32_t mb,
                         unsigned mine, uint64_t word)
 {
 	uint32_t bs[2];
-	unsigned n = key_buckets(k, bs);
+	unsigned n = key_buckets(c, k, bs);
 	struct pass p;
 
 	if (index_unlink(c, mb, mine, word))
 		return true;
-	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+	for (int tries = 0;; tries++) {
 		pass_begin(c, &p);
 		for (unsigned j = 0; j < n; j++) {
 			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
 				uint64_t w = load_acquire(slot_at(c, bs[j], i));
 
 				if (sw_is_marker(w))
-					p.marks = true;
+					pass_saw(&p, w);
 				else if (w != 0 && sw_loc(w) == sw_loc(word) &&
 				         sw_fp(w) == sw_fp(word) &&
 				         index_unlink(c, bs[j], i, w))
@@ -321,20 +313,20 @@ static int resolve_duplicates(hc_cache *c, const struct key *k, uint32_t mb,
                               const struct hc_item *mine_hdr, bool exclusive)
 {
 	uint32_t bs[2];
-	unsigned n = key_buckets(k, bs);
+	unsigned n = key_buckets(c, k, bs);
 	struct found f;
 	struct pass p;
 
 	/* The publishing CAS was a full barrier: this pass sees every entry
 	 * published before ours, and any move in its way repeats it. */
-	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+	for (int tries = 0;; tries++) {
 		pass_begin(c, &p);
 		for (unsigned j = 0; j < n; j++) {
 			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
 				uint64_t w = load_relaxed(slot_at(c, bs[j], i));
 
 				if (sw_is_marker(w))
-					p.marks = true;
+					pass_saw(&p, w);
 				if ((bs[j] == mb && i == mine) ||
 				    sw_loc(w) == sw_loc(word) ||
 				    !slot_holds_now(c, k, bs[j], i, &f))
@@ -430,7 +422,7 @@ static void moved_rescan(hc_cache *c, uint32_t b, uint64_t w)
 	if (!item_validate(c, w, bw))
 		return;
 	key_prepare(c, &k, key, item_klen(&hdr));
-	if (k.fp != sw_fp(w) || (k.bucket != b && k.alt != b))
+	if (k.fp != sw_fp(w) || (k.bucket != b && key_alt(c, &k) != b))
 		return;
 	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
 		uint64_t cur = load_acquire(slot_at(c, b, i));
@@ -479,7 +471,7 @@ static int publish_somewhere(hc_cache *c, const struct key *k, uint64_t word,
                              uint32_t *b)
 {
 	uint32_t bs[2];
-	unsigned n = key_buckets(k, bs);
+	unsigned n = key_buckets(c, k, bs);
 	int moves = 0;
 
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
@@ -562,17 +554,19 @@ int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
 int index_remove_key(hc_cache *c, const struct key *k, uint64_t now)
 {
 	uint32_t bs[2];
-	unsigned n = key_buckets(k, bs);
+	unsigned n = key_buckets(c, k, bs);
 	struct found f;
 	struct pass p;
 	int live = 0;
 
-	for (int pass = 0; pass < HC_RETRY_MAX; pass++) {
+	for (int pass = 0;; pass++) {
 		pass_begin(c, &p);
 		for (unsigned j = 0; j < n; j++) {
 			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-				if (sw_is_marker(load_relaxed(slot_at(c, bs[j], i))))
-					p.marks = true;
+				uint64_t w = load_relaxed(slot_at(c, bs[j], i));
+
+				if (sw_is_marker(w))
+					pass_saw(&p, w);
 				/* A failed unlink means the slot changed: an
 				 * evictor may have moved the item, so look at
 				 * the slot again (bounded). */
@@ -604,17 +598,17 @@ bool index_locate_item(hc_cache *c, const struct key *k, uint64_t loc,
                        uint64_t *word)
 {
 	uint32_t bs[2];
-	unsigned n = key_buckets(k, bs);
+	unsigned n = key_buckets(c, k, bs);
 	struct pass p;
 
-	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+	for (int tries = 0;; tries++) {
 		pass_begin(c, &p);
 		for (unsigned j = 0; j < n; j++) {
 			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
 				uint64_t w = load_acquire(slot_at(c, bs[j], i));
 
 				if (sw_is_marker(w))
-					p.marks = true;
+					pass_saw(&p, w);
 				else if (w != 0 && sw_loc(w) == loc &&
 				         sw_gen(w) == (gen & SW_GEN_MASK)) {
 					*bucket = bs[j];

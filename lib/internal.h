@@ -35,11 +35,17 @@
 #include <stdint.h>
 #include <time.h>
 
+/* The key hash inlined: a short key hashes in a few dozen instructions,
+ * less than the call into the shared library would cost. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "hostcache.h"
 #include "item.h"
 #include "layout.h"
 
 #define HC_API __attribute__((visibility("default")))
+#define HC_HOT static inline __attribute__((always_inline))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -102,7 +108,14 @@ struct hc_cache {
 /* error.c */
 int hc_fail(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int hc_ret(int rc);
+int hc_ret_error(int rc);
+
+/* What an entry point returns: RC, remembered for hc_last_error() when it
+ * is an error. */
+static inline int hc_ret(int rc)
+{
+	return likely(rc >= 0) ? rc : hc_ret_error(rc);
+}
 
 /* segment.c */
 int segment_name_check(const char *name, char *out, size_t cap);
@@ -115,7 +128,18 @@ void proc_detach(hc_cache *c);
 int do_proc_reap_dead(hc_cache *c);
 void do_proc_reap_slot(hc_cache *c, unsigned slot);
 int proc_after_fork(hc_cache *c);
-int handle_ready(hc_cache *c);
+int handle_check(hc_cache *c);
+
+/* 0 when handle C may be used: not NULL, not inherited across a fork
+ * without its own slot yet, holding a slot.  The checks of the common case
+ * inline; handle_check() attaches after a fork and says what is wrong. */
+static inline int handle_ready(hc_cache *c)
+{
+	if (likely(c != NULL && c->self != NULL &&
+	           load_relaxed(&hc_fork_gen) == c->fork_gen))
+		return 0;
+	return handle_check(c);
+}
 
 /* lock.c */
 int proc_slot_lock(int fd, unsigned slot, short type);
@@ -203,7 +227,6 @@ struct key {
 	uint32_t len;
 	uint64_t hash;
 	uint32_t bucket;         /* the first choice */
-	uint32_t alt;            /* the second: bucket_other(bucket, fp) */
 	unsigned fp;
 };
 
@@ -221,9 +244,25 @@ static inline uint32_t bucket_other(const hc_cache *c, uint32_t b, unsigned fp)
 	return h >= b ? h - b : h + c->nbuckets - b;
 }
 
-void key_prepare(const hc_cache *c, struct key *k, const void *key,
-                 size_t klen);
-int index_find(hc_cache *c, const struct key *k, struct found *f);
+/* K's second bucket. */
+static inline uint32_t key_alt(const hc_cache *c, const struct key *k)
+{
+	return bucket_other(c, k->bucket, k->fp);
+}
+
+/* K for KEY: its hash, fingerprint and first bucket (key_alt() is the
+ * second, needed only past the first). */
+static inline void key_prepare(const hc_cache *c, struct key *k,
+                               const void *key, size_t klen)
+{
+	k->ptr = key;
+	k->len = (uint32_t)klen;
+	k->hash = XXH3_64bits(key, klen);
+	k->bucket = (uint32_t)(((k->hash & 0xffffffffULL) * c->nbuckets) >> 32);
+	k->fp = hash_fp(k->hash);
+}
+
+int index_find_passes(hc_cache *c, const struct key *k, struct found *f);
 int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
                       const struct hc_item *mine_hdr, bool exclusive);
 bool index_swap(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t old,
@@ -289,8 +328,8 @@ static inline bool item_validate(const hc_cache *c, uint64_t word,
 	return bw_gen(now) == bw_gen(bw) && bw_state(now) != HC_BLOCK_FREE;
 }
 
-static inline bool key_matches(const struct hc_item *hdr,
-                               const unsigned char *at, const struct key *k)
+HC_HOT bool key_matches(const struct hc_item *hdr, const unsigned char *at,
+                        const struct key *k)
 {
 	return item_klen(hdr) == k->len &&
 	       shm_equal(item_key_at(at, hdr), k->ptr, k->len);
@@ -299,6 +338,58 @@ static inline bool key_matches(const struct hc_item *hdr,
 static inline hc_word *slot_at(hc_cache *c, uint32_t bucket, unsigned i)
 {
 	return &c->index[bucket].slot[i];
+}
+
+/* The read side of index.c that the get inlines. */
+
+enum holds { HOLDS_NO, HOLDS_YES, HOLDS_MOVED };
+
+/* Does slot word W hold key K?  Fills F when it does.  HOLDS_MOVED: the
+ * block moved on while we read, so the slot has probably been swung to a
+ * copy (reinsertion): the caller must look again. */
+HC_HOT enum holds slot_holds(hc_cache *c, const struct key *k, uint64_t w,
+                             struct found *f)
+{
+	if (w == 0 || sw_fp(w) != k->fp)
+		return HOLDS_NO;
+	/* Its block freed or reused: stale, or just moved by an evictor
+	 * that swung the slot to a copy; the caller reads the slot again. */
+	if (item_locate(c, w, &f->block_word, &f->at, &f->hdr) != 0)
+		return HOLDS_MOVED;
+	bool match = key_matches(&f->hdr, f->at, k);
+
+	/* Bytes read from a block being reused are garbage, whether they
+	 * match or not: a mismatch may be another key's item written where
+	 * ours was, after an evictor moved ours (window C of t_moved_item).
+	 * Confirm the generation before trusting either answer. */
+	if (!item_validate(c, w, f->block_word))
+		return HOLDS_MOVED;
+	return match ? HOLDS_YES : HOLDS_NO;
+}
+
+/*
+ * Find K's entry: F filled, 0; else HC_ENOTFOUND.  Most hits are in the
+ * first bucket, and need one line and no proof: that look is inlined.  A
+ * miss there, or an item that moved while we read it, goes to
+ * index_find_passes().
+ */
+HC_HOT int index_find(hc_cache *c, const struct key *k, struct found *f)
+{
+	hc_word *slots = c->index[k->bucket].slot;
+
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		/* Acquire: pairs with the publishing CAS, so the item bytes
+		 * the word locates are visible. */
+		uint64_t w = load_acquire(&slots[i]);
+
+		if (sw_fp(w) == k->fp && slot_holds(c, k, w, f) == HOLDS_YES) {
+			f->bucket = k->bucket;
+			f->slot = i;
+			f->word = w;
+			return 0;
+		}
+	}
+	return index_find_passes(c, k, f);
 }
 
 int do_item_clone(hc_cache *c, const unsigned char *src,
@@ -333,7 +424,15 @@ struct store_req {
 int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
                size_t vlen, const struct store_req *r);
 int set_options_apply(const hc_set_options *opt, struct store_req *r);
-int key_check(const hc_cache *c, const void *key, size_t klen);
+int key_check_fail(const hc_cache *c, const void *key, size_t klen);
+
+/* 0 when KEY, KLEN is a key this segment takes, else why not. */
+static inline int key_check(const hc_cache *c, const void *key, size_t klen)
+{
+	if (likely(key != NULL && klen != 0 && klen <= c->max_key))
+		return 0;
+	return key_check_fail(c, key, klen);
+}
 int find_entry(hc_cache *c, const struct key *k, struct found *f,
                uint64_t *now_msec, bool *stale);
 int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,

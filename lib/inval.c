@@ -45,8 +45,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <xxhash.h>
-
 #include "internal.h"
 
 #define SEED_TAG 0x7461677461677461ULL    /* separate hash domains, so that */

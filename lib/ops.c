@@ -22,7 +22,8 @@
 #define DECIMAL_MAX 20 /* digits of 2^64 - 1 */
 
 
-int key_check(const hc_cache *c, const void *key, size_t klen)
+/* Why key_check() refused KEY. */
+int key_check_fail(const hc_cache *c, const void *key, size_t klen)
 {
 	if (key == NULL && klen > 0)
 		return hc_fail(HC_EINVAL, "key is NULL");
@@ -269,9 +270,10 @@ static void reclaim(hc_cache *c, const struct found *f, enum hc_counter ctr)
 
 /* Find K's entry.  0: live.  HC_ENOTFOUND: none, or invalidated, or
  * expired (then *STALE says whether it is still within the segment's stale
- * grace period, and only past it is the entry unlinked). */
-int find_entry(hc_cache *c, const struct key *k, struct found *f,
-               uint64_t *now_msec, bool *stale)
+ * grace period, and only past it is the entry unlinked).  Inlined into the
+ * get; find_entry() for the others. */
+HC_HOT int entry_find(hc_cache *c, const struct key *k, struct found *f,
+                      uint64_t *now_msec, bool *stale)
 {
 	*stale = false;
 	if (index_find(c, k, f) != 0)
@@ -282,7 +284,7 @@ int find_entry(hc_cache *c, const struct key *k, struct found *f,
 	}
 	uint64_t exp = item_expire(&f->hdr);
 
-	if (exp == 0)
+	if (likely(exp == 0))
 		return 0;
 	*now_msec = now_ms(c);
 	if (exp > *now_msec)
@@ -292,6 +294,12 @@ int find_entry(hc_cache *c, const struct key *k, struct found *f,
 	else
 		reclaim(c, f, HC_CTR_EXPIRATIONS);
 	return HC_ENOTFOUND;
+}
+
+int find_entry(hc_cache *c, const struct key *k, struct found *f,
+               uint64_t *now_msec, bool *stale)
+{
+	return entry_find(c, k, f, now_msec, stale);
 }
 
 static int find_live(hc_cache *c, const struct key *k, struct found *f,
@@ -340,23 +348,24 @@ static int should_refresh(const struct found *f, uint64_t now_msec)
 	return (double)now_msec - (double)delta * log(u) >= (double)exp;
 }
 
-/* Copy F's value out (if it fits CAP) and fill INFO; validated.  0, or
- * HC_EBUFSIZE, or HC_EBUSY when the block moved on during the copy (the
- * caller looks again). */
-int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
-               uint64_t now_msec, hc_item_info *info)
+/* Copy F's value out (if it fits CAP) and fill INFO (if not NULL);
+ * validated.  0, or HC_EBUFSIZE, or HC_EBUSY when the block moved on
+ * during the copy (the caller looks again).  Inlined into the get;
+ * copy_value() for the others. */
+HC_HOT int value_copy(hc_cache *c, const struct found *f, void *buf,
+                      size_t cap, uint64_t now_msec, hc_item_info *info)
 {
 	uint32_t vlen = item_vlen(&f->hdr);
 	int refresh = 0;
 
-	if (vlen <= cap)
+	if (likely(vlen <= cap))
 		shm_copy_out(buf, item_value(f), vlen);
 	if (info != NULL && item_expire(&f->hdr) != 0) {
 		if (now_msec == 0)
 			now_msec = now_ms(c);
 		refresh = should_refresh(f, now_msec);
 	}
-	if (!item_validate(c, f->word, f->block_word))
+	if (unlikely(!item_validate(c, f->word, f->block_word)))
 		return HC_EBUSY;
 	if (info != NULL) {
 		uint64_t exp = item_expire(&f->hdr);
@@ -376,8 +385,16 @@ int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
 	return vlen > cap ? HC_EBUFSIZE : 0;
 }
 
-HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
-                     size_t cap, hc_item_info *info)
+int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
+               uint64_t now_msec, hc_item_info *info)
+{
+	return value_copy(c, f, buf, cap, now_msec, info);
+}
+
+/* hc_get() and hc_get_ex(), each with its own copy of this: INFO may be
+ * NULL, and then only the length goes to *VLEN (if not NULL). */
+HC_HOT int get(hc_cache *c, const void *key, size_t klen, void *buf,
+               size_t cap, hc_item_info *info, size_t *vlen)
 {
 	struct found f;
 	struct key k;
@@ -390,17 +407,20 @@ HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
 	key_prepare(c, &k, key, klen);
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		uint64_t now_msec = 0;
+		bool stale;
 
-		if (find_live(c, &k, &f, &now_msec) != 0)
+		if (entry_find(c, &k, &f, &now_msec, &stale) != 0)
 			break;
-		rc = copy_value(c, &f, buf, cap, now_msec, info);
-		if (rc == HC_EBUSY)
+		rc = value_copy(c, &f, buf, cap, now_msec, info);
+		if (unlikely(rc == HC_EBUSY))
 			continue; /* the block moved on while we copied */
-		if (item_flags(&f.hdr) & HC_IFLAG_NEGATIVE) {
+		if (unlikely(item_flags(&f.hdr) & HC_IFLAG_NEGATIVE)) {
 			counter_add(c, HC_CTR_NEGATIVE_HITS, 1);
 			return hc_ret(HC_ENEGATIVE);
 		}
-		if (rc == 0)
+		if (vlen != NULL)
+			*vlen = item_vlen(&f.hdr);
+		if (likely(rc == 0))
 			counter_add(c, HC_CTR_HITS, 1);
 		return hc_ret(rc);
 	}
@@ -408,15 +428,16 @@ HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
 	return hc_ret(HC_ENOTFOUND);
 }
 
+HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,
+                     size_t cap, hc_item_info *info)
+{
+	return get(c, key, klen, buf, cap, info, NULL);
+}
+
 HC_API int hc_get(hc_cache *c, const void *key, size_t klen, void *buf,
                   size_t cap, size_t *vlen)
 {
-	hc_item_info info;
-	int rc = hc_get_ex(c, key, klen, buf, cap, &info);
-
-	if (vlen != NULL && (rc == 0 || rc == HC_EBUFSIZE))
-		*vlen = info.vlen;
-	return rc;
+	return get(c, key, klen, buf, cap, NULL, vlen);
 }
 
 HC_API int hc_delete(hc_cache *c, const void *key, size_t klen)

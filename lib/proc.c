@@ -209,7 +209,7 @@ int proc_after_fork(hc_cache *c)
 
 /* The checks every operation starts with: a handle, attached in this
  * process (a forked child attaches anew here). */
-int handle_ready(hc_cache *c)
+int handle_check(hc_cache *c)
 {
 	if (c == NULL)
 		return hc_fail(HC_EINVAL, "cache handle is NULL");

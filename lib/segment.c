@@ -25,8 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "internal.h"
 
 #define HC_DEFAULT_SIZE (64ULL << 20)

@@ -2,7 +2,8 @@
  * t_index - the index keeps every key while it has room.  Two buckets per
  * key and moves between them (index.c) keep every key at 90 % of the slots
  * in use, at load and under churn; a reader never misses a key that is
- * there while other processes move entries around it; a mover killed at
+ * there while other processes move entries around it, nor while a mover is
+ * stalled mid-move; a mover killed at
  * any point loses nothing once reaped; and with the default creation
  * options, a million small items in a segment twice their size all stay.
  */
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
+#include "internal.h"
 
 static char name[64];
 
@@ -249,6 +251,140 @@ static void test_reader_never_misses_during_moves(void **state)
 	hc_unlink(name);
 }
 
+/* A mover stalled between steps (c) and (d) of index.c's invariant 6, its
+ * entry in no slot and both of the key's buckets marked, as when it is
+ * descheduled there.  Planted by hand: K's entry leaves its slot for our
+ * TOMB, our RES takes a vacant slot of K's other bucket.  Fills *SRC,
+ * *DST and *W. */
+static void plant_stall(hc_cache *c, unsigned owner, unsigned *key_i,
+                        hc_word **src, hc_word **dst, uint64_t *w)
+{
+	char key[256]; /* room for every length XXH3 reads, as gcc sees it */
+	struct key k;
+	struct found f;
+	uint32_t alt;
+
+	for (unsigned i = 0;; i++) {
+		int kl = snprintf(key, sizeof key, "s:%u", i);
+
+		assert_hc_ok(put(c, 's', i));
+		key_prepare(c, &k, key, (size_t)kl);
+		alt = key_alt(c, &k);
+		assert_int_equal(index_find(c, &k, &f), 0);
+		if (alt != k.bucket) {
+			*key_i = i;
+			break;
+		}
+	}
+	uint32_t other = f.bucket == k.bucket ? alt : k.bucket;
+
+	*src = slot_at(c, f.bucket, f.slot);
+	*dst = NULL;
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS && *dst == NULL; i++)
+		if (load_acquire(slot_at(c, other, i)) == 0)
+			*dst = slot_at(c, other, i);
+	assert_non_null(*dst);
+	*w = f.word;
+	store_release(*dst, sw_marker(SW_MARK_RES, owner));
+	store_release(*src, sw_marker(SW_MARK_TOMB, owner));
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A reader that meets a live mover's markers waits for the move to land
+ * rather than report the key absent, however long the mover is off the
+ * CPU; behind a dead mover's markers it gives up at once (the reaper lands
+ * or undoes the move). */
+static void test_reader_waits_for_stalled_mover(void **state)
+{
+	hc_cache *c = make_segment(8u << 20);
+	volatile int *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	volatile double *waited = (volatile double *)(shared + 2);
+	hc_word *src, *dst;
+	unsigned ki;
+	uint64_t w;
+	int st;
+
+	assert_true(shared != MAP_FAILED);
+	plant_stall(c, c->slot, &ki, &src, &dst, &w);
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hc_cache *r;
+		struct timespec t0;
+
+		if (hc_open(name, &r) != 0)
+			_exit(2);
+		__atomic_store_n(&shared[0], 1, __ATOMIC_RELEASE);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		bool hit = has(r, 's', ki);
+
+		*waited = ms_since(&t0);
+		_exit(hit ? 0 : 1);
+	}
+	while (!__atomic_load_n(&shared[0], __ATOMIC_ACQUIRE))
+		sched_yield();
+	struct timespec stall = { 0, 50 * 1000000L };
+
+	nanosleep(&stall, NULL);
+	store_release(dst, w);   /* (d) */
+	store_release(src, 0);   /* (e) */
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("the reader reported s:%u absent while its move was "
+		         "stalled (status %#x)", ki, st);
+	printf("# the reader waited %.1f ms for a mover stalled 50 ms\n",
+	       *waited);
+	if (*waited < 10)
+		fail_msg("the reader read before the stall ended (%.1f ms): "
+		         "the test proved nothing", *waited);
+
+	/* Now a dead owner: a child takes a process slot and dies. */
+	shared[0] = 0;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hc_cache *m;
+
+		if (hc_open(name, &m) != 0)
+			_exit(2);
+		shared[1] = (int)m->slot;
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	store_release(dst, sw_marker(SW_MARK_RES, (unsigned)shared[1]));
+	store_release(src, sw_marker(SW_MARK_TOMB, (unsigned)shared[1]));
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	bool hit = has(c, 's', ki);
+	double dead_ms = ms_since(&t0);
+
+	printf("# behind a dead mover's markers a lookup returned in %.2f ms\n",
+	       dead_ms);
+	assert_false(hit); /* the entry is in no slot and no log */
+	if (dead_ms > 500)
+		fail_msg("a dead mover stalled the lookup %.0f ms", dead_ms);
+	store_release(dst, 0);
+	store_release(src, w);
+	assert_true(hc_reap(c) >= 0);
+	assert_true(has(c, 's', ki));
+	check_clean(c);
+	munmap((void *)shared, 4096);
+	hc_close(c);
+	hc_unlink(name);
+}
+
 /* Churners SIGKILLed at random points, some of them mid-move: once the
  * dead are reaped, every stable key is there and no marker is left. */
 static void test_kill_mid_move_loses_nothing(void **state)
@@ -350,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_load_to_90_percent),
 		cmocka_unit_test(test_churn_at_90_percent),
 		cmocka_unit_test(test_reader_never_misses_during_moves),
+		cmocka_unit_test(test_reader_waits_for_stalled_mover),
 		cmocka_unit_test(test_kill_mid_move_loses_nothing),
 		cmocka_unit_test(test_million_small_items_default_options),
 	};
