@@ -39,14 +39,37 @@
  *
  *   l2, l3     32 B, 256 B and 4 KiB values, as many items as fill a
  *              quarter of the L2, an eighth of the L3, at key + value + 32
- *              bytes each (the cache sizes come from sysfs; --l2 and --l3
- *              override).  The L3 is shared with the other cores, and the
+ *              bytes each.  The L3 is shared with the other cores, and the
  *              pages must stay within reach of the TLB: a set of a quarter
  *              of the L3 measures DRAM on some machines.
  *   dram       10,000,000 items of 32 B (--dram-items), and 512 MiB of
  *              values for 256 B and 4 KiB (not in --quick)
  *   ycsb       256 B values, 1,000,000 items (--quick: 100,000)
  *   hot        32 B values, 1,024 items, of which one is read
+ *   fit50,     256 B values, as many items as fill 50% and 90% of the item
+ *   fit90      memory of a 64 MiB segment (--quick: 16 MiB), counting the
+ *              item bytes the library counts in bytes_set (header, key,
+ *              value, padding: 296 bytes)
+ *
+ * Cache sizes: sysfs first, then sysconf (CPUID).  Neither is to be
+ * trusted on a virtual machine, which reports whatever its hypervisor
+ * says: the host's whole socket, or a made-up figure (508 MiB of L3 on
+ * one), and an "l3" set sized from that is a DRAM set that mostly measures
+ * page faults.  So a reported size is capped at what one core can use:
+ *
+ *   L2 <= 2 MiB   the private L2 of the largest server cores (Intel
+ *                 Sapphire and Granite Rapids 2 MiB, AMD Zen 4 and 5
+ *                 1 MiB, Neoverse V2 up to 2 MiB)
+ *   L3 <= 32 MiB  what one core reaches at L3 latency: an AMD CCD holds
+ *                 32 MiB (96 MiB with V-Cache, shared by its 8 cores); an
+ *                 Intel mesh gives each core about 2 MiB of near slices
+ *                 and spreads the rest over the die, which every other
+ *                 core uses as well
+ *
+ * A cap that is too low only makes a set smaller, still in that cache; one
+ * that is too high moves the set out of it: the caps are at the large end
+ * of real cores, not beyond.  The header and a note say when a size was
+ * capped; --l2 and --l3 are taken as given, never capped.
  *
  * Workloads:
  *
@@ -56,11 +79,27 @@
  *   ycsb_b     95% get, 5% set  } ("dist" in the output); ranks are
  *   ycsb_a     50% get, 50% set } scattered over the keys
  *   hot_key    every process reads one key
+ *   fit_a      ycsb_a } on the fit sets, hostcache only, Zipf 0.99: does
+ *   fit_b      ycsb_b } the cache keep data that fits under overwrites?
  *
  * get_hit and set run with 1 and 2 processes; the YCSB mixes and hot_key
  * with 1, 2, 4 and 8 (--procs): with more processes than CPUs, processes
  * lose the CPU in the middle of operations, and a lock held by one that
- * waits for the CPU stops all the others.
+ * waits for the CPU stops all the others.  fit_a and fit_b run with 1, 2
+ * and 8, whatever --procs says.
+ *
+ * A fit run makes a fresh segment, loads every key of its set (then closes
+ * and reopens the loader's handle, so that no half-filled block of the
+ * loader stays open through the run), and runs the mix until the sets have
+ * appended at least 5 times the item memory (each process makes its share
+ * of the sets): the log wraps 5 times, so whatever the segment does to
+ * make room, cleaning or evicting, it does many times over.  Every get is
+ * of a loaded key, so every miss is a key the cache lost.  Reported: ops/s
+ * (all operations over the wall time of the slowest process), miss % of
+ * the gets, loaded keys absent at the end, evictions, blocks cleaned, the
+ * write amplification (bytes_cleaned / bytes_set of the run, as cachectl
+ * stats defines it) and the wraps (bytes_set / item memory).  A fit run
+ * lasts seconds, enough to be steady: it runs once, whatever --reps says.
  *
  * A measurement forks N processes; each attaches or connects on its own
  * and, on a common clock, warms up for a tenth of S, counts operations
@@ -96,8 +135,9 @@
  *
  * Output: a table (stdout, or --table FILE) or, with --json, one JSON
  * object a line on stdout, each with a "type": "run", "measurement" (one
- * per implementation, workload, process count and repetition), "overhead",
- * "summary" (medians over the repetitions), "verdict", "note", "end".
+ * per implementation, workload, process count and repetition), "fit" (one
+ * per fit run), "overhead", "summary" (medians over the repetitions),
+ * "verdict", "note", "end".
  * --plot-data DIR writes the data files of bench/plot.gp.
  */
 #include <errno.h>
@@ -138,6 +178,14 @@
 #define YCSB_ITEMS_QUICK 100000u
 #define HOT_ITEMS 1024u
 #define OP_SET 0x80000000u        /* in an op: a set, not a get */
+#define L2_CAP (2u << 20)         /* a reported size above is not believed */
+#define L3_CAP (32u << 20)        /*   (see the top of the file) */
+#define FIT_VALUE 256u
+#define FIT_SEGMENT (64u << 20)
+#define FIT_SEGMENT_QUICK (16u << 20)
+#define FIT_WRAPS 5               /* sets of a fit run: this x item memory */
+#define FIT_PROCS_MAX 8
+#define FIT_TIME_LIMIT 60         /* s: a fit run stops there, wrapped or not */
 
 static const unsigned value_sizes[] = { 32, 256, 4096 };
 #define NVALUES (sizeof value_sizes / sizeof *value_sizes)
@@ -241,9 +289,11 @@ static bool read_line(const char *path, char *buf, size_t cap)
 }
 
 /* Bytes of CPU 0's data or unified cache of LEVEL, or 0 if unknown: sysfs
- * first (sysconf is wrong on some virtual machines). */
-static uint64_t cache_size(int level)
+ * first (sysconf is wrong on some virtual machines).  *SOURCE gets where
+ * the number came from. */
+static uint64_t cache_size(int level, const char **source)
 {
+	*source = "sysfs";
 	for (int i = 0; i < 16; i++) {
 		char path[96], buf[64];
 		char *end;
@@ -274,7 +324,71 @@ static uint64_t cache_size(int level)
 	}
 	long n = sysconf(level == 2 ? _SC_LEVEL2_CACHE_SIZE :
 	                              _SC_LEVEL3_CACHE_SIZE);
+	*source = "sysconf";
 	return n > 0 ? (uint64_t)n : 0;
+}
+
+/* A cache size as the data sets use it, and what it was made from. */
+struct cache_level {
+	int level;
+	uint64_t reported;       /* by sysfs or sysconf; 0 if neither knew */
+	uint64_t used;           /* what the l2 or l3 sets are sized from */
+	const char *source;      /* "sysfs", "sysconf", "--l2"/"--l3", "default" */
+	bool capped;             /* REPORTED was above the cap */
+};
+
+/* Fill L for LEVEL: OVERRIDE (from --l2/--l3) if not 0, as given; else
+ * what the machine reports, at most CAP; else FALLBACK. */
+static void cache_level_choose(struct cache_level *l, int level,
+                               uint64_t override, uint64_t cap,
+                               uint64_t fallback)
+{
+	memset(l, 0, sizeof *l);
+	l->level = level;
+	if (override != 0) {
+		l->used = override;
+		l->source = level == 2 ? "--l2" : "--l3";
+		return;
+	}
+	l->reported = cache_size(level, &l->source);
+	if (l->reported == 0) {
+		l->used = fallback;
+		l->source = "default";
+	} else if (l->reported > cap) {
+		l->used = cap;
+		l->capped = true;
+	} else {
+		l->used = l->reported;
+	}
+}
+
+/* "1024 KiB (sysfs)", "32768 KiB (sysconf reported 520192 KiB, capped)". */
+static const char *cache_level_str(const struct cache_level *l, char *buf,
+                                   size_t cap)
+{
+	if (l->capped)
+		snprintf(buf, cap, "%llu KiB (%s reported %llu KiB, capped)",
+		         (unsigned long long)(l->used >> 10), l->source,
+		         (unsigned long long)(l->reported >> 10));
+	else
+		snprintf(buf, cap, "%llu KiB (%s)",
+		         (unsigned long long)(l->used >> 10), l->source);
+	return buf;
+}
+
+/* Its fields of the "run" object: "l3_bytes", "l3_reported_bytes" (null
+ * when nothing was reported or an option gave the size), "l3_source",
+ * "l3_capped". */
+static void cache_level_json(const struct cache_level *l)
+{
+	printf(",\"l%d_bytes\":%llu,\"l%d_reported_bytes\":", l->level,
+	       (unsigned long long)l->used, l->level);
+	if (l->reported)
+		printf("%llu", (unsigned long long)l->reported);
+	else
+		printf("null");
+	printf(",\"l%d_source\":\"%s\",\"l%d_capped\":%s", l->level, l->source,
+	       l->level, l->capped ? "true" : "false");
 }
 
 static uint64_t mem_available(void)
@@ -332,6 +446,18 @@ static void note(const char *fmt, ...)
 	fprintf(stderr, "hcbench: note: %s\n", buf);
 }
 
+/* A cache size that was not believed: the l2 or l3 sets are smaller than
+ * a reader of the header would think. */
+static void cache_level_note(const struct cache_level *l)
+{
+	if (l->capped)
+		note("%s reports an L%d of %llu KiB, more than one core can use "
+		     "(a virtual machine's figure?): the l%d sets are sized for "
+		     "%llu KiB; --l%d BYTES gives the size as it is",
+		     l->source, l->level, (unsigned long long)(l->reported >> 10),
+		     l->level, (unsigned long long)(l->used >> 10), l->level);
+}
+
 /* ---- implementations, data sets, workloads --------------------------------- */
 
 enum impl_id { HOSTCACHE, PRIVATE, RWLOCK, MUTEX, MEMCACHED, REDIS, NIMPLS };
@@ -361,7 +487,9 @@ struct dataset {
 	unsigned id;             /* in every key: sets never share a key */
 	unsigned value;          /* value bytes */
 	uint32_t items;
-	const char *fits;        /* "l2", "l3", "dram": where its data fits */
+	const char *fits;        /* "l2", "l3", "dram", "fit50", "fit90" */
+	unsigned fill_pct;       /* a fit set: this share of item memory
+	                            (items known once its segment is made) */
 	bool servers;            /* memcached and redis are run on it */
 	bool skip;               /* not run (a note says why) */
 	/* The segment and the shared table are made afresh in each
@@ -393,7 +521,9 @@ static const unsigned micro_procs[] = { 1, 2 };
 static unsigned scale_procs[MAX_LIST] = { 1, 2, 4, 8 };
 static unsigned nscale_procs = 4;
 
-static uint64_t l2_bytes, l3_bytes;
+static uint64_t l2_bytes, l3_bytes;     /* the .used of these: */
+static struct cache_level l2_cache, l3_cache;
+static uint64_t fit_segment = FIT_SEGMENT;      /* --quick: smaller */
 static long online_cpus = 1;
 static unsigned max_procs_used = 2;
 
@@ -543,11 +673,17 @@ struct seq {
 	uint32_t *ops;
 	char (*keys)[KEY_LEN];
 	size_t len;              /* a power of two */
+	size_t start;            /* where the process begins in it */
 };
 
 static size_t seq_len = 1u << 20;
+/* A fit run makes millions of sets: one sequence, longer, that every
+ * process cycles from its own start, so that no short cycle narrows the
+ * keys that are set. */
+static size_t fit_seq_len = 1u << 23;
 
-static void seq_make(struct seq *s, const struct workload *w, unsigned proc)
+static void seq_make(struct seq *s, const struct workload *w, unsigned proc,
+                     size_t len)
 {
 	struct dataset *d = w->ds;
 	uint64_t rng = 1000 + proc * 7919ULL + d->id * 104729ULL +
@@ -557,7 +693,8 @@ static void seq_make(struct seq *s, const struct workload *w, unsigned proc)
 		zipf_init(&d->zipf, d->items, ZIPF_THETA);
 		d->zipf_ready = true;
 	}
-	s->len = seq_len;
+	s->len = len;
+	s->start = 0;
 	s->ops = xmalloc(s->len * sizeof *s->ops);
 	s->keys = xmalloc(s->len * sizeof *s->keys);
 	for (size_t i = 0; i < s->len; i++) {
@@ -870,13 +1007,16 @@ static unsigned segment_item(unsigned value)
 
 static uint64_t segment_bytes(const struct dataset *d)
 {
+	if (d->fill_pct)
+		return fit_segment;
 	return 3ULL * d->items * segment_item(d->value) + (4u << 20);
 }
 
 /* D's segment, made afresh: item memory for three times its items (room
  * for overwrites before anything is evicted), the index sized for their
- * item size, as a user would size a cache for known data.  False if
- * /dev/shm cannot hold it. */
+ * item size, as a user would size a cache for known data; for a fit set,
+ * the fit segment, with slots for its processes whatever --procs says.
+ * False if /dev/shm cannot hold it. */
 static bool segment_make(struct dataset *d)
 {
 	hc_config cfg;
@@ -885,7 +1025,7 @@ static bool segment_make(struct dataset *d)
 	hc_config_init(&cfg);
 	cfg.avg_item_size = segment_item(d->value);
 	cfg.size = segment_bytes(d);
-	cfg.max_procs = max_procs_used + 2;
+	cfg.max_procs = (d->fill_pct ? FIT_PROCS_MAX : max_procs_used) + 2;
 	snprintf(d->name, sizeof d->name, "/hcbench_%ld_%u", (long)main_pid,
 	         d->id);
 	rc = hc_create(d->name, &cfg, &d->owner);
@@ -1049,6 +1189,7 @@ struct proc_result {
 	uint64_t ops, ns;          /* throughput phase */
 	uint64_t cpu_ns;           /* this process's CPU time in that phase */
 	uint64_t gets, misses;     /* both phases */
+	uint64_t sets;
 	uint64_t errors, wrong;
 	uint64_t lat_ops;
 	uint32_t hist[HIST_BUCKETS];
@@ -1107,6 +1248,7 @@ static inline void step(struct conn *c, const struct dataset *d,
 	if (op & OP_SET) {
 		value_stamp(d->id, k, val);
 		rc = conn_set(c, s->keys[at], val, d->value);
+		r->sets++;
 	} else {
 		rc = conn_get(c, s->keys[at], buf, d->value, &len);
 		r->gets++;
@@ -1117,13 +1259,27 @@ static inline void step(struct conn *c, const struct dataset *d,
 	r->misses += rc == 1;
 }
 
+/* How long each process of a run goes on. */
+struct run_limit {
+	double seconds;            /* proc_run: the counted phase */
+	uint64_t sets;             /* proc_fit: the sets to make... */
+	uint64_t deadline;         /*   unless now_ns() reaches this first */
+};
+
+/* What each process of a run does once attached: operations of S on D
+ * through C from T0 on the common clock, within LIM, counted into R. */
+typedef void (*proc_fn)(struct conn *c, const struct dataset *d,
+                        const struct seq *s, uint64_t t0,
+                        const struct run_limit *lim, struct proc_result *r);
+
 /* From T0 on the common clock: warm up until T0 + WARM, count operations
- * for SECONDS, then time each for SECONDS/2. */
+ * for LIM->seconds, then time each for half as long. */
 static void proc_run(struct conn *c, const struct dataset *d,
-                     const struct seq *s, uint64_t t0, double seconds,
-                     struct proc_result *r)
+                     const struct seq *s, uint64_t t0,
+                     const struct run_limit *lim, struct proc_result *r)
 {
 	unsigned char *val = xmalloc(d->value), *buf = xmalloc(d->value);
+	double seconds = lim->seconds;
 	uint64_t warm = (uint64_t)(seconds * 1e8);
 	uint64_t t_count = t0 + warm, t_lat = t_count + (uint64_t)(seconds * 1e9);
 	uint64_t t_end = t_lat + (uint64_t)(seconds * 5e8);
@@ -1176,11 +1332,13 @@ struct measurement {
 	uint64_t evictions, bucket_evictions;
 };
 
-/* Fork PROCS processes that each run W on IMPL with their sequence of
- * SEQS; fill M.  Exits on any failed call or wrong value. */
-static void measure(const struct workload *w, enum impl_id impl,
-                    unsigned procs, double seconds, const struct seq *seqs,
-                    struct measurement *m)
+/* Fork PROCS processes that each attach to IMPL for W, then run FN on
+ * their sequence of SEQS within LIM, all from one start.  Returns their
+ * results, in a mapping that procs_done() unmaps.  Exits if one fails. */
+static struct run_shared *procs_run(const struct workload *w,
+                                    enum impl_id impl, unsigned procs,
+                                    const struct seq *seqs, proc_fn fn,
+                                    const struct run_limit *lim)
 {
 	size_t shared_bytes = sizeof(struct run_shared) +
 	                      procs * sizeof(struct proc_result);
@@ -1191,7 +1349,7 @@ static void measure(const struct workload *w, enum impl_id impl,
 	pid_t pids[MAX_PROCS];
 
 	if (sh == MAP_FAILED || pipe(ready) != 0 || pipe(go) != 0)
-		fail("measure: %s", strerror(errno));
+		fail("starting the processes: %s", strerror(errno));
 	fflush(NULL);
 	if (impl == PRIVATE)
 		table_fork(d->priv, true);
@@ -1219,8 +1377,8 @@ static void measure(const struct workload *w, enum impl_id impl,
 		conn_open(&c, impl, d, table);
 		if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 0)
 			_exit(1);
-		proc_run(&c, d, &seqs[p], __atomic_load_n(&sh->t0, __ATOMIC_ACQUIRE),
-		         seconds, &sh->res[p]);
+		fn(&c, d, &seqs[p], __atomic_load_n(&sh->t0, __ATOMIC_ACQUIRE), lim,
+		   &sh->res[p]);
 		conn_close(&c);
 		_exit(0);
 	}
@@ -1249,7 +1407,23 @@ static void measure(const struct workload *w, enum impl_id impl,
 	}
 	if (!ok)
 		fail("a %s process of %s failed", impl_names[impl], w->bench);
+	return sh;
+}
 
+static void procs_done(struct run_shared *sh, unsigned procs)
+{
+	munmap(sh, sizeof(struct run_shared) + procs * sizeof(struct proc_result));
+}
+
+/* Fork PROCS processes that each run W on IMPL with their sequence of
+ * SEQS; fill M.  Exits on any failed call or wrong value. */
+static void measure(const struct workload *w, enum impl_id impl,
+                    unsigned procs, double seconds, const struct seq *seqs,
+                    struct measurement *m)
+{
+	struct run_limit lim = { .seconds = seconds };
+	struct run_shared *sh = procs_run(w, impl, procs, seqs, proc_run, &lim);
+	struct dataset *d = w->ds;
 	static uint64_t hist[HIST_BUCKETS];
 	uint64_t cpu = 0, errors = 0, wrong = 0;
 
@@ -1272,7 +1446,7 @@ static void measure(const struct workload *w, enum impl_id impl,
 		for (unsigned b = 0; b < HIST_BUCKETS; b++)
 			hist[b] += r->hist[b];
 	}
-	munmap(sh, shared_bytes);
+	procs_done(sh, procs);
 	if (errors || wrong)
 		fail("%s on %s (%u B values): %llu failed calls, %llu wrong "
 		     "values read", impl_names[impl], w->bench, d->value,
@@ -1721,8 +1895,8 @@ static void print_overheads(void)
 		tprintf("%s per-item memory, %u B values: %.1f B item header + %.0f "
 		        "B index slot = %.1f B;\n  a full %llu MiB segment holds %s "
 		        "items: %.1f B of segment per item beyond key and value\n  "
-		        "(of which %.1f B index: it is sized for a load factor of "
-		        "1/2)\n", i == 0 ? "\n" : "", o->value, o->header, o->slot,
+		        "(of which %.1f B index: it is sized for 2/3 of its slots in use "
+		        "when items\n  average the segment's avg_item_size)\n", i == 0 ? "\n" : "", o->value, o->header, o->slot,
 		        o->header + o->slot,
 		        (unsigned long long)(o->size >> 20),
 		        count_str(o->items, items, sizeof items), o->segment,
@@ -1992,13 +2166,15 @@ static const char help_text[] =
 	"  --seconds S      counted phase of a measurement (default 0.25)\n"
 	"  --procs LIST     process counts of ycsb_* and hot_key (default "
 	"1,2,4,8)\n"
-	"  --bench LIST     of get_hit,set,ycsb_c,ycsb_b,ycsb_a,hot_key\n"
+	"  --bench LIST     of get_hit,set,ycsb_c,ycsb_b,ycsb_a,hot_key,fit_a,"
+	"fit_b\n"
 	"  --impl LIST      of hostcache,private,rwlock,mutex,memcached,redis\n"
 	"  --fits LIST      data sets of get_hit and set: l2,l3,dram\n"
 	"  --dram-items N   items of the 32 B DRAM set (default 10,000,000)\n"
 	"  --ycsb-items N   items of the YCSB set (default 1,000,000)\n"
-	"  --l2, --l3 BYTES cache sizes (default: from sysfs); K, M, G "
-	"suffixes\n";
+	"  --l2, --l3 BYTES cache sizes, taken as given (default: from sysfs, "
+	"else sysconf,\n"
+	"                   at most 2 MiB and 32 MiB); K, M, G suffixes\n";
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2),
                                                             noreturn));
@@ -2188,6 +2364,351 @@ static bool run_one(const struct workload *w, enum impl_id impl,
 	return true;
 }
 
+/* ---- data that fits -------------------------------------------------- */
+
+/* One fit run: a mix on a fresh segment filled to a share of its item
+ * memory, for at least FIT_WRAPS wraps of its log. */
+struct fit_result {
+	const struct workload *w;
+	unsigned procs;
+	uint64_t segment_bytes, item_memory;
+	uint32_t block_size, blocks;
+	uint32_t item_bytes;       /* one item, as bytes_set counts it */
+	uint64_t ops, gets, sets, misses;
+	double seconds;            /* wall time of the slowest process */
+	double ops_per_sec;
+	uint64_t lost_at_load;     /* keys dropped while they were loaded */
+	uint64_t lost;             /* loaded keys absent at the end */
+	/* of the run alone: after minus before */
+	uint64_t evictions, bucket_evictions, blocks_evicted, blocks_cleaned;
+	uint64_t second_chances, bytes_set, bytes_cleaned;
+	double write_amp;          /* bytes_cleaned / bytes_set */
+	double wraps;              /* bytes_set / item memory */
+	double live_end;           /* live bytes / item memory at the end */
+	bool complete;             /* every process made its sets in time */
+};
+
+static const unsigned fit_procs[] = { 1, 2, FIT_PROCS_MAX };
+#define NFIT_PROCS (sizeof fit_procs / sizeof *fit_procs)
+#define MAX_FIT_RESULTS 16
+static struct fit_result fit_results[MAX_FIT_RESULTS];
+static unsigned nfit_results;
+
+static void stats_of(hc_cache *c, hc_stats *st)
+{
+	int rc = hc_stats_get(c, st);
+
+	if (rc != 0)
+		fail("hc_stats_get: %s", hc_strerror(rc));
+}
+
+static void fit_set(struct dataset *d, uint32_t i, unsigned char *val)
+{
+	char key[KEY_LEN];
+	int rc;
+
+	key_of(d->id, i, key);
+	value_stamp(d->id, i, val);
+	if ((rc = hc_set(d->owner, key, KEY_LEN, val, d->value, 0)) != 0)
+		fail("fit load: hc_set: %s", hc_strerror(rc));
+}
+
+/* D's segment, made afresh and loaded with as many items as fill
+ * D->fill_pct of its item memory; the geometry into F.  False if /dev/shm
+ * cannot hold the segment. */
+static bool fit_load(struct dataset *d, struct fit_result *f)
+{
+	unsigned char *val = xmalloc(d->value);
+	hc_info info;
+	hc_stats st;
+	int rc;
+
+	if (!segment_make(d)) {
+		free(val);
+		return false;
+	}
+	if ((rc = hc_info_get(d->owner, &info)) != 0)
+		fail("hc_info_get: %s", hc_strerror(rc));
+	f->segment_bytes = info.size;
+	f->item_memory = info.item_memory;
+	f->block_size = info.block_size;
+	f->blocks = info.blocks;
+	/* What an item takes is what the library counts for it (header,
+	 * key, value, padding): ask it rather than assume a layout. */
+	value_init(d->id, d->value, val);
+	fit_set(d, 0, val);
+	stats_of(d->owner, &st);
+	f->item_bytes = (uint32_t)st.bytes_set;
+	if (f->item_bytes == 0)
+		fail("fit load: a set appended no bytes");
+
+	uint64_t items = f->item_memory * d->fill_pct / 100 / f->item_bytes;
+
+	/* The key sequences are drawn over d->items: it must not change
+	 * between the runs of a set (it cannot, the geometry is the same). */
+	if (d->items != 0 && d->items != items)
+		fail("fit set %s: %llu items, was %u", d->fits,
+		     (unsigned long long)items, d->items);
+	d->items = (uint32_t)items;
+	for (uint32_t i = 1; i < d->items; i++)
+		fit_set(d, i, val);
+	free(val);
+	stats_of(d->owner, &st);
+	f->lost_at_load = st.evictions + st.bucket_evictions;
+	/* The loader's open block would stay open, half filled, through
+	 * the run: seal it, as a loader that is done would. */
+	hc_close(d->owner);
+	if ((rc = hc_open(d->name, &d->owner)) != 0)
+		fail("hc_open %s: %s", d->name, hc_strerror(rc));
+	return true;
+}
+
+/* From T0 on the common clock, operations of S until LIM->sets of them
+ * were sets (or LIM->deadline passed); all of them are timed together. */
+static void proc_fit(struct conn *c, const struct dataset *d,
+                     const struct seq *s, uint64_t t0,
+                     const struct run_limit *lim, struct proc_result *r)
+{
+	unsigned char *val = xmalloc(d->value), *buf = xmalloc(d->value);
+	uint64_t i = s->start, cpu0;
+
+	value_init(d->id, d->value, val);
+	while (now_ns() < t0)
+		;
+	cpu0 = cpu_ns();
+	do {
+		for (int j = 0; j < 16; j++)
+			step(c, d, s, i++, val, buf, r);
+	} while (r->sets < lim->sets && now_ns() < lim->deadline);
+	r->ns = now_ns() - t0;
+	r->cpu_ns = cpu_ns() - cpu0;
+	r->ops = i - s->start;
+	free(val);
+	free(buf);
+}
+
+/* Loaded keys of D that its segment no longer has.  A value read is
+ * checked as in the run. */
+static uint64_t fit_count_lost(struct dataset *d)
+{
+	unsigned char *buf = xmalloc(d->value);
+	uint64_t lost = 0;
+
+	for (uint32_t i = 0; i < d->items; i++) {
+		char key[KEY_LEN];
+		size_t len = 0;
+		int rc;
+
+		key_of(d->id, i, key);
+		rc = hc_get(d->owner, key, KEY_LEN, buf, d->value, &len);
+		if (rc == HC_ENOTFOUND)
+			lost++;
+		else if (rc != 0)
+			fail("fit: hc_get: %s", hc_strerror(rc));
+		else if (!value_ok(d->id, i, d->value, buf, len))
+			fail("fit: key %u of the %s set read a wrong value", i, d->fits);
+	}
+	free(buf);
+	return lost;
+}
+
+/* W with PROCS processes on its loaded segment, each process with its
+ * sequence of SEQS, until the sets have appended FIT_WRAPS times the item
+ * memory; the rest of F. */
+static void fit_run(const struct workload *w, unsigned procs,
+                    const struct seq *seqs, struct fit_result *f)
+{
+	struct dataset *d = w->ds;
+	uint64_t want = (FIT_WRAPS * f->item_memory + f->item_bytes - 1) /
+	                f->item_bytes;
+	struct run_limit lim = {
+		.sets = (want + procs - 1) / procs,
+		.deadline = now_ns() + FIT_TIME_LIMIT * 1000000000ULL,
+	};
+	uint64_t errors = 0, wrong = 0, ns = 0;
+	hc_stats before, after;
+
+	f->w = w;
+	f->procs = procs;
+	stats_of(d->owner, &before);
+
+	struct run_shared *sh = procs_run(w, HOSTCACHE, procs, seqs, proc_fit,
+	                                  &lim);
+
+	stats_of(d->owner, &after);
+	f->complete = true;
+	for (unsigned p = 0; p < procs; p++) {
+		const struct proc_result *r = &sh->res[p];
+
+		f->ops += r->ops;
+		f->gets += r->gets;
+		f->sets += r->sets;
+		f->misses += r->misses;
+		errors += r->errors;
+		wrong += r->wrong;
+		ns = r->ns > ns ? r->ns : ns;
+		f->complete = f->complete && r->sets >= lim.sets;
+	}
+	procs_done(sh, procs);
+	if (errors || wrong)
+		fail("hostcache on %s (%s set): %llu failed calls, %llu wrong "
+		     "values read", w->bench, d->fits, (unsigned long long)errors,
+		     (unsigned long long)wrong);
+	f->seconds = (double)ns / 1e9;
+	f->ops_per_sec = ns ? (double)f->ops * 1e9 / (double)ns : 0;
+	f->lost = fit_count_lost(d);
+	f->evictions = after.evictions - before.evictions;
+	f->bucket_evictions = after.bucket_evictions - before.bucket_evictions;
+	f->blocks_evicted = after.blocks_evicted - before.blocks_evicted;
+	f->blocks_cleaned = after.blocks_cleaned - before.blocks_cleaned;
+	f->second_chances = after.second_chances - before.second_chances;
+	f->bytes_set = after.bytes_set - before.bytes_set;
+	f->bytes_cleaned = after.bytes_cleaned - before.bytes_cleaned;
+	f->write_amp = f->bytes_set ? (double)f->bytes_cleaned /
+	                              (double)f->bytes_set : 0;
+	f->wraps = (double)f->bytes_set / (double)f->item_memory;
+	f->live_end = (double)after.bytes_live / (double)after.bytes_limit;
+	if (!f->complete)
+		note("%s with %u processes on the %s set stopped at the %d s "
+		     "limit, after %.1f wraps of the log instead of %d", w->bench,
+		     procs, d->fits, FIT_TIME_LIMIT, f->wraps, FIT_WRAPS);
+}
+
+static void print_fit_json(const struct fit_result *f)
+{
+	if (!json_only)
+		return;
+	printf("{\"type\":\"fit\",");
+	json_workload_fields(f->w);
+	printf(",\"impl\":\"hostcache\",\"procs\":%u,\"fill_pct\":%u,"
+	       "\"segment_bytes\":%llu,\"item_memory\":%llu,\"block_size\":%u,"
+	       "\"blocks\":%u,\"item_bytes\":%u,\"ops\":%llu,\"gets\":%llu,"
+	       "\"sets\":%llu,\"seconds\":%.3f,\"ops_per_sec\":%.0f,"
+	       "\"misses\":%llu,\"miss_ratio\":%.6f,\"keys_lost\":%llu,"
+	       "\"keys_lost_at_load\":%llu,\"evictions\":%llu,"
+	       "\"bucket_evictions\":%llu,\"blocks_evicted\":%llu,"
+	       "\"blocks_cleaned\":%llu,\"second_chances\":%llu,"
+	       "\"bytes_set\":%llu,\"bytes_cleaned\":%llu,"
+	       "\"write_amplification\":%.4f,\"wraps\":%.2f,"
+	       "\"live_ratio_end\":%.4f,\"complete\":%s}\n",
+	       f->procs, f->w->ds->fill_pct,
+	       (unsigned long long)f->segment_bytes,
+	       (unsigned long long)f->item_memory, f->block_size, f->blocks,
+	       f->item_bytes, (unsigned long long)f->ops,
+	       (unsigned long long)f->gets, (unsigned long long)f->sets,
+	       f->seconds, f->ops_per_sec, (unsigned long long)f->misses,
+	       f->gets ? (double)f->misses / (double)f->gets : 0,
+	       (unsigned long long)f->lost, (unsigned long long)f->lost_at_load,
+	       (unsigned long long)f->evictions,
+	       (unsigned long long)f->bucket_evictions,
+	       (unsigned long long)f->blocks_evicted,
+	       (unsigned long long)f->blocks_cleaned,
+	       (unsigned long long)f->second_chances,
+	       (unsigned long long)f->bytes_set,
+	       (unsigned long long)f->bytes_cleaned, f->write_amp, f->wraps,
+	       f->live_end, f->complete ? "true" : "false");
+	out_check();
+}
+
+/* Every run of the workloads of fit set D: a fresh segment for each,
+ * loaded, then the mix with 1, 2 and 8 processes.  The sequence is made
+ * once per workload, after the first load has told how many keys there
+ * are; process P of N starts at P/N of it (the children read the parent's
+ * copy: fork shares the pages). */
+static void fit_dataset(struct dataset *d, uint64_t started)
+{
+	for (unsigned wi = 0; wi < nworkloads && !d->skip; wi++) {
+		const struct workload *w = &workloads[wi];
+		struct seq all = { 0 }, views[FIT_PROCS_MAX];
+
+		if (w->ds != d)
+			continue;
+		for (unsigned pi = 0; pi < NFIT_PROCS; pi++) {
+			struct fit_result *f = &fit_results[nfit_results];
+			unsigned procs = fit_procs[pi];
+
+			if (nfit_results == MAX_FIT_RESULTS)
+				fail("too many fit runs");
+			memset(f, 0, sizeof *f);
+			if (!fit_load(d, f)) {
+				note("the %s set is skipped: /dev/shm cannot hold its "
+				     "segment", d->fits);
+				d->skip = true;
+				break;
+			}
+			fprintf(stderr, "hcbench: %5.0f s: %s %s, %u B x %u (%s), %u "
+			        "process%s\n", (double)(now_ns() - started) / 1e9,
+			        w->bench, dist_names[w->dist], d->value, d->items,
+			        d->fits, procs, procs == 1 ? "" : "es");
+			if (all.ops == NULL)
+				seq_make(&all, w, 0, fit_seq_len);
+			for (unsigned p = 0; p < procs; p++) {
+				views[p] = all;
+				views[p].start = all.len / procs * p;
+			}
+			fit_run(w, procs, views, f);
+			segment_drop(d);
+			nfit_results++;
+			print_fit_json(f);
+		}
+		if (all.ops != NULL)
+			seq_free(&all);
+	}
+}
+
+/* The fit runs as a table, a block per workload. */
+static void print_fits(void)
+{
+	static const char *const benches[] = { "fit_a", "fit_b" };
+	const struct fit_result *g = nfit_results ? &fit_results[0] : NULL;
+
+	if (g == NULL)
+		return;
+	tprintf("\nData that fits: hostcache, %u B values, a fresh %llu MiB "
+	        "segment per run\n(%.1f MiB of item memory in %u blocks of %u "
+	        "KiB; %u B an item, as\nbytes_set counts it); every key loaded, "
+	        "then Zipf %.2f until the sets have\nappended %d x the item "
+	        "memory.  miss%%: gets (all of loaded keys) that\nmissed.  lost: "
+	        "loaded keys absent at the end.  evicted: live items dropped\nto "
+	        "make room (idx: dropped from full index buckets).  cleaned: "
+	        "blocks freed\nby moving their live items.  wamp: bytes moved by "
+	        "cleaning per byte set.\nwraps: bytes set / item memory.  Mops/s: "
+	        "all processes, over the wall time.\nAt 90%% the live data is at the "
+	        "default watermark (90%% of item memory): there CLOCK\nevicts, "
+	        "by design.\n", FIT_VALUE,
+	        (unsigned long long)(g->segment_bytes >> 20),
+	        (double)g->item_memory / 1048576.0, g->blocks,
+	        g->block_size >> 10, g->item_bytes, ZIPF_THETA, FIT_WRAPS);
+	for (unsigned b = 0; b < sizeof benches / sizeof *benches; b++) {
+		bool header = false;
+
+		for (unsigned i = 0; i < nfit_results; i++) {
+			const struct fit_result *f = &fit_results[i];
+			char items[32], lost[32], evicted[32];
+
+			if (strcmp(f->w->bench, benches[b]) != 0)
+				continue;
+			if (!header) {
+				tprintf("\n%s %s, %u%% sets\nprocs fill    items  Mops/s  "
+				        "miss%%     lost  evicted    idx  cleaned   wamp  "
+				        "wraps\n", f->w->bench, dist_names[f->w->dist],
+				        f->w->set_percent);
+				header = true;
+			}
+			tprintf("%5u %3u%% %8s %7.3f %6.2f %8s %8s %6llu %8llu %6.3f "
+			        "%6.2f%s\n", f->procs, f->w->ds->fill_pct,
+			        count_str(f->w->ds->items, items, sizeof items),
+			        f->ops_per_sec / 1e6,
+			        f->gets ? 100.0 * (double)f->misses / (double)f->gets : 0,
+			        count_str(f->lost, lost, sizeof lost),
+			        count_str(f->evictions, evicted, sizeof evicted),
+			        (unsigned long long)f->bucket_evictions,
+			        (unsigned long long)f->blocks_cleaned, f->write_amp,
+			        f->wraps, f->complete ? "" : "  (time limit)");
+		}
+	}
+}
+
 /* Every workload on D, every repetition.  D is loaded once: into a shared
  * table (which private copies), into a segment (loaded again only when it
  * evicted), into the servers (once for the run).  Within a repetition the
@@ -2198,6 +2719,15 @@ static void run_dataset(struct dataset *d, const bool *enabled,
 {
 	if (d->skip)
 		return;
+	if (d->fill_pct && !enabled[HOSTCACHE]) {
+		note("fit_a and fit_b run on hostcache only, which --impl leaves "
+		     "out");
+		return;
+	}
+	if (d->fill_pct) {
+		fit_dataset(d, started);
+		return;
+	}
 	preload_table(d);
 	for (int impl = MEMCACHED; impl <= REDIS; impl++)
 		if (enabled[impl] && d->servers && !d->loaded[impl]) {
@@ -2220,7 +2750,7 @@ static void run_dataset(struct dataset *d, const bool *enabled,
 			        w->bench, dist_names[w->dist], d->value, d->items,
 			        d->fits, rep + 1, reps);
 			for (unsigned p = 0; p < maxp; p++)
-				seq_make(&seqs[p], w, p);
+				seq_make(&seqs[p], w, p, seq_len);
 			for (unsigned pi = 0; pi < np && !d->skip; pi++)
 				for (int k = 0; k < NIMPLS && !d->skip; k++) {
 					int impl = (k + (int)rep) % NIMPLS;
@@ -2241,8 +2771,10 @@ static void run_dataset(struct dataset *d, const bool *enabled,
 /* ---- main ---------------------------------------------------------------- */
 
 static const char *const bench_names[] = {
-	"get_hit", "set", "ycsb_c", "ycsb_b", "ycsb_a", "hot_key"
+	"get_hit", "set", "ycsb_c", "ycsb_b", "ycsb_a", "hot_key", "fit_a",
+	"fit_b"
 };
+#define NBENCH_NAMES (sizeof bench_names / sizeof *bench_names)
 static const char *const fits_names[] = { "l2", "l3", "dram" };
 
 /* The data sets and workloads of this run. */
@@ -2294,6 +2826,29 @@ static void plan(const char *bench_list, const char *fits_list,
 	if (in_list(bench_list, "hot_key"))
 		workload_add("hot_key", dataset_add(32, HOT_ITEMS, NULL, true), 0, HOT,
 		             true);
+	/* Last: the fit runs take a few seconds each.  A set per fill, its
+	 * items counted when its segment is made. */
+	static const struct {
+		const char *bench;
+		unsigned set_percent;
+	} fit_mixes[] = { { "fit_a", 50 }, { "fit_b", 5 } };
+	static const unsigned fills[] = { 50, 90 };
+	static const char *const fill_names[] = { "fit50", "fit90" };
+
+	for (unsigned f = 0; f < 2; f++) {
+		struct dataset *d = NULL;
+
+		for (unsigned i = 0; i < 2; i++) {
+			if (!in_list(bench_list, fit_mixes[i].bench))
+				continue;
+			if (d == NULL) {
+				d = dataset_add(FIT_VALUE, 0, fill_names[f], false);
+				d->fill_pct = fills[f];
+			}
+			workload_add(fit_mixes[i].bench, d, fit_mixes[i].set_percent,
+			             ZIPF, false);
+		}
+	}
 	if (nworkloads == 0)
 		usage_error("nothing to run: --bench and --fits leave no workload");
 }
@@ -2301,6 +2856,8 @@ static void plan(const char *bench_list, const char *fits_list,
 /* The memory D's stores need with PROCS processes of private. */
 static uint64_t dataset_memory(const struct dataset *d, unsigned procs)
 {
+	if (d->fill_pct) /* a segment alone: no table for a fit set */
+		return segment_bytes(d);
 	return segment_bytes(d) + (2 + procs) * table_bytes(d->items, d->value);
 }
 
@@ -2309,6 +2866,7 @@ int main(int argc, char **argv)
 	const char *plot_dir = NULL, *table_path = NULL;
 	const char *bench_list = NULL, *impl_list = NULL, *fits_list = NULL;
 	uint32_t dram_items = DRAM_ITEMS, ycsb_items = 0;
+	uint64_t l2_option = 0, l3_option = 0;
 	bool seconds_set = false, reps_set = false;
 
 	main_pid = getpid();
@@ -2362,7 +2920,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(opt, "--plot-data") == 0) {
 			plot_dir = arg;
 		} else if (strcmp(opt, "--bench") == 0) {
-			check_list(opt, arg, bench_names, 6);
+			check_list(opt, arg, bench_names, NBENCH_NAMES);
 			bench_list = arg;
 		} else if (strcmp(opt, "--impl") == 0) {
 			check_list(opt, arg, impl_names, NIMPLS);
@@ -2377,9 +2935,9 @@ int main(int argc, char **argv)
 			ycsb_items = (uint32_t)parse_count(opt, arg, 100, 100000000,
 			                                   false);
 		} else if (strcmp(opt, "--l2") == 0) {
-			l2_bytes = parse_count(opt, arg, 4096, 1ULL << 40, true);
+			l2_option = parse_count(opt, arg, 4096, 1ULL << 40, true);
 		} else if (strcmp(opt, "--l3") == 0) {
-			l3_bytes = parse_count(opt, arg, 4096, 1ULL << 40, true);
+			l3_option = parse_count(opt, arg, 4096, 1ULL << 40, true);
 		} else if (strcmp(opt, "--procs") == 0) {
 			char *end;
 
@@ -2403,13 +2961,15 @@ int main(int argc, char **argv)
 		if (!seconds_set)
 			seconds = 0.06;
 		seq_len = 1u << 17;
+		fit_seq_len = 1u << 21;
+		fit_segment = FIT_SEGMENT_QUICK;
 	}
 	if (ycsb_items == 0)
 		ycsb_items = quick ? YCSB_ITEMS_QUICK : YCSB_ITEMS;
-	if (l2_bytes == 0 && (l2_bytes = cache_size(2)) == 0)
-		l2_bytes = 512u << 10;
-	if (l3_bytes == 0 && (l3_bytes = cache_size(3)) == 0)
-		l3_bytes = 8u << 20;
+	cache_level_choose(&l2_cache, 2, l2_option, L2_CAP, 512u << 10);
+	cache_level_choose(&l3_cache, 3, l3_option, L3_CAP, 8u << 20);
+	l2_bytes = l2_cache.used;
+	l3_bytes = l3_cache.used;
 	for (unsigned i = 0; i < nscale_procs; i++)
 		if (scale_procs[i] > max_procs_used)
 			max_procs_used = scale_procs[i];
@@ -2444,21 +3004,21 @@ int main(int argc, char **argv)
 	server_versions();
 
 	uint64_t started = now_ns();
-	char dram_str[32], ycsb_str[32];
+	char dram_str[32], ycsb_str[32], l2_str[96], l3_str[96];
 	double load_start = load_average();
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	online_cpus = cpus > 0 ? cpus : 1;
 
-	tprintf("hostcache %s benchmark: %ld CPUs, L2 %llu KiB, L3 %llu KiB; "
-	        "%s run: %u repetition%s of %.2f s\n(+%.2f s timed per "
-	        "operation) per measurement, implementations interleaved; "
-	        "clock read %llu ns\n(subtracted from each latency); 16-byte "
-	        "keys\n", hc_version(), cpus,
-	        (unsigned long long)(l2_bytes >> 10),
-	        (unsigned long long)(l3_bytes >> 10), quick ? "quick" : "full",
-	        reps, reps == 1 ? "" : "s", seconds, seconds / 2,
-	        (unsigned long long)timer_cost);
+	tprintf("hostcache %s benchmark: %ld CPUs; %s run: %u repetition%s of "
+	        "%.2f s\n(+%.2f s timed per operation) per measurement, "
+	        "implementations interleaved; clock read %llu ns\n(subtracted "
+	        "from each latency); 16-byte keys\n", hc_version(), cpus,
+	        quick ? "quick" : "full", reps, reps == 1 ? "" : "s", seconds,
+	        seconds / 2, (unsigned long long)timer_cost);
+	tprintf("caches: L2 %s, L3 %s\n",
+	        cache_level_str(&l2_cache, l2_str, sizeof l2_str),
+	        cache_level_str(&l3_cache, l3_str, sizeof l3_str));
 	tprintf("memcached: %s%s; redis: %s%s (unix sockets, one request at a "
 	        "time)\n", memcached_socket ? memcached_version_str : "skipped",
 	        memcached_socket ? "" : " (no --memcached)",
@@ -2468,16 +3028,20 @@ int main(int argc, char **argv)
 	        "key + value + 32 B\n                   per item\n"
 	        "           dram    %s%s items of 32 B, 512 MiB of larger "
 	        "values\n           ycsb    %s items of 256 B\n"
-	        "           hot     1,024 items of 32 B, one of them read\n",
+	        "           hot     1,024 items of 32 B, one of them read\n"
+	        "           fit50, fit90  256 B items filling 50%% and 90%% of "
+	        "the item memory\n                   of a %u MiB segment\n",
 	        quick ? "none in a quick run, else " : "",
 	        count_str(dram_items, dram_str, sizeof dram_str),
-	        count_str(ycsb_items, ycsb_str, sizeof ycsb_str));
+	        count_str(ycsb_items, ycsb_str, sizeof ycsb_str),
+	        (quick ? FIT_SEGMENT_QUICK : FIT_SEGMENT) >> 20);
 	if (json_only) {
-		printf("{\"type\":\"run\",\"hostcache\":\"%s\",\"cpus\":%ld,"
-		       "\"l2_bytes\":%llu,\"l3_bytes\":%llu,\"quick\":%s,\"reps\":%u,"
-		       "\"seconds\":%.3f,\"latency_seconds\":%.3f,\"timer_ns\":%llu,"
-		       "\"memcached\":", hc_version(), cpus,
-		       (unsigned long long)l2_bytes, (unsigned long long)l3_bytes,
+		printf("{\"type\":\"run\",\"hostcache\":\"%s\",\"cpus\":%ld",
+		       hc_version(), cpus);
+		cache_level_json(&l2_cache);
+		cache_level_json(&l3_cache);
+		printf(",\"quick\":%s,\"reps\":%u,\"seconds\":%.3f,"
+		       "\"latency_seconds\":%.3f,\"timer_ns\":%llu,\"memcached\":",
 		       quick ? "true" : "false", reps, seconds, seconds / 2,
 		       (unsigned long long)timer_cost);
 		if (memcached_socket)
@@ -2495,8 +3059,11 @@ int main(int argc, char **argv)
 	if (cpus > 0 && cpus < 2)
 		note("one CPU: 2 processes share it, so no process count shows "
 		     "parallel speed-up");
+	cache_level_note(&l2_cache);
+	cache_level_note(&l3_cache);
 	for (unsigned i = 0; i < ndatasets; i++)
-		if ((enabled[MEMCACHED] || enabled[REDIS]) && !datasets[i].servers)
+		if ((enabled[MEMCACHED] || enabled[REDIS]) && !datasets[i].servers &&
+		    datasets[i].fill_pct == 0)
 			note("memcached and redis are not run on the DRAM sets of "
 			     "get_hit and set: each server would hold them for the whole "
 			     "run, gigabytes of memory on top of the local stores");
@@ -2533,6 +3100,7 @@ int main(int argc, char **argv)
 	tprintf("load average %.2f at start, %.2f at end; %.0f s\n", load_start,
 	        load_end, (double)(now_ns() - started) / 1e9);
 	print_summaries(enabled);
+	print_fits();
 	print_scaling(enabled);
 	print_overheads();
 	print_verdicts();
