@@ -90,6 +90,25 @@ static void pass_saw(struct pass *p, uint64_t w)
 	p->owner = sw_marker_owner(w);
 }
 
+/*
+ * May a marker of process slot OWNER still be part of a move?  Only if
+ * that slot is alive and has a move in flight: a mover logs its move
+ * (release) before it plants its first marker and clears the log after
+ * its last, so a reader that saw the marker and then finds no move
+ * logged is looking at a marker no move will take back (a scribble: check
+ * --repair clears it).  Our own slot is asked of this handle instead,
+ * whose flag the segment's bytes cannot fake.
+ */
+static bool move_in_flight(hc_cache *c, unsigned owner)
+{
+	if (owner >= c->max_procs)
+		return false;
+	if (owner == c->slot && c->self != NULL)
+		return load_acquire(&c->moving) != 0;
+	return proc_slot_alive(c, owner) &&
+	       (load_acquire(&c->procs[owner].move[0]) & MOVE_LOGGED);
+}
+
 /* Passes spun, then yielded, before a marker is taken for a stall. */
 #define PASS_SPINS 4
 #define PASS_YIELDS 64
@@ -121,7 +140,7 @@ static bool pass_settled(hc_cache *c, const struct pass *p, int tries)
 		return false;
 	}
 	if (!p->marks || tries >= PASS_YIELDS + PASS_NAPS ||
-	    (p->owner < c->max_procs && !proc_slot_alive(c, p->owner)))
+	    !move_in_flight(c, p->owner))
 		return true;
 	struct timespec nap = { 0, PASS_NAP_NS };
 
@@ -353,8 +372,6 @@ static int resolve_duplicates(hc_cache *c, const struct key *k, uint32_t mb,
 
 /* ---- moves (invariants 6 and 7) ---- */
 
-#define MOVE_LOGGED 8u
-
 /* Move the entry W in slot I of bucket FROM to a vacant slot of bucket TO
  * (its other bucket), by steps (a)-(e) of invariant 6.  False if TO has no
  * vacancy or the entry changed.  Caller holds c->lock (the move log in our
@@ -372,6 +389,7 @@ static bool do_move(hc_cache *c, uint32_t from, unsigned i, uint64_t w,
 		return false;
 	hc_word *dst = slot_at(c, to, (unsigned)j);
 
+	store_relaxed(&c->moving, 1); /* ordered before (a) by its CAS */
 	store_relaxed(&log[1], (uint64_t)to << 4 | (unsigned)j);
 	store_relaxed(&log[2], w);
 	/* Release: a reaper that reads the log reads all of it. */
@@ -398,9 +416,11 @@ static bool do_move(hc_cache *c, uint32_t from, unsigned i, uint64_t w,
 	}
 	cas_full(src, tomb, 0);                               /* (e) */
 	store_release(&log[0], 0);
+	store_release(&c->moving, 0);
 	return true;
 out:
 	store_release(&log[0], 0);
+	store_release(&c->moving, 0);
 	return false;
 }
 

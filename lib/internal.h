@@ -101,6 +101,7 @@ struct hc_cache {
 	 * that stay live, and fresh blocks die faster (LFS, RAMCloud). */
 	pthread_mutex_t lock;
 	struct open_block open, moved;
+	hc_word moving;           /* a move of ours is in flight (index.c) */
 
 	char name[256];
 };

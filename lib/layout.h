@@ -161,6 +161,7 @@ struct hc_proc {
 	hc_word pad1[5];
 };
 _Static_assert(sizeof(struct hc_proc) == 512, "proc slot size");
+#define MOVE_LOGGED 8u /* in move[0]: a move is in flight */
 
 /*
  * The block word: state in bits 0-1, owner slot in bits 2-17 (OPEN,
