@@ -77,7 +77,9 @@ static struct open_block *open_for(hc_cache *c, bool moved)
 /*
  * Claim a FREE block as our OPEN block OB.  Returns 0 on success, 1 when
  * none may be taken (free blocks at or below the reserve, for a writer),
- * HC_ENOMEM when none is FREE at all.  Moved items may dip into the
+ * HC_ENOMEM when none is FREE at all.  c->free_seen says how many FREE
+ * blocks the scan counted, up to the reserve plus HC_WALK_LEAD plus one:
+ * space.c starts freeing blocks when it is down to that lead.  Moved items may dip into the
  * reserve: that is what it is for, so that cleaning always has room.
  */
 static int do_block_claim(hc_cache *c, bool use_reserve,
@@ -100,9 +102,10 @@ static int do_block_claim(hc_cache *c, bool use_reserve,
 			first = b;
 			first_word = w;
 		}
-		if (++free_count > c->reserve && found)
+		if (++free_count > c->reserve + HC_WALK_LEAD)
 			break;
 	}
+	c->free_seen = free_count;
 	if (!found)
 		return HC_ENOMEM;
 	if (free_count <= c->reserve && !use_reserve)

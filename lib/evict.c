@@ -31,6 +31,16 @@
  *      invalidates every reader still copying from it (block.c, invariant 3)
  *      and every slot word that might still name it (index.c, invariant 2).
  *
+ * A walk is done in steps, by the writers as they go (space.c): a writer
+ * that took a block while free blocks were down to the reserve plus
+ * HC_WALK_LEAD claims a victim as its walk (do_walk_begin) and then every
+ * write it makes advances the walk by a few items, the write's size times
+ * the walk's pace, until the block is freed; the walk is private to the
+ * handle and lives across calls, its block EVICTING under our slot
+ * meanwhile (no one else touches it, readers still read it).  Only a
+ * writer that finds no room at all finishes its walk, or walks a whole
+ * block, at once (evict_one).  Detaching finishes the walk.
+ *
  * Every step acts only if the slot still locates the item (a CAS on the
  * whole word), so a walk may be repeated: the reaper of a killed evictor or
  * cleaner finishes its block with do_evict_finish(), which moves what is
@@ -137,18 +147,36 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 	}
 }
 
-/* Walk EVICTING block B of generation GEN (steps 2 and 3). */
-static void evict_walk(hc_cache *c, uint32_t b, uint64_t w, enum walk_mode mode)
-{
-	uint64_t gen = bw_gen(w);
-	uint64_t committed = load_acquire(&c->block_meta[b].committed) & 0xffffffffULL;
-	uint64_t start = block_start(c, b);
-	uint64_t kept = 0;
+/* Bytes walked per byte written when evicting: a walk keeps under half. */
+#define WALK_PACE_EVICT 2
 
-	if (committed > c->block_size)
-		committed = c->block_size;
-	for (uint64_t off = 0; off + HC_ITEM_HEADER <= committed;) {
-		const unsigned char *at = c->items + start + off;
+/* Begin walking EVICTING block B (our word W) into WK. */
+static void walk_init(hc_cache *c, struct walk *wk, uint32_t b, uint64_t w,
+                      bool clean, uint32_t pace)
+{
+	uint64_t committed = load_acquire(&c->block_meta[b].committed) & 0xffffffffULL;
+
+	wk->block = b;
+	wk->word = w;
+	wk->off = 0;
+	wk->end = committed > c->block_size ? c->block_size : committed;
+	wk->kept = 0;
+	wk->pace = pace;
+	wk->clean = clean;
+}
+
+/*
+ * Step 2 for at least BUDGET bytes of WK's items (at least one item), then
+ * step 3 once the walk reaches the end.  True when the block was freed.
+ */
+static bool walk_step(hc_cache *c, struct walk *wk, uint64_t budget)
+{
+	uint32_t b = (uint32_t)wk->block;
+	uint64_t gen = bw_gen(wk->word), start = block_start(c, b), walked = 0;
+	enum walk_mode mode = wk->clean ? WALK_CLEAN : WALK_CLOCK;
+
+	while (wk->off + HC_ITEM_HEADER <= wk->end && walked < budget) {
+		const unsigned char *at = c->items + start + wk->off;
 		struct hc_item hdr;
 
 		shm_copy_out(&hdr, at, sizeof hdr);
@@ -157,19 +185,27 @@ static void evict_walk(hc_cache *c, uint32_t b, uint64_t w, enum walk_mode mode)
 		/* A malformed item ends the walk: what follows cannot be
 		 * parsed, and its slots go stale when the generation moves. */
 		if (item_klen(&hdr) == 0 || item_ntags(&hdr) > HC_MAX_TAGS ||
-		    off + size > committed)
+		    wk->off + size > wk->end) {
+			wk->off = wk->end;
 			break;
-		evict_item(c, start + off, gen, at, &hdr, size, mode, &kept);
-		off += size;
+		}
+		evict_item(c, start + wk->off, gen, at, &hdr, size, mode,
+		           &wk->kept);
+		wk->off += size;
+		walked += size;
 	}
+	if (wk->off + HC_ITEM_HEADER <= wk->end)
+		return false;
 	/* Step 3: full barrier; every reader's validation pairs with it. */
-	cas_full(&c->block_words[b], w, bw_make(HC_BLOCK_FREE, 0, gen + 1));
-	if (mode == WALK_CLEAN) {
+	cas_full(&c->block_words[b], wk->word, bw_make(HC_BLOCK_FREE, 0, gen + 1));
+	if (wk->clean) {
 		counter_add(c, HC_CTR_BLOCKS_CLEANED, 1);
-		counter_add(c, HC_CTR_BYTES_CLEANED, kept);
+		counter_add(c, HC_CTR_BYTES_CLEANED, wk->kept);
 	} else {
 		counter_add(c, HC_CTR_BLOCKS_EVICTED, 1);
 	}
+	wk->block = -1;
+	return true;
 }
 
 /* Reaper: finish block B left EVICTING (word W) by a dead slot.  Every
@@ -179,7 +215,10 @@ static void evict_walk(hc_cache *c, uint32_t b, uint64_t w, enum walk_mode mode)
  * holds c->lock. */
 void do_evict_finish(hc_cache *c, uint32_t b, uint64_t w)
 {
-	evict_walk(c, b, w, WALK_CLEAN);
+	struct walk wk;
+
+	walk_init(c, &wk, b, w, true, 1);
+	walk_step(c, &wk, UINT64_MAX);
 }
 
 /* Dead bytes of block B (word W) by the generation they were counted in. */
@@ -266,13 +305,20 @@ static bool should_clean(hc_cache *c, const struct victims *v)
 	       v->deadest_bytes >= c->block_size / 8;
 }
 
-/* Free one block: clean the deadest (keeping every live item) while the
- * live data is under the watermark and MAY_CLEAN, else evict the oldest by
- * CLOCK.  0 when
- * a block was freed, HC_ENOMEM when no block was SEALED.  Caller holds
- * c->lock (moved items are appended to our open block). */
-int evict_one(hc_cache *c, bool may_clean)
+/*
+ * Start freeing a block: choose the deadest to clean (keeping every live
+ * item) while the live data is under the watermark and MAY_CLEAN, else the
+ * oldest to evict by CLOCK, and claim it as our walk.  Its pace is what
+ * keeps the writers ahead at twice the rate they consume: a block that
+ * frees F of its U committed bytes is walked 2U/F bytes per byte written
+ * (at most 16, as cleaned blocks are at least an eighth free); an evicted
+ * one keeps under half, so 4.  0, HC_ENOMEM when no block was SEALED,
+ * HC_EBUSY when others kept taking the candidates.  Caller holds c->lock.
+ */
+int do_walk_begin(hc_cache *c, bool may_clean)
 {
+	if (c->walk.block >= 0)
+		return 0;
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		struct victims v;
 
@@ -286,8 +332,41 @@ int evict_one(hc_cache *c, bool may_clean)
 
 		if (!cas_full(&c->block_words[b], w, mine))
 			continue; /* another evictor took it: find the next */
-		evict_walk(c, (uint32_t)b, mine, clean ? WALK_CLEAN : WALK_CLOCK);
+		walk_init(c, &c->walk, (uint32_t)b, mine, clean, WALK_PACE_EVICT);
+		if (clean) {
+			uint64_t pace = (5 * c->walk.end + 4 * v.deadest_bytes - 1) /
+			                (4 * v.deadest_bytes);
+
+			c->walk.pace = pace > 10 ? 10 : pace < 1 ? 1 : (uint32_t)pace;
+		}
 		return 0;
 	}
 	return HC_EBUSY;
+}
+
+/* A step of our walk, paid by a write of BYTES: the walk's pace times
+ * that.  True when it freed its block. */
+bool do_walk_advance(hc_cache *c, uint64_t bytes)
+{
+	if (c->walk.block < 0)
+		return false;
+	return walk_step(c, &c->walk, bytes * c->walk.pace);
+}
+
+/* Finish our walk, if any (detach, or a writer that found no room). */
+void do_walk_end(hc_cache *c)
+{
+	if (c->walk.block >= 0)
+		walk_step(c, &c->walk, UINT64_MAX);
+}
+
+/* Free one block now: finish our walk, or walk a new one whole.  0 when a
+ * block was freed, else as do_walk_begin().  Caller holds c->lock. */
+int evict_one(hc_cache *c, bool may_clean)
+{
+	int rc = c->walk.block >= 0 ? 0 : do_walk_begin(c, may_clean);
+
+	if (rc == 0)
+		do_walk_end(c);
+	return rc;
 }

@@ -61,6 +61,19 @@ struct open_block {
 	uint32_t items;
 };
 
+/* A walk of one EVICTING block of ours, advanced in steps (evict.c). */
+struct walk {
+	int64_t block;            /* -1 when none */
+	uint64_t word;            /* its EVICTING word */
+	uint64_t off, end;        /* next item; committed bytes */
+	uint64_t kept;            /* bytes moved forward so far */
+	uint32_t pace;            /* bytes walked per byte written */
+	bool clean;               /* cleaning, else CLOCK eviction */
+};
+
+/* Free blocks beyond the reserve below which writers start walks. */
+#define HC_WALK_LEAD 4u
+
 /*
  * A handle: one attachment of one process.  Everything here is private to
  * the process.  The configuration is copied out of the header once, after
@@ -101,6 +114,8 @@ struct hc_cache {
 	 * that stay live, and fresh blocks die faster (LFS, RAMCloud). */
 	pthread_mutex_t lock;
 	struct open_block open, moved;
+	struct walk walk;         /* the block we are freeing, if any */
+	uint32_t free_seen;       /* FREE blocks our last claim counted */
 	hc_word moving;           /* a move of ours is in flight (index.c) */
 
 	char name[256];
@@ -476,6 +491,9 @@ void lease_release_slot(hc_cache *c, unsigned slot);
 
 /* evict.c */
 int evict_one(hc_cache *c, bool may_clean);
+int do_walk_begin(hc_cache *c, bool may_clean);
+bool do_walk_advance(hc_cache *c, uint64_t bytes);
+void do_walk_end(hc_cache *c);
 void do_evict_finish(hc_cache *c, uint32_t b, uint64_t w);
 
 static inline uint64_t now_ms(const hc_cache *c)

@@ -68,7 +68,8 @@ static void reap_blocks(hc_cache *c, unsigned slot)
 		 * walk below may claim our open block under this slot
 		 * number.  It is ours, not the dead holder's. */
 		if (slot == c->slot && ((int64_t)b == c->open.block ||
-		                        (int64_t)b == c->moved.block))
+		                        (int64_t)b == c->moved.block ||
+		                        (int64_t)b == c->walk.block))
 			continue;
 		if (bw_state(w) == HC_BLOCK_OPEN)
 			block_seal(c, b, w);
@@ -179,6 +180,7 @@ void proc_detach(hc_cache *c)
 	if (c->self == NULL)
 		return;
 	pthread_mutex_lock(&c->lock);
+	do_walk_end(c);
 	do_block_seal_open(c);
 	pthread_mutex_unlock(&c->lock);
 	store_release(&c->self->state, HC_PROC_FREE);
@@ -204,6 +206,10 @@ int proc_after_fork(hc_cache *c)
 	memset(&c->open, 0, sizeof c->open);
 	memset(&c->moved, 0, sizeof c->moved);
 	c->open.block = c->moved.block = -1;
+	/* The parent's walk is the parent's to finish. */
+	memset(&c->walk, 0, sizeof c->walk);
+	c->walk.block = -1;
+	c->free_seen = UINT32_MAX;
 	return proc_attach(c);
 }
 

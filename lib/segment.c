@@ -445,7 +445,8 @@ static hc_cache *handle_new(const char *name)
 	if (c == NULL)
 		return NULL;
 	c->fd = -1;
-	c->open.block = c->moved.block = -1;
+	c->open.block = c->moved.block = c->walk.block = -1;
+	c->free_seen = UINT32_MAX;
 	pthread_mutex_init(&c->lock, NULL);
 	snprintf(c->name, sizeof c->name, "%s", name);
 	return c;

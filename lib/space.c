@@ -11,13 +11,25 @@
 
 /*
  * Reserve SIZE bytes in our open block for a write, making a block FREE
- * when it is full.  *LOC and *GEN as do_block_append().  Cleaning nets as
- * little as an eighth of a block per walk, and in a small segment the
- * open blocks and the reserve can leave it none: past half the tries,
- * evict, so that a set always finds room.  Caller holds c->lock.
+ * when it is full.  *LOC and *GEN as do_block_append().
+ *
+ * Writers pay for the room they take as they go: once a claim found the
+ * free blocks down to the reserve plus HC_WALK_LEAD, each write advances
+ * this process's walk (evict.c) by a few items, at a pace that frees
+ * blocks faster than writes fill them, and starts the next walk when one
+ * ends, until a claim finds the lead restored.  No write walks a whole
+ * block unless it finds no room at all: then it finishes its walk, or
+ * walks one whole, as before.  Cleaning nets as little as an eighth of a
+ * block per walk, and in a small segment the open blocks and the reserve
+ * can leave it none: past half the tries, evict, so that a set always
+ * finds room.  Caller holds c->lock.
  */
 int do_space_append(hc_cache *c, uint64_t size, uint64_t *loc, uint64_t *gen)
 {
+	if (c->walk.block < 0 && c->free_seen <= c->reserve + HC_WALK_LEAD &&
+	    do_walk_begin(c, true) != 0)
+		c->free_seen = UINT32_MAX; /* nothing to walk: ask at the next claim */
+	do_walk_advance(c, size);
 	for (int tries = 0; tries < HC_CLAIM_TRIES; tries++) {
 		int rc = do_block_append(c, size, false, loc, gen);
 

@@ -28,7 +28,7 @@ BENCH_ARGS         ?=
 TRACE_ARGS         ?=
 BENCH_RESULTS      ?= bench/results
 
-.PHONY: bench-quick bench-traces bench-overwrite bench-load
+.PHONY: bench-quick bench-traces bench-overwrite bench-load bench-setpath
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
@@ -48,6 +48,7 @@ bench:
 	  $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1))
 	$(MAKE) bench-overwrite $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
 	$(MAKE) bench-load $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
+	$(MAKE) bench-setpath $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
 
 bench-quick:
 	$(MAKE) bench BENCH_QUICK=1
@@ -93,3 +94,15 @@ bench-traces:
 	gnuplot -e "data='$(BUILD)/bench/traces.dat'; out='$(BUILD)/bench/traces.png'" \
 	  bench/traces.gp
 	@echo "results: $(BUILD)/bench/traces.txt traces.json traces.png"
+
+# The write path in a full segment: sets of new keys (eviction) and
+# overwrites of data at half the item memory (cleaning), 1 and 2
+# processes: sets/s, scaling, p50/p99/p999 (quick: 0.5 s runs).
+bench-setpath: $(BUILD)/bench/bench_setpath
+	@mkdir -p $(BENCH_RESULTS)
+	$(BUILD)/bench/bench_setpath --procs 1,2 \
+	  $(if $(filter 1,$(BENCH_QUICK)),--seconds 0.5) > $(BENCH_RESULTS)/setpath.out
+	grep -v '^{' $(BENCH_RESULTS)/setpath.out > $(BENCH_RESULTS)/setpath.txt
+	grep '^{' $(BENCH_RESULTS)/setpath.out > $(BENCH_RESULTS)/setpath.jsonl
+	rm -f $(BENCH_RESULTS)/setpath.out
+	cat $(BENCH_RESULTS)/setpath.txt

@@ -228,6 +228,60 @@ static void test_kill_mid_clean_loses_nothing(void **state)
 	hc_unlink(name);
 }
 
+/* Writers free blocks in steps: a walk stays under way between sets (a
+ * block EVICTING while no set runs), a child forked with the handle
+ * leaves its parent's walk alone, and detaching finishes the walk. */
+static void test_walks_in_steps_and_detach_finishes(void **state)
+{
+	hc_cache *c = make_segment();
+	hc_check_result r;
+	hc_stats st;
+	unsigned between = 0, polls = 0;
+	int ws;
+
+	load_all(c);
+	for (unsigned round = 0; round < 25 && between < 20; round++) {
+		for (unsigned k = 0; k < 200; k++) {
+			overwrite(c, 0, NKEYS, 50, round * 1000 + k + 1);
+			assert_hc_ok(hc_stats_get(c, &st));
+			polls++;
+			between += st.blocks_evicting > 0;
+		}
+	}
+	printf("# a walk was under way between sets at %u of %u polls\n",
+	       between, polls);
+	if (between == 0)
+		fail_msg("no block stayed EVICTING between sets: walks are "
+		         "not spread over the writers");
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Through the inherited handle: a slot of its own. */
+		overwrite(c, 0, NKEYS, 4 * NKEYS, 77);
+		hc_close(c);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	overwrite(c, 0, NKEYS, 4 * NKEYS, 78);
+	assert_int_equal(count_lost(c), 0);
+	hc_close(c);
+
+	assert_hc_ok(hc_open(name, &c));
+	assert_hc_ok(hc_stats_get(c, &st));
+	assert_true(hc_check(c, 0, NULL, NULL, &r) >= 0);
+	if (st.blocks_evicting != 0 || r.problems != 0)
+		fail_msg("after every writer detached: %llu blocks EVICTING, "
+		         "%llu problems (want 0 each)",
+		         (unsigned long long)st.blocks_evicting,
+		         (unsigned long long)r.problems);
+	assert_int_equal(count_lost(c), 0);
+	assert_int_equal(st.evictions, 0);
+	hc_close(c);
+	hc_unlink(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_over_watermark_evicts),
 		cmocka_unit_test(test_two_writers_keep_every_key),
 		cmocka_unit_test(test_kill_mid_clean_loses_nothing),
+		cmocka_unit_test(test_walks_in_steps_and_detach_finishes),
 	};
 
 	return run_tap_group(tests, NULL, NULL);
