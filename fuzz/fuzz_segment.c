@@ -22,6 +22,8 @@
  *      read at run time), interleaved with every operation, hc_check (with
  *      and without repair), hc_walk, hc_stats_get, hc_procs, hc_reap and a
  *      second attach.
+ *   5. detaches the second handle, repairs once with hc_check, and then
+ *      a read-only hc_check must find nothing, and a key set reads back.
  * Every result must be 0 or an HC_E* code; buffers handed to the library
  * are heap blocks of exactly the stated size, so ASan sees any write past
  * them.  libFuzzer's -timeout catches hangs.
@@ -233,16 +235,21 @@ static void segment_make(const struct template *t)
 	F.t = t;
 }
 
+/* Detach handle I and drop its guard page. */
+static void detach(int i)
+{
+	if (F.h[i] != NULL)
+		hc_close(F.h[i]);
+	F.h[i] = NULL;
+	if (F.guard[i] != NULL)
+		munmap(F.guard[i], PAGE);
+	F.guard[i] = NULL;
+}
+
 static void segment_drop(void)
 {
-	for (int i = 0; i < 2; i++) {
-		if (F.h[i] != NULL)
-			hc_close(F.h[i]);
-		F.h[i] = NULL;
-		if (F.guard[i] != NULL)
-			munmap(F.guard[i], PAGE);
-		F.guard[i] = NULL;
-	}
+	for (int i = 0; i < 2; i++)
+		detach(i);
 	munmap(F.reserve, F.size + 2 * PAGE);
 	close(F.fd);
 	shm_unlink(F.name);
@@ -551,6 +558,38 @@ static void operate(struct input *in, hc_cache *c)
 	}
 }
 
+static void say_left(void *arg, const char *msg)
+{
+	fprintf(stderr, "left after one repair: %s\n", msg);
+}
+
+/* 5. With the damage done and the second handle detached: one repair
+ * leaves nothing for a read-only check to find, and a key set afterwards
+ * reads back. */
+static void repair_round_trip(void)
+{
+	hc_check_result res;
+	char got[16];
+	size_t len = 0;
+
+	if (F.h[0] == NULL)
+		return;
+	detach(1);
+	rc_ok("repair", hc_check(F.h[0], 1, ignore_report, NULL, &res));
+	long left = hc_check(F.h[0], 0, say_left, NULL, &res);
+
+	rc_ok("check", left);
+	if (left > 0)
+		fail("%ld problems left after one repair", left);
+	int rc = hc_set(F.h[0], "after", 5, "repair", 6, 0);
+
+	if (rc == 0)
+		rc = hc_get(F.h[0], "after", 5, got, sizeof got, &len);
+	if (rc != 0 || len != 6 || memcmp(got, "repair", 6) != 0)
+		fail("a key set after the repair did not read back (%d: %s)",
+		     rc, hc_last_error());
+}
+
 static int attach(int i)
 {
 	/* A zero magic makes hc_open wait a second for a creator (DESIGN;
@@ -610,11 +649,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (F.h[1] == NULL) {
 				attach(1);
 			} else {
-				hc_close(F.h[1]);
-				F.h[1] = NULL;
-				if (F.guard[1] != NULL)
-					munmap(F.guard[1], PAGE);
-				F.guard[1] = NULL;
+				detach(1);
 			}
 			break;
 		default:
@@ -622,6 +657,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	repair_round_trip();
 	segment_drop();
 	return 0;
 }

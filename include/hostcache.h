@@ -486,9 +486,11 @@ typedef void (*hc_check_fn)(void *arg, const char *problem);
 /* Walk the whole segment while other processes keep working: every block,
  * every index entry, every process slot (see check.c for the list).  Each
  * finding is passed to REPORT (if not NULL) as one line.  With REPAIR, dead
- * processes are reaped first, blocks owned by nobody are settled and
- * malformed index entries cleared; no well-formed live item is ever
- * dropped.  Returns the number of problems found (0 = clean) or an error. */
+ * processes are reaped first, blocks owned by nobody are settled, and what
+ * damaged bytes make untrustworthy is dropped or set right (check.c); no
+ * well-formed live item is ever dropped, and a second call without REPAIR
+ * finds nothing unless a live process holds a damaged open block.  Returns
+ * the number of problems found (0 = clean) or an error. */
 int hc_check(hc_cache *c, int repair, hc_check_fn report, void *arg,
              hc_check_result *out);
 

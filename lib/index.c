@@ -278,16 +278,6 @@ static int bucket_vacancy(hc_cache *c, uint32_t b, uint64_t *word)
 	return -1;
 }
 
-/* The order of writes, on which every process agrees: the later stamp
- * wins, and CAS ids break ties (they grow within a process slot, and a
- * reinserted or touched copy keeps its original's). */
-static bool item_newer(const struct hc_item *a, const struct hc_item *b)
-{
-	if (item_stamp(a) != item_stamp(b))
-		return item_stamp(a) > item_stamp(b);
-	return item_cas(a) > item_cas(b);
-}
-
 /* Withdraw our entry WORD, published in slot MINE of bucket MB, wherever
  * it is now (a move may have carried it to K's other bucket).  True if we
  * unlinked it. */

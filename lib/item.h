@@ -214,4 +214,14 @@ static inline unsigned hash_fp(uint64_t h)
 	return fp ? fp : 1;
 }
 
+/* The order of writes, on which every process agrees: the later stamp
+ * wins, and CAS ids break ties (they grow within a process slot, and a
+ * reinserted or touched copy keeps its original's). */
+static inline bool item_newer(const struct hc_item *a, const struct hc_item *b)
+{
+	if (item_stamp(a) != item_stamp(b))
+		return item_stamp(a) > item_stamp(b);
+	return item_cas(a) > item_cas(b);
+}
+
 #endif /* HC_ITEM_H */

@@ -308,6 +308,7 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	    (h->block_size & (h->block_size - 1)) != 0 ||
 	    h->nblocks == 0 || h->nblocks > HC_MAX_BLOCKS ||
 	    h->nbuckets == 0 || h->nbuckets > (1u << 30) ||
+	    h->max_value == 0 ||
 	    h->max_value > block_value_room(h->block_size, h->max_key) ||
 	    h->reserve_blocks != HC_RESERVE_BLOCKS ||
 	    h->ttl_jitter_pct > HC_MAX_JITTER_PCT ||

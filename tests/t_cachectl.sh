@@ -232,6 +232,22 @@ printf 'hello, world' >"$TMP/want"
 run get "$SEG" greeting
 expect_output "$TMP/want" "get prints the value exactly, no newline added"
 
+# On a terminal (script(1) gives it one) a newline ends the value.
+if command -v script >/dev/null 2>&1 &&
+    script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+	script -qec "$CACHECTL get $SEG greeting" /dev/null </dev/null \
+	    >"$TMP/tty.out" 2>&1
+	printf 'world\r\n' >"$TMP/tty.want" # the terminal's \n is \r\n
+	if tail -c 7 "$TMP/tty.out" | cmp -s - "$TMP/tty.want"; then
+		pass "get on a terminal ends the value with a newline"
+	else
+		fail "get on a terminal ends the value with a newline" \
+		    "$(od -c "$TMP/tty.out" | tail -3)"
+	fi
+else
+	skip "get on a terminal" "needs script(1)"
+fi
+
 printf 'a\000b\nc\n\000' >"$TMP/want"
 run_with_input "$TMP/want" set "$SEG" binary -
 run get "$SEG" binary

@@ -390,7 +390,8 @@ static const struct command commands[] = {
 	 name_key_value, set_options, cmd_set},
 	{"get", "NAME KEY [--escaped]",
 	 "Write KEY's value to stdout, byte for byte, with no newline "
-	 "added.\nExit status 1 if KEY is not found.\n" ESCAPED_HELP,
+	 "added\n(on a terminal, a newline follows it).\nExit status 1 if KEY "
+	 "is not found.\n" ESCAPED_HELP,
 	 name_key, key_options, cmd_get},
 	{"del", "NAME KEY [--escaped]",
 	 "Delete KEY.  Exit status 1 if KEY is not found.\n" ESCAPED_HELP,

@@ -282,7 +282,10 @@ static int print_value(const struct args *a, hc_cache *c,
 		                "read; try again");
 	if (err != 0)
 		return fail_hc(a, err);
-	if (write_all(STDOUT_FILENO, value, len) != 0)
+	/* Byte-exact in a pipe; on a terminal a newline ends the value, so
+	 * the prompt starts on a line of its own (as redis-cli does). */
+	if (write_all(STDOUT_FILENO, value, len) != 0 ||
+	    (isatty(STDOUT_FILENO) && write_all(STDOUT_FILENO, "\n", 1) != 0))
 		status = fail_msg(a, "writing stdout: %s", strerror(errno));
 	free(value);
 	return status;
