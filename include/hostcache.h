@@ -158,6 +158,12 @@ int hc_open(const char *name, hc_cache **out);
  * them (hc_procs, hc_check); only when no slot is free is a dead one
  * reaped and taken. */
 #define HC_OPEN_NO_REAP 1u
+/* HC_OPEN_REPAIR: a segment whose header is damaged but whose backup copy
+ * of it is intact (it is kept in the next page) has its header restored
+ * from the copy, and is attached; without it such a segment is refused
+ * with HC_ECORRUPT and a message that says to repair it.  cachectl check
+ * --repair opens with it. */
+#define HC_OPEN_REPAIR 2u
 int hc_open_ex(const char *name, unsigned flags, hc_cache **out);
 
 /* The hash of TAG as items carry it (hc_item_view.tags), or 0 for a bad

@@ -19,6 +19,8 @@
  *    offset, and no key twice;
  *  - every attached process slot: its process alive.
  *
+ *  - the header's geometry and its backup copy, against what the handle
+ *    verified at attach;
  *  - the process slots' states and counters, and the invalidation stamps
  *    (none later than now; the latest at least the flush).
  *
@@ -172,6 +174,39 @@ static void check_stamps(struct checker *k)
 		        (unsigned long long)flush, (unsigned long long)now);
 		if (k->repair && cas_full(latest, v, flush > now ? now : flush))
 			k->r->repaired++;
+	}
+}
+
+/* The header's geometry and its backup copy, against what this handle
+ * verified when it attached (processes never read the geometry again, so
+ * rewriting it under them is safe). */
+static void check_header(struct checker *k)
+{
+	hc_cache *c = k->c;
+	const struct hc_header_backup *b =
+		(const struct hc_header_backup *)(c->base + HC_BACKUP_OFF);
+	hc_word now[HC_GEOMETRY_BYTES / 8], copy[HC_GEOMETRY_BYTES / 8];
+
+	for (size_t i = 0; i < HC_GEOMETRY_BYTES / 8; i++) {
+		now[i] = load_relaxed((const hc_word *)c->base + i);
+		copy[i] = load_relaxed((const hc_word *)b->geom + i);
+	}
+	if (memcmp(now, c->geom, sizeof now) != 0) {
+		problem(k, "the segment header's geometry words are damaged (new "
+		        "attaches are refused); %s", k->repair ? "rewritten"
+		        : "repair rewrites them");
+		if (k->repair) {
+			header_restore(c, c->geom);
+			k->r->repaired++;
+		}
+	}
+	if (load_acquire(&b->sum) == 0 || memcmp(copy, c->geom, sizeof copy) != 0) {
+		problem(k, "the header's backup copy is damaged or missing; %s",
+		        k->repair ? "rewritten" : "repair rewrites it");
+		if (k->repair) {
+			header_backup_write(c, (const struct hc_header *)c->geom);
+			k->r->repaired++;
+		}
 	}
 }
 
@@ -704,6 +739,7 @@ HC_API int hc_check(hc_cache *c, int repair, hc_check_fn report, void *arg,
 		repair_orphans(&k);
 		pthread_mutex_unlock(&c->lock);
 	}
+	check_header(&k);
 	check_procs(&k);
 	check_stamps(&k);
 	check_blocks(&k);

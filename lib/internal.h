@@ -119,6 +119,9 @@ struct hc_cache {
 	hc_word moving;           /* a move of ours is in flight (index.c) */
 
 	char name[256];
+	/* The header's geometry as this handle verified it (check.c
+	 * compares the header and its backup with it). */
+	unsigned char geom[HC_GEOMETRY_BYTES];
 };
 
 /* error.c */
@@ -135,7 +138,9 @@ static inline int hc_ret(int rc)
 
 /* segment.c */
 int segment_name_check(const char *name, char *out, size_t cap);
-int segment_map_fd(hc_cache *c, int fd, const char *name);
+int segment_map_fd(hc_cache *c, int fd, const char *name, unsigned flags);
+void header_backup_write(hc_cache *c, const struct hc_header *h);
+void header_restore(hc_cache *c, const void *geom);
 
 /* proc.c */
 extern hc_word hc_fork_gen;

@@ -94,6 +94,24 @@ struct hc_header {
 	uint64_t pad4[6];
 };
 _Static_assert(sizeof(struct hc_header) == 384, "header size");
+
+/* The header's words up to here are written once, at creation, and never
+ * again: the geometry every attach verifies. */
+#define HC_GEOMETRY_BYTES offsetof(struct hc_header, index_moves)
+
+/*
+ * A copy of the geometry, in the page after the header's (a damage of
+ * the header's page leaves it): written at creation after the header is
+ * published, checked by its sum.  An attach that finds the header damaged
+ * and the copy intact says so, and with HC_OPEN_REPAIR restores the
+ * header from it (segment.c); check compares both with what the handle
+ * verified at attach and repair rewrites either.
+ */
+struct hc_header_backup {
+	hc_word sum;            /* header_sum() of geom, 0 while unwritten */
+	unsigned char geom[HC_GEOMETRY_BYTES];
+};
+#define HC_BACKUP_OFF HC_PAGE
 _Static_assert(offsetof(struct hc_header, layout) == 8,
                "the layout word sits right after the magic");
 _Static_assert(offsetof(struct hc_header, seal_seq) % HC_CACHELINE == 0,

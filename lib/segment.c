@@ -34,7 +34,7 @@
 #define HC_DEFAULT_WATERMARK_PCT 90u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
-#define HC_LAYOUT_REVISION 4u
+#define HC_LAYOUT_REVISION 5u
 #define HC_MAX_JITTER_PCT 50u
 
 HC_API void hc_config_init(hc_config *cfg)
@@ -119,7 +119,7 @@ static uint64_t pow2_ceil(uint64_t n)
 /* Place every region, given the counts. */
 static void geometry_place(struct geometry *g)
 {
-	g->off_procs = HC_PAGE;
+	g->off_procs = 2 * HC_PAGE; /* the header's page, its backup's */
 	g->off_block_words =
 		page_align(g->off_procs + (uint64_t)g->max_procs * sizeof(struct hc_proc));
 	g->off_block_meta =
@@ -437,6 +437,9 @@ static void handle_bind(hc_cache *c, const struct hc_header *h)
 	c->reserve = h->reserve_blocks;
 	c->ttl_jitter_pct = h->ttl_jitter_pct;
 	c->block_shift = (unsigned)__builtin_ctz(h->block_size);
+	/* As published: at creation the magic comes after this. */
+	memcpy(c->geom, h, HC_GEOMETRY_BYTES);
+	((struct hc_header *)c->geom)->magic = HC_MAGIC_WORD;
 }
 
 static hc_cache *handle_new(const char *name)
@@ -552,6 +555,7 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	handle_bind(c, h);
 	/* Publish: pairs with the acquire load of magic in hc_open(). */
 	store_release(&h->magic, HC_MAGIC_WORD);
+	header_backup_write(c, h);
 
 	if ((rc = proc_attach(c)) < 0)
 		goto fail;
@@ -562,6 +566,56 @@ fail:
 fail_nounlink:
 	handle_free(c);
 	return hc_ret(rc);
+}
+
+/* The sum that marks a backup copy of geometry GEOM whole (never 0). */
+static uint64_t header_sum(const void *geom)
+{
+	return XXH3_64bits(geom, HC_GEOMETRY_BYTES) | 1;
+}
+
+/* Write the backup of header H (the verified geometry) through the
+ * mapping: the copy first, its sum last. */
+void header_backup_write(hc_cache *c, const struct hc_header *h)
+{
+	struct hc_header_backup *b =
+		(struct hc_header_backup *)(c->base + HC_BACKUP_OFF);
+	hc_word words[HC_GEOMETRY_BYTES / 8];
+
+	memcpy(words, h, sizeof words);
+	store_release(&b->sum, 0);
+	for (size_t i = 0; i < HC_GEOMETRY_BYTES / 8; i++)
+		store_relaxed((hc_word *)b->geom + i, words[i]);
+	store_release(&b->sum, header_sum(words));
+}
+
+/* Rewrite the header's geometry from GEOM (the backup, or the handle's
+ * verified copy), the magic last. */
+void header_restore(hc_cache *c, const void *geom)
+{
+	hc_word words[HC_GEOMETRY_BYTES / 8];
+	hc_word *to = (hc_word *)c->base;
+
+	memcpy(words, geom, sizeof words);
+	for (size_t i = 1; i < HC_GEOMETRY_BYTES / 8; i++)
+		store_relaxed(&to[i], words[i]);
+	store_release(&to[0], words[0]);
+}
+
+/* Read the backup from FD into B: true if it is whole and describes a
+ * segment of FILE_SIZE bytes of our layout. */
+static bool backup_read(int fd, uint64_t file_size, struct hc_header *b)
+{
+	struct hc_header_backup copy;
+
+	if (file_size < HC_BACKUP_OFF + sizeof copy ||
+	    pread(fd, &copy, sizeof copy, HC_BACKUP_OFF) != (ssize_t)sizeof copy ||
+	    copy.sum == 0 || copy.sum != header_sum(copy.geom))
+		return false;
+	memset(b, 0, sizeof *b);
+	memcpy(b, copy.geom, HC_GEOMETRY_BYTES);
+	return b->magic == HC_MAGIC_WORD && b->layout == hc_layout_word() &&
+	       b->size == file_size;
 }
 
 /* Wait (bounded) for the creator to size the file and publish the magic.
@@ -577,7 +631,12 @@ static int wait_initialised(int fd, const char *name, uint64_t *file_size)
 		if ((uint64_t)st.st_size >= sizeof(struct hc_header)) {
 			if (pread(fd, &magic, sizeof magic, 0) != (ssize_t)sizeof magic)
 				return errno_to_hc(errno, name, "read");
-			if (magic == HC_MAGIC_WORD) {
+			struct hc_header b;
+
+			/* A whole backup is written after the magic: a header
+			 * without one was damaged, not left half-made. */
+			if (magic == HC_MAGIC_WORD ||
+			    backup_read(fd, (uint64_t)st.st_size, &b)) {
 				*file_size = (uint64_t)st.st_size;
 				return 0;
 			}
@@ -593,30 +652,56 @@ static int wait_initialised(int fd, const char *name, uint64_t *file_size)
 	}
 }
 
-int segment_map_fd(hc_cache *c, int fd, const char *name)
+/* Verify header H of a file of FILE_SIZE bytes. */
+static int header_verify(const struct hc_header *h, uint64_t file_size,
+                         const char *name)
 {
-	struct hc_header h;
+	if (h->magic != HC_MAGIC_WORD)
+		return hc_fail(HC_ECORRUPT, "'%s' is not a hostcache segment "
+		               "(bad magic)", name);
+	if (h->layout != hc_layout_word())
+		return hc_fail(HC_EVERSION, "segment '%s' has layout %016llx, this "
+		               "library (%s) uses %016llx; recreate the segment or "
+		               "use the matching library", name,
+		               (unsigned long long)h->layout, HC_VERSION_STRING,
+		               (unsigned long long)hc_layout_word());
+	return geometry_verify(h, file_size);
+}
+
+int segment_map_fd(hc_cache *c, int fd, const char *name, unsigned flags)
+{
+	struct hc_header h, b;
 	uint64_t file_size = 0;
+	bool restore = false;
 	int rc;
 
 	if ((rc = wait_initialised(fd, name, &file_size)) < 0)
 		return rc;
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
 		return errno_to_hc(errno, name, "read");
-	if (h.layout != hc_layout_word())
-		return hc_fail(HC_EVERSION, "segment '%s' has layout %016llx, this "
-		               "library (%s) uses %016llx; recreate the segment or "
-		               "use the matching library", name,
-		               (unsigned long long)h.layout, HC_VERSION_STRING,
-		               (unsigned long long)hc_layout_word());
-	if ((rc = geometry_verify(&h, file_size)) < 0)
-		return rc;
+	if ((rc = header_verify(&h, file_size, name)) < 0) {
+		/* A damaged header with a whole backup: repairable. */
+		char why[200];
+
+		snprintf(why, sizeof why, "%s", hc_last_error());
+		if (!backup_read(fd, file_size, &b) ||
+		    header_verify(&b, file_size, name) < 0)
+			return hc_fail(rc, "%s", why);
+		if (!(flags & HC_OPEN_REPAIR))
+			return hc_fail(HC_ECORRUPT, "%s; the header's backup copy is "
+			               "intact: 'cachectl check --repair %s' restores "
+			               "it", why, name);
+		memcpy(&h, &b, HC_GEOMETRY_BYTES);
+		restore = true;
+	}
 	c->map_size = file_size;
 	c->base = mmap(NULL, file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (c->base == MAP_FAILED) {
 		c->base = NULL;
 		return errno_to_hc(errno, name, "map");
 	}
+	if (restore)
+		header_restore(c, &h);
 	/* Pairs with the release store of magic in hc_create(); then verify
 	 * the header again from the mapping, the copy we keep using. */
 	struct hc_header *m = (struct hc_header *)c->base;
@@ -657,7 +742,7 @@ HC_API int hc_open_ex(const char *name, unsigned flags, hc_cache **out)
 		rc = errno_to_hc(errno, shm, "open");
 		goto fail;
 	}
-	if ((rc = segment_map_fd(c, c->fd, shm)) < 0)
+	if ((rc = segment_map_fd(c, c->fd, shm, flags)) < 0)
 		goto fail;
 	c->no_reap = (flags & HC_OPEN_NO_REAP) != 0;
 	if ((rc = proc_attach(c)) < 0)

@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
+#include "internal.h" /* HC_BACKUP_OFF */
 
 #define SEG_SIZE ((uint64_t)2 << 20)
 #define SEG_PROCS 4
@@ -420,9 +421,13 @@ static void flip_layout(const char *path)
 	unsigned char b;
 
 	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &b, 1, 8), 1);
-	b ^= 0x10;
-	assert_int_equal(pwrite(fd, &b, 1, 8), 1);
+	/* In the header and in its backup copy, as a library of another
+	 * layout would have written both. */
+	for (off_t at = 8; at <= HC_BACKUP_OFF + 16; at += HC_BACKUP_OFF + 8) {
+		assert_int_equal(pread(fd, &b, 1, at), 1);
+		b ^= 0x10;
+		assert_int_equal(pwrite(fd, &b, 1, at), 1);
+	}
 	close(fd);
 }
 

@@ -17,9 +17,10 @@
  * a fresh attach works.  Each round runs in a child under an alarm, so a
  * crash or a hang fails the test instead of stopping it.
  *
- * The header's geometry words are left out: they are verified on attach
- * (t_segment), and a segment whose geometry is damaged is refused with
- * HC_ECORRUPT (tested below), not repaired.
+ * The repairing process attached before the damage: it rewrites the
+ * header's geometry (and its backup copy) from what it verified then.  A
+ * process that attaches after the damage is refused, and with
+ * HC_OPEN_REPAIR restores the header from its backup copy (tested below).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -98,7 +99,9 @@ static void worker(unsigned deadline_ms)
 /* Damage the segment's bytes through its file. */
 static void damage(hc_cache *c, uint64_t *s, char *what, size_t cap)
 {
-	const struct hc_header *h = c->hdr;
+	/* The geometry as the handle verified it: an earlier damage may
+	 * have hit the header. */
+	const struct hc_header *h = (const struct hc_header *)c->geom;
 	struct { const char *name; uint64_t off, len; } regions[] = {
 		{ "process table", h->off_procs, h->off_block_words - h->off_procs },
 		{ "block words", h->off_block_words,
@@ -109,10 +112,12 @@ static void damage(hc_cache *c, uint64_t *s, char *what, size_t cap)
 		{ "item memory", h->off_items, h->item_memory },
 		{ "invalidation table", h->off_inval, (uint64_t)h->ninval * 8 },
 		{ "lease table", h->off_leases, (uint64_t)h->nleases * 64 },
-		{ "header run-time words", offsetof(struct hc_header, index_moves),
-		  sizeof *h - offsetof(struct hc_header, index_moves) },
-		{ "anywhere past the geometry", offsetof(struct hc_header, index_moves),
-		  h->size - offsetof(struct hc_header, index_moves) },
+		{ "header geometry words", 0, HC_GEOMETRY_BYTES },
+		{ "header run-time words", HC_GEOMETRY_BYTES,
+		  sizeof *h - HC_GEOMETRY_BYTES },
+		{ "the header's page", 0, HC_PAGE },
+		{ "the header's backup", HC_BACKUP_OFF, HC_PAGE },
+		{ "anywhere", 0, c->size },
 	};
 	unsigned nr = sizeof regions / sizeof *regions;
 	unsigned r = (unsigned)(rng(s) % nr);
@@ -153,9 +158,7 @@ static void damage(hc_cache *c, uint64_t *s, char *what, size_t cap)
 		break;
 	default: {
 		pattern = "a copy of another part";
-		uint64_t from = offsetof(struct hc_header, index_moves) +
-		                rng(s) % (h->size - len -
-		                          offsetof(struct hc_header, index_moves));
+		uint64_t from = rng(s) % (c->size - len);
 
 		assert_true(pread(fd, buf, len, (off_t)from) == (ssize_t)len);
 		break;
@@ -301,28 +304,52 @@ static void test_random_damage_repaired_in_one_run(void **state)
 		         failed, rounds);
 }
 
-/* Damaged geometry is refused on attach, with a message that says so. */
-static void test_damaged_geometry_refused(void **state)
+/* A process that attaches after the header was damaged: refused with a
+ * message that names the repair; with HC_OPEN_REPAIR the header comes back
+ * from its backup copy and every key is still there.  With the backup
+ * damaged too there is no way back, and attach says so. */
+static void test_damaged_header_restored_on_attach(void **state)
 {
 	hc_config cfg;
 	hc_cache *c;
-	char path[128];
-	uint32_t junk = 12345;
+	hc_check_result r;
+	char path[128], val[16];
+	size_t len;
+	uint64_t junk[8] = { 0 };
 
-	test_segment_name(name, sizeof name, "geometry");
+	test_segment_name(name, sizeof name, "header");
 	hc_unlink(name);
 	hc_config_init(&cfg);
 	cfg.size = 2u << 20;
 	assert_hc_ok(hc_create(name, &cfg, &c));
+	assert_hc_ok(hc_set(c, "kept", 4, "yes", 3, 0));
 	hc_close(c);
 	snprintf(path, sizeof path, "/dev/shm%s", name);
 	int fd = open(path, O_RDWR);
 
 	assert_true(fd >= 0);
-	assert_true(pwrite(fd, &junk, sizeof junk,
-	                   offsetof(struct hc_header, nblocks)) == sizeof junk);
-	close(fd);
+	/* The magic, the layout, the size and the limits. */
+	assert_true(pwrite(fd, junk, sizeof junk, 0) == sizeof junk);
 	assert_hc(hc_open(name, &c), HC_ECORRUPT);
+	printf("# %s\n", hc_last_error());
+	assert_non_null(strstr(hc_last_error(), "check --repair"));
+	assert_hc_ok(hc_open_ex(name, HC_OPEN_REPAIR, &c));
+	assert_true(hc_check(c, 0, NULL, NULL, &r) >= 0);
+	assert_int_equal(r.problems, 0);
+	assert_hc_ok(hc_get(c, "kept", 4, val, sizeof val, &len));
+	assert_int_equal(len, 3);
+	hc_close(c);
+	assert_hc_ok(hc_open(name, &c));
+	hc_close(c);
+
+	/* Both copies gone. */
+	unsigned char page[HC_PAGE];
+
+	memset(page, 0x5a, sizeof page);
+	assert_true(pwrite(fd, page, sizeof page, 0) == sizeof page);
+	assert_true(pwrite(fd, page, sizeof page, HC_BACKUP_OFF) == sizeof page);
+	close(fd);
+	assert_hc(hc_open_ex(name, HC_OPEN_REPAIR, &c), HC_ECORRUPT);
 	printf("# %s\n", hc_last_error());
 	hc_unlink(name);
 }
@@ -331,7 +358,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_damage_repaired_in_one_run),
-		cmocka_unit_test(test_damaged_geometry_refused),
+		cmocka_unit_test(test_damaged_header_restored_on_attach),
 	};
 
 	return run_tap_group(tests, NULL, NULL);

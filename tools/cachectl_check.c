@@ -14,7 +14,8 @@
  *
  * check attaches as an observer (HC_OPEN_NO_REAP), so the slots of dead
  * processes and what they hold are still there to be reported; --repair
- * reaps them.
+ * reaps them.  A damaged header with an intact backup copy is refused on
+ * attach; --repair restores it (HC_OPEN_REPAIR) before it checks.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -186,7 +187,28 @@ out:
 	return status;
 }
 
+/*
+ * With --repair, a segment whose header is damaged but whose backup copy
+ * of it is intact is attached with HC_OPEN_REPAIR, which restores the
+ * header; that finding and its repair are said first.  Without --repair,
+ * or with no intact copy, the attach fails with the library's message.
+ */
 int cmd_check(const struct args *a)
 {
-	return with_segment_observing(a, run_check);
+	hc_cache *c;
+	int err = hc_open_ex(a->positional[0], HC_OPEN_NO_REAP, &c);
+
+	if (err == HC_ECORRUPT && option_given(a, "repair") &&
+	    strstr(hc_last_error(), "backup copy is intact") != NULL) {
+		if (!option_given(a, "json"))
+			printf("problem: %s\n", hc_last_error());
+		err = hc_open_ex(a->positional[0],
+		                 HC_OPEN_NO_REAP | HC_OPEN_REPAIR, &c);
+		if (err == 0 && !option_given(a, "json"))
+			printf("repair: the header was restored from its backup "
+			       "copy\n");
+	}
+	if (err != 0)
+		return fail_hc(a, err);
+	return close_segment(a, c, run_check(a, c));
 }

@@ -126,6 +126,9 @@ int fail_hc(const struct args *a, int err)
 	fprintf(stderr, ": %s", why);
 	if (hint.command == NULL && library_explained)
 		hint.advice = NULL;
+	/* The library already named the way back (check --repair). */
+	if (strstr(why, "cachectl check --repair") != NULL)
+		hint.advice = hint.command = NULL;
 	if (hint.advice != NULL)
 		fprintf(stderr, "; %s", hint.advice);
 	if (hint.command != NULL)
