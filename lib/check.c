@@ -644,6 +644,16 @@ static void check_accounting(struct checker *k, const uint64_t *dead0,
 	}
 }
 
+/* Seal OPEN block B (word W), or finish it EVICTING, as its reaper. */
+static void settle_block(struct checker *k, uint32_t b, uint64_t w)
+{
+	if (bw_state(w) == HC_BLOCK_OPEN)
+		block_seal(k->c, b, w);
+	else
+		do_evict_finish(k->c, b, w);
+	k->r->repaired++;
+}
+
 /* Settle blocks that name an owner slot nobody holds and nobody will reap
  * (the slot reads FREE).  We take the slot's lock to be its reaper. */
 static void repair_orphans(struct checker *k)
@@ -657,12 +667,7 @@ static void repair_orphans(struct checker *k)
 		if (st != HC_BLOCK_OPEN && st != HC_BLOCK_EVICTING)
 			continue;
 		if (owner >= c->max_procs) {
-			/* No slot to lock: settle it directly. */
-			if (st == HC_BLOCK_OPEN)
-				block_seal(c, b, w);
-			else
-				do_evict_finish(c, b, w);
-			k->r->repaired++;
+			settle_block(k, b, w); /* no slot to lock */
 			continue;
 		}
 		if (owner == c->slot) {
@@ -672,24 +677,15 @@ static void repair_orphans(struct checker *k)
 			    (int64_t)b == c->moved.block ||
 			    (int64_t)b == c->walk.block)
 				continue;
-			if (st == HC_BLOCK_OPEN)
-				block_seal(c, b, w);
-			else
-				do_evict_finish(c, b, w);
-			k->r->repaired++;
+			settle_block(k, b, w);
 			continue;
 		}
 		if (proc_slot_alive(c, owner))
 			continue;
 		if (proc_lock_slot(c, owner) < 0)
 			continue;
-		if (load_acquire(&c->block_words[b]) == w) {
-			if (st == HC_BLOCK_OPEN)
-				block_seal(c, b, w);
-			else
-				do_evict_finish(c, b, w);
-			k->r->repaired++;
-		}
+		if (load_acquire(&c->block_words[b]) == w)
+			settle_block(k, b, w);
 		proc_unlock_slot(c, owner);
 	}
 }

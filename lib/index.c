@@ -74,6 +74,9 @@ struct pass {
 	uint64_t moves;          /* index_moves before the pass */
 	bool marks;              /* a move marker was seen in K's buckets */
 	unsigned owner;          /* the process slot of the last one seen */
+	const hc_word *at;       /* where it was, and what it read */
+	uint64_t marker;
+	unsigned stale;          /* naps in a row it looked left behind */
 };
 
 static void pass_begin(hc_cache *c, struct pass *p)
@@ -84,29 +87,12 @@ static void pass_begin(hc_cache *c, struct pass *p)
 	p->marks = false;
 }
 
-static void pass_saw(struct pass *p, uint64_t w)
+static void pass_saw(struct pass *p, uint64_t w, const hc_word *at)
 {
 	p->marks = true;
 	p->owner = sw_marker_owner(w);
-}
-
-/*
- * May a marker of process slot OWNER still be part of a move?  Only if
- * that slot is alive and has a move in flight: a mover logs its move
- * (release) before it plants its first marker and clears the log after
- * its last, so a reader that saw the marker and then finds no move
- * logged is looking at a marker no move will take back (a scribble: check
- * --repair clears it).  Our own slot is asked of this handle instead,
- * whose flag the segment's bytes cannot fake.
- */
-static bool move_in_flight(hc_cache *c, unsigned owner)
-{
-	if (owner >= c->max_procs)
-		return false;
-	if (owner == c->slot && c->self != NULL)
-		return load_acquire(&c->moving) != 0;
-	return proc_slot_alive(c, owner) &&
-	       (load_acquire(&c->procs[owner].move[0]) & MOVE_LOGGED);
+	p->at = at;
+	p->marker = w;
 }
 
 /* Passes spun, then yielded, before a marker is taken for a stall. */
@@ -115,32 +101,67 @@ static bool move_in_flight(hc_cache *c, unsigned owner)
 /* 50 us naps waiting on a live mover: about a second at most. */
 #define PASS_NAPS 20000
 #define PASS_NAP_NS 50000
+/* Naps in a row after which a marker no move owns is taken for a
+ * scribble. */
+#define PASS_STALE_NAPS 8
+
+/* Has slot OWNER a move in flight?  Our own slot is asked of this handle,
+ * whose flag the segment's bytes cannot fake. */
+static bool move_logged(hc_cache *c, unsigned owner)
+{
+	if (owner == c->slot && c->self != NULL)
+		return load_acquire(&c->moving) != 0;
+	return (load_acquire(&c->procs[owner].move[0]) & MOVE_LOGGED) != 0;
+}
+
+/*
+ * Is the marker the pass saw left behind by no move (scribbled bytes)?  A
+ * mover logs its move (release) before it plants its first marker and
+ * clears the log after its last.  So when the owner has no move logged,
+ * the marker is still in its slot, and the owner still has none logged,
+ * either no move will ever take the marker back, or a whole move began
+ * and ended between the two looks.  Seen so at PASS_STALE_NAPS naps in a
+ * row, 50 us apart, it is the former.
+ */
+static bool marker_stale(hc_cache *c, struct pass *p)
+{
+	if (move_logged(c, p->owner) || load_acquire(p->at) != p->marker ||
+	    move_logged(c, p->owner)) {
+		p->stale = 0;
+		return false;
+	}
+	return ++p->stale >= PASS_STALE_NAPS;
+}
 
 /*
  * Is the pass done?  True when it saw both buckets without a move in its
  * way (a proof), or when waiting longer cannot help: after PASS_YIELDS
  * passes with no marker left in sight (moves elsewhere keep changing the
  * count, but none of them is K's), or with a marker whose owner is dead
- * (its reaper lands or undoes the move), or after PASS_NAPS naps behind
- * a live owner that does not get to run (stopped).  A live mover between
- * (c) and (d) that was descheduled holds K's entry in no slot: readers
- * wait for it rather than report K absent.
+ * (its reaper lands or undoes the move) or that no move owns
+ * (marker_stale), or after PASS_NAPS naps behind a live owner that does
+ * not get to run (stopped).  A live mover between (c) and (d) that was
+ * descheduled holds K's entry in no slot: readers wait for it rather than
+ * report K absent.
  */
-static bool pass_settled(hc_cache *c, const struct pass *p, int tries)
+static bool pass_settled(hc_cache *c, struct pass *p, int tries)
 {
 	/* Acquire: the slot loads of the pass come before the reload, which
 	 * then sees the bump of any move whose end (e) the pass saw. */
 	fence_acquire();
 	if (!p->marks && load_relaxed(&c->hdr->index_moves) == p->moves)
 		return true;
-	if (tries < PASS_SPINS)
+	if (tries < PASS_SPINS) {
+		p->stale = 0;
 		return false;
+	}
 	if (tries < PASS_YIELDS) {
 		sched_yield();
 		return false;
 	}
 	if (!p->marks || tries >= PASS_YIELDS + PASS_NAPS ||
-	    !move_in_flight(c, p->owner))
+	    p->owner >= c->max_procs || !proc_slot_alive(c, p->owner) ||
+	    marker_stale(c, p))
 		return true;
 	struct timespec nap = { 0, PASS_NAP_NS };
 
@@ -203,7 +224,7 @@ HC_HOT bool bucket_find(hc_cache *c, const struct key *k, uint32_t b,
 			if (slot_holds_now(c, k, b, i, f))
 				return true;
 		} else if (sw_fp(w) == 0) {
-			pass_saw(p, w);
+			pass_saw(p, w, &slots[i]);
 		}
 	}
 	return false;
@@ -297,7 +318,7 @@ static bool unlink_mine(hc_cache *c, const struct key *k, uint32_t mb,
 				uint64_t w = load_acquire(slot_at(c, bs[j], i));
 
 				if (sw_is_marker(w))
-					pass_saw(&p, w);
+					pass_saw(&p, w, slot_at(c, bs[j], i));
 				else if (w != 0 && sw_loc(w) == sw_loc(word) &&
 				         sw_fp(w) == sw_fp(word) &&
 				         index_unlink(c, bs[j], i, w))
@@ -335,7 +356,7 @@ static int resolve_duplicates(hc_cache *c, const struct key *k, uint32_t mb,
 				uint64_t w = load_relaxed(slot_at(c, bs[j], i));
 
 				if (sw_is_marker(w))
-					pass_saw(&p, w);
+					pass_saw(&p, w, slot_at(c, bs[j], i));
 				if ((bs[j] == mb && i == mine) ||
 				    sw_loc(w) == sw_loc(word) ||
 				    !slot_holds_now(c, k, bs[j], i, &f))
@@ -576,7 +597,7 @@ int index_remove_key(hc_cache *c, const struct key *k, uint64_t now)
 				uint64_t w = load_relaxed(slot_at(c, bs[j], i));
 
 				if (sw_is_marker(w))
-					pass_saw(&p, w);
+					pass_saw(&p, w, slot_at(c, bs[j], i));
 				/* A failed unlink means the slot changed: an
 				 * evictor may have moved the item, so look at
 				 * the slot again (bounded). */
@@ -618,7 +639,7 @@ bool index_locate_item(hc_cache *c, const struct key *k, uint64_t loc,
 				uint64_t w = load_acquire(slot_at(c, bs[j], i));
 
 				if (sw_is_marker(w))
-					pass_saw(&p, w);
+					pass_saw(&p, w, slot_at(c, bs[j], i));
 				else if (w != 0 && sw_loc(w) == loc &&
 				         sw_gen(w) == (gen & SW_GEN_MASK)) {
 					*bucket = bs[j];

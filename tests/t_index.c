@@ -246,10 +246,18 @@ static void test_reader_never_misses_during_moves(void **state)
 	pid_t a = spawn_churner('a', n, 30 * n);
 	pid_t b = spawn_churner('b', n, 30 * n);
 
-	wait_ok(a, "churner a");
-	wait_ok(b, "churner b");
+	int sa, sb;
+
+	assert_int_equal(waitpid(a, &sa, 0), a);
+	assert_int_equal(waitpid(b, &sb, 0), b);
+	/* Stop the reader first, whatever the churners say: a failure must
+	 * not leave it reading for ever. */
 	__atomic_store_n(stop, 1, __ATOMIC_RELEASE);
 	wait_ok(r, "reader (it missed a key that was there)");
+	if (!WIFEXITED(sa) || WEXITSTATUS(sa) != 0 ||
+	    !WIFEXITED(sb) || WEXITSTATUS(sb) != 0)
+		fail_msg("churners exited with status %#x and %#x (3: a key "
+		         "it had set was not there to delete)", sa, sb);
 	no_loss(c, "moves under a reader", count_stable_lost(c, stable), stable);
 	check_clean(c);
 	munmap((void *)stop, 4096);
