@@ -19,7 +19,7 @@
  * blocks faster than writes fill them, and starts the next walk when one
  * ends, until a claim finds the lead restored.  No write walks a whole
  * block unless it finds no room at all: then it finishes its walk, or
- * walks one whole, as before.  Cleaning nets as little as an eighth of a
+ * walks one whole.  Cleaning nets as little as an eighth of a
  * block per walk, and in a small segment the open blocks and the reserve
  * can leave it none: past half the tries, evict, so that a set always
  * finds room.  Caller holds c->lock.
