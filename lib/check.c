@@ -274,25 +274,18 @@ static void damaged_entry(struct checker *k, uint32_t bucket, unsigned i,
 		index_unlink(c, bucket, i, w);
 }
 
-/* Free the damaged blocks once the index pass emptied them, then clear
- * the entries still naming them: stale now, but a scribbled generation
- * could match the block's next one and come back to life. */
+/* Once the index pass emptied the damaged blocks, clear the entries still
+ * naming them (stale, but a scribbled generation could match a block's
+ * next one and come back to life), then free the blocks. */
 static void repair_damaged(struct checker *k)
 {
 	hc_cache *c = k->c;
 	bool any = false;
 
-	for (uint32_t b = 0; b < c->nblocks; b++) {
-		if (!k->damaged[b])
-			continue;
-		uint64_t w = load_acquire(&c->block_words[b]);
-
-		any = true;
-		if (bw_state(w) == HC_BLOCK_EVICTING && bw_owner(w) == c->slot &&
-		    cas_full(&c->block_words[b], w,
-		             bw_make(HC_BLOCK_FREE, 0, bw_gen(w) + 1)))
-			k->r->repaired++;
-	}
+	for (uint32_t b = 0; b < c->nblocks && !any; b++)
+		any = k->damaged[b];
+	/* First, while the blocks are still EVICTING under our slot and no
+	 * one can claim them and publish into them. */
 	for (uint32_t bucket = 0; any && bucket < c->nbuckets; bucket++) {
 		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
 			uint64_t w = load_acquire(slot_at(c, bucket, i));
@@ -302,6 +295,16 @@ static void repair_damaged(struct checker *k)
 			    k->damaged[block_of(c, sw_loc(w))])
 				index_unlink(c, bucket, i, w);
 		}
+	}
+	for (uint32_t b = 0; b < c->nblocks; b++) {
+		if (!k->damaged[b])
+			continue;
+		uint64_t w = load_acquire(&c->block_words[b]);
+
+		if (bw_state(w) == HC_BLOCK_EVICTING && bw_owner(w) == c->slot &&
+		    cas_full(&c->block_words[b], w,
+		             bw_make(HC_BLOCK_FREE, 0, bw_gen(w) + 1)))
+			k->r->repaired++;
 	}
 }
 
