@@ -323,6 +323,30 @@ static double ms_since(const struct timespec *t0)
 	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* A child that attaches, says so in SHARED[0], times one lookup of s:KI
+ * into *WAITED (ms) and exits 0 on a hit, 1 on a miss. */
+static pid_t spawn_timed_lookup(unsigned ki, volatile int *shared,
+                                volatile double *waited)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hc_cache *r;
+		struct timespec t0;
+
+		if (hc_open(name, &r) != 0)
+			_exit(2);
+		__atomic_store_n(&shared[0], 1, __ATOMIC_RELEASE);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		bool hit = has(r, 's', ki);
+
+		*waited = ms_since(&t0);
+		_exit(hit ? 0 : 1);
+	}
+	return pid;
+}
+
 /* A reader that meets a live mover's markers waits for the move to land
  * rather than report the key absent, however long the mover is off the
  * CPU; behind a dead mover's markers it gives up at once (the reaper lands
@@ -340,22 +364,7 @@ static void test_reader_waits_for_stalled_mover(void **state)
 
 	assert_true(shared != MAP_FAILED);
 	plant_stall(c, c->slot, &ki, &src, &dst, &w, true);
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		hc_cache *r;
-		struct timespec t0;
-
-		if (hc_open(name, &r) != 0)
-			_exit(2);
-		__atomic_store_n(&shared[0], 1, __ATOMIC_RELEASE);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		bool hit = has(r, 's', ki);
-
-		*waited = ms_since(&t0);
-		_exit(hit ? 0 : 1);
-	}
+	pid_t pid = spawn_timed_lookup(ki, shared, waited);
 	while (!__atomic_load_n(&shared[0], __ATOMIC_ACQUIRE))
 		sched_yield();
 	struct timespec stall = { 0, 50 * 1000000L };
@@ -415,22 +424,9 @@ static void test_reader_waits_for_stalled_mover(void **state)
 	hit = has(c, 's', ki);
 	double own_ms = ms_since(&t0);
 
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		hc_cache *r;
-		struct timespec t1;
-
-		if (hc_open(name, &r) != 0)
-			_exit(2);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		bool h = has(r, 's', ki);
-
-		*waited = ms_since(&t1);
-		_exit(h ? 1 : 0);
-	}
+	pid = spawn_timed_lookup(ki, shared, waited);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1); /* a miss */
 	assert_false(hit);
 	printf("# behind scribbled markers of a live slot a lookup returned "
 	       "in %.2f ms (their owner), %.2f ms (another process)\n",
