@@ -31,13 +31,16 @@
  *  3. One entry per key.  Two writers of one absent key may both find an
  *     empty slot.  Each rescans both buckets after its publishing CAS (a
  *     full barrier), so the later publisher always sees both entries.  A
- *     set that sees its key twice keeps the newer write (item_newer: stamp,
- *     then CAS id) and unlinks the other, whichever is its own: every
- *     process applies the same order, so they never remove both, and a
- *     writer whose lookup missed its key's entry (it was being moved) can
- *     never lose its write to that older copy.  An add that sees its key
- *     twice withdraws its own entry (at most one add of a key can succeed)
- *     and tries again.  A move ends with the same rescan.
+ *     set that sees its key more than once keeps the newest write
+ *     (item_newer: stamp, then CAS id) and unlinks the others, whichever
+ *     is its own: every process applies the same order, so they never
+ *     remove all, and a writer whose lookup missed its key's entry (it was
+ *     being moved) can never lose its write to that older copy.  Swaps
+ *     (a set over a found entry, an evictor's copy) do not rescan: a
+ *     rescan whose unlink fails because the slot changed under it rescans
+ *     again, so the entry swapped in is weighed in its turn.  An add that
+ *     sees its key twice withdraws its own entry (at most one add of a key
+ *     can succeed) and tries again.  A move ends with the same rescan.
  *  4. A lookup writes nothing shared except, while it is below its maximum,
  *     the CLOCK counter of the slot it hit (ops.c).
  *  5. A lookup that reads a slot's item from a block that moved on (a
@@ -332,24 +335,30 @@ static bool unlink_mine(hc_cache *c, const struct key *k, uint32_t mb,
 }
 
 /*
- * After publishing WORD (K's item MINE_HDR) in slot MINE of bucket MB,
- * look at both of K's buckets for another entry of K (invariant 3).
- * EXCLUSIVE (add): withdraw ours and return HC_EEXISTS when there is one.
- * Otherwise the newer write stays and the older is unlinked and accounted
- * dead.  Returns 0 when WORD stays published or lost to a newer entry.
+ * After publishing WORD (K's item) in slot MINE of bucket MB, look at both
+ * of K's buckets for other entries of K (invariant 3), in passes until one
+ * sees at most one and proves it.  EXCLUSIVE (add): when there is another,
+ * withdraw ours and return HC_EEXISTS, or INDEX_LOST when another writer
+ * had already removed ours (and accounted it dead).  Otherwise the newest
+ * entry stays and the others are unlinked and accounted dead, whoever
+ * wrote them; an unlink that fails means the slot changed (a set swapped
+ * in its write, an evictor its copy), so the pass is repeated.  Returns 0
+ * when WORD stays published or lost to a newer entry.
  */
 static int resolve_duplicates(hc_cache *c, const struct key *k, uint32_t mb,
-                              unsigned mine, uint64_t word,
-                              const struct hc_item *mine_hdr, bool exclusive)
+                              unsigned mine, uint64_t word, bool exclusive)
 {
 	uint32_t bs[2];
 	unsigned n = key_buckets(c, k, bs);
-	struct found f;
+	struct found seen[2 * HC_BUCKET_SLOTS];
 	struct pass p;
 
 	/* The publishing CAS was a full barrier: this pass sees every entry
 	 * published before ours, and any move in its way repeats it. */
 	for (int tries = 0;; tries++) {
+		unsigned ns = 0, newest = 0;
+		bool others = false;
+
 		pass_begin(c, &p);
 		for (unsigned j = 0; j < n; j++) {
 			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
@@ -357,23 +366,25 @@ static int resolve_duplicates(hc_cache *c, const struct key *k, uint32_t mb,
 
 				if (sw_is_marker(w))
 					pass_saw(&p, w, slot_at(c, bs[j], i));
-				if ((bs[j] == mb && i == mine) ||
-				    sw_loc(w) == sw_loc(word) ||
-				    !slot_holds_now(c, k, bs[j], i, &f))
+				if (!slot_holds_now(c, k, bs[j], i, &seen[ns]))
 					continue;
-				if (exclusive) {
-					unlink_mine(c, k, mb, mine, word);
-					return HC_EEXISTS;
-				}
-				if (item_newer(&f.hdr, mine_hdr)) {
-					if (unlink_mine(c, k, mb, mine, word))
-						block_mark_dead(c, word);
-					return 0;
-				}
-				if (index_unlink(c, bs[j], i, f.word))
-					block_mark_dead_sized(c, f.word,
-					                      item_size(&f.hdr));
+				others |= sw_loc(seen[ns].word) != sw_loc(word);
+				if (item_newer(&seen[ns].hdr, &seen[newest].hdr))
+					newest = ns;
+				ns++;
 			}
+		}
+		if (exclusive && others)
+			return unlink_mine(c, k, mb, mine, word) ? HC_EEXISTS
+			                                         : INDEX_LOST;
+		if (ns > 1) {
+			for (unsigned e = 0; e < ns; e++)
+				if (e != newest &&
+				    index_unlink(c, seen[e].bucket, seen[e].slot,
+				                 seen[e].word))
+					block_mark_dead_sized(c, seen[e].word,
+					                      item_size(&seen[e].hdr));
+			continue; /* confirm by a pass that sees one */
 		}
 		if (pass_settled(c, &p, tries))
 			break;
@@ -459,7 +470,7 @@ static void moved_rescan(hc_cache *c, uint32_t b, uint64_t w)
 		uint64_t cur = load_acquire(slot_at(c, b, i));
 
 		if (sw_loc(cur) == sw_loc(w) && sw_fp(cur) == sw_fp(w)) {
-			resolve_duplicates(c, &k, b, i, cur, &hdr, false);
+			resolve_duplicates(c, &k, b, i, cur, false);
 			return;
 		}
 	}
@@ -561,23 +572,22 @@ again:;
 }
 
 /*
- * Publish WORD (locating the fresh item MINE_HDR of key K) in one of K's
- * buckets, where a lookup found no entry of K.  Then resolve duplicates
- * (invariant 3).  Returns 0 when WORD stays published or lost to a newer
- * entry of the same key, HC_EEXISTS when EXCLUSIVE (add) and another entry
- * of K was found (ours is withdrawn, not accounted dead: the caller
- * decides), or HC_EBUSY.
+ * Publish WORD (locating a fresh item of key K) in one of K's buckets,
+ * where a lookup found no entry of K.  Then resolve duplicates (invariant
+ * 3).  Returns 0 when WORD stays published or lost to a newer entry of the
+ * same key; when EXCLUSIVE (add) and another entry of K was found,
+ * HC_EEXISTS (ours is withdrawn, not accounted dead: the caller decides)
+ * or INDEX_LOST (another writer removed ours first); or HC_EBUSY.
  */
 int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
-                      const struct hc_item *mine_hdr, bool exclusive)
+                      bool exclusive)
 {
 	uint32_t b;
 	int mine = publish_somewhere(c, k, word, &b);
 
 	if (mine < 0)
 		return HC_EBUSY;
-	return resolve_duplicates(c, k, b, (unsigned)mine, word, mine_hdr,
-	                          exclusive);
+	return resolve_duplicates(c, k, b, (unsigned)mine, word, exclusive);
 }
 
 /* Unlink every entry of K (there is one, or transiently two).  Returns how

@@ -284,8 +284,11 @@ static inline void key_prepare(const hc_cache *c, struct key *k,
 }
 
 int index_find_passes(hc_cache *c, const struct key *k, struct found *f);
+/* index_publish_new(): an add whose entry another writer removed (and
+ * accounted dead) before it could withdraw it. */
+#define INDEX_LOST 1
 int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
-                      const struct hc_item *mine_hdr, bool exclusive);
+                      bool exclusive);
 bool index_swap(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t old,
                 uint64_t word);
 bool index_unlink(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t word);

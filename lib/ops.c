@@ -99,8 +99,9 @@ static bool entry_live(hc_cache *c, const struct key *k, const struct found *f,
 	       !item_invalidated(c, &f->hdr, f->at, k->ptr, k->len);
 }
 
-/* Publish WORD for K according to R's mode.  0, or the reason it was not
- * published (the caller then accounts the item dead). */
+/* Publish WORD for K according to R's mode.  0; INDEX_LOST, an add that
+ * lost to a racing writer who also accounted its item dead; or the reason
+ * it was not published (the caller then accounts the item dead). */
 static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
                          const struct hc_item *hdr, const struct store_req *r,
                          uint64_t now_msec)
@@ -132,10 +133,10 @@ static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
 		}
 		if (mode == MODE_REPLACE || mode == MODE_CAS)
 			return HC_ENOTFOUND;
-		int rc = index_publish_new(c, k, word, hdr, mode == MODE_ADD);
+		int rc = index_publish_new(c, k, word, mode == MODE_ADD);
 
-		if (rc == 0)
-			return 0;
+		if (rc == 0 || rc == INDEX_LOST)
+			return rc;
 		if (rc == HC_EEXISTS)
 			sched_yield(); /* a racing add: let it settle, look again */
 	}
@@ -171,6 +172,8 @@ int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
 	if ((rc = item_write(c, &k, &hdr, extra, val, (uint32_t)vlen, &word)) < 0)
 		return rc;
 	rc = store_publish(c, &k, word, &hdr, r, now_msec);
+	if (rc == INDEX_LOST)
+		return HC_EEXISTS;
 	if (rc < 0) {
 		block_mark_dead(c, word);
 		/* A fill that found a newer value did its job. */

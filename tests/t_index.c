@@ -214,21 +214,6 @@ static unsigned count_stable_lost(hc_cache *c, unsigned n)
 	return lost;
 }
 
-static void say_problem(void *arg, const char *msg)
-{
-	(void)arg;
-	printf("# check: %s\n", msg);
-}
-
-static void check_clean(hc_cache *c)
-{
-	hc_check_result r;
-
-	assert_true(hc_check(c, 0, say_problem, NULL, &r) >= 0);
-	if (r.problems != 0)
-		fail_msg("check found %llu problems", (unsigned long long)r.problems);
-}
-
 /* Two processes churn keys at 90 % of the slots, moving entries of
  * a stable set back and forth; a third reads the stable set all along and
  * must never miss one of its keys. */
@@ -259,7 +244,7 @@ static void test_reader_never_misses_during_moves(void **state)
 		fail_msg("churners exited with status %#x and %#x (3: a key "
 		         "it had set was not there to delete)", sa, sb);
 	no_loss(c, "moves under a reader", count_stable_lost(c, stable), stable);
-	check_clean(c);
+	assert_check_clean(c);
 	munmap((void *)stop, 4096);
 	hc_close(c);
 	hc_unlink(name);
@@ -438,7 +423,7 @@ static void test_reader_waits_for_stalled_mover(void **state)
 	store_release(src, w);
 	assert_true(has(c, 's', ki));
 	assert_true(hc_reap(c) >= 0); /* the slot of the child */
-	check_clean(c);
+	assert_check_clean(c);
 	munmap((void *)shared, 4096);
 	hc_close(c);
 	hc_unlink(name);
@@ -482,7 +467,7 @@ static void test_kill_mid_move_loses_nothing(void **state)
 		         (unsigned long long)st.evictions);
 	if (moves0 == 0)
 		fail_msg("no entry moved, so the test proves nothing");
-	check_clean(c);
+	assert_check_clean(c);
 	hc_close(c);
 	hc_unlink(name);
 }

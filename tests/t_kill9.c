@@ -14,12 +14,6 @@
 #define WORKERS 4
 #define KILLS 60
 
-static void report(void *arg, const char *msg)
-{
-	(void)arg;
-	print_message("check: %s\n", msg);
-}
-
 static void sleep_us(unsigned us)
 {
 	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
@@ -67,7 +61,7 @@ static void test_kill_workers_at_random(void **state)
 
 			assert_true(n >= 0);
 			reaped += (unsigned)n;
-			if (hc_check(c, 0, report, NULL, &r) != 0)
+			if (hc_check(c, 0, check_say, NULL, &r) != 0)
 				fail_msg("check found %llu problems after %u kills",
 				         (unsigned long long)r.problems, kills + 1);
 		}
@@ -82,7 +76,7 @@ static void test_kill_workers_at_random(void **state)
 	reaped += (unsigned)n;
 	print_message("%u kills, %u slots reaped by the supervisor "
 	              "(the workers reap too)\n", kills, reaped);
-	assert_int_equal(hc_check(c, 0, report, NULL, &r), 0);
+	assert_int_equal(hc_check(c, 0, check_say, NULL, &r), 0);
 	assert_int_equal(r.dead_procs, 0);
 	assert_int_equal(r.dead_blocks, 0);
 	assert_int_equal(r.blocks[HC_CHECK_BLOCK_EVICTING], 0);
@@ -107,7 +101,7 @@ static void test_kill_workers_at_random(void **state)
 		assert_hc_ok(hc_get(c, key, (size_t)kl, buf, sizeof buf, &len));
 		assert_memory_equal(buf, key, len);
 	}
-	assert_int_equal(hc_check(c, 0, report, NULL, &r), 0);
+	assert_int_equal(hc_check(c, 0, check_say, NULL, &r), 0);
 	hc_close(c);
 	hc_unlink(name);
 }

@@ -10,12 +10,6 @@
 #define WORKERS 4
 #define RUN_MS 3000
 
-static void report(void *arg, const char *msg)
-{
-	(void)arg;
-	print_message("check: %s\n", msg);
-}
-
 static void run_workers(int zipf)
 {
 	char name[64];
@@ -41,7 +35,7 @@ static void run_workers(int zipf)
 		if (st != 0)
 			fail_msg("worker %u exited with status %d", i + 1, st);
 	}
-	int problems = hc_check(c, 0, report, NULL, &r);
+	int problems = hc_check(c, 0, check_say, NULL, &r);
 
 	assert_int_equal(problems, 0);
 	assert_hc_ok(hc_stats_get(c, &s));

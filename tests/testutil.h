@@ -41,6 +41,25 @@ static inline void test_segment_name(char *name, size_t cap, const char *tag)
 
 #define assert_hc_ok(call) assert_hc(call, 0)
 
+/* An hc_check_fn that prints each problem as a TAP comment. */
+static inline void check_say(void *arg, const char *problem)
+{
+	(void)arg;
+	printf("# check: %s\n", problem);
+}
+
+/* Assert that hc_check() finds nothing wrong with C, printing what it
+ * found when it does. */
+#define assert_check_clean(c)                                                  \
+	do {                                                                   \
+		hc_check_result r_;                                            \
+		int n_ = hc_check((c), 0, check_say, NULL, &r_);               \
+		if (n_ != 0)                                                   \
+			fail_msg("check returned %d (%s), %llu problems", n_,  \
+			         n_ < 0 ? hc_strerror(n_) : "found",           \
+			         (unsigned long long)r_.problems);             \
+	} while (0)
+
 /* Run GROUP as TAP. */
 #define run_tap_group(group, setup, teardown)                                  \
 	(cmocka_set_message_output(CM_OUTPUT_TAP),                             \
