@@ -309,11 +309,12 @@ static bool should_clean(hc_cache *c, const struct victims *v)
  * Start freeing a block: choose the deadest to clean (keeping every live
  * item) while the live data is under the watermark and MAY_CLEAN, else the
  * oldest to evict by CLOCK, and claim it as our walk.  Its pace is what
- * keeps the writers ahead at twice the rate they consume: a block that
- * frees F of its U committed bytes is walked 2U/F bytes per byte written
- * (at most 16, as cleaned blocks are at least an eighth free); an evicted
- * one keeps under half, so 4.  0, HC_ENOMEM when no block was SEALED,
- * HC_EBUSY when others kept taking the candidates.  Caller holds c->lock.
+ * keeps the writers ahead of what they consume: a cleaned block that frees
+ * F of its U committed bytes is walked 5U/4F bytes per byte written (a
+ * quarter ahead; at most 10, as cleaned blocks are at least an eighth
+ * free), an evicted one, which keeps under half, 2 (WALK_PACE_EVICT).  0,
+ * HC_ENOMEM when no block was SEALED, HC_EBUSY when others kept taking the
+ * candidates.  Caller holds c->lock.
  */
 int do_walk_begin(hc_cache *c, bool may_clean)
 {

@@ -147,9 +147,13 @@ static uint64_t block_value_room(uint64_t block_size, uint32_t max_key)
 	return room > HC_VLEN_MASK ? HC_VLEN_MASK : room;
 }
 
+/* Each attached process may hold three blocks at once (its open block,
+ * its open block for moved items, and the block its walk is freeing: a
+ * process that stops writing keeps them), so twice the reserve beyond
+ * that are always FREE or SEALED: a writer can always claim or free one. */
 static uint32_t min_blocks(uint32_t procs)
 {
-	return 2 * (procs + HC_RESERVE_BLOCKS);
+	return 3 * procs + 2 * HC_RESERVE_BLOCKS;
 }
 
 /* Count blocks and buckets for block size BS into what SIZE leaves. */
