@@ -358,6 +358,18 @@ int hc_touch(hc_cache *c, const void *key, size_t klen, uint64_t ttl_ms);
  * an error.  Attaching does this too. */
 int hc_reap(hc_cache *c);
 
+/* Do the writers' housekeeping ahead of them, for about BUDGET_US
+ * microseconds at most (0: one bounded step): reap dead processes' slots,
+ * then free blocks, cleaning dead space first and evicting by CLOCK only
+ * when the live data is over the watermark, until free blocks are above
+ * the point at which sets start freeing blocks themselves.  Sets need no
+ * caller of it; one that calls it often (hostcached) keeps that work off
+ * their path.  Any attached process may call it, from any thread.  A
+ * block freed in part is finished by the next call, or by this handle's
+ * writes or hc_close().  Returns the number of blocks freed (>= 0) or an
+ * error. */
+long hc_maintain(hc_cache *c, unsigned budget_us);
+
 /* Totals summed over every process slot that was ever used, plus gauges
  * computed from the block table at the time of the call. */
 typedef struct hc_stats {

@@ -74,6 +74,16 @@ static struct open_block *open_for(hc_cache *c, bool moved)
 	return moved ? &c->moved : &c->open;
 }
 
+/* FREE blocks, counted up to ENOUGH (the scan stops there). */
+uint32_t block_free_count(hc_cache *c, uint32_t enough)
+{
+	uint32_t n = 0;
+
+	for (uint32_t b = 0; b < c->nblocks && n < enough; b++)
+		n += bw_state(load_relaxed(&c->block_words[b])) == HC_BLOCK_FREE;
+	return n;
+}
+
 /*
  * Claim a FREE block as our OPEN block OB.  Returns 0 on success, 1 when
  * none may be taken (free blocks at or below the reserve, for a writer),

@@ -186,6 +186,7 @@ static inline void counter_add(hc_cache *c, enum hc_counter k, uint64_t n)
 int do_block_append(hc_cache *c, uint64_t size, bool moved, uint64_t *loc,
                     uint64_t *gen);
 int do_block_claim_reserve(hc_cache *c, bool moved);
+uint32_t block_free_count(hc_cache *c, uint32_t enough);
 uint64_t do_block_clone_at(hc_cache *c, uint64_t loc, uint64_t gen,
                            const unsigned char *src, const struct hc_item *hdr,
                            uint64_t size, bool moved, unsigned fp,

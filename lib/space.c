@@ -5,8 +5,11 @@
  * by reaping what dead processes hold (proc.c), failing that by taking
  * the reserve.  This is the layer above block.c, index.c and evict.c that
  * decides how space is found; ops.c writes through it, and nothing below
- * calls up into it.
+ * calls up into it.  hc_maintain() does the same work ahead of the
+ * writers, for whoever calls it (hostcached, often).
  */
+#include <time.h>
+
 #include "internal.h"
 
 /*
@@ -92,4 +95,58 @@ int do_space_clone(hc_cache *c, const unsigned char *src,
 		return rc;
 	*word = do_block_clone_at(c, loc, gen, src, hdr, size, false, fp, clock);
 	return 0;
+}
+
+/* Free blocks hc_maintain() keeps: one more than the lead at which writers
+ * begin freeing blocks themselves. */
+static uint32_t maintain_target(const hc_cache *c)
+{
+	return c->reserve + HC_WALK_LEAD + 1;
+}
+
+/* Bytes of writes one maintenance step stands for: the walk moves its
+ * pace times that, and the lock is let go between steps. */
+#define MAINTAIN_STEP (16u << 10)
+
+static uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * Reap dead processes' slots, then free blocks in steps (cleaning first,
+ * as a writer would: do_walk_begin) until free blocks are above the lead
+ * at which writers start walking, or BUDGET_US has passed.  A walk cut
+ * short stays this handle's, for its next call or write to go on with.
+ */
+HC_API long hc_maintain(hc_cache *c, unsigned budget_us)
+{
+	uint64_t start = monotonic_us();
+	long freed = 0;
+	int rc;
+
+	if ((rc = handle_ready(c)) < 0)
+		return hc_ret(rc);
+	pthread_mutex_lock(&c->lock);
+	rc = do_proc_reap_dead(c);
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0)
+		return hc_ret(rc);
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		if (c->walk.block < 0 &&
+		    (block_free_count(c, maintain_target(c)) >= maintain_target(c) ||
+		     do_walk_begin(c, true) != 0)) {
+			pthread_mutex_unlock(&c->lock);
+			break; /* enough room, or nothing SEALED to free */
+		}
+		freed += do_walk_advance(c, MAINTAIN_STEP);
+		pthread_mutex_unlock(&c->lock);
+		if (monotonic_us() - start >= budget_us)
+			break;
+	}
+	return freed;
 }

@@ -4,7 +4,8 @@
  * making room cleans the deadest block (its live items move forward)
  * instead of evicting, so no live key is lost however long the overwrites
  * go on: in one process, in several at once, and when a writer is killed
- * mid-clean (its reaper finishes the move).
+ * mid-clean (its reaper finishes the move).  hc_maintain() does that work
+ * ahead of the writers.
  */
 #include <signal.h>
 #include <time.h>
@@ -282,6 +283,68 @@ static void test_walks_in_steps_and_detach_finishes(void **state)
 	hc_unlink(name);
 }
 
+/* A maintainer frees blocks ahead of need, by cleaning, so that a writer
+ * that follows it writes without freeing any itself. */
+static void test_maintain_frees_ahead_of_writers(void **state)
+{
+	hc_cache *c = make_segment(), *m;
+	hc_stats before, after;
+	hc_info in;
+	long freed = 0, n;
+	int ws;
+
+	(void)state;
+	load_all(c);
+	overwrite(c, 0, NKEYS, 4 * NKEYS, 91);
+	assert_hc_ok(hc_close(c)); /* finishes its walk */
+	assert_hc_ok(hc_open(name, &m));
+	assert_hc_ok(hc_info_get(m, &in));
+	assert_hc_ok(hc_stats_get(m, &before));
+	for (unsigned calls = 0; (n = hc_maintain(m, 1000000)) > 0; calls++) {
+		freed += n;
+		assert_true(calls < 1000);
+	}
+	assert_int_equal(n, 0);
+	assert_hc_ok(hc_stats_get(m, &after));
+	printf("# free blocks %llu -> %llu; %ld freed, %llu cleaned, "
+	       "%llu evicted\n", (unsigned long long)before.blocks_free,
+	       (unsigned long long)after.blocks_free, freed,
+	       (unsigned long long)(after.blocks_cleaned - before.blocks_cleaned),
+	       (unsigned long long)(after.blocks_evicted - before.blocks_evicted));
+	assert_true(freed > 0);
+	assert_true(after.blocks_free > before.blocks_free);
+	assert_int_equal(after.blocks_evicting, 0);
+	assert_int_equal(after.evictions, before.evictions);
+	assert_int_equal(hc_maintain(m, 0), 0); /* nothing left to do */
+
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hc_cache *w;
+		hc_stats self;
+
+		/* Half a block of overwrites, in a slot of its own. */
+		if (hc_open(name, &w) != 0)
+			_exit(2);
+		for (unsigned i = 0; i < in.block_size / 2 / (VLEN + 40); i++)
+			if (put(w, i, 9000) != 0)
+				_exit(3);
+		if (hc_stats_self(w, &self) != 0 || hc_close(w) != 0)
+			_exit(4);
+		_exit(self.blocks_cleaned + self.blocks_evicted == 0 ? 0 : 5);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		fail_msg("the writer after hc_maintain exited %d (5: it freed "
+		         "blocks itself)", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+	assert_int_equal(count_lost(m), 0);
+	assert_check_clean(m);
+	assert_hc(hc_maintain(NULL, 0), HC_EINVAL);
+	hc_close(m);
+	hc_unlink(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_two_writers_keep_every_key),
 		cmocka_unit_test(test_kill_mid_clean_loses_nothing),
 		cmocka_unit_test(test_walks_in_steps_and_detach_finishes),
+		cmocka_unit_test(test_maintain_frees_ahead_of_writers),
 	};
 
 	return run_tap_group(tests, NULL, NULL);
