@@ -77,8 +77,16 @@ static void problem(struct checker *k, const char *fmt, ...)
 }
 
 /* A counter at or above this cannot have been counted: at a billion
- * events a second it would take over two years. */
+ * events a second it would take over two years.  Byte counters get 2^63:
+ * at 10 GB/s a slot reaches 2^56 bytes in 83 days. */
 #define COUNTER_IMPOSSIBLE (1ULL << 56)
+#define BYTES_IMPOSSIBLE (1ULL << 63)
+
+static uint64_t counter_impossible(unsigned n)
+{
+	return n == HC_CTR_BYTES_CLEANED || n == HC_CTR_BYTES_SET
+	       ? BYTES_IMPOSSIBLE : COUNTER_IMPOSSIBLE;
+}
 
 /* Counters of slot I that cannot be true (scribbled): reset to zero, with
  * their base, by CAS from what was read (a live holder's concurrent add
@@ -91,7 +99,7 @@ static void check_counters(struct checker *k, unsigned i)
 		uint64_t v = load_relaxed(&p->counters[n]);
 		uint64_t b = load_relaxed(&p->base[n]);
 
-		if (v < COUNTER_IMPOSSIBLE && b <= v)
+		if (v < counter_impossible(n) && b <= v)
 			continue;
 		problem(k, "process slot %u: counter %u reads %llu (since attach "
 		        "%llu), which cannot be true; %s", i, n,
@@ -639,6 +647,10 @@ static void check_accounting(struct checker *k, const uint64_t *dead0,
 		for (int tries = 0; k->repair && tries < HC_RETRY_MAX; tries++) {
 			uint64_t now = load_relaxed(&c->block_meta[b].dead);
 
+			/* Only while the block holds what we counted: one
+			 * freed and claimed since has a count of its own. */
+			if (load_acquire(&c->block_words[b]) != w)
+				break;
 			if (cas_full(&c->block_meta[b].dead, now, fresh)) {
 				k->r->repaired++;
 				break;

@@ -196,15 +196,18 @@ static bool walk_step(hc_cache *c, struct walk *wk, uint64_t budget)
 	}
 	if (wk->off + HC_ITEM_HEADER <= wk->end)
 		return false;
-	/* Step 3: full barrier; every reader's validation pairs with it. */
-	cas_full(&c->block_words[b], wk->word, bw_make(HC_BLOCK_FREE, 0, gen + 1));
+	/* Step 3: full barrier; every reader's validation pairs with it.  It
+	 * fails only when a repair took the block from us. */
+	wk->block = -1;
+	if (!cas_full(&c->block_words[b], wk->word,
+	              bw_make(HC_BLOCK_FREE, 0, gen + 1)))
+		return false;
 	if (wk->clean) {
 		counter_add(c, HC_CTR_BLOCKS_CLEANED, 1);
 		counter_add(c, HC_CTR_BYTES_CLEANED, wk->kept);
 	} else {
 		counter_add(c, HC_CTR_BLOCKS_EVICTED, 1);
 	}
-	wk->block = -1;
 	return true;
 }
 

@@ -334,6 +334,19 @@ static bool unlink_mine(hc_cache *c, const struct key *k, uint32_t mb,
 	return false;
 }
 
+/* Did a pass already see the write HDR is (in SEEN[0..N))?  A move or an
+ * evictor's copy during the pass can show it one write twice (in both
+ * buckets; at its old place and its new): copies keep the CAS id, and it
+ * is one entry, not a duplicate to unlink. */
+static bool seen_before(const struct found *seen, unsigned n,
+                        const struct hc_item *hdr)
+{
+	for (unsigned e = 0; e < n; e++)
+		if (item_cas(&seen[e].hdr) == item_cas(hdr))
+			return true;
+	return false;
+}
+
 /*
  * After publishing WORD (K's item) in slot MINE of bucket MB, look at both
  * of K's buckets for other entries of K (invariant 3), in passes until one
@@ -366,7 +379,8 @@ static int resolve_duplicates(hc_cache *c, const struct key *k, uint32_t mb,
 
 				if (sw_is_marker(w))
 					pass_saw(&p, w, slot_at(c, bs[j], i));
-				if (!slot_holds_now(c, k, bs[j], i, &seen[ns]))
+				if (!slot_holds_now(c, k, bs[j], i, &seen[ns]) ||
+				    seen_before(seen, ns, &seen[ns].hdr))
 					continue;
 				others |= sw_loc(seen[ns].word) != sw_loc(word);
 				if (item_newer(&seen[ns].hdr, &seen[newest].hdr))

@@ -206,9 +206,11 @@ int proc_after_fork(hc_cache *c)
 	memset(&c->open, 0, sizeof c->open);
 	memset(&c->moved, 0, sizeof c->moved);
 	c->open.block = c->moved.block = -1;
-	/* The parent's walk is the parent's to finish. */
+	/* The parent's walk, and any move a parent's thread was making, are
+	 * the parent's to finish. */
 	memset(&c->walk, 0, sizeof c->walk);
 	c->walk.block = -1;
+	c->moving = 0;
 	c->free_seen = UINT32_MAX;
 	return proc_attach(c);
 }

@@ -20,8 +20,8 @@
  *               value with a short TTL, or now and then abandons it; every
  *               value served, stale ones included, must verify (full mix).
  * With --mix full (the torture supervisor's mix) it also runs add,
- * replace, touch, decr, length probes, short TTLs and now and then an
- * invalidation of the shared keys (after which none of its own earlier
+ * replace, touch, decr, length probes, hc_maintain, short TTLs and now
+ * and then an invalidation of the shared keys (after which none of its own earlier
  * writes may read), and keeps
  *   n:<ID>:<i>  private counters: only this worker changes them, so every
  *               incr/decr result and every read follows from the last
@@ -328,6 +328,12 @@ static void op_shared(struct worker *w, unsigned char *buf, unsigned char *val)
 		rc = hc_touch(w->c, key, (size_t)klen, some_ttl(w));
 		if (check_rc(w, "touch", rc, HC_ENOTFOUND, 0) == 0)
 			w->n.touches++;
+	} else if (w->full && w->seq % 4 == 0) {
+		/* Housekeeping ahead of the writers: killed in the middle,
+		 * its walk is finished by the reaper. */
+		long freed = hc_maintain(w->c, 200);
+
+		check_rc(w, "maintain", freed < 0 ? (int)freed : 0, 0, 0);
 	} else {
 		/* A length probe, then a read into a buffer of exactly that
 		 * size. */
