@@ -42,7 +42,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
-        pkg-config make gcc libc6-dev perl
+        pkg-config make gcc libc6-dev perl python3 python3-cffi
 DEPS_TSAN := clang libclang-rt-dev
 
 .PHONY: all lib tools tests examples bench-bin check sanitize tsan demo bench \
