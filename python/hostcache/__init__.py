@@ -23,15 +23,18 @@ them through HOSTCACHE_LIB and HOSTCACHE_INCLUDE, else in the source tree
 this package sits in (build/, include/), else where make install puts them.
 """
 
+import functools
+import hashlib
 import math
 import os
+import pickle
 import re
 import threading
 
 import cffi
 
 __all__ = ["Cache", "HostcacheError", "KeyExists", "CasMismatch",
-           "NotANumber", "NoSegment", "SegmentExists", "unlink"]
+           "NotANumber", "NoSegment", "SegmentExists", "unlink", "cached"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _TREE = os.path.dirname(os.path.dirname(_HERE))
@@ -465,3 +468,58 @@ class Cache:
     def reap(self):
         """Reclaim the slots of processes that died attached."""
         return _check(_lib.hc_reap(self._handle()))
+
+
+class _NotStored(Exception):
+    """A loader's result that get_or_set must not store (a None that is
+    not to be cached)."""
+
+
+def _call_key(prefix, args, kwargs, limit):
+    """A key for one call: PREFIX and the call's arguments, hashed when
+    they would not fit in LIMIT bytes."""
+    k = ("%s(%r,%r)" % (prefix, args, sorted(kwargs.items()))).encode()
+    if len(k) <= limit:
+        return k
+    return prefix.encode()[:limit - 42] + b"#" + \
+        hashlib.sha1(k).hexdigest().encode()
+
+
+def cached(cache, ttl=None, tags=(), key=None, negative=False, lease=10.0,
+           wait=5.0):
+    """Cache-aside for a function: its results, pickled, under a key made
+    from its module, name and arguments (or KEY(*args, **kwargs)), with TTL
+    and TAGS.  Of the processes that miss one key at once, one calls the
+    function (the others wait for its result: Cache.get_or_set).  A result
+    of None is returned and not stored, unless NEGATIVE, when it is cached
+    like any other (so that a missing row is not looked up again until the
+    TTL ends).
+
+        @hostcache.cached(cache, ttl=60, tags=["users"])
+        def profile(user_id): ...
+
+    Results are pickled: whoever may write the segment (its mode, 0600 by
+    default) can make its readers unpickle what it wrote.
+    """
+    def wrap(fn):
+        prefix = "%s.%s" % (fn.__module__, fn.__qualname__)
+        limit = cache.info()["max_key"]
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            k = key(*args, **kwargs) if key else \
+                _call_key(prefix, args, kwargs, limit)
+
+            def load():
+                result = fn(*args, **kwargs)
+                if result is None and not negative:
+                    raise _NotStored()
+                return pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+            try:
+                return pickle.loads(cache.get_or_set(k, load, ttl=ttl,
+                                                     tags=tags, lease=lease,
+                                                     wait=wait))
+            except _NotStored:
+                return None
+        return call
+    return wrap

@@ -221,6 +221,44 @@ class CacheTest(unittest.TestCase):
         self.cache.set("after-kill", b"v")
         self.assertEqual(self.cache.get("after-kill"), b"v")
 
+    def test_cached_decorator(self):
+        calls = []
+
+        @hostcache.cached(self.cache, ttl=60, tags=["users"])
+        def profile(user_id, full=False):
+            calls.append(user_id)
+            return None if user_id == 0 else {"id": user_id, "full": full}
+
+        self.assertEqual(profile(7), {"id": 7, "full": False})
+        self.assertEqual(profile(7), {"id": 7, "full": False})
+        self.assertEqual(profile(7, full=True), {"id": 7, "full": True})
+        self.assertEqual(calls, [7, 7])
+        self.assertIsNone(profile(0))
+        self.assertIsNone(profile(0))
+        self.assertEqual(calls, [7, 7, 0, 0])  # None is not stored
+        self.cache.invalidate_tag("users")
+        profile(7)
+        self.assertEqual(calls, [7, 7, 0, 0, 7])
+
+        @hostcache.cached(self.cache, negative=True, key=lambda n: "row:%d" % n)
+        def row(n):
+            calls.append(("row", n))
+            return None
+
+        self.assertIsNone(row(1))
+        self.assertIsNone(row(1))
+        self.assertEqual(calls[-1:], [("row", 1)])
+        self.assertIn("row:1", self.cache)
+
+        @hostcache.cached(self.cache)
+        def echo(s):
+            calls.append("echo")
+            return len(s)
+
+        self.assertEqual(echo("x" * 1000), 1000)  # a key hashed to fit
+        self.assertEqual(echo("x" * 1000), 1000)
+        self.assertEqual(calls.count("echo"), 1)
+
     def test_stats_info_maintain(self):
         self.cache.set("k", b"v")
         self.cache.get("k")
