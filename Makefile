@@ -42,8 +42,10 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
-        pkg-config make gcc libc6-dev perl python3 python3-cffi
+        pkg-config make gcc libc6-dev perl
 DEPS_TSAN := clang libclang-rt-dev
+# The Python binding's tests (tests/t_python.sh).
+DEPS_CHECK := python3 python3-cffi python3-django
 
 .PHONY: all lib tools tests examples bench-bin check sanitize tsan demo bench \
         install clean deps
@@ -101,6 +103,7 @@ PROVE_FLAGS ?= -f
 # prove honours only its last --exec, so C programs and shell scripts go in
 # two runs.
 check: deps
+	$(MAKE) deps DEPS="$(DEPS_CHECK)"
 	$(MAKE) all
 	HC_BUILD=$(abspath $(BUILD)) $(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN)
 	$(if $(TEST_SH),HC_BUILD=$(abspath $(BUILD)) $(PROVE) $(PROVE_FLAGS) --exec sh $(TEST_SH))
