@@ -87,9 +87,19 @@ $(BUILD)/tests/%: tests/%.c tests/*.h $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -lcmocka -lm
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libhostcache.a
+# The bench kit (bench/kit/): clocks, key generators, the latency
+# histogram, processes that start together, JSON lines; every benchmark
+# links it.
+BENCH_KIT := $(BUILD)/bench/kit.o
+
+$(BENCH_KIT): bench/kit/kit.c bench/kit/kit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -lm
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%: bench/%.c bench/kit/kit.h $(BENCH_KIT) $(BUILD)/libhostcache.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ibench $< -o $@ $(BENCH_KIT) $(BUILD)/libhostcache.a \
+	  $(LDLIBS) -lm
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)

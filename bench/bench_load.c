@@ -22,14 +22,7 @@
 #include <unistd.h>
 
 #include "hostcache.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "kit/kit.h"
 
 static unsigned arg_num(int argc, char **argv, const char *name, unsigned def)
 {
@@ -63,7 +56,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(val, 'v', vlen);
-	double t0 = now_s();
+	double t0 = kit_now_s();
 
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(key, sizeof key, "key:%012u", i);
@@ -73,7 +66,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	double t1 = now_s();
+	double t1 = kit_now_s();
 	unsigned dropped = 0;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -92,12 +85,21 @@ int main(int argc, char **argv)
 	       s.evictions, s.index_moves, 100.0 * n / info.index_slots,
 	       info.index_slots, (double)info.index_memory / 1048576.0,
 	       n / (t1 - t0) / 1e6);
-	printf("{\"bench\":\"load\",\"keys\":%u,\"value\":%u,\"size\":%" PRIu64
-	       ",\"dropped\":%u,\"bucket_evictions\":%" PRIu64 ",\"evictions\":%"
-	       PRIu64 ",\"index_moves\":%" PRIu64 ",\"index_slots\":%" PRIu32
-	       ",\"index_memory\":%" PRIu64 ",\"sets_per_s\":%.0f}\n", n, vlen,
-	       cfg.size, dropped, s.bucket_evictions, s.evictions, s.index_moves,
-	       info.index_slots, info.index_memory, n / (t1 - t0));
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "bench", "load");
+	kit_json_uint(&j, "keys", n);
+	kit_json_uint(&j, "value", vlen);
+	kit_json_uint(&j, "size", cfg.size);
+	kit_json_uint(&j, "dropped", dropped);
+	kit_json_uint(&j, "bucket_evictions", s.bucket_evictions);
+	kit_json_uint(&j, "evictions", s.evictions);
+	kit_json_uint(&j, "index_moves", s.index_moves);
+	kit_json_uint(&j, "index_slots", info.index_slots);
+	kit_json_uint(&j, "index_memory", info.index_memory);
+	kit_json_num(&j, "sets_per_s", 0, n / (t1 - t0));
+	kit_json_end(&j);
 	hc_close(c);
 	hc_unlink(name);
 	return 0;

@@ -53,6 +53,7 @@
 #include <xxhash.h>
 
 #include "hostcache.h"
+#include "kit/kit.h"
 
 #define KEY_LEN 16
 #define MAX_VALUE 1024
@@ -124,29 +125,6 @@ static void *xmalloc(size_t n)
 
 /* ---- time, randomness, keys, values ---------------------------------- */
 
-static uint64_t clock_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* splitmix64: good enough for key choices, and seeds well from anything. */
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *state)
-{
-	return (double)(rng_next(state) >> 11) * 0x1.0p-53;
-}
-
 /* A 16-byte binary key: a fixed prefix, then the id. */
 static inline void key_make(unsigned char *key, uint64_t id)
 {
@@ -183,47 +161,7 @@ static inline bool value_is_of(const unsigned char *val, size_t vlen,
 
 /* ---- key choices ------------------------------------------------------ */
 
-/*
- * Zipf(theta) over ranks 0..n-1 by the method of Gray et al., "Quickly
- * generating billion-record synthetic databases" (SIGMOD '94), as YCSB
- * uses it: one pass to compute zeta(n), then O(1) per draw.
- */
-struct zipf {
-	double n, theta, alpha, zetan, eta, two_cut;
-};
-
-static double zeta(uint64_t n, double theta)
-{
-	double sum = 0;
-
-	for (uint64_t i = 1; i <= n; i++)
-		sum += 1.0 / pow((double)i, theta);
-	return sum;
-}
-
-static void zipf_init(struct zipf *z, uint64_t n, double theta)
-{
-	z->n = (double)n;
-	z->theta = theta;
-	z->zetan = zeta(n, theta);
-	z->alpha = 1.0 / (1.0 - theta);
-	z->eta = (1.0 - pow(2.0 / z->n, 1.0 - theta)) /
-	         (1.0 - zeta(2, theta) / z->zetan);
-	z->two_cut = 1.0 + pow(0.5, theta);
-}
-
-static uint64_t zipf_rank(const struct zipf *z, double u)
-{
-	double uz = u * z->zetan;
-
-	if (uz < 1.0)
-		return 0;
-	if (uz < z->two_cut)
-		return 1;
-	double r = z->n * pow(z->eta * u - z->eta + 1.0, z->alpha);
-
-	return r < z->n ? (uint64_t)r : (uint64_t)z->n - 1;
-}
+/* Zipf ranks: kit_zipf (kit/kit.h). */
 
 static uint64_t gcd(uint64_t a, uint64_t b)
 {
@@ -249,16 +187,16 @@ static uint32_t *draws_make(enum dist d, uint64_t n, size_t count,
 {
 	uint32_t *draw = xmalloc(count * sizeof *draw);
 	uint64_t mult = 2654435761ULL % n;
-	struct zipf z;
+	struct kit_zipf z;
 
 	while (mult == 0 || gcd(mult, n) != 1)
 		mult++;
 	if (d == DIST_ZIPF)
-		zipf_init(&z, n, ZIPF_THETA);
+		kit_zipf_init(&z, n, ZIPF_THETA);
 	for (size_t i = 0; i < count; i++) {
 		uint64_t id = d == DIST_ZIPF
-		              ? zipf_rank(&z, rng_unit(&seed)) * mult % n
-		              : rng_next(&seed) % n;
+		              ? kit_zipf_next(&z, &seed) * mult % n
+		              : kit_rng_next(&seed) % n;
 
 		draw[i] = (uint32_t)id;
 	}
@@ -325,7 +263,7 @@ static uint64_t gets_of(struct bench *b, const uint32_t *draw, size_t n,
 {
 	unsigned char key[KEY_LEN], buf[MAX_VALUE];
 	uint64_t found = 0, bad = 0;
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = kit_now_ns();
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t id = draw[i] | id_bits;
@@ -341,7 +279,7 @@ static uint64_t gets_of(struct bench *b, const uint32_t *draw, size_t n,
 			api_fail("hc_get", rc);
 		}
 	}
-	uint64_t elapsed = clock_now_ns() - t0;
+	uint64_t elapsed = kit_now_ns() - t0;
 
 	wrong_values += bad;
 	*hits = found;
@@ -365,7 +303,7 @@ static uint64_t set_overwrite_batch(void *ctx, const uint32_t *draw, size_t n,
 {
 	struct bench *b = ctx;
 	unsigned char key[KEY_LEN];
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = kit_now_ns();
 
 	for (size_t i = 0; i < n; i++) {
 		key_make(key, draw[i]);
@@ -376,7 +314,7 @@ static uint64_t set_overwrite_batch(void *ctx, const uint32_t *draw, size_t n,
 			api_fail("hc_set", rc);
 	}
 	(void)hits;
-	return clock_now_ns() - t0;
+	return kit_now_ns() - t0;
 }
 
 static uint64_t set_new_batch(void *ctx, const uint32_t *draw, size_t n,
@@ -384,7 +322,7 @@ static uint64_t set_new_batch(void *ctx, const uint32_t *draw, size_t n,
 {
 	struct bench *b = ctx;
 	unsigned char key[KEY_LEN];
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = kit_now_ns();
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t id = NEW_BIT | b->next_new++;
@@ -398,7 +336,7 @@ static uint64_t set_new_batch(void *ctx, const uint32_t *draw, size_t n,
 	}
 	(void)draw;
 	(void)hits;
-	return clock_now_ns() - t0;
+	return kit_now_ns() - t0;
 }
 
 /* Live items dropped so far by this attachment: CLOCK and full buckets. */
@@ -647,7 +585,7 @@ static uint64_t local_get_batch(void *ctx, const uint32_t *draw, size_t n,
 {
 	struct local_table *t = ctx;
 	unsigned char key[KEY_LEN], buf[MAX_VALUE];
-	uint64_t found = 0, bad = 0, t0 = clock_now_ns();
+	uint64_t found = 0, bad = 0, t0 = kit_now_ns();
 
 	for (size_t i = 0; i < n; i++) {
 		key_make(key, draw[i]);
@@ -656,7 +594,7 @@ static uint64_t local_get_batch(void *ctx, const uint32_t *draw, size_t n,
 			bad += !value_is_of(buf, t->value, draw[i]);
 		}
 	}
-	uint64_t elapsed = clock_now_ns() - t0;
+	uint64_t elapsed = kit_now_ns() - t0;
 
 	wrong_values += bad;
 	*hits = found;
@@ -668,7 +606,7 @@ static uint64_t local_set_batch(void *ctx, const uint32_t *draw, size_t n,
 {
 	struct local_table *t = ctx;
 	unsigned char key[KEY_LEN], val[MAX_VALUE];
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = kit_now_ns();
 
 	value_make(val, t->value, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -677,7 +615,7 @@ static uint64_t local_set_batch(void *ctx, const uint32_t *draw, size_t n,
 		local_set(t, key, val);
 	}
 	(void)hits;
-	return clock_now_ns() - t0;
+	return kit_now_ns() - t0;
 }
 
 static void reference_value(unsigned value, uint64_t l3, const struct options *o)
@@ -793,18 +731,18 @@ static void mix_loop(hc_cache *c, const struct mix_plan *p, uint64_t seed,
                      size_t at, struct mix_result *r)
 {
 	unsigned char key[KEY_LEN], buf[MAX_VALUE], val[MAX_VALUE];
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = kit_now_ns();
 	uint64_t deadline = t0 + (uint64_t)(p->seconds * 1e9);
 
 	value_make(val, p->value, 0);
-	for (uint64_t now = t0; now < deadline; now = clock_now_ns()) {
+	for (uint64_t now = t0; now < deadline; now = kit_now_ns()) {
 		for (unsigned i = 0; i < 1024; i++, r->ops++) {
 			uint64_t id = p->draw[at++ % p->ndraw];
 			size_t vlen;
 			int rc;
 
 			key_make(key, id);
-			if (rng_next(&seed) % 100 < MIX_SET_PERCENT) {
+			if (kit_rng_next(&seed) % 100 < MIX_SET_PERCENT) {
 				value_stamp(val, p->value, id);
 				rc = hc_set(c, key, KEY_LEN, val, p->value, p->ttl_ms);
 				r->sets++;
@@ -826,36 +764,27 @@ static void mix_loop(hc_cache *c, const struct mix_plan *p, uint64_t seed,
 			}
 		}
 	}
-	r->seconds = (double)(clock_now_ns() - t0) / 1e9;
+	r->seconds = (double)(kit_now_ns() - t0) / 1e9;
 }
 
-/* A child: attach, say so, wait for the start (the parent closes the
- * start pipe), run, report. */
-static void mix_child(const struct mix_plan *p, unsigned index, int ready_fd,
-                      int start_fd, int result_fd, unsigned procs)
+/* A child: attach, wait for the common start, run, report. */
+static int mix_child(struct kit_team *team, unsigned index, void *arg)
 {
-	struct mix_result r;
+	const struct mix_plan *p = arg;
+	struct mix_result *r = kit_team_result(team, index);
 	hc_cache *c = NULL;
-	char byte = 1;
 
-	memset(&r, 0, sizeof r);
-	r.error = hc_open(p->name, &c);
-	if (write(ready_fd, &byte, 1) != 1)
-		_exit(1);
-	close(ready_fd);  /* the parent sees EOF if a sibling died first */
-	if (r.error == 0) {
-		while (read(start_fd, &byte, 1) > 0)
-			;
+	r->error = hc_open(p->name, &c);
+	kit_team_ready(team);
+	if (r->error == 0) {
 		mix_loop(c, p, 0xc0ffeeULL * (index + 1),
-		         p->ndraw / procs * index, &r);
+		         p->ndraw / team->procs * index, r);
 		hc_close(c);
 	}
-	if (r.error != 0)
+	if (r->error != 0)
 		fprintf(stderr, "bench_ops: process %u: %s (%s)\n", index,
-		        hc_strerror(r.error), hc_last_error());
-	if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
-		_exit(1);
-	_exit(r.error != 0);
+		        hc_strerror(r->error), hc_last_error());
+	return r->error != 0;
 }
 
 struct mix_total {
@@ -869,33 +798,14 @@ static unsigned nmix;
 
 static bool mix_run(const struct mix_plan *p, unsigned procs)
 {
-	int ready[2], start[2], result[2];
-	pid_t pids[MAX_PROCS];
 	struct mix_total *t = &mix_totals[nmix < 16 ? nmix++ : 0];
-	bool ok = true;
-	char byte;
+	struct kit_team team;
+	int rc = kit_team_start(&team, procs, sizeof(struct mix_result),
+	                        mix_child, (void *)p);
 
-	if (pipe(ready) < 0 || pipe(start) < 0 || pipe(result) < 0)
-		api_fail("pipe", -errno);
-	fflush(stdout);
-	for (unsigned i = 0; i < procs; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0)
-			api_fail("fork", -errno);
-		if (pids[i] == 0) {
-			close(ready[0]);
-			close(start[1]);
-			close(result[0]);
-			mix_child(p, i, ready[1], start[0], result[1], procs);
-		}
-	}
-	close(ready[1]);
-	close(start[0]);
-	close(result[1]);
-	for (unsigned i = 0; i < procs; i++)
-		if (read(ready[0], &byte, 1) != 1)
-			ok = false;
-	close(start[1]);  /* go */
+	if (rc != 0)
+		api_fail("starting the processes", rc);
+	bool ok = kit_team_wait(&team);
 
 	memset(t, 0, sizeof *t);
 	t->procs = procs;
@@ -903,37 +813,25 @@ static bool mix_run(const struct mix_plan *p, unsigned procs)
 	uint64_t gets = 0, hits = 0;
 
 	for (unsigned i = 0; i < procs; i++) {
-		struct mix_result r;
+		const struct mix_result *r = kit_team_result(&team, i);
 
-		if (read(result[0], &r, sizeof r) != (ssize_t)sizeof r) {
+		if (r->error != 0 || r->seconds <= 0) {
 			ok = false;
 			continue;
 		}
-		if (r.error != 0 || r.seconds <= 0) {
-			ok = false;
-			continue;
-		}
-		double mops = (double)r.ops / r.seconds / 1e6;
+		double mops = (double)r->ops / r->seconds / 1e6;
 
 		t->mops += mops;
 		t->mops_per_proc_min = mops < t->mops_per_proc_min ? mops : t->mops_per_proc_min;
 		t->mops_per_proc_max = mops > t->mops_per_proc_max ? mops : t->mops_per_proc_max;
-		t->seconds = r.seconds > t->seconds ? r.seconds : t->seconds;
-		t->busy += r.busy;
-		gets += r.gets;
-		hits += r.hits;
-		wrong_values += r.wrong;
+		t->seconds = r->seconds > t->seconds ? r->seconds : t->seconds;
+		t->busy += r->busy;
+		gets += r->gets;
+		hits += r->hits;
+		wrong_values += r->wrong;
 	}
 	t->hit_ratio = gets ? (double)hits / (double)gets : 0;
-	for (unsigned i = 0; i < procs; i++) {
-		int status;
-
-		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status) != 0)
-			ok = false;
-	}
-	close(ready[0]);
-	close(result[0]);
+	kit_team_free(&team);
 	return ok;
 }
 
@@ -1033,54 +931,80 @@ static void print_mix_table(void)
 	}
 }
 
+static void print_result_json(const struct result *r, const struct options *o)
+{
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "bench", r->bench);
+	kit_json_str(&j, "dist", r->dist);
+	kit_json_uint(&j, "value", r->value);
+	kit_json_num(&j, "ns_per_op", 2, r->ns_med);
+	kit_json_uint(&j, "key", KEY_LEN);
+	kit_json_num(&j, "ns_min", 2, r->ns_min);
+	kit_json_num(&j, "ns_max", 2, r->ns_max);
+	kit_json_uint(&j, "reps", o->reps);
+	kit_json_uint(&j, "ops", o->ops);
+	if (r->hit_ratio >= 0)
+		kit_json_num(&j, "hit_ratio", 4, r->hit_ratio);
+	if (r->evicted_per_op >= 0)
+		kit_json_num(&j, "evicted_per_op", 4, r->evicted_per_op);
+	kit_json_bool(&j, "reference", r->reference);
+	kit_json_end(&j);
+}
+
+static void print_memory_json(const struct memory_result *m)
+{
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "bench", "memory");
+	kit_json_uint(&j, "value", m->value);
+	kit_json_uint(&j, "key", KEY_LEN);
+	kit_json_uint(&j, "item_overhead", m->item_overhead);
+	kit_json_uint(&j, "segment", m->segment);
+	kit_json_uint(&j, "item_memory", m->item_memory);
+	kit_json_uint(&j, "index_memory", m->index_memory);
+	kit_json_uint(&j, "written", m->written);
+	kit_json_uint(&j, "held", m->held);
+	kit_json_uint(&j, "items_gauge", m->items_gauge);
+	kit_json_uint(&j, "bucket_evictions", m->bucket_evictions);
+	kit_json_num(&j, "item_memory_per_item", 2,
+	             m->held ? (double)m->item_memory / (double)m->held : 0);
+	kit_json_num(&j, "segment_per_item", 2,
+	             m->held ? (double)m->segment / (double)m->held : 0);
+	kit_json_uint(&j, "raw_per_item", KEY_LEN + m->value);
+	kit_json_end(&j);
+}
+
+static void print_mix_json(const struct mix_total *t)
+{
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "bench", "mix_get90_set10");
+	kit_json_str(&j, "dist", "zipf");
+	kit_json_uint(&j, "value", 32);
+	kit_json_uint(&j, "key", KEY_LEN);
+	kit_json_uint(&j, "procs", t->procs);
+	kit_json_num(&j, "seconds", 2, t->seconds);
+	kit_json_num(&j, "mops", 3, t->mops);
+	kit_json_num(&j, "mops_per_proc_min", 3, t->mops_per_proc_min);
+	kit_json_num(&j, "mops_per_proc_max", 3, t->mops_per_proc_max);
+	kit_json_num(&j, "hit_ratio", 4, t->hit_ratio);
+	kit_json_uint(&j, "busy", t->busy);
+	kit_json_end(&j);
+}
+
 static void print_json(const struct options *o)
 {
 	putchar('\n');
-	for (unsigned i = 0; i < nresults; i++) {
-		const struct result *r = &results[i];
-
-		printf("{\"bench\":\"%s\",\"dist\":\"%s\",\"value\":%u,"
-		       "\"ns_per_op\":%.2f,\"key\":%u,\"ns_min\":%.2f,"
-		       "\"ns_max\":%.2f,\"reps\":%u,\"ops\":%zu", r->bench,
-		       r->dist, r->value, r->ns_med, KEY_LEN, r->ns_min, r->ns_max,
-		       o->reps, o->ops);
-		if (r->hit_ratio >= 0)
-			printf(",\"hit_ratio\":%.4f", r->hit_ratio);
-		if (r->evicted_per_op >= 0)
-			printf(",\"evicted_per_op\":%.4f", r->evicted_per_op);
-		printf(",\"reference\":%s}\n", r->reference ? "true" : "false");
-	}
-	for (unsigned i = 0; i < nmemory; i++) {
-		const struct memory_result *m = &memory_results[i];
-
-		printf("{\"bench\":\"memory\",\"value\":%u,\"key\":%u,"
-		       "\"item_overhead\":%u,\"segment\":%llu,\"item_memory\":%llu,"
-		       "\"index_memory\":%llu,\"written\":%llu,\"held\":%llu,"
-		       "\"items_gauge\":%llu,\"bucket_evictions\":%llu,"
-		       "\"item_memory_per_item\":%.2f,"
-		       "\"segment_per_item\":%.2f,\"raw_per_item\":%u}\n",
-		       m->value, KEY_LEN, m->item_overhead,
-		       (unsigned long long)m->segment,
-		       (unsigned long long)m->item_memory,
-		       (unsigned long long)m->index_memory,
-		       (unsigned long long)m->written, (unsigned long long)m->held,
-		       (unsigned long long)m->items_gauge,
-		       (unsigned long long)m->bucket_evictions,
-		       m->held ? (double)m->item_memory / (double)m->held : 0,
-		       m->held ? (double)m->segment / (double)m->held : 0,
-		       KEY_LEN + m->value);
-	}
-	for (unsigned i = 0; i < nmix; i++) {
-		const struct mix_total *t = &mix_totals[i];
-
-		printf("{\"bench\":\"mix_get90_set10\",\"dist\":\"zipf\",\"value\":32,"
-		       "\"key\":%u,\"procs\":%u,\"seconds\":%.2f,\"mops\":%.3f,"
-		       "\"mops_per_proc_min\":%.3f,\"mops_per_proc_max\":%.3f,"
-		       "\"hit_ratio\":%.4f,\"busy\":%llu}\n", KEY_LEN, t->procs,
-		       t->seconds, t->mops, t->mops_per_proc_min,
-		       t->mops_per_proc_max, t->hit_ratio,
-		       (unsigned long long)t->busy);
-	}
+	for (unsigned i = 0; i < nresults; i++)
+		print_result_json(&results[i], o);
+	for (unsigned i = 0; i < nmemory; i++)
+		print_memory_json(&memory_results[i]);
+	for (unsigned i = 0; i < nmix; i++)
+		print_mix_json(&mix_totals[i]);
 }
 
 /* ---- the machine, the options, main ------------------------------------ */

@@ -18,6 +18,7 @@
  * One readable line, then one JSON object.  Never fails on a number; the
  * exit status is non-zero only when an hc_* call fails.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,67 +30,37 @@
 #include <unistd.h>
 
 #include "hostcache.h"
+#include "kit/kit.h"
 
 static unsigned nkeys = 100000, vlen = 256, procs = 1, watermark;
 static uint64_t size_mib = 64, nops = 2000000;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int key_of(unsigned i, char *key)
 {
 	return snprintf(key, 17, "key:%012u", i);
 }
 
-/* Zipf(0.99) over [0, n): a cumulative table, searched by bisection. */
-static double *zipf_table(unsigned n)
+/* Zipf(0.99) over [0, nkeys), exact; made before the processes fork. */
+static struct kit_zipf_table zipf;
+
+static unsigned zipf_draw(uint64_t *rng)
 {
-	double *cdf = malloc(sizeof *cdf * n), sum = 0;
+	uint32_t rank = kit_zipf_table_rank(&zipf, kit_rng_unit(rng));
 
-	if (cdf == NULL)
-		exit(3);
-	for (unsigned i = 0; i < n; i++)
-		cdf[i] = (sum += 1.0 / pow((double)i + 1, 0.99));
-	for (unsigned i = 0; i < n; i++)
-		cdf[i] /= sum;
-	return cdf;
-}
-
-static unsigned zipf_draw(const double *cdf, unsigned n, uint64_t *rng)
-{
-	*rng ^= *rng << 13;
-	*rng ^= *rng >> 7;
-	*rng ^= *rng << 17;
-	double u = (double)(*rng >> 11) / 9007199254740992.0;
-	unsigned lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-
-		if (cdf[mid] < u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	/* Scatter ranks over the key space, so hot keys share no block. */
-	return (unsigned)(((uint64_t)lo * 2654435761u) % n);
+	return (unsigned)(((uint64_t)rank * 2654435761u) % nkeys);
 }
 
 /* Run OPS operations; returns the misses through *MISSES. */
-static int run_ops(const char *name, uint64_t ops, uint64_t seed,
-                   uint64_t *misses)
+static int run_ops(struct kit_team *team, const char *name, uint64_t ops,
+                   uint64_t seed, uint64_t *misses)
 {
 	hc_cache *c;
-	double *cdf = zipf_table(nkeys);
 	char *val = malloc(vlen), *buf = malloc(vlen);
-	uint64_t rng = seed | 1;
+	uint64_t rng = seed;
 	int rc = hc_open(name, &c);
 
+	kit_team_ready(team);
 	if (rc != 0 || val == NULL || buf == NULL)
 		return rc ? rc : -1;
 	memset(val, 'v', vlen);
@@ -97,7 +68,7 @@ static int run_ops(const char *name, uint64_t ops, uint64_t seed,
 	for (uint64_t op = 0; op < ops; op++) {
 		char key[17];
 		size_t len;
-		unsigned i = zipf_draw(cdf, nkeys, &rng);
+		unsigned i = zipf_draw(&rng);
 		int kl = key_of(i, key);
 
 		if (op & 1) {
@@ -113,8 +84,13 @@ static int run_ops(const char *name, uint64_t ops, uint64_t seed,
 		}
 	}
 	hc_close(c);
-	free(cdf);
 	return rc;
+}
+
+static int ops_child(struct kit_team *team, unsigned p, void *name)
+{
+	return run_ops(team, name, nops / procs, 7919 * (p + 1),
+	               kit_team_result(team, p)) ? 1 : 0;
 }
 
 static unsigned count_lost(hc_cache *c, char *buf)
@@ -190,26 +166,23 @@ int main(int argc, char **argv)
 		}
 	}
 	unsigned lost_at_load = count_lost(c, buf);
-	uint64_t *misses = mmap(NULL, 64 * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-	                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	double t0 = now_s();
-	int failed = 0;
+	struct kit_team team;
 
-	for (unsigned p = 0; p < procs; p++) {
-		if (fork() == 0)
-			_exit(run_ops(name, nops / procs, 7919 * (p + 1), &misses[p]) ? 1 : 0);
+	if (kit_zipf_table_init(&zipf, nkeys, 0.99) != 0 ||
+	    (rc = kit_team_start(&team, procs, sizeof(uint64_t), ops_child,
+	                         name)) != 0) {
+		fprintf(stderr, "bench_overwrite: starting the processes: %s\n",
+		        strerror(rc ? -rc : ENOMEM));
+		return 1;
 	}
-	for (unsigned p = 0; p < procs; p++) {
-		int st;
-
-		wait(&st);
-		failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-	}
-	double secs = now_s() - t0;
+	int failed = !kit_team_wait(&team);
+	double secs = (double)(kit_now_ns() - kit_team_t0(&team)) / 1e9;
 	uint64_t miss = 0;
 
 	for (unsigned p = 0; p < procs; p++)
-		miss += misses[p];
+		miss += *(uint64_t *)kit_team_result(&team, p);
+	kit_team_free(&team);
+	kit_zipf_table_free(&zipf);
 	unsigned lost = count_lost(c, buf);
 
 	hc_stats_get(c, &s);
@@ -226,17 +199,27 @@ int main(int argc, char **argv)
 	       s.bucket_evictions, s.blocks_cleaned, wamp,
 	       (double)s.bytes_live / 1048576.0, (double)s.bytes_dead / 1048576.0,
 	       (double)nops / secs / 1e6);
-	printf("{\"bench\":\"overwrite\",\"keys\":%u,\"value_bytes\":%u,"
-	       "\"segment_mib\":%" PRIu64 ",\"ops\":%" PRIu64 ",\"procs\":%u,"
-	       "\"watermark_pct\":%u,\"get_miss_pct\":%.4f,\"keys_lost\":%u,"
-	       "\"keys_lost_at_load\":%u,\"evictions\":%" PRIu64
-	       ",\"bucket_evictions\":%" PRIu64 ",\"blocks_cleaned\":%" PRIu64
-	       ",\"write_amplification\":%.4f,\"live_bytes\":%" PRIu64
-	       ",\"dead_bytes\":%" PRIu64 ",\"mops\":%.3f}\n",
-	       nkeys, vlen, size_mib, nops, procs, watermark ? watermark : 90,
-	       100.0 * (double)miss / gets, lost, lost_at_load, s.evictions,
-	       s.bucket_evictions, s.blocks_cleaned, wamp, s.bytes_live,
-	       s.bytes_dead, (double)nops / secs / 1e6);
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "bench", "overwrite");
+	kit_json_uint(&j, "keys", nkeys);
+	kit_json_uint(&j, "value_bytes", vlen);
+	kit_json_uint(&j, "segment_mib", size_mib);
+	kit_json_uint(&j, "ops", nops);
+	kit_json_uint(&j, "procs", procs);
+	kit_json_uint(&j, "watermark_pct", watermark ? watermark : 90);
+	kit_json_num(&j, "get_miss_pct", 4, 100.0 * (double)miss / gets);
+	kit_json_uint(&j, "keys_lost", lost);
+	kit_json_uint(&j, "keys_lost_at_load", lost_at_load);
+	kit_json_uint(&j, "evictions", s.evictions);
+	kit_json_uint(&j, "bucket_evictions", s.bucket_evictions);
+	kit_json_uint(&j, "blocks_cleaned", s.blocks_cleaned);
+	kit_json_num(&j, "write_amplification", 4, wamp);
+	kit_json_uint(&j, "live_bytes", s.bytes_live);
+	kit_json_uint(&j, "dead_bytes", s.bytes_dead);
+	kit_json_num(&j, "mops", 3, (double)nops / secs / 1e6);
+	kit_json_end(&j);
 	hc_close(c);
 	hc_unlink(name);
 	return failed;

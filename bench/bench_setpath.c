@@ -39,67 +39,39 @@
 #include <unistd.h>
 
 #include "hostcache.h"
+#include "kit/kit.h"
 
 #define KEY_LEN 16
 #define MAX_PROCS 16
-#define SUB 16                          /* histogram buckets per octave */
-#define NBUCKETS (64 * SUB)
 
 static unsigned vlen = 256, nprocs_list[MAX_PROCS] = { 1, 2 }, nlist = 2;
 static uint64_t size_mib = 64;
 static double seconds = 2;
 
+/* What the processes of a run share, beside their results. */
 struct shared {
-	volatile int ready;
-	volatile int go;
 	int warm;                       /* processes done warming up */
 	uint64_t t0;                    /* when the timed sets began */
-	uint64_t sets[MAX_PROCS];
-	uint64_t hist[MAX_PROCS][NBUCKETS];
-	uint64_t max_ns[MAX_PROCS];
-	int rc[MAX_PROCS];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
+/* What each process reports: its timed sets. */
+struct worker_result {
+	struct kit_hist hist;
+	int rc;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static unsigned bucket_of(uint64_t ns)
-{
-	if (ns < SUB)
-		return (unsigned)ns;
-	unsigned oct = 63u - (unsigned)__builtin_clzll(ns);
-	unsigned sub = (unsigned)((ns >> (oct - 4)) & (SUB - 1));
-
-	return (oct - 3) * SUB + sub;
-}
-
-static double bucket_ns(unsigned b)
-{
-	if (b < SUB)
-		return b;
-	unsigned oct = b / SUB + 3, sub = b % SUB;
-
-	return ldexp(1.0 + (sub + 0.5) / SUB, (int)oct);
-}
+/* What a run tells its processes. */
+struct run_plan {
+	const char *name;
+	unsigned nprocs;
+	uint64_t fit, first, lap, cost;
+	struct shared *sh;
+};
 
 static int key_of(unsigned proc, uint64_t i, char *key)
 {
 	return snprintf(key, KEY_LEN + 1, "%x:%013llx", proc,
 	                (unsigned long long)i);
-}
-
-static uint64_t clock_cost(void)
-{
-	uint64_t t0 = now_ns();
-
-	for (int i = 0; i < 100000; i++)
-		(void)now_ns();
-	return (now_ns() - t0) / 100000;
 }
 
 static void die_hc(const char *what, int rc)
@@ -110,24 +82,24 @@ static void die_hc(const char *what, int rc)
 
 /* One process: set for SECONDS; new keys (FIT == 0) or overwrites of
  * FIT keys. */
-static void worker(const char *name, unsigned me, unsigned nprocs,
-                   uint64_t fit, uint64_t first, uint64_t lap,
-                   struct shared *sh, uint64_t cost)
+static int worker(struct kit_team *team, unsigned me, void *arg)
 {
+	const struct run_plan *plan = arg;
+	struct worker_result *r = kit_team_result(team, me);
+	struct shared *sh = plan->sh;
+	unsigned nprocs = plan->nprocs;
+	uint64_t fit = plan->fit, first = plan->first, lap = plan->lap;
 	hc_cache *c;
 	char key[KEY_LEN + 1], *val = malloc(vlen);
-	uint64_t rng = 0x9e3779b97f4a7c15ULL * (me + 1), n = 0, mx = 0, seq = 0;
-	int rc = hc_open(name, &c);
+	uint64_t rng = 0x9e3779b97f4a7c15ULL * (me + 1), n = 0, seq = 0;
+	int rc = hc_open(plan->name, &c);
 
+	kit_team_ready(team);
 	if (rc != 0 || val == NULL) {
-		sh->rc[me] = rc ? rc : -1;
-		__atomic_add_fetch(&sh->ready, 1, __ATOMIC_RELEASE);
-		return;
+		r->rc = rc ? rc : -1;
+		return 0;
 	}
 	memset(val, 'v', vlen);
-	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE))
-		;
 	/* Warm up, untimed: a lap of the log between the processes, so
 	 * that this process has mapped the pages of the segment (a first
 	 * touch costs a page fault, a cost of attaching, not of a set). */
@@ -138,15 +110,15 @@ static void worker(const char *name, unsigned me, unsigned nprocs,
 		if (!timed && n == warm) {
 			timed = true;
 			n = 0;
-			memset(sh->hist[me], 0, sizeof sh->hist[me]);
-			mx = 0;
+			kit_hist_clear(&r->hist);
 			__atomic_add_fetch(&sh->warm, 1, __ATOMIC_ACQ_REL);
 			while (__atomic_load_n(&sh->warm, __ATOMIC_ACQUIRE) <
 			       (int)nprocs)
 				;
-			end = now_ns() + (uint64_t)(seconds * 1e9);
+			end = kit_now_ns() + (uint64_t)(seconds * 1e9);
 			if (me == 0)
-				__atomic_store_n(&sh->t0, now_ns(), __ATOMIC_RELEASE);
+				__atomic_store_n(&sh->t0, kit_now_ns(),
+				                 __ATOMIC_RELEASE);
 		}
 		uint64_t i;
 
@@ -157,33 +129,21 @@ static void worker(const char *name, unsigned me, unsigned nprocs,
 			i = first + seq++ * nprocs + me;
 		}
 		int kl = key_of(fit ? 0 : 1, i, key);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = kit_now_ns();
 
 		rc = hc_set(c, key, (size_t)kl, val, vlen, 0);
-		uint64_t t1 = now_ns(), d = t1 - t0 > cost ? t1 - t0 - cost : 0;
+		uint64_t t1 = kit_now_ns(), cost = plan->cost;
+		uint64_t d = t1 - t0 > cost ? t1 - t0 - cost : 0;
 
 		if (rc != 0)
 			break;
-		sh->hist[me][bucket_of(d)]++;
-		if (d > mx)
-			mx = d;
+		kit_hist_add(&r->hist, d);
 		n++;
 		if (t1 >= end)
 			break;
 	}
-	sh->sets[me] = n;
-	sh->max_ns[me] = mx;
-	sh->rc[me] = rc;
+	r->rc = rc;
 	hc_close(c);
-}
-
-static double percentile(const uint64_t *h, uint64_t total, double q)
-{
-	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
-
-	for (unsigned b = 0; b < NBUCKETS; b++)
-		if ((seen += h[b]) >= want && want > 0)
-			return bucket_ns(b);
 	return 0;
 }
 
@@ -242,48 +202,42 @@ static void run(const char *mode, unsigned nprocs, double base_rate,
 		exit(1);
 	}
 	memset(sh, 0, sizeof *sh);
-	pid_t pids[MAX_PROCS];
+	struct run_plan plan = {
+		.name = name, .nprocs = nprocs, .fit = fit ? nfit : 0,
+		.first = loaded, .lap = st.item_memory, .cost = cost, .sh = sh,
+	};
+	struct kit_team team;
 
-	for (unsigned p = 0; p < nprocs; p++) {
-		pids[p] = fork();
-		if (pids[p] < 0) {
-			perror("bench_setpath: fork");
-			exit(1);
-		}
-		if (pids[p] == 0) {
-			worker(name, p, nprocs, fit ? nfit : 0, loaded,
-			       st.item_memory, sh, cost);
-			_exit(0);
-		}
+	if ((rc = kit_team_start(&team, nprocs, sizeof(struct worker_result),
+	                         worker, &plan)) != 0) {
+		fprintf(stderr, "bench_setpath: starting the processes: %s\n",
+		        strerror(-rc));
+		exit(1);
 	}
-	while (__atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) < (int)nprocs)
-		usleep(1000);
-	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
 	while (__atomic_load_n(&sh->warm, __ATOMIC_ACQUIRE) < (int)nprocs)
 		usleep(100);
 	counters(c, &ev0, &cl0); /* of the timed sets, near enough */
-	for (unsigned p = 0; p < nprocs; p++)
-		waitpid(pids[p], NULL, 0);
-	double wall = (double)(now_ns() - sh->t0) / 1e9;
-	static uint64_t h[NBUCKETS];
-	uint64_t total = 0, mx = 0;
+	kit_team_wait(&team);
+	double wall = (double)(kit_now_ns() - sh->t0) / 1e9;
+	static struct kit_hist h;
 
-	memset(h, 0, sizeof h);
+	kit_hist_clear(&h);
 	for (unsigned p = 0; p < nprocs; p++) {
-		if (sh->rc[p] != 0)
-			die_hc("set", sh->rc[p]);
-		total += sh->sets[p];
-		if (sh->max_ns[p] > mx)
-			mx = sh->max_ns[p];
-		for (unsigned b = 0; b < NBUCKETS; b++)
-			h[b] += sh->hist[p][b];
+		const struct worker_result *r = kit_team_result(&team, p);
+
+		if (r->rc != 0)
+			die_hc("set", r->rc);
+		kit_hist_merge(&h, &r->hist);
 	}
+	kit_team_free(&team);
 	counters(c, &ev1, &cl1);
+	uint64_t total = h.total, mx = h.max;
 	double rate = (double)total / wall;
 
 	*rate_out = rate;
-	double p50 = percentile(h, total, 0.50), p99 = percentile(h, total, 0.99);
-	double p999 = percentile(h, total, 0.999);
+	double p50 = kit_hist_percentile(&h, 0.50);
+	double p99 = kit_hist_percentile(&h, 0.99);
+	double p999 = kit_hist_percentile(&h, 0.999);
 
 	printf("%-4s %u proc%s  %5.2f M sets/s (%.2fx 1 proc)  p50 %6.0f ns  "
 	       "p99 %7.0f ns  p999 %8.0f ns  max %7.1f us  evictions %llu  "
@@ -291,17 +245,26 @@ static void run(const char *mode, unsigned nprocs, double base_rate,
 	       rate / 1e6, base_rate > 0 ? rate / base_rate : 1.0, p50, p99,
 	       p999, (double)mx / 1e3, (unsigned long long)(ev1 - ev0),
 	       (unsigned long long)(cl1 - cl0));
-	printf("{\"bench\":\"setpath\",\"mode\":\"%s\",\"procs\":%u,"
-	       "\"value\":%u,\"segment_mib\":%llu,\"block_size\":%u,"
-	       "\"sets\":%llu,\"seconds\":%.3f,\"sets_per_sec\":%.0f,"
-	       "\"scaling\":%.3f,\"p50_ns\":%.0f,\"p99_ns\":%.0f,"
-	       "\"p999_ns\":%.0f,\"max_ns\":%llu,\"evictions\":%llu,"
-	       "\"blocks_cleaned\":%llu}\n", mode, nprocs, vlen,
-	       (unsigned long long)size_mib, st.block_size,
-	       (unsigned long long)total, wall, rate,
-	       base_rate > 0 ? rate / base_rate : 1.0, p50, p99, p999,
-	       (unsigned long long)mx, (unsigned long long)(ev1 - ev0),
-	       (unsigned long long)(cl1 - cl0));
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "bench", "setpath");
+	kit_json_str(&j, "mode", mode);
+	kit_json_uint(&j, "procs", nprocs);
+	kit_json_uint(&j, "value", vlen);
+	kit_json_uint(&j, "segment_mib", size_mib);
+	kit_json_uint(&j, "block_size", st.block_size);
+	kit_json_uint(&j, "sets", total);
+	kit_json_num(&j, "seconds", 3, wall);
+	kit_json_num(&j, "sets_per_sec", 0, rate);
+	kit_json_num(&j, "scaling", 3, base_rate > 0 ? rate / base_rate : 1.0);
+	kit_json_num(&j, "p50_ns", 0, p50);
+	kit_json_num(&j, "p99_ns", 0, p99);
+	kit_json_num(&j, "p999_ns", 0, p999);
+	kit_json_uint(&j, "max_ns", mx);
+	kit_json_uint(&j, "evictions", ev1 - ev0);
+	kit_json_uint(&j, "blocks_cleaned", cl1 - cl0);
+	kit_json_end(&j);
 	fflush(stdout);
 	munmap(sh, sizeof *sh);
 	hc_close(c);
@@ -363,7 +326,7 @@ int main(int argc, char **argv)
 			usage("unknown option");
 		}
 	}
-	uint64_t cost = clock_cost();
+	uint64_t cost = kit_clock_cost_ns();
 
 	printf("# sets of %u B values (16 B keys) in a %llu MiB segment, %.2f s "
 	       "a run; clock read %llu ns, subtracted\n", vlen,

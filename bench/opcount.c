@@ -58,6 +58,7 @@
 #include <string.h>
 
 #include "hostcache.h"
+#include "kit/kit.h"
 
 #define KEY_LEN 16
 #define VALUE_LEN 64
@@ -75,36 +76,17 @@ static void api_fail(const char *what, int rc)
 	exit(1);
 }
 
-static uint64_t mix64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ULL;
-	return k ^ (k >> 33);
-}
-
-/* splitmix64 */
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* A number drawn uniformly from 0..N-1 (N < 2^32). */
 static uint64_t rng_below(uint64_t *state, uint64_t n)
 {
-	return ((rng_next(state) >> 32) * n) >> 32;
+	return ((kit_rng_next(state) >> 32) * n) >> 32;
 }
 
-/* Key I: the 16 hex digits of mix64(I). */
+/* Key I: the 16 hex digits of kit_mix64(I). */
 static void make_key(uint64_t i, char *key)
 {
 	static const char hex[] = "0123456789abcdef";
-	uint64_t h = mix64(i);
+	uint64_t h = kit_mix64(i);
 
 	for (int d = KEY_LEN - 1; d >= 0; d--) {
 		key[d] = hex[h & 15];

@@ -33,10 +33,10 @@ BENCH_RESULTS      ?= bench/results
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
 $(BUILD)/hcbench: bench/hcbench/hcbench.c include/hostcache.h \
-                  $(BUILD)/libhostcache.a
+                  bench/kit/kit.h $(BENCH_KIT) $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libhostcache.a -lhiredis -lmemcached \
-	  $(LDLIBS) -lm
+	$(CC) $(CFLAGS) -Ibench $< -o $@ $(BENCH_KIT) $(BUILD)/libhostcache.a \
+	  -lhiredis -lmemcached $(LDLIBS) -lm
 
 bench:
 	$(MAKE) deps

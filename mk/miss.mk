@@ -36,9 +36,10 @@ REPLAY_OBJ := $(BUILD)/bench/replay.o
 # What trace_replay and hcmiss share.  It lives in a directory of its own,
 # so that the generic rule, which makes a program of every bench/*.c, does
 # not try to make one of it.
-$(REPLAY_OBJ): bench/replay/replay.c bench/replay/replay.h include/hostcache.h
+$(REPLAY_OBJ): bench/replay/replay.c bench/replay/replay.h include/hostcache.h \
+               bench/kit/kit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -Ibench -c $< -o $@
 
 # trace_replay is built by the generic rule, with the shared object in
 # front of the library it calls.
@@ -46,10 +47,10 @@ $(BUILD)/bench/trace_replay: $(REPLAY_OBJ) bench/replay/replay.h
 $(BUILD)/bench/trace_replay: LDLIBS := $(REPLAY_OBJ) $(BUILD)/libhostcache.a $(LDLIBS)
 
 $(BUILD)/hcmiss: bench/hcmiss/hcmiss.c bench/replay/replay.h $(REPLAY_OBJ) \
-                 $(BUILD)/libhostcache.a
+                 bench/kit/kit.h $(BENCH_KIT) $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ibench $< $(REPLAY_OBJ) -o $@ $(BUILD)/libhostcache.a \
-	  $(LDLIBS) -lm
+	$(CC) $(CFLAGS) -Ibench $< $(REPLAY_OBJ) $(BENCH_KIT) -o $@ \
+	  $(BUILD)/libhostcache.a $(LDLIBS) -lm
 
 bench-bin: $(BUILD)/hcmiss
 

@@ -160,17 +160,16 @@
 #include <xxhash.h>
 
 #include "hostcache.h"
+#include "kit/kit.h"
 
 #define KEY_LEN 16
 #define ITEM_HEADER 24            /* hostcache's item header, for sizing */
-#define MAX_PROCS 64              /* see children[] */
+#define MAX_PROCS KIT_MAX_PROCS
 #define MAX_REPS 16
 #define MAX_LIST 8                /* entries of --procs */
 #define MAX_DATASETS 16
 #define MAX_WORKLOADS 32
 #define MAX_NOTES 32
-#define HIST_SUB 32               /* log-linear histogram: 32 per octave */
-#define HIST_BUCKETS (64 + 40 * HIST_SUB)
 #define ZIPF_THETA 0.99
 #define DRAM_ITEMS 10000000u      /* the 32 B DRAM set */
 #define DRAM_BYTES (512u << 20)   /* of values, for the larger DRAM sets */
@@ -194,7 +193,7 @@ static const unsigned value_sizes[] = { 32, 256, 4096 };
 
 static pid_t main_pid;
 static bool json_only;
-static pid_t children[64];      /* of the measurement under way */
+static struct kit_team team;   /* of the measurement under way */
 
 static void stores_remove(void);
 
@@ -202,9 +201,9 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	if (getpid() == main_pid)
-		for (unsigned i = 0; i < sizeof children / sizeof *children; i++)
-			if (children[i] > 0)
-				kill(children[i], SIGKILL);
+		for (unsigned i = 0; i < team.procs; i++)
+			if (team.pid[i] > 0)
+				kill(team.pid[i], SIGKILL);
 	stores_remove();
 	_exit(130);
 }
@@ -243,33 +242,6 @@ static void out_check(void)
 	if (errno == EPIPE)
 		exit(0);
 	fail("writing the results: %s", strerror(errno));
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* CPU time of this process: unlike wall time, it does not grow while other
- * work on the machine has the CPU. */
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 /* ---- the machine --------------------------------------------------------- */
@@ -475,11 +447,6 @@ enum dist { UNIFORM, ZIPF, HOT };
 
 static const char *const dist_names[] = { "uniform", "zipf", "one_key" };
 
-/* Zipf over N ranks (Gray et al.), rank 0 the hottest. */
-struct zipf {
-	double theta, alpha, zetan, eta;
-	uint32_t n;
-};
 
 struct table;
 
@@ -500,7 +467,7 @@ struct dataset {
 	struct table *priv;      /* private to this process, for private */
 	bool loaded[NIMPLS];
 	uint64_t evictions;      /* of the segment when it was loaded */
-	struct zipf zipf;
+	struct kit_zipf zipf;      /* over the items, rank 0 the hottest */
 	bool zipf_ready;
 };
 
@@ -633,40 +600,6 @@ static bool value_ok(unsigned ds, uint32_t i, unsigned v,
 
 /* ---- key sequences ----------------------------------------------------- */
 
-static double zeta(uint32_t n, double theta)
-{
-	double sum = 0;
-
-	for (uint32_t i = 1; i <= n; i++)
-		sum += 1.0 / pow((double)i, theta);
-	return sum;
-}
-
-static void zipf_init(struct zipf *z, uint32_t n, double theta)
-{
-	double zeta2 = zeta(2, theta);
-
-	z->n = n;
-	z->theta = theta;
-	z->zetan = zeta(n, theta);
-	z->alpha = 1.0 / (1.0 - theta);
-	z->eta = (1.0 - pow(2.0 / n, 1.0 - theta)) / (1.0 - zeta2 / z->zetan);
-}
-
-static uint32_t zipf_next(const struct zipf *z, uint64_t *rng)
-{
-	double u = (double)(rng_next(rng) >> 11) * 0x1p-53;
-	double uz = u * z->zetan;
-
-	if (uz < 1.0)
-		return 0;
-	if (uz < 1.0 + pow(0.5, z->theta))
-		return 1;
-	uint64_t r = (uint64_t)((double)z->n * pow(z->eta * u - z->eta + 1.0,
-	                                              z->alpha));
-	return r >= z->n ? z->n - 1 : (uint32_t)r;
-}
-
 /* The operations of one process, cycled: a key index (OP_SET for a set)
  * and the key, formatted in advance. */
 struct seq {
@@ -690,7 +623,7 @@ static void seq_make(struct seq *s, const struct workload *w, unsigned proc,
 	               w->set_percent * 31ULL + w->dist;
 
 	if (w->dist == ZIPF && !d->zipf_ready) {
-		zipf_init(&d->zipf, d->items, ZIPF_THETA);
+		kit_zipf_init(&d->zipf, d->items, ZIPF_THETA);
 		d->zipf_ready = true;
 	}
 	s->len = len;
@@ -703,12 +636,12 @@ static void seq_make(struct seq *s, const struct workload *w, unsigned proc,
 		if (w->dist == HOT)
 			k = 0;
 		else if (w->dist == ZIPF) /* ranks scattered over the keys */
-			k = (uint32_t)(zipf_next(&d->zipf, &rng) * 2654435761ULL %
+			k = (uint32_t)(kit_zipf_next(&d->zipf, &rng) * 2654435761ULL %
 			               d->items);
 		else
-			k = (uint32_t)(rng_next(&rng) % d->items);
+			k = (uint32_t)(kit_rng_next(&rng) % d->items);
 		key_of(d->id, k, s->keys[i]);
-		if (rng_next(&rng) % 100 < w->set_percent)
+		if (kit_rng_next(&rng) % 100 < w->set_percent)
 			k |= OP_SET;
 		s->ops[i] = k;
 	}
@@ -1192,47 +1125,8 @@ struct proc_result {
 	uint64_t sets;
 	uint64_t errors, wrong;
 	uint64_t lat_ops;
-	uint32_t hist[HIST_BUCKETS];
+	struct kit_hist hist;
 };
-
-/* What the processes of a measurement share: the start, then results. */
-struct run_shared {
-	uint64_t t0;
-	struct proc_result res[];
-};
-
-static unsigned hist_bucket(uint64_t ns)
-{
-	if (ns < 64)
-		return (unsigned)ns;
-	unsigned e = 63u - (unsigned)__builtin_clzll(ns);
-	unsigned b = 64 + (e - 6) * HIST_SUB +
-	             (unsigned)((ns >> (e - 5)) & (HIST_SUB - 1));
-
-	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
-}
-
-/* The middle of bucket B. */
-static double hist_value(unsigned b)
-{
-	if (b < 64)
-		return b;
-	unsigned e = (b - 64) / HIST_SUB + 6, sub = (b - 64) % HIST_SUB;
-
-	return ldexp(1.0, (int)e) + (sub + 0.5) * ldexp(1.0, (int)e - 5);
-}
-
-static double hist_percentile(const uint64_t *hist, uint64_t total, double q)
-{
-	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
-
-	for (unsigned b = 0; b < HIST_BUCKETS; b++) {
-		seen += hist[b];
-		if (seen >= want && hist[b] > 0)
-			return hist_value(b);
-	}
-	return 0;
-}
 
 static uint64_t timer_cost;    /* ns of one clock read, calibrated */
 
@@ -1263,12 +1157,12 @@ static inline void step(struct conn *c, const struct dataset *d,
 struct run_limit {
 	double seconds;            /* proc_run: the counted phase */
 	uint64_t sets;             /* proc_fit: the sets to make... */
-	uint64_t deadline;         /*   unless now_ns() reaches this first */
+	uint64_t deadline;         /*   unless kit_now_ns() reaches this first */
 };
 
 /* What each process of a run does once attached: operations of S on D
  * through C from T0 on the common clock, within LIM, counted into R. */
-typedef void (*proc_fn)(struct conn *c, const struct dataset *d,
+typedef void proc_fn(struct conn *c, const struct dataset *d,
                         const struct seq *s, uint64_t t0,
                         const struct run_limit *lim, struct proc_result *r);
 
@@ -1286,32 +1180,32 @@ static void proc_run(struct conn *c, const struct dataset *d,
 	uint64_t i = 0, t;
 
 	value_init(d->id, d->value, val);
-	while (now_ns() < t0)
+	while (kit_now_ns() < t0)
 		;
 	do {
 		for (int j = 0; j < 16; j++)
 			step(c, d, s, i++, val, buf, r);
-	} while ((t = now_ns()) < t_count);
+	} while ((t = kit_now_ns()) < t_count);
 
-	uint64_t cpu0 = cpu_ns(), start = t, counted = i;
+	uint64_t cpu0 = kit_cpu_ns(), start = t, counted = i;
 
 	do {
 		for (int j = 0; j < 16; j++)
 			step(c, d, s, i++, val, buf, r);
-	} while ((t = now_ns()) < t_lat);
+	} while ((t = kit_now_ns()) < t_lat);
 	r->ops = i - counted;
 	r->ns = t - start;
-	r->cpu_ns = cpu_ns() - cpu0;
+	r->cpu_ns = kit_cpu_ns() - cpu0;
 
-	uint64_t before = now_ns(), after;
+	uint64_t before = kit_now_ns(), after;
 
 	do {
 		step(c, d, s, i++, val, buf, r);
-		after = now_ns();
+		after = kit_now_ns();
 		uint64_t ns = after - before;
 
 		ns = ns > timer_cost ? ns - timer_cost : 0;
-		r->hist[hist_bucket(ns)]++;
+		kit_hist_add(&r->hist, ns);
 		r->lat_ops++;
 		before = after;
 	} while (after < t_end);
@@ -1332,87 +1226,60 @@ struct measurement {
 	uint64_t evictions, bucket_evictions;
 };
 
-/* Fork PROCS processes that each attach to IMPL for W, then run FN on
- * their sequence of SEQS within LIM, all from one start.  Returns their
- * results, in a mapping that procs_done() unmaps.  Exits if one fails. */
-static struct run_shared *procs_run(const struct workload *w,
-                                    enum impl_id impl, unsigned procs,
-                                    const struct seq *seqs, proc_fn fn,
-                                    const struct run_limit *lim)
+/* What the processes of a run are told. */
+struct procs_plan {
+	const struct workload *w;
+	enum impl_id impl;
+	const struct seq *seqs;
+	proc_fn *fn;
+	const struct run_limit *lim;
+};
+
+/* Process P of a run: attach, then FN from the common start. */
+static int procs_child(struct kit_team *t, unsigned p, void *arg)
 {
-	size_t shared_bytes = sizeof(struct run_shared) +
-	                      procs * sizeof(struct proc_result);
-	struct run_shared *sh = mmap(NULL, shared_bytes, PROT_READ | PROT_WRITE,
-	                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct dataset *d = w->ds;
-	int ready[2], go[2];
-	pid_t pids[MAX_PROCS];
+	const struct procs_plan *plan = arg;
+	struct dataset *d = plan->w->ds;
+	struct table *table = d->table;
+	struct conn c;
 
-	if (sh == MAP_FAILED || pipe(ready) != 0 || pipe(go) != 0)
-		fail("starting the processes: %s", strerror(errno));
-	fflush(NULL);
-	if (impl == PRIVATE)
-		table_fork(d->priv, true);
-	for (unsigned p = 0; p < procs; p++) {
-		pids[p] = fork();
-		if (pids[p] < 0)
-			fail("fork: %s", strerror(errno));
-		if (pids[p] > 0) {
-			children[p] = pids[p];
-			continue;
-		}
-		struct table *table = d->table;
-		struct conn c;
-		char byte = 1;
+	/* The upper bound: a table in this process's private memory.  Gets
+	 * alone read the parent's copy (copy-on-write, pages never
+	 * written); a workload with sets makes its own copy, so that no
+	 * write is timed with the copying of a page. */
+	if (plan->impl == PRIVATE)
+		table = plan->w->set_percent == 0 ? d->priv :
+		                                    table_copy_private(d->priv);
+	conn_open(&c, plan->impl, d, table);
+	uint64_t t0 = kit_team_ready(t);
 
-		close(ready[0]);
-		close(go[1]);
-		/* The upper bound: a table in this process's private memory.
-		 * Gets alone read the parent's copy (copy-on-write, pages
-		 * never written); a workload with sets makes its own copy, so
-		 * that no write is timed with the copying of a page. */
-		if (impl == PRIVATE)
-			table = w->set_percent == 0 ? d->priv :
-			                              table_copy_private(d->priv);
-		conn_open(&c, impl, d, table);
-		if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 0)
-			_exit(1);
-		fn(&c, d, &seqs[p], __atomic_load_n(&sh->t0, __ATOMIC_ACQUIRE), lim,
-		   &sh->res[p]);
-		conn_close(&c);
-		_exit(0);
-	}
-	if (impl == PRIVATE)
-		table_fork(d->priv, false);
-	close(ready[1]);
-	close(go[0]);
-	for (unsigned p = 0; p < procs; p++) {
-		char byte;
-
-		if (read(ready[0], &byte, 1) != 1)
-			break; /* reported below */
-	}
-	__atomic_store_n(&sh->t0, now_ns() + 2000000, __ATOMIC_RELEASE);
-	close(go[1]); /* everyone starts at t0 */
-	close(ready[0]);
-	bool ok = true;
-
-	for (unsigned p = 0; p < procs; p++) {
-		int st;
-
-		if (waitpid(pids[p], &st, 0) < 0 || !WIFEXITED(st) ||
-		    WEXITSTATUS(st) != 0)
-			ok = false;
-		children[p] = 0;
-	}
-	if (!ok)
-		fail("a %s process of %s failed", impl_names[impl], w->bench);
-	return sh;
+	plan->fn(&c, d, &plan->seqs[p], t0, plan->lim, kit_team_result(t, p));
+	conn_close(&c);
+	return 0;
 }
 
-static void procs_done(struct run_shared *sh, unsigned procs)
+/* Fork PROCS processes that each attach to IMPL for W, then run FN on
+ * their sequence of SEQS within LIM, all from one start, into the team
+ * (their results: kit_team_result(); kit_team_free() when read).  Exits if
+ * one fails. */
+static void procs_run(const struct workload *w, enum impl_id impl,
+                      unsigned procs, const struct seq *seqs, proc_fn *fn,
+                      const struct run_limit *lim)
 {
-	munmap(sh, sizeof(struct run_shared) + procs * sizeof(struct proc_result));
+	struct procs_plan plan = { w, impl, seqs, fn, lim };
+	struct dataset *d = w->ds;
+	int rc;
+
+	if (impl == PRIVATE)
+		table_fork(d->priv, true);
+	rc = kit_team_start(&team, procs, sizeof(struct proc_result),
+	                    procs_child, &plan);
+	if (impl == PRIVATE)
+		table_fork(d->priv, false);
+	if (rc != 0)
+		fail("starting the processes: %s", strerror(-rc));
+	if (!kit_team_wait(&team))
+		fail("a %s process of %s failed", impl_names[impl], w->bench);
 }
 
 /* Fork PROCS processes that each run W on IMPL with their sequence of
@@ -1422,18 +1289,18 @@ static void measure(const struct workload *w, enum impl_id impl,
                     struct measurement *m)
 {
 	struct run_limit lim = { .seconds = seconds };
-	struct run_shared *sh = procs_run(w, impl, procs, seqs, proc_run, &lim);
 	struct dataset *d = w->ds;
-	static uint64_t hist[HIST_BUCKETS];
+	static struct kit_hist hist;
 	uint64_t cpu = 0, errors = 0, wrong = 0;
 
-	memset(hist, 0, sizeof hist);
+	procs_run(w, impl, procs, seqs, proc_run, &lim);
+	kit_hist_clear(&hist);
 	memset(m, 0, sizeof *m);
 	m->w = w;
 	m->impl = impl;
 	m->procs = procs;
 	for (unsigned p = 0; p < procs; p++) {
-		const struct proc_result *r = &sh->res[p];
+		const struct proc_result *r = kit_team_result(&team, p);
 
 		m->ops_per_sec += r->ns ? (double)r->ops * 1e9 / (double)r->ns : 0;
 		cpu += r->cpu_ns;
@@ -1443,18 +1310,17 @@ static void measure(const struct workload *w, enum impl_id impl,
 		m->lat_ops += r->lat_ops;
 		errors += r->errors;
 		wrong += r->wrong;
-		for (unsigned b = 0; b < HIST_BUCKETS; b++)
-			hist[b] += r->hist[b];
+		kit_hist_merge(&hist, &r->hist);
 	}
-	procs_done(sh, procs);
+	kit_team_free(&team);
 	if (errors || wrong)
 		fail("%s on %s (%u B values): %llu failed calls, %llu wrong "
 		     "values read", impl_names[impl], w->bench, d->value,
 		     (unsigned long long)errors, (unsigned long long)wrong);
 	m->cpu_ns_per_op = m->ops ? (double)cpu / (double)m->ops : 0;
-	m->p50 = hist_percentile(hist, m->lat_ops, 0.5);
-	m->p99 = hist_percentile(hist, m->lat_ops, 0.99);
-	m->p999 = hist_percentile(hist, m->lat_ops, 0.999);
+	m->p50 = kit_hist_percentile(&hist, 0.5);
+	m->p99 = kit_hist_percentile(&hist, 0.99);
+	m->p999 = kit_hist_percentile(&hist, 0.999);
 }
 
 /* ---- per-item memory ---------------------------------------------------- */
@@ -2248,23 +2114,6 @@ static void check_list(const char *opt, const char *list,
 	}
 }
 
-static uint64_t calibrate_timer(void)
-{
-	uint64_t min = UINT64_MAX;
-
-	for (int i = 0; i < 64; i++) {
-		uint64_t a = now_ns(), b = now_ns();
-
-		for (int j = 0; j < 100; j++) {
-			a = b;
-			b = now_ns();
-		}
-		if (b - a < min)
-			min = b - a;
-	}
-	return min;
-}
-
 static void server_versions(void)
 {
 	if (memcached_socket != NULL) {
@@ -2473,15 +2322,15 @@ static void proc_fit(struct conn *c, const struct dataset *d,
 	uint64_t i = s->start, cpu0;
 
 	value_init(d->id, d->value, val);
-	while (now_ns() < t0)
+	while (kit_now_ns() < t0)
 		;
-	cpu0 = cpu_ns();
+	cpu0 = kit_cpu_ns();
 	do {
 		for (int j = 0; j < 16; j++)
 			step(c, d, s, i++, val, buf, r);
-	} while (r->sets < lim->sets && now_ns() < lim->deadline);
-	r->ns = now_ns() - t0;
-	r->cpu_ns = cpu_ns() - cpu0;
+	} while (r->sets < lim->sets && kit_now_ns() < lim->deadline);
+	r->ns = kit_now_ns() - t0;
+	r->cpu_ns = kit_cpu_ns() - cpu0;
 	r->ops = i - s->start;
 	free(val);
 	free(buf);
@@ -2523,7 +2372,7 @@ static void fit_run(const struct workload *w, unsigned procs,
 	                f->item_bytes;
 	struct run_limit lim = {
 		.sets = (want + procs - 1) / procs,
-		.deadline = now_ns() + FIT_TIME_LIMIT * 1000000000ULL,
+		.deadline = kit_now_ns() + FIT_TIME_LIMIT * 1000000000ULL,
 	};
 	uint64_t errors = 0, wrong = 0, ns = 0;
 	hc_stats before, after;
@@ -2532,13 +2381,12 @@ static void fit_run(const struct workload *w, unsigned procs,
 	f->procs = procs;
 	stats_of(d->owner, &before);
 
-	struct run_shared *sh = procs_run(w, HOSTCACHE, procs, seqs, proc_fit,
-	                                  &lim);
+	procs_run(w, HOSTCACHE, procs, seqs, proc_fit, &lim);
 
 	stats_of(d->owner, &after);
 	f->complete = true;
 	for (unsigned p = 0; p < procs; p++) {
-		const struct proc_result *r = &sh->res[p];
+		const struct proc_result *r = kit_team_result(&team, p);
 
 		f->ops += r->ops;
 		f->gets += r->gets;
@@ -2549,7 +2397,7 @@ static void fit_run(const struct workload *w, unsigned procs,
 		ns = r->ns > ns ? r->ns : ns;
 		f->complete = f->complete && r->sets >= lim.sets;
 	}
-	procs_done(sh, procs);
+	kit_team_free(&team);
 	if (errors || wrong)
 		fail("hostcache on %s (%s set): %llu failed calls, %llu wrong "
 		     "values read", w->bench, d->fits, (unsigned long long)errors,
@@ -2637,7 +2485,7 @@ static void fit_dataset(struct dataset *d, uint64_t started)
 				break;
 			}
 			fprintf(stderr, "hcbench: %5.0f s: %s %s, %u B x %u (%s), %u "
-			        "process%s\n", (double)(now_ns() - started) / 1e9,
+			        "process%s\n", (double)(kit_now_ns() - started) / 1e9,
 			        w->bench, dist_names[w->dist], d->value, d->items,
 			        d->fits, procs, procs == 1 ? "" : "es");
 			if (all.ops == NULL)
@@ -2746,7 +2594,7 @@ static void run_dataset(struct dataset *d, const bool *enabled,
 			for (unsigned pi = 0; pi < np; pi++)
 				maxp = procs[pi] > maxp ? procs[pi] : maxp;
 			fprintf(stderr, "hcbench: %5.0f s: %s %s, %u B x %u (%s), "
-			        "repetition %u/%u\n", (double)(now_ns() - started) / 1e9,
+			        "repetition %u/%u\n", (double)(kit_now_ns() - started) / 1e9,
 			        w->bench, dist_names[w->dist], d->value, d->items,
 			        d->fits, rep + 1, reps);
 			for (unsigned p = 0; p < maxp; p++)
@@ -3000,10 +2848,10 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	timer_cost = calibrate_timer();
+	timer_cost = kit_clock_cost_ns();
 	server_versions();
 
-	uint64_t started = now_ns();
+	uint64_t started = kit_now_ns();
 	char dram_str[32], ycsb_str[32], l2_str[96], l3_str[96];
 	double load_start = load_average();
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -3098,7 +2946,7 @@ int main(int argc, char **argv)
 		     load_start, load_end, cpus);
 
 	tprintf("load average %.2f at start, %.2f at end; %.0f s\n", load_start,
-	        load_end, (double)(now_ns() - started) / 1e9);
+	        load_end, (double)(kit_now_ns() - started) / 1e9);
 	print_summaries(enabled);
 	print_fits();
 	print_scaling(enabled);
@@ -3118,7 +2966,7 @@ int main(int argc, char **argv)
 	}
 	if (json_only) {
 		printf("{\"type\":\"end\",\"load_end\":%.2f,\"seconds\":%.1f}\n",
-		       load_end, (double)(now_ns() - started) / 1e9);
+		       load_end, (double)(kit_now_ns() - started) / 1e9);
 		out_check();
 	}
 	if (plot_dir != NULL)

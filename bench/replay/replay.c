@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hostcache.h"
+#include "kit/kit.h"
 #include "replay.h"
 
 /* ---- failing, and never leaving a segment behind --------------------- */
@@ -105,15 +106,6 @@ struct idmap {
 	uint64_t cap, n;
 };
 
-static uint64_t mix64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ULL;
-	return k ^ (k >> 33);
-}
-
 static void idmap_grow(struct idmap *m)
 {
 	struct idmap old = *m;
@@ -125,7 +117,7 @@ static void idmap_grow(struct idmap *m)
 	for (uint64_t i = 0; i < old.cap; i++) {
 		if (old.ids[i] == 0)
 			continue;
-		uint64_t j = mix64(old.keys[i]) & (m->cap - 1);
+		uint64_t j = kit_mix64(old.keys[i]) & (m->cap - 1);
 
 		while (m->ids[j] != 0)
 			j = (j + 1) & (m->cap - 1);
@@ -142,7 +134,7 @@ static uint32_t idmap_get(struct idmap *m, uint64_t key, bool *fresh)
 {
 	if (2 * (m->n + 1) > m->cap)
 		idmap_grow(m);
-	uint64_t j = mix64(key) & (m->cap - 1);
+	uint64_t j = kit_mix64(key) & (m->cap - 1);
 
 	while (m->ids[j] != 0) {
 		if (m->keys[j] == key) {
@@ -259,48 +251,30 @@ bool trace_load(struct trace *t, const char *path, uint32_t value)
 	return ok;
 }
 
-/* splitmix64 */
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Zipf(ALPHA) over KEYS keys, REQUESTS requests, from a fixed seed: rank r
  * is drawn with probability proportional to 1/r^alpha (inverse CDF). */
 void trace_zipf(struct trace *t, double alpha, uint32_t keys,
                        uint64_t requests, uint32_t value)
 {
-	double *cdf = xcalloc(keys, sizeof *cdf);
+	struct kit_zipf_table zipf;
 	struct idmap m = { 0 };
 	uint64_t cap = 0, ocap = 0, seed = 42;
-	double sum = 0;
 
 	memset(t, 0, sizeof *t);
 	snprintf(t->name, sizeof t->name, "zipf%.1f", alpha);
-	for (uint32_t r = 0; r < keys; r++) {
-		sum += 1.0 / pow((double)r + 1, alpha);
-		cdf[r] = sum;
+	if (kit_zipf_table_init(&zipf, keys, alpha) != 0) {
+		fprintf(stderr, "%s: out of memory (a Zipf table of %u keys)\n",
+		        replay_prog, keys);
+		exit(1);
 	}
 	for (uint64_t i = 0; i < requests; i++) {
-		double u = (double)(rng_next(&seed) >> 11) * 0x1p-53 * sum;
-		uint32_t lo = 0, hi = keys - 1;
+		uint32_t rank = kit_zipf_table_rank(&zipf, kit_rng_unit(&seed));
 
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-
-			if (cdf[mid] < u)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
 		/* Scatter ranks over the key space, as real ids would be. */
-		trace_add(t, &m, mix64(lo) % 1000000000000ULL, 1, &cap, &ocap);
+		trace_add(t, &m, kit_mix64(rank) % 1000000000000ULL, 1, &cap,
+		          &ocap);
 	}
-	free(cdf);
+	kit_zipf_table_free(&zipf);
 	free(m.keys);
 	free(m.ids);
 	trace_finish(t, value);
