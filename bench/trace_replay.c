@@ -85,10 +85,9 @@
 #include "hostcache.h"
 #include "replay/replay.h"
 
-#define MAX_FRACTIONS 8
-#define MAX_TRACES 16
+#define MAX_FRACTIONS REPLAY_MAX_FRACTIONS
+#define MAX_TRACES REPLAY_MAX_TRACES
 #define MAX_REFS 256
-#define DEFAULT_VALUE 200u
 
 /* ---- hostcache's algorithm, in private memory ----------------------------
  *
@@ -483,8 +482,7 @@ static void run_size(const struct trace *t, double fraction,
 {
 	memset(r, 0, sizeof *r);
 	r->fraction = fraction;
-	r->seg.want_memory = (uint64_t)(fraction * (double)t->footprint);
-	segment_replay(t, &r->seg);
+	segment_replay_fraction(t, fraction, &r->seg);
 	for (int p = 0; p < NPOLICIES; p++)
 		r->policy[p] = sim_run(t, (enum policy)p, r->seg.in_range ?
 		                       r->seg.item_memory : r->seg.want_memory, false);
@@ -718,17 +716,9 @@ static void run_references(const struct trace *t, const double *fractions,
 /* ---- options, main ------------------------------------------------------ */
 
 struct options {
-	double fractions[MAX_FRACTIONS];
-	unsigned nfractions;
-	double zipf[MAX_TRACES];
-	unsigned nzipf;
-	uint32_t zipf_keys;
-	uint64_t zipf_requests;
-	uint32_t value;
+	struct replay_plan plan;
 	const char *refs;
 	const char *plot_data;
-	const char *traces[MAX_TRACES];
-	unsigned ntraces;
 };
 
 static bool parse_list(const char *arg, double *out, unsigned max,
@@ -759,13 +749,7 @@ static int usage(void)
 static bool parse_options(int argc, char **argv, struct options *o)
 {
 	memset(o, 0, sizeof *o);
-	o->fractions[0] = 0.001;
-	o->fractions[1] = 0.01;
-	o->fractions[2] = 0.1;
-	o->nfractions = 3;
-	o->zipf_keys = 200000;
-	o->zipf_requests = 2000000;
-	o->value = DEFAULT_VALUE;
+	replay_plan_defaults(&o->plan, 200000);
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *arg = i + 1 < argc ? argv[i + 1] : "";
 		char *end = NULL;
@@ -776,34 +760,37 @@ static bool parse_options(int argc, char **argv, struct options *o)
 			continue;
 		}
 		if (opt[0] != '-') {
-			if (o->ntraces == MAX_TRACES)
+			if (o->plan.ntraces == MAX_TRACES)
 				return false;
-			o->traces[o->ntraces++] = opt;
+			o->plan.traces[o->plan.ntraces++] = opt;
 			continue;
 		}
 		i++;
 		if (strcmp(opt, "--value") == 0)
-			o->value = (uint32_t)strtoul(arg, &end, 10);
+			o->plan.value = (uint32_t)strtoul(arg, &end, 10);
 		else if (strcmp(opt, "--zipf-keys") == 0)
-			o->zipf_keys = (uint32_t)strtoul(arg, &end, 10);
+			o->plan.zipf_keys = (uint32_t)strtoul(arg, &end, 10);
 		else if (strcmp(opt, "--zipf-requests") == 0)
-			o->zipf_requests = strtoull(arg, &end, 10);
+			o->plan.zipf_requests = strtoull(arg, &end, 10);
 		else if (strcmp(opt, "--refs") == 0)
 			o->refs = arg;
 		else if (strcmp(opt, "--plot-data") == 0)
 			o->plot_data = arg;
 		else if (strcmp(opt, "--fractions") == 0)
-			ok = parse_list(arg, o->fractions, MAX_FRACTIONS, &o->nfractions);
+			ok = parse_list(arg, o->plan.fractions, MAX_FRACTIONS,
+			                &o->plan.nfractions);
 		else if (strcmp(opt, "--zipf") == 0)
-			ok = parse_list(arg, o->zipf, MAX_TRACES, &o->nzipf);
+			ok = parse_list(arg, o->plan.zipf, MAX_TRACES, &o->plan.nzipf);
 		else
 			return false;
 		if (!ok || (end != NULL && (end == arg || *end != '\0')))
 			return false;
 	}
-	return o->value >= 1 && o->value <= (1u << 20) && o->zipf_keys >= 1000 &&
-	       o->zipf_requests >= 1000 && o->ntraces + o->nzipf > 0 &&
-	       o->ntraces + o->nzipf <= MAX_TRACES;
+	const struct replay_plan *p = &o->plan;
+
+	return p->value >= 1 && p->value <= (1u << 20) && p->zipf_keys >= 1000 &&
+	       p->zipf_requests >= 1000 && p->ntraces + p->nzipf > 0 &&
+	       p->ntraces + p->nzipf <= MAX_TRACES;
 }
 
 static FILE *plot;
@@ -831,19 +818,20 @@ static void plot_trace(const struct trace *t, const struct size_result *rs,
 	}
 }
 
-static void replay(const struct trace *t, const struct options *o)
+static void replay(const struct trace *t, void *arg)
 {
+	const struct options *o = arg;
 	struct size_result rs[MAX_FRACTIONS];
 
 	print_trace_heading(t);
-	for (unsigned i = 0; i < o->nfractions; i++)
-		run_size(t, o->fractions[i], &rs[i]);
-	print_size_table(t, rs, o->nfractions);
-	for (unsigned i = 0; i < o->nfractions; i++)
+	for (unsigned i = 0; i < o->plan.nfractions; i++)
+		run_size(t, o->plan.fractions[i], &rs[i]);
+	print_size_table(t, rs, o->plan.nfractions);
+	for (unsigned i = 0; i < o->plan.nfractions; i++)
 		print_size_json(t, &rs[i]);
-	run_references(t, o->fractions, o->nfractions);
+	run_references(t, o->plan.fractions, o->plan.nfractions);
 	if (plot != NULL)
-		plot_trace(t, rs, o->nfractions);
+		plot_trace(t, rs, o->plan.nfractions);
 }
 
 int main(int argc, char **argv)
@@ -861,32 +849,19 @@ int main(int argc, char **argv)
 	}
 	if (o.refs != NULL) {
 		refs_load(o.refs, true);
-	} else if (o.ntraces > 0) {
+	} else if (o.plan.ntraces > 0) {
 		char path[4096];
-		const char *slash = strrchr(o.traces[0], '/');
-		int dir = slash ? (int)(slash - o.traces[0] + 1) : 0;
+		const char *slash = strrchr(o.plan.traces[0], '/');
+		int dir = slash ? (int)(slash - o.plan.traces[0] + 1) : 0;
 
-		snprintf(path, sizeof path, "%.*sreferences.tsv", dir, o.traces[0]);
+		snprintf(path, sizeof path, "%.*sreferences.tsv", dir, o.plan.traces[0]);
 		refs_load(path, false);
 	}
 	if (!json_only)
 		printf("hostcache %s trace replay: cache-aside (get, set on a miss), "
 		       "one process, one slot per segment\n", hc_version());
-	for (unsigned i = 0; i < o.ntraces; i++) {
-		struct trace t;
-
-		if (!trace_load(&t, o.traces[i], o.value))
-			return 1;
-		replay(&t, &o);
-		trace_free(&t);
-	}
-	for (unsigned i = 0; i < o.nzipf; i++) {
-		struct trace t;
-
-		trace_zipf(&t, o.zipf[i], o.zipf_keys, o.zipf_requests, o.value);
-		replay(&t, &o);
-		trace_free(&t);
-	}
+	if (!replay_plan_each(&o.plan, replay, &o))
+		return 1;
 	if (plot != NULL && fclose(plot) != 0) {
 		fprintf(stderr, "trace_replay: %s: %s\n", o.plot_data, strerror(errno));
 		return 1;

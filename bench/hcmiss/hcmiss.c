@@ -80,9 +80,8 @@
 #include "hostcache.h"
 #include "replay/replay.h"
 
-#define MAX_FRACTIONS 8
-#define MAX_TRACES 16
-#define DEFAULT_VALUE 200u
+#define MAX_FRACTIONS REPLAY_MAX_FRACTIONS
+#define MAX_TRACES REPLAY_MAX_TRACES
 
 /* The policies compared, in output order. */
 static const enum policy compared[] = { LRU, FIFO, SIEVE };
@@ -97,18 +96,10 @@ struct size_result {
 };
 
 struct options {
-	double fractions[MAX_FRACTIONS];
-	unsigned nfractions;
-	double zipf[MAX_TRACES];
-	unsigned nzipf;
-	uint32_t zipf_keys;
-	uint64_t zipf_requests;
-	uint32_t value;
+	struct replay_plan plan;
 	bool json_only;
 	const char *jsonl;
 	const char *plot_data;
-	const char *traces[MAX_TRACES];
-	unsigned ntraces;
 };
 
 static FILE *jsonl, *plot;
@@ -133,8 +124,7 @@ static void run_size(const struct trace *t, double fraction,
 {
 	memset(r, 0, sizeof *r);
 	r->fraction = fraction;
-	r->seg.want_memory = (uint64_t)(fraction * (double)t->footprint);
-	segment_replay(t, &r->seg);
+	segment_replay_fraction(t, fraction, &r->seg);
 	if (!r->seg.in_range)
 		return;
 	r->capacity = (uint64_t)llround(r->seg.mean_items);
@@ -368,17 +358,18 @@ static void print_summary(void)
 	printf("\n");
 }
 
-static void replay(const struct trace *t, const struct options *o)
+static void replay(const struct trace *t, void *arg)
 {
+	const struct options *o = arg;
 	struct size_result rs[MAX_FRACTIONS];
 
-	for (unsigned i = 0; i < o->nfractions; i++)
-		run_size(t, o->fractions[i], &rs[i]);
+	for (unsigned i = 0; i < o->plan.nfractions; i++)
+		run_size(t, o->plan.fractions[i], &rs[i]);
 	if (!o->json_only) {
 		print_heading(t);
-		print_table(t, rs, o->nfractions);
+		print_table(t, rs, o->plan.nfractions);
 	}
-	for (unsigned i = 0; i < o->nfractions; i++) {
+	for (unsigned i = 0; i < o->plan.nfractions; i++) {
 		if (o->json_only)
 			emit_json(stdout, t, &rs[i]);
 		if (jsonl != NULL)
@@ -386,7 +377,7 @@ static void replay(const struct trace *t, const struct options *o)
 		summary_add(t, &rs[i]);
 	}
 	if (plot != NULL)
-		plot_trace(t, rs, o->nfractions);
+		plot_trace(t, rs, o->plan.nfractions);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -458,13 +449,7 @@ static bool parse_options(int argc, char **argv, struct options *o)
 	uint64_t v;
 
 	memset(o, 0, sizeof *o);
-	o->fractions[0] = 0.001;
-	o->fractions[1] = 0.01;
-	o->fractions[2] = 0.1;
-	o->nfractions = 3;
-	o->zipf_keys = 1000000;
-	o->zipf_requests = 2000000;
-	o->value = DEFAULT_VALUE;
+	replay_plan_defaults(&o->plan, 1000000);
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *arg;
 
@@ -477,12 +462,12 @@ static bool parse_options(int argc, char **argv, struct options *o)
 			continue;
 		}
 		if (opt[0] != '-') {
-			if (o->ntraces == MAX_TRACES) {
+			if (o->plan.ntraces == MAX_TRACES) {
 				fprintf(stderr, "hcmiss: %s: more than %u traces; run "
 				        "hcmiss again for the others\n", opt, MAX_TRACES);
 				return false;
 			}
-			o->traces[o->ntraces++] = opt;
+			o->plan.traces[o->plan.ntraces++] = opt;
 			continue;
 		}
 		if (strcmp(opt, "--fractions") != 0 && strcmp(opt, "--zipf") != 0 &&
@@ -499,38 +484,39 @@ static bool parse_options(int argc, char **argv, struct options *o)
 		}
 		arg = argv[++i];
 		if (strcmp(opt, "--fractions") == 0) {
-			if (!parse_list(opt, arg, 1, o->fractions, MAX_FRACTIONS,
-			                &o->nfractions, "0.001,0.01,0.1"))
+			if (!parse_list(opt, arg, 1, o->plan.fractions, MAX_FRACTIONS,
+			                &o->plan.nfractions, "0.001,0.01,0.1"))
 				return false;
 		} else if (strcmp(opt, "--zipf") == 0) {
-			if (!parse_list(opt, arg, 5, o->zipf, MAX_TRACES, &o->nzipf,
-			                "0.6,0.8,1.0,1.2"))
+			if (!parse_list(opt, arg, 5, o->plan.zipf, MAX_TRACES,
+			                &o->plan.nzipf, "0.6,0.8,1.0,1.2"))
 				return false;
 		} else if (strcmp(opt, "--zipf-keys") == 0) {
 			if (!parse_count(opt, arg, 1000, 50000000, &v))
 				return false;
-			o->zipf_keys = (uint32_t)v;
+			o->plan.zipf_keys = (uint32_t)v;
 		} else if (strcmp(opt, "--zipf-requests") == 0) {
-			if (!parse_count(opt, arg, 1000, 1000000000, &o->zipf_requests))
+			if (!parse_count(opt, arg, 1000, 1000000000,
+			                 &o->plan.zipf_requests))
 				return false;
 		} else if (strcmp(opt, "--value") == 0) {
 			if (!parse_count(opt, arg, 1, 1u << 20, &v))
 				return false;
-			o->value = (uint32_t)v;
+			o->plan.value = (uint32_t)v;
 		} else if (strcmp(opt, "--jsonl") == 0) {
 			o->jsonl = arg;
 		} else {
 			o->plot_data = arg;
 		}
 	}
-	if (o->ntraces + o->nzipf == 0) {
+	if (o->plan.ntraces + o->plan.nzipf == 0) {
 		fprintf(stderr, "hcmiss: nothing to replay: give a trace file, "
 		        "--zipf A,.. or both\n");
 		return false;
 	}
-	if (o->ntraces + o->nzipf > MAX_TRACES) {
+	if (o->plan.ntraces + o->plan.nzipf > MAX_TRACES) {
 		fprintf(stderr, "hcmiss: %u traces and %u Zipf traces: at most %u "
-		        "in one run\n", o->ntraces, o->nzipf, MAX_TRACES);
+		        "in one run\n", o->plan.ntraces, o->plan.nzipf, MAX_TRACES);
 		return false;
 	}
 	return true;
@@ -580,21 +566,8 @@ int main(int argc, char **argv)
 		       "memory, objects weighing\ntheir item bytes.  Sizes are "
 		       "fractions of the unique keys' footprint.\n");
 	}
-	for (unsigned i = 0; i < o.ntraces; i++) {
-		struct trace t;
-
-		if (!trace_load(&t, o.traces[i], o.value))
-			return 1;
-		replay(&t, &o);
-		trace_free(&t);
-	}
-	for (unsigned i = 0; i < o.nzipf; i++) {
-		struct trace t;
-
-		trace_zipf(&t, o.zipf[i], o.zipf_keys, o.zipf_requests, o.value);
-		replay(&t, &o);
-		trace_free(&t);
-	}
+	if (!replay_plan_each(&o.plan, replay, &o))
+		return 1;
 	if (!o.json_only)
 		print_summary();
 	close_output(jsonl, o.jsonl);

@@ -653,3 +653,47 @@ void trace_free(struct trace *t)
 	free(t->klen);
 	free(t->first_vlen);
 }
+
+void segment_replay_fraction(const struct trace *t, double fraction,
+                             struct segment_run *s)
+{
+	memset(s, 0, sizeof *s);
+	s->want_memory = (uint64_t)(fraction * (double)t->footprint);
+	segment_replay(t, s);
+}
+
+/* ---- a run ------------------------------------------------------------- */
+
+void replay_plan_defaults(struct replay_plan *p, uint32_t zipf_keys)
+{
+	memset(p, 0, sizeof *p);
+	p->fractions[0] = 0.001;
+	p->fractions[1] = 0.01;
+	p->fractions[2] = 0.1;
+	p->nfractions = 3;
+	p->zipf_keys = zipf_keys;
+	p->zipf_requests = 2000000;
+	p->value = REPLAY_DEFAULT_VALUE;
+}
+
+bool replay_plan_each(const struct replay_plan *p,
+                      void (*fn)(const struct trace *t, void *arg), void *arg)
+{
+	for (unsigned i = 0; i < p->ntraces; i++) {
+		struct trace t;
+
+		if (!trace_load(&t, p->traces[i], p->value))
+			return false;
+		fn(&t, arg);
+		trace_free(&t);
+	}
+	for (unsigned i = 0; i < p->nzipf; i++) {
+		struct trace t;
+
+		trace_zipf(&t, p->zipf[i], p->zipf_keys, p->zipf_requests,
+		           p->value);
+		fn(&t, arg);
+		trace_free(&t);
+	}
+	return true;
+}

@@ -154,4 +154,38 @@ struct segment_run {
  */
 void segment_replay(const struct trace *t, struct segment_run *s);
 
+/* Replay T through a new segment whose item memory is FRACTION of T's
+ * footprint: S zeroed, then segment_replay(). */
+void segment_replay_fraction(const struct trace *t, double fraction,
+                             struct segment_run *s);
+
+/* ---- a run ---- */
+
+#define REPLAY_MAX_FRACTIONS 8
+#define REPLAY_MAX_TRACES 16
+#define REPLAY_DEFAULT_VALUE 200u
+
+/* What a run replays, and at which sizes: the trace files, then the Zipf
+ * traces. */
+struct replay_plan {
+	double fractions[REPLAY_MAX_FRACTIONS];
+	unsigned nfractions;
+	double zipf[REPLAY_MAX_TRACES];      /* exponents */
+	unsigned nzipf;
+	uint32_t zipf_keys;
+	uint64_t zipf_requests;
+	uint32_t value;                      /* for traces without sizes */
+	const char *traces[REPLAY_MAX_TRACES];
+	unsigned ntraces;
+};
+
+/* Fractions 0.001, 0.01, 0.1; Zipf traces of ZIPF_KEYS keys and 2,000,000
+ * requests; values of REPLAY_DEFAULT_VALUE bytes; nothing to replay. */
+void replay_plan_defaults(struct replay_plan *p, uint32_t zipf_keys);
+
+/* Each trace of P in turn, loaded, passed to FN and freed.  False (with a
+ * message) when a trace file cannot be read. */
+bool replay_plan_each(const struct replay_plan *p,
+                      void (*fn)(const struct trace *t, void *arg), void *arg);
+
 #endif
