@@ -530,17 +530,8 @@ static bool json_only;
 
 static void print_trace_heading(const struct trace *t)
 {
-	if (json_only)
-		return;
-	printf("\n%s: %llu requests, %u keys (%.1f%% of requests are first "
-	       "accesses), ", t->name, (unsigned long long)t->nreq, t->nobj,
-	       100.0 * t->nobj / (double)t->nreq);
-	if (t->sized)
-		printf("sizes from the trace (max %u B)", t->max_vlen);
-	else
-		printf("no sizes: every value %u B", t->max_vlen);
-	printf(", footprint %.2f MiB of items\n",
-	       (double)t->footprint / (1 << 20));
+	if (!json_only)
+		trace_print_heading(t);
 }
 
 static void print_size_table(const struct trace *t, const struct size_result *rs,

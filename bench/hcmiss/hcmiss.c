@@ -143,19 +143,6 @@ static bool meets_target(const struct size_result *r)
 
 /* ---- output ------------------------------------------------------------ */
 
-static void print_heading(const struct trace *t)
-{
-	printf("\n%s: %llu requests, %u keys (%.1f%% of requests are first "
-	       "accesses), ", t->name, (unsigned long long)t->nreq, t->nobj,
-	       100.0 * t->nobj / (double)t->nreq);
-	if (t->sized)
-		printf("sizes from the trace (max %u B)", t->max_vlen);
-	else
-		printf("no sizes: every value %u B", t->max_vlen);
-	printf(", footprint %.2f MiB of items\n",
-	       (double)t->footprint / (1 << 20));
-}
-
 /* BYTES in KiB, MiB or GiB, in BUF. */
 static const char *size_text(uint64_t bytes, char *buf)
 {
@@ -366,7 +353,7 @@ static void replay(const struct trace *t, void *arg)
 	for (unsigned i = 0; i < o->plan.nfractions; i++)
 		run_size(t, o->plan.fractions[i], &rs[i]);
 	if (!o->json_only) {
-		print_heading(t);
+		trace_print_heading(t);
 		print_table(t, rs, o->plan.nfractions);
 	}
 	for (unsigned i = 0; i < o->plan.nfractions; i++) {

@@ -280,6 +280,19 @@ void trace_zipf(struct trace *t, double alpha, uint32_t keys,
 	trace_finish(t, value);
 }
 
+void trace_print_heading(const struct trace *t)
+{
+	printf("\n%s: %llu requests, %u keys (%.1f%% of requests are first "
+	       "accesses), ", t->name, (unsigned long long)t->nreq, t->nobj,
+	       100.0 * t->nobj / (double)t->nreq);
+	if (t->sized)
+		printf("sizes from the trace (max %u B)", t->max_vlen);
+	else
+		printf("no sizes: every value %u B", t->max_vlen);
+	printf(", footprint %.2f MiB of items\n",
+	       (double)t->footprint / (1 << 20));
+}
+
 /* ---- results ----------------------------------------------------------- */
 
 double ratio(uint64_t a, uint64_t b)

@@ -74,6 +74,9 @@ void trace_zipf(struct trace *t, double alpha, uint32_t keys,
                 uint64_t requests, uint32_t value);
 void trace_free(struct trace *t);
 
+/* A line on stdout: T's name, requests, keys, sizes and footprint. */
+void trace_print_heading(const struct trace *t);
+
 /* The key of object O in decimal, as the segment sees it; its length. */
 int key_text(uint64_t k, char *out);
 
