@@ -83,6 +83,7 @@
 #include <xxhash.h>
 
 #include "hostcache.h"
+#include "kit/kit.h"
 #include "replay/replay.h"
 
 #define MAX_FRACTIONS REPLAY_MAX_FRACTIONS
@@ -605,45 +606,47 @@ static void print_size_table(const struct trace *t, const struct size_result *rs
 
 static void print_size_json(const struct trace *t, const struct size_result *r)
 {
-	printf("{\"bench\":\"trace\",\"trace\":\"%s\",\"requests\":%llu,"
-	       "\"keys\":%u,\"footprint\":%llu,\"size_fraction\":%g,"
-	       "\"in_range\":%s", t->name, (unsigned long long)t->nreq, t->nobj,
-	       (unsigned long long)t->footprint, r->fraction,
-	       r->seg.in_range ? "true" : "false");
-	if (!r->seg.in_range) {
-		printf(",\"want_item_memory\":%llu,\"block_size\":%u",
-		       (unsigned long long)r->seg.want_memory, r->seg.block_size);
+	const struct segment_run *seg = &r->seg;
+	struct kit_json j;
+	char key[64];
+
+	trace_json_begin(&j, stdout, "trace", t, r->fraction, seg->in_range);
+	if (!seg->in_range) {
+		kit_json_uint(&j, "want_item_memory", seg->want_memory);
+		kit_json_uint(&j, "block_size", seg->block_size);
 		for (int p = 0; p < NPOLICIES; p++)
-			printf(",\"%s\":%.4f", policy_names[p],
-			       ratio(r->policy[p].misses, t->nreq));
-		printf("}\n");
+			kit_json_num(&j, policy_names[p], 4,
+			             ratio(r->policy[p].misses, t->nreq));
+		kit_json_end(&j);
 		return;
 	}
-	printf(",\"segment\":%llu,\"item_memory\":%llu,\"index_memory\":%llu,"
-	       "\"block_size\":%u,\"blocks\":%u,\"capacity_items\":%.0f,"
-	       "\"fill\":%.4f,\"hostcache\":%.4f,\"byte_miss_hostcache\":%.4f",
-	       (unsigned long long)r->seg.segment,
-	       (unsigned long long)r->seg.item_memory,
-	       (unsigned long long)r->seg.index_memory, r->seg.block_size,
-	       r->seg.blocks, r->seg.mean_items, r->seg.fill,
-	       ratio(r->seg.out.misses, t->nreq),
-	       ratio(r->seg.out.miss_bytes, t->total_bytes));
-	for (int p = 0; p < NPOLICIES; p++)
-		printf(",\"%s\":%.4f,\"byte_miss_%s\":%.4f", policy_names[p],
-		       ratio(r->policy[p].misses, t->nreq), policy_names[p],
-		       ratio(r->policy[p].miss_bytes, t->total_bytes));
+	kit_json_uint(&j, "segment", seg->segment);
+	kit_json_uint(&j, "item_memory", seg->item_memory);
+	kit_json_uint(&j, "index_memory", seg->index_memory);
+	kit_json_uint(&j, "block_size", seg->block_size);
+	kit_json_uint(&j, "blocks", seg->blocks);
+	kit_json_num(&j, "capacity_items", 0, seg->mean_items);
+	kit_json_num(&j, "fill", 4, seg->fill);
+	kit_json_num(&j, "hostcache", 4, ratio(seg->out.misses, t->nreq));
+	kit_json_num(&j, "byte_miss_hostcache", 4,
+	             ratio(seg->out.miss_bytes, t->total_bytes));
+	for (int p = 0; p < NPOLICIES; p++) {
+		kit_json_num(&j, policy_names[p], 4,
+		             ratio(r->policy[p].misses, t->nreq));
+		snprintf(key, sizeof key, "byte_miss_%s", policy_names[p]);
+		kit_json_num(&j, key, 4,
+		             ratio(r->policy[p].miss_bytes, t->total_bytes));
+	}
 	for (int v = 0; v < NVARIANTS; v++)
 		if (r->variant[v].misses != UINT64_MAX)
-			printf(",\"%s\":%.4f", variant_names[v],
-			       variant_ratio(r, (enum variant)v, t->nreq));
-	printf(",\"evictions\":%llu,\"second_chances\":%llu,"
-	       "\"blocks_evicted\":%llu,\"bucket_evictions\":%llu,"
-	       "\"model_bucket_evictions\":%llu}\n",
-	       (unsigned long long)r->seg.stats.evictions,
-	       (unsigned long long)r->seg.stats.second_chances,
-	       (unsigned long long)r->seg.stats.blocks_evicted,
-	       (unsigned long long)r->seg.stats.bucket_evictions,
-	       (unsigned long long)r->variant_drops[V_MODEL]);
+			kit_json_num(&j, variant_names[v], 4,
+			             variant_ratio(r, (enum variant)v, t->nreq));
+	kit_json_uint(&j, "evictions", seg->stats.evictions);
+	kit_json_uint(&j, "second_chances", seg->stats.second_chances);
+	kit_json_uint(&j, "blocks_evicted", seg->stats.blocks_evicted);
+	kit_json_uint(&j, "bucket_evictions", seg->stats.bucket_evictions);
+	kit_json_uint(&j, "model_bucket_evictions", r->variant_drops[V_MODEL]);
+	kit_json_end(&j);
 }
 
 /* The simulators counting objects, at the capacities of the references,
@@ -686,21 +689,25 @@ static void run_references(const struct trace *t, const double *fractions,
 			}
 			putchar('\n');
 		}
-		printf("{\"bench\":\"trace_objects\",\"trace\":\"%s\","
-		       "\"size_fraction\":%g,\"capacity_items\":%llu",
-		       t->name, fractions[i],
-		       (unsigned long long)cap);
+		struct kit_json j;
+
+		kit_json_begin(&j, stdout);
+		kit_json_str(&j, "bench", "trace_objects");
+		kit_json_str(&j, "trace", t->name);
+		kit_json_g(&j, "size_fraction", fractions[i]);
+		kit_json_uint(&j, "capacity_items", cap);
 		for (int p = 0; p < NPOLICIES; p++) {
 			const struct reference *ref =
 				ref_find(t->name, cap, policy_names[p]);
+			char key[64];
 
-			printf(",\"%s\":%.4f", policy_names[p],
-			       ratio(o[p].misses, t->nreq));
+			kit_json_num(&j, policy_names[p], 4,
+			             ratio(o[p].misses, t->nreq));
+			snprintf(key, sizeof key, "published_%s", policy_names[p]);
 			if (ref != NULL)
-				printf(",\"published_%s\":%.4f", policy_names[p],
-				       ref->miss);
+				kit_json_num(&j, key, 4, ref->miss);
 		}
-		printf("}\n");
+		kit_json_end(&j);
 	}
 }
 

@@ -78,6 +78,7 @@
 #include <string.h>
 
 #include "hostcache.h"
+#include "kit/kit.h"
 #include "replay/replay.h"
 
 #define MAX_FRACTIONS REPLAY_MAX_FRACTIONS
@@ -200,54 +201,61 @@ static void print_table(const struct trace *t, const struct size_result *rs,
 static void emit_json(FILE *f, const struct trace *t,
                       const struct size_result *r)
 {
-	fprintf(f, "{\"bench\":\"miss\",\"trace\":\"%s\",\"requests\":%llu,"
-	        "\"keys\":%u,\"footprint\":%llu,\"size_fraction\":%g,"
-	        "\"in_range\":%s", t->name, (unsigned long long)t->nreq,
-	        t->nobj, (unsigned long long)t->footprint, r->fraction,
-	        r->seg.in_range ? "true" : "false");
-	if (!r->seg.in_range) {
-		fprintf(f, ",\"want_item_memory\":%llu,\"min_item_memory\":%llu,"
-		        "\"capacity_items\":null,\"hostcache\":null",
-		        (unsigned long long)r->seg.want_memory,
-		        (unsigned long long)MIN_BLOCKS * r->seg.block_size);
+	const struct segment_run *seg = &r->seg;
+	struct kit_json j;
+	char key[64];
+
+	trace_json_begin(&j, f, "miss", t, r->fraction, seg->in_range);
+	if (!seg->in_range) {
+		kit_json_uint(&j, "want_item_memory", seg->want_memory);
+		kit_json_uint(&j, "min_item_memory",
+		              (uint64_t)MIN_BLOCKS * seg->block_size);
+		kit_json_null(&j, "capacity_items");
+		kit_json_null(&j, "hostcache");
 		for (unsigned p = 0; p < NCOMPARED; p++)
-			fprintf(f, ",\"%s\":null", policy_names[compared[p]]);
-		fprintf(f, ",\"byte_miss_hostcache\":null,\"le_lru\":null}\n");
+			kit_json_null(&j, policy_names[compared[p]]);
+		kit_json_null(&j, "byte_miss_hostcache");
+		kit_json_null(&j, "le_lru");
+		kit_json_end(&j);
 		return;
 	}
-	fprintf(f, ",\"capacity_items\":%llu,\"hostcache\":%.4f",
-	        (unsigned long long)r->capacity,
-	        ratio(r->seg.out.misses, t->nreq));
+	kit_json_uint(&j, "capacity_items", r->capacity);
+	kit_json_num(&j, "hostcache", 4, ratio(seg->out.misses, t->nreq));
 	for (unsigned p = 0; p < NCOMPARED; p++)
-		fprintf(f, ",\"%s\":%.4f", policy_names[compared[p]],
-		        ratio(r->count[p].misses, t->nreq));
-	fprintf(f, ",\"byte_miss_hostcache\":%.4f",
-	        ratio(r->seg.out.miss_bytes, t->total_bytes));
-	for (unsigned p = 0; p < NCOMPARED; p++)
-		fprintf(f, ",\"byte_miss_%s\":%.4f", policy_names[compared[p]],
-		        ratio(r->count[p].miss_bytes, t->total_bytes));
-	for (unsigned p = 0; p < NCOMPARED; p++)
-		fprintf(f, ",\"mem_%s\":%.4f,\"byte_miss_mem_%s\":%.4f",
-		        policy_names[compared[p]], ratio(r->mem[p].misses, t->nreq),
-		        policy_names[compared[p]],
-		        ratio(r->mem[p].miss_bytes, t->total_bytes));
-	fprintf(f, ",\"le_lru\":%s,\"misses_hostcache\":%llu,\"misses_lru\":%llu,"
-	        "\"capacity_mean\":%.2f,\"capacity_samples\":%llu,"
-	        "\"items_end\":%llu,\"fill\":%.4f,\"segment\":%llu,"
-	        "\"item_memory\":%llu,\"index_memory\":%llu,\"block_size\":%u,"
-	        "\"blocks\":%u,\"evictions\":%llu,\"second_chances\":%llu,"
-	        "\"bucket_evictions\":%llu}\n",
-	        meets_target(r) ? "true" : "false",
-	        (unsigned long long)r->seg.out.misses,
-	        (unsigned long long)r->count[0].misses, r->seg.mean_items,
-	        (unsigned long long)r->seg.samples,
-	        (unsigned long long)r->seg.stats.items, r->seg.fill,
-	        (unsigned long long)r->seg.segment,
-	        (unsigned long long)r->seg.item_memory,
-	        (unsigned long long)r->seg.index_memory, r->seg.block_size,
-	        r->seg.blocks, (unsigned long long)r->seg.stats.evictions,
-	        (unsigned long long)r->seg.stats.second_chances,
-	        (unsigned long long)r->seg.stats.bucket_evictions);
+		kit_json_num(&j, policy_names[compared[p]], 4,
+		             ratio(r->count[p].misses, t->nreq));
+	kit_json_num(&j, "byte_miss_hostcache", 4,
+	             ratio(seg->out.miss_bytes, t->total_bytes));
+	for (unsigned p = 0; p < NCOMPARED; p++) {
+		snprintf(key, sizeof key, "byte_miss_%s", policy_names[compared[p]]);
+		kit_json_num(&j, key, 4,
+		             ratio(r->count[p].miss_bytes, t->total_bytes));
+	}
+	for (unsigned p = 0; p < NCOMPARED; p++) {
+		const char *name = policy_names[compared[p]];
+
+		snprintf(key, sizeof key, "mem_%s", name);
+		kit_json_num(&j, key, 4, ratio(r->mem[p].misses, t->nreq));
+		snprintf(key, sizeof key, "byte_miss_mem_%s", name);
+		kit_json_num(&j, key, 4,
+		             ratio(r->mem[p].miss_bytes, t->total_bytes));
+	}
+	kit_json_bool(&j, "le_lru", meets_target(r));
+	kit_json_uint(&j, "misses_hostcache", seg->out.misses);
+	kit_json_uint(&j, "misses_lru", r->count[0].misses);
+	kit_json_num(&j, "capacity_mean", 2, seg->mean_items);
+	kit_json_uint(&j, "capacity_samples", seg->samples);
+	kit_json_uint(&j, "items_end", seg->stats.items);
+	kit_json_num(&j, "fill", 4, seg->fill);
+	kit_json_uint(&j, "segment", seg->segment);
+	kit_json_uint(&j, "item_memory", seg->item_memory);
+	kit_json_uint(&j, "index_memory", seg->index_memory);
+	kit_json_uint(&j, "block_size", seg->block_size);
+	kit_json_uint(&j, "blocks", seg->blocks);
+	kit_json_uint(&j, "evictions", seg->stats.evictions);
+	kit_json_uint(&j, "second_chances", seg->stats.second_chances);
+	kit_json_uint(&j, "bucket_evictions", seg->stats.bucket_evictions);
+	kit_json_end(&j);
 }
 
 /* One gnuplot data block per trace: "# NAME", a header, a row per size;

@@ -352,6 +352,18 @@ void kit_json_num(struct kit_json *j, const char *key, int decimals,
 	fprintf(j->f, "%.*f", decimals, value);
 }
 
+void kit_json_g(struct kit_json *j, const char *key, double value)
+{
+	json_key(j, key);
+	fprintf(j->f, "%g", value);
+}
+
+void kit_json_null(struct kit_json *j, const char *key)
+{
+	json_key(j, key);
+	fputs("null", j->f);
+}
+
 void kit_json_bool(struct kit_json *j, const char *key, bool value)
 {
 	json_key(j, key);

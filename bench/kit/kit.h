@@ -222,7 +222,10 @@ void kit_json_int(struct kit_json *j, const char *key, int64_t value);
 /* "key":value with DECIMALS digits after the point (printf %.*f). */
 void kit_json_num(struct kit_json *j, const char *key, int decimals,
                   double value);
+/* "key":value in printf's %g. */
+void kit_json_g(struct kit_json *j, const char *key, double value);
 void kit_json_bool(struct kit_json *j, const char *key, bool value);
+void kit_json_null(struct kit_json *j, const char *key);
 /* Close the object and the line: "}\n". */
 void kit_json_end(struct kit_json *j);
 

@@ -300,6 +300,19 @@ double ratio(uint64_t a, uint64_t b)
 	return b ? (double)a / (double)b : 0;
 }
 
+void trace_json_begin(struct kit_json *j, FILE *f, const char *bench,
+                      const struct trace *t, double fraction, bool in_range)
+{
+	kit_json_begin(j, f);
+	kit_json_str(j, "bench", bench);
+	kit_json_str(j, "trace", t->name);
+	kit_json_uint(j, "requests", t->nreq);
+	kit_json_uint(j, "keys", t->nobj);
+	kit_json_uint(j, "footprint", t->footprint);
+	kit_json_g(j, "size_fraction", fraction);
+	kit_json_bool(j, "in_range", in_range);
+}
+
 /* What one request weighs in a simulator: its item bytes, or 1 when the
  * simulator counts objects. */
 static uint64_t weight_of(const struct trace *t, uint64_t i, bool count)

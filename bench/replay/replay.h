@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hostcache.h"
 
@@ -92,6 +93,13 @@ struct outcome {
 
 /* a / b, 0 when b is 0. */
 double ratio(uint64_t a, uint64_t b);
+
+struct kit_json;
+
+/* Open a JSON line on F for BENCH, T at FRACTION of its footprint: bench,
+ * trace, requests, keys, footprint, size_fraction, in_range. */
+void trace_json_begin(struct kit_json *j, FILE *f, const char *bench,
+                      const struct trace *t, double fraction, bool in_range);
 
 /* ---- textbook policies ---- */
 
