@@ -32,11 +32,13 @@ BENCH_RESULTS      ?= bench/results
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
-$(BUILD)/hcbench: bench/hcbench/hcbench.c include/hostcache.h \
+HCBENCH_SRC := $(wildcard bench/hcbench/*.c)
+
+$(BUILD)/hcbench: $(HCBENCH_SRC) bench/hcbench/*.h include/hostcache.h \
                   bench/kit/kit.h $(BENCH_KIT) $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ibench $< -o $@ $(BENCH_KIT) $(BUILD)/libhostcache.a \
-	  -lhiredis -lmemcached $(LDLIBS) -lm
+	$(CC) $(CFLAGS) -Ibench $(HCBENCH_SRC) -o $@ $(BENCH_KIT) \
+	  $(BUILD)/libhostcache.a -lhiredis -lmemcached $(LDLIBS) -lm
 
 bench:
 	$(MAKE) deps

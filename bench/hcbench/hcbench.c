@@ -161,30 +161,8 @@
 
 #include "hostcache.h"
 #include "kit/kit.h"
-
-#define KEY_LEN 16
-#define ITEM_HEADER 24            /* hostcache's item header, for sizing */
-#define MAX_PROCS KIT_MAX_PROCS
-#define MAX_REPS 16
-#define MAX_LIST 8                /* entries of --procs */
-#define MAX_DATASETS 16
-#define MAX_WORKLOADS 32
-#define MAX_NOTES 32
-#define ZIPF_THETA 0.99
-#define DRAM_ITEMS 10000000u      /* the 32 B DRAM set */
-#define DRAM_BYTES (512u << 20)   /* of values, for the larger DRAM sets */
-#define YCSB_ITEMS 1000000u
-#define YCSB_ITEMS_QUICK 100000u
-#define HOT_ITEMS 1024u
-#define OP_SET 0x80000000u        /* in an op: a set, not a get */
-#define L2_CAP (2u << 20)         /* a reported size above is not believed */
-#define L3_CAP (32u << 20)        /*   (see the top of the file) */
-#define FIT_VALUE 256u
-#define FIT_SEGMENT (64u << 20)
-#define FIT_SEGMENT_QUICK (16u << 20)
-#define FIT_WRAPS 5               /* sets of a fit run: this x item memory */
-#define FIT_PROCS_MAX 8
-#define FIT_TIME_LIMIT 60         /* s: a fit run stops there, wrapped or not */
+#include "hcbench/hcbench.h"
+#include "hcbench/competitors.h"
 
 static const unsigned value_sizes[] = { 32, 256, 4096 };
 #define NVALUES (sizeof value_sizes / sizeof *value_sizes)
@@ -208,9 +186,7 @@ static void on_signal(int sig)
 	_exit(130);
 }
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-                                                     noreturn));
-static void fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -224,7 +200,7 @@ static void fail(const char *fmt, ...)
 	exit(1);
 }
 
-static void *xmalloc(size_t n)
+void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 
@@ -432,52 +408,11 @@ static void cache_level_note(const struct cache_level *l)
 
 /* ---- implementations, data sets, workloads --------------------------------- */
 
-enum impl_id { HOSTCACHE, PRIVATE, RWLOCK, MUTEX, MEMCACHED, REDIS, NIMPLS };
-
-static const char *const impl_names[NIMPLS] = {
+const char *const impl_names[NIMPLS] = {
 	"hostcache", "private", "rwlock", "mutex", "memcached", "redis"
 };
 
-static bool is_server(int impl)
-{
-	return impl == MEMCACHED || impl == REDIS;
-}
-
-enum dist { UNIFORM, ZIPF, HOT };
-
-static const char *const dist_names[] = { "uniform", "zipf", "one_key" };
-
-
-struct table;
-
-struct dataset {
-	unsigned id;             /* in every key: sets never share a key */
-	unsigned value;          /* value bytes */
-	uint32_t items;
-	const char *fits;        /* "l2", "l3", "dram", "fit50", "fit90" */
-	unsigned fill_pct;       /* a fit set: this share of item memory
-	                            (items known once its segment is made) */
-	bool servers;            /* memcached and redis are run on it */
-	bool skip;               /* not run (a note says why) */
-	/* The segment and the shared table are made afresh in each
-	 * repetition; the servers are loaded once. */
-	char name[64];
-	hc_cache *owner;
-	struct table *table;     /* shared, for rwlock and mutex */
-	struct table *priv;      /* private to this process, for private */
-	bool loaded[NIMPLS];
-	uint64_t evictions;      /* of the segment when it was loaded */
-	struct kit_zipf zipf;      /* over the items, rank 0 the hottest */
-	bool zipf_ready;
-};
-
-struct workload {
-	const char *bench;
-	struct dataset *ds;
-	unsigned set_percent;
-	enum dist dist;
-	bool scaling;            /* at the --procs counts, else at 1 and 2 */
-};
+const char *const dist_names[] = { "uniform", "zipf", "one_key" };
 
 static struct dataset datasets[MAX_DATASETS];
 static unsigned ndatasets;
@@ -652,283 +587,6 @@ static void seq_free(struct seq *s)
 	free(s->ops);
 	free(s->keys);
 	memset(s, 0, sizeof *s);
-}
-
-/* ---- the hash table of private, rwlock and mutex ------------------------- */
-
-enum lock_kind { LOCK_NONE, LOCK_RWLOCK, LOCK_MUTEX };
-
-struct table {
-	pthread_mutex_t mutex;
-	pthread_rwlock_t rwlock;
-	size_t bytes;              /* of the mapping */
-	uint32_t nslots;           /* twice the items: load factor <= 1/2 */
-	uint32_t slot_size;
-	unsigned char slots[];     /* used(4) vlen(4) key(16) value */
-};
-
-static size_t table_bytes(uint32_t items, unsigned value)
-{
-	size_t slot = (8 + KEY_LEN + value + 7) & ~(size_t)7;
-
-	return sizeof(struct table) + 2 * (size_t)items * slot;
-}
-
-/* An empty table for D in shared memory. */
-static struct table *table_create(const struct dataset *d)
-{
-	size_t bytes = table_bytes(d->items, d->value);
-	struct table *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-	                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pthread_mutexattr_t ma;
-	pthread_rwlockattr_t ra;
-
-	if (t == MAP_FAILED)
-		fail("mmap of %zu bytes: %s", bytes, strerror(errno));
-	t->bytes = bytes;
-	t->nslots = 2 * d->items;
-	t->slot_size = (uint32_t)((8 + KEY_LEN + d->value + 7) & ~7u);
-	if (pthread_mutexattr_init(&ma) != 0 ||
-	    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
-	    pthread_mutex_init(&t->mutex, &ma) != 0 ||
-	    pthread_rwlockattr_init(&ra) != 0 ||
-	    pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED) != 0 ||
-	    pthread_rwlock_init(&t->rwlock, &ra) != 0)
-		fail("cannot make a process-shared lock");
-	pthread_mutexattr_destroy(&ma);
-	pthread_rwlockattr_destroy(&ra);
-	return t;
-}
-
-/* A copy of FROM in this process's own memory, every page its own. */
-static struct table *table_copy_private(const struct table *from)
-{
-	struct table *t = mmap(NULL, from->bytes, PROT_READ | PROT_WRITE,
-	                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-
-	if (t == MAP_FAILED)
-		fail("mmap of %zu bytes: %s", from->bytes, strerror(errno));
-	memcpy(t, from, from->bytes);
-	return t;
-}
-
-/* Whether children forked from now on inherit T: a large private mapping
- * makes every fork copy its page table. */
-static void table_fork(struct table *t, bool inherit)
-{
-	if (madvise(t, t->bytes, inherit ? MADV_DOFORK : MADV_DONTFORK) != 0)
-		fail("madvise: %s", strerror(errno));
-}
-
-static void table_destroy(struct table *t)
-{
-	if (t != NULL)
-		munmap(t, t->bytes);
-}
-
-static void table_lock(struct table *t, enum lock_kind lock, bool write)
-{
-	int rc = 0;
-
-	if (lock == LOCK_MUTEX)
-		rc = pthread_mutex_lock(&t->mutex);
-	else if (lock == LOCK_RWLOCK && write)
-		rc = pthread_rwlock_wrlock(&t->rwlock);
-	else if (lock == LOCK_RWLOCK)
-		rc = pthread_rwlock_rdlock(&t->rwlock);
-	if (rc != 0)
-		fail("taking the table lock: %s", strerror(rc));
-}
-
-static void table_unlock(struct table *t, enum lock_kind lock)
-{
-	int rc = 0;
-
-	if (lock == LOCK_MUTEX)
-		rc = pthread_mutex_unlock(&t->mutex);
-	else if (lock == LOCK_RWLOCK)
-		rc = pthread_rwlock_unlock(&t->rwlock);
-	if (rc != 0)
-		fail("releasing the table lock: %s", strerror(rc));
-}
-
-/* The slot of KEY: its own, or the empty one where it would go. */
-static unsigned char *table_slot(struct table *t, const char *key)
-{
-	uint32_t h = (uint32_t)XXH3_64bits(key, KEY_LEN);
-	uint32_t i = (uint32_t)(((uint64_t)h * t->nslots) >> 32);
-
-	for (;;) {
-		unsigned char *s = t->slots + (size_t)i * t->slot_size;
-		uint32_t used;
-
-		memcpy(&used, s, 4);
-		if (!used || memcmp(s + 8, key, KEY_LEN) == 0)
-			return s;
-		i = i + 1 == t->nslots ? 0 : i + 1;
-	}
-}
-
-static int table_get(struct table *t, enum lock_kind lock, const char *key,
-                     void *buf, size_t cap, size_t *vlen)
-{
-	int rc = 1;
-
-	table_lock(t, lock, false);
-	unsigned char *s = table_slot(t, key);
-	uint32_t used, len;
-
-	memcpy(&used, s, 4);
-	memcpy(&len, s + 4, 4);
-	if (used && len <= cap) {
-		memcpy(buf, s + 8 + KEY_LEN, len);
-		*vlen = len;
-		rc = 0;
-	}
-	table_unlock(t, lock);
-	return rc;
-}
-
-static int table_set(struct table *t, enum lock_kind lock, const char *key,
-                     const void *val, size_t vlen)
-{
-	uint32_t one = 1, len = (uint32_t)vlen;
-
-	table_lock(t, lock, true);
-	unsigned char *s = table_slot(t, key);
-
-	memcpy(s + 4, &len, 4);
-	memcpy(s + 8, key, KEY_LEN);
-	memcpy(s + 8 + KEY_LEN, val, vlen);
-	memcpy(s, &one, 4);
-	table_unlock(t, lock);
-	return 0;
-}
-
-/* ---- connections ------------------------------------------------------- */
-
-static const char *memcached_socket, *redis_socket;
-static char memcached_version_str[32], redis_version_str[32];
-
-/* One process's way to one implementation. */
-struct conn {
-	enum impl_id impl;
-	enum lock_kind lock;
-	hc_cache *hc;
-	struct table *table;
-	memcached_st *mc;
-	redisContext *redis;
-};
-
-static void conn_open(struct conn *c, enum impl_id impl, struct dataset *d,
-                      struct table *table)
-{
-	memset(c, 0, sizeof *c);
-	c->impl = impl;
-	c->table = table;
-	c->lock = impl == RWLOCK ? LOCK_RWLOCK : impl == MUTEX ? LOCK_MUTEX :
-	                                                      LOCK_NONE;
-	if (impl == HOSTCACHE) {
-		int rc = hc_open(d->name, &c->hc);
-
-		if (rc != 0)
-			fail("hc_open %s: %s", d->name, hc_strerror(rc));
-	} else if (impl == MEMCACHED) {
-		c->mc = memcached_create(NULL);
-		if (c->mc == NULL ||
-		    memcached_server_add_unix_socket(c->mc, memcached_socket) !=
-		            MEMCACHED_SUCCESS)
-			fail("memcached: cannot use %s", memcached_socket);
-	} else if (impl == REDIS) {
-		struct timeval tv = { 30, 0 };
-
-		c->redis = redisConnectUnix(redis_socket);
-		if (c->redis == NULL || c->redis->err)
-			fail("redis: cannot connect to %s: %s", redis_socket,
-			     c->redis ? c->redis->errstr : "out of memory");
-		redisSetTimeout(c->redis, tv);
-	}
-}
-
-static void conn_close(struct conn *c)
-{
-	if (c->hc != NULL)
-		hc_close(c->hc);
-	if (c->mc != NULL)
-		memcached_free(c->mc);
-	if (c->redis != NULL)
-		redisFree(c->redis);
-}
-
-/* 0 on a hit with the value copied to BUF, 1 on a miss, -1 on an error. */
-static int conn_get(struct conn *c, const char *key, unsigned char *buf,
-                    size_t cap, size_t *vlen)
-{
-	switch (c->impl) {
-	case HOSTCACHE: {
-		int rc = hc_get(c->hc, key, KEY_LEN, buf, cap, vlen);
-
-		return rc == 0 ? 0 : rc == HC_ENOTFOUND ? 1 : -1;
-	}
-	case PRIVATE:
-	case RWLOCK:
-	case MUTEX:
-		return table_get(c->table, c->lock, key, buf, cap, vlen);
-	case MEMCACHED: {
-		memcached_return_t rc;
-		uint32_t flags;
-		char *v = memcached_get(c->mc, key, KEY_LEN, vlen, &flags, &rc);
-
-		if (v == NULL)
-			return rc == MEMCACHED_NOTFOUND ? 1 : -1;
-		memcpy(buf, v, *vlen < cap ? *vlen : cap);
-		free(v);
-		return 0;
-	}
-	case REDIS: {
-		redisReply *r = redisCommand(c->redis, "GET %b", key,
-		                             (size_t)KEY_LEN);
-		int rc = -1;
-
-		if (r != NULL && r->type == REDIS_REPLY_STRING) {
-			*vlen = r->len;
-			memcpy(buf, r->str, r->len < cap ? r->len : cap);
-			rc = 0;
-		} else if (r != NULL && r->type == REDIS_REPLY_NIL) {
-			rc = 1;
-		}
-		freeReplyObject(r);
-		return rc;
-	}
-	default:
-		return -1;
-	}
-}
-
-static int conn_set(struct conn *c, const char *key, const unsigned char *val,
-                    size_t vlen)
-{
-	switch (c->impl) {
-	case HOSTCACHE:
-		return hc_set(c->hc, key, KEY_LEN, val, vlen, 0) == 0 ? 0 : -1;
-	case PRIVATE:
-	case RWLOCK:
-	case MUTEX:
-		return table_set(c->table, c->lock, key, val, vlen);
-	case MEMCACHED:
-		return memcached_set(c->mc, key, KEY_LEN, (const char *)val, vlen, 0,
-		                     0) == MEMCACHED_SUCCESS ? 0 : -1;
-	case REDIS: {
-		redisReply *r = redisCommand(c->redis, "SET %b %b", key,
-		                             (size_t)KEY_LEN, val, vlen);
-		int rc = r != NULL && r->type == REDIS_REPLY_STATUS ? 0 : -1;
-
-		freeReplyObject(r);
-		return rc;
-	}
-	default:
-		return -1;
-	}
 }
 
 /* ---- the stores of a data set -------------------------------------------- */
@@ -2179,7 +1837,7 @@ static bool run_one(const struct workload *w, enum impl_id impl,
 		return false;
 	}
 	if (impl == PRIVATE && w->set_percent > 0 &&
-	    !affordable((uint64_t)procs * d->table->bytes)) {
+	    !affordable((uint64_t)procs * table_mapping_bytes(d->table))) {
 		note("private with %u processes on the %u B %s set is skipped: a "
 		     "copy per process needs more memory than is available", procs,
 		     d->value, d->fits);
