@@ -122,21 +122,9 @@ extern const unsigned value_sizes[NVALUES];    /* bytes of the values */
 extern pid_t main_pid;
 extern bool json_only;
 extern struct kit_team team;
+extern const char *const fits_names[3];
 void stores_remove(void);
 void out_check(void);
-extern struct dataset datasets[MAX_DATASETS];
-extern unsigned ndatasets;
-extern struct workload workloads[MAX_WORKLOADS];
-extern unsigned nworkloads;
-extern const unsigned micro_procs[2];
-extern unsigned scale_procs[MAX_LIST];
-extern unsigned nscale_procs;
-extern uint64_t fit_segment;
-extern long online_cpus;
-extern unsigned max_procs_used;
-unsigned workload_procs(const struct workload *w, const unsigned **list);
-bool run_one(const struct workload *w, enum impl_id impl,
-	     unsigned procs, unsigned rep, const struct seq *seqs);
 
 /* machine.c */
 void cache_level_choose(struct cache_level *l, int level,
@@ -232,5 +220,27 @@ void write_plot_data(const char *dir);
 void print_fits(void);
 void run_dataset(struct dataset *d, const bool *enabled,
 		 uint64_t started);
+
+/* workloads.c */
+extern struct dataset datasets[MAX_DATASETS];
+extern unsigned ndatasets;
+extern struct workload workloads[MAX_WORKLOADS];
+extern unsigned nworkloads;
+extern const unsigned micro_procs[2];
+extern unsigned scale_procs[MAX_LIST];
+extern unsigned nscale_procs;
+extern uint64_t fit_segment;
+extern long online_cpus;
+extern unsigned max_procs_used;
+unsigned workload_procs(const struct workload *w, const unsigned **list);
+bool run_one(const struct workload *w, enum impl_id impl,
+	     unsigned procs, unsigned rep, const struct seq *seqs);
+extern uint64_t l2_bytes, l3_bytes;
+extern struct cache_level l2_cache, l3_cache;
+/* The data sets and workloads of this run. */
+void plan(const char *bench_list, const char *fits_list,
+          uint32_t dram_items, uint32_t ycsb_items);
+/* The memory D's stores need with PROCS processes of private. */
+uint64_t dataset_memory(const struct dataset *d, unsigned procs);
 
 #endif
