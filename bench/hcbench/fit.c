@@ -201,35 +201,41 @@ static void print_fit_json(const struct fit_result *f)
 {
 	if (!json_only)
 		return;
-	printf("{\"type\":\"fit\",");
-	json_workload_fields(f->w);
-	printf(",\"impl\":\"hostcache\",\"procs\":%u,\"fill_pct\":%u,"
-	       "\"segment_bytes\":%llu,\"item_memory\":%llu,\"block_size\":%u,"
-	       "\"blocks\":%u,\"item_bytes\":%u,\"ops\":%llu,\"gets\":%llu,"
-	       "\"sets\":%llu,\"seconds\":%.3f,\"ops_per_sec\":%.0f,"
-	       "\"misses\":%llu,\"miss_ratio\":%.6f,\"keys_lost\":%llu,"
-	       "\"keys_lost_at_load\":%llu,\"evictions\":%llu,"
-	       "\"bucket_evictions\":%llu,\"blocks_evicted\":%llu,"
-	       "\"blocks_cleaned\":%llu,\"second_chances\":%llu,"
-	       "\"bytes_set\":%llu,\"bytes_cleaned\":%llu,"
-	       "\"write_amplification\":%.4f,\"wraps\":%.2f,"
-	       "\"live_ratio_end\":%.4f,\"complete\":%s}\n",
-	       f->procs, f->w->ds->fill_pct,
-	       (unsigned long long)f->segment_bytes,
-	       (unsigned long long)f->item_memory, f->block_size, f->blocks,
-	       f->item_bytes, (unsigned long long)f->ops,
-	       (unsigned long long)f->gets, (unsigned long long)f->sets,
-	       f->seconds, f->ops_per_sec, (unsigned long long)f->misses,
-	       f->gets ? (double)f->misses / (double)f->gets : 0,
-	       (unsigned long long)f->lost, (unsigned long long)f->lost_at_load,
-	       (unsigned long long)f->evictions,
-	       (unsigned long long)f->bucket_evictions,
-	       (unsigned long long)f->blocks_evicted,
-	       (unsigned long long)f->blocks_cleaned,
-	       (unsigned long long)f->second_chances,
-	       (unsigned long long)f->bytes_set,
-	       (unsigned long long)f->bytes_cleaned, f->write_amp, f->wraps,
-	       f->live_end, f->complete ? "true" : "false");
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "type", "fit");
+	json_workload_fields(&j, f->w);
+	kit_json_str(&j, "impl", "hostcache");
+	kit_json_uint(&j, "procs", f->procs);
+	kit_json_uint(&j, "fill_pct", f->w->ds->fill_pct);
+	kit_json_uint(&j, "segment_bytes", f->segment_bytes);
+	kit_json_uint(&j, "item_memory", f->item_memory);
+	kit_json_uint(&j, "block_size", f->block_size);
+	kit_json_uint(&j, "blocks", f->blocks);
+	kit_json_uint(&j, "item_bytes", f->item_bytes);
+	kit_json_uint(&j, "ops", f->ops);
+	kit_json_uint(&j, "gets", f->gets);
+	kit_json_uint(&j, "sets", f->sets);
+	kit_json_num(&j, "seconds", 3, f->seconds);
+	kit_json_num(&j, "ops_per_sec", 0, f->ops_per_sec);
+	kit_json_uint(&j, "misses", f->misses);
+	kit_json_num(&j, "miss_ratio", 6,
+	             f->gets ? (double)f->misses / (double)f->gets : 0);
+	kit_json_uint(&j, "keys_lost", f->lost);
+	kit_json_uint(&j, "keys_lost_at_load", f->lost_at_load);
+	kit_json_uint(&j, "evictions", f->evictions);
+	kit_json_uint(&j, "bucket_evictions", f->bucket_evictions);
+	kit_json_uint(&j, "blocks_evicted", f->blocks_evicted);
+	kit_json_uint(&j, "blocks_cleaned", f->blocks_cleaned);
+	kit_json_uint(&j, "second_chances", f->second_chances);
+	kit_json_uint(&j, "bytes_set", f->bytes_set);
+	kit_json_uint(&j, "bytes_cleaned", f->bytes_cleaned);
+	kit_json_num(&j, "write_amplification", 4, f->write_amp);
+	kit_json_num(&j, "wraps", 2, f->wraps);
+	kit_json_num(&j, "live_ratio_end", 4, f->live_end);
+	kit_json_bool(&j, "complete", f->complete);
+	kit_json_end(&j);
 	out_check();
 }
 

@@ -388,24 +388,29 @@ int main(int argc, char **argv)
 	        count_str(ycsb_items, ycsb_str, sizeof ycsb_str),
 	        (quick ? FIT_SEGMENT_QUICK : FIT_SEGMENT) >> 20);
 	if (json_only) {
-		printf("{\"type\":\"run\",\"hostcache\":\"%s\",\"cpus\":%ld",
-		       hc_version(), cpus);
-		cache_level_json(&l2_cache);
-		cache_level_json(&l3_cache);
-		printf(",\"quick\":%s,\"reps\":%u,\"seconds\":%.3f,"
-		       "\"latency_seconds\":%.3f,\"timer_ns\":%llu,\"memcached\":",
-		       quick ? "true" : "false", reps, seconds, seconds / 2,
-		       (unsigned long long)timer_cost);
+		struct kit_json j;
+
+		kit_json_begin(&j, stdout);
+		kit_json_str(&j, "type", "run");
+		kit_json_str(&j, "hostcache", hc_version());
+		kit_json_int(&j, "cpus", cpus);
+		cache_level_json(&j, &l2_cache);
+		cache_level_json(&j, &l3_cache);
+		kit_json_bool(&j, "quick", quick);
+		kit_json_uint(&j, "reps", reps);
+		kit_json_num(&j, "seconds", 3, seconds);
+		kit_json_num(&j, "latency_seconds", 3, seconds / 2);
+		kit_json_uint(&j, "timer_ns", timer_cost);
 		if (memcached_socket)
-			printf("\"%s\"", memcached_version_str);
+			kit_json_str(&j, "memcached", memcached_version_str);
 		else
-			printf("null");
-		printf(",\"redis\":");
+			kit_json_null(&j, "memcached");
 		if (redis_socket)
-			printf("\"%s\"", redis_version_str);
+			kit_json_str(&j, "redis", redis_version_str);
 		else
-			printf("null");
-		printf(",\"load_start\":%.2f}\n", load_start);
+			kit_json_null(&j, "redis");
+		kit_json_num(&j, "load_start", 2, load_start);
+		kit_json_end(&j);
 		out_check();
 	}
 	if (cpus > 0 && cpus < 2)
@@ -461,16 +466,24 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nnotes; i++) {
 		tprintf("- %s\n", notes[i]);
 		if (json_only) {
-			printf("{\"type\":\"note\",\"text\":\"");
-			for (const char *c = notes[i]; *c != '\0'; c++)
-				printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-			printf("\"}\n");
+			struct kit_json j;
+
+			kit_json_begin(&j, stdout);
+			kit_json_str(&j, "type", "note");
+			kit_json_str(&j, "text", notes[i]);
+			kit_json_end(&j);
 			out_check();
 		}
 	}
 	if (json_only) {
-		printf("{\"type\":\"end\",\"load_end\":%.2f,\"seconds\":%.1f}\n",
-		       load_end, (double)(kit_now_ns() - started) / 1e9);
+		struct kit_json j;
+
+		kit_json_begin(&j, stdout);
+		kit_json_str(&j, "type", "end");
+		kit_json_num(&j, "load_end", 2, load_end);
+		kit_json_num(&j, "seconds", 1,
+		             (double)(kit_now_ns() - started) / 1e9);
+		kit_json_end(&j);
 		out_check();
 	}
 	if (plot_dir != NULL)

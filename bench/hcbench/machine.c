@@ -110,16 +110,21 @@ const char *cache_level_str(const struct cache_level *l, char *buf,
 /* Its fields of the "run" object: "l3_bytes", "l3_reported_bytes" (null
  * when nothing was reported or an option gave the size), "l3_source",
  * "l3_capped". */
-void cache_level_json(const struct cache_level *l)
+void cache_level_json(struct kit_json *j, const struct cache_level *l)
 {
-	printf(",\"l%d_bytes\":%llu,\"l%d_reported_bytes\":", l->level,
-	       (unsigned long long)l->used, l->level);
+	char key[32];
+
+	snprintf(key, sizeof key, "l%d_bytes", l->level);
+	kit_json_uint(j, key, l->used);
+	snprintf(key, sizeof key, "l%d_reported_bytes", l->level);
 	if (l->reported)
-		printf("%llu", (unsigned long long)l->reported);
+		kit_json_uint(j, key, l->reported);
 	else
-		printf("null");
-	printf(",\"l%d_source\":\"%s\",\"l%d_capped\":%s", l->level, l->source,
-	       l->level, l->capped ? "true" : "false");
+		kit_json_null(j, key);
+	snprintf(key, sizeof key, "l%d_source", l->level);
+	kit_json_str(j, key, l->source);
+	snprintf(key, sizeof key, "l%d_capped", l->level);
+	kit_json_bool(j, key, l->capped);
 }
 
 uint64_t mem_available(void)

@@ -42,34 +42,79 @@ const char *count_str(uint64_t n, char *buf, size_t cap)
 	return buf;
 }
 
-void json_workload_fields(const struct workload *w)
+void json_workload_fields(struct kit_json *j, const struct workload *w)
 {
-	printf("\"bench\":\"%s\",\"key_size\":%u,\"value_size\":%u,\"items\":%u,"
-	       "\"fits\":\"%s\",\"dist\":\"%s\",\"set_percent\":%u",
-	       w->bench, KEY_LEN, w->ds->value, w->ds->items, w->ds->fits,
-	       dist_names[w->dist], w->set_percent);
+	kit_json_str(j, "bench", w->bench);
+	kit_json_uint(j, "key_size", KEY_LEN);
+	kit_json_uint(j, "value_size", w->ds->value);
+	kit_json_uint(j, "items", w->ds->items);
+	kit_json_str(j, "fits", w->ds->fits);
+	kit_json_str(j, "dist", dist_names[w->dist]);
+	kit_json_uint(j, "set_percent", w->set_percent);
 }
 
 void print_measurement_json(const struct measurement *m)
 {
 	if (!json_only)
 		return;
-	printf("{\"type\":\"measurement\",");
-	json_workload_fields(m->w);
-	printf(",\"impl\":\"%s\",\"procs\":%u,\"rep\":%u,\"ops\":%llu,"
-	       "\"ops_per_sec\":%.0f,\"cpu_ns_per_op\":%.1f,\"p50_ns\":%.0f,"
-	       "\"p99_ns\":%.0f,\"p999_ns\":%.0f,\"latency_samples\":%llu,"
-	       "\"gets\":%llu,\"misses\":%llu",
-	       impl_names[m->impl], m->procs, m->rep,
-	       (unsigned long long)m->ops, m->ops_per_sec, m->cpu_ns_per_op,
-	       m->p50, m->p99, m->p999, (unsigned long long)m->lat_ops,
-	       (unsigned long long)m->gets, (unsigned long long)m->misses);
-	if (m->impl == HOSTCACHE)
-		printf(",\"evictions\":%llu,\"bucket_evictions\":%llu",
-		       (unsigned long long)m->evictions,
-		       (unsigned long long)m->bucket_evictions);
-	printf("}\n");
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "type", "measurement");
+	json_workload_fields(&j, m->w);
+	kit_json_str(&j, "impl", impl_names[m->impl]);
+	kit_json_uint(&j, "procs", m->procs);
+	kit_json_uint(&j, "rep", m->rep);
+	kit_json_uint(&j, "ops", m->ops);
+	kit_json_num(&j, "ops_per_sec", 0, m->ops_per_sec);
+	kit_json_num(&j, "cpu_ns_per_op", 1, m->cpu_ns_per_op);
+	kit_json_num(&j, "p50_ns", 0, m->p50);
+	kit_json_num(&j, "p99_ns", 0, m->p99);
+	kit_json_num(&j, "p999_ns", 0, m->p999);
+	kit_json_uint(&j, "latency_samples", m->lat_ops);
+	kit_json_uint(&j, "gets", m->gets);
+	kit_json_uint(&j, "misses", m->misses);
+	if (m->impl == HOSTCACHE) {
+		kit_json_uint(&j, "evictions", m->evictions);
+		kit_json_uint(&j, "bucket_evictions", m->bucket_evictions);
+	}
+	kit_json_end(&j);
 	out_check();
+}
+
+/* The JSON line of a summary: W on IMPL with PROCS processes, medians
+ * (and the range of ops/s) over the repetitions. */
+static void print_summary_json(const struct workload *w, int impl,
+                               unsigned procs, uint64_t total,
+                               const struct stat *ops, const struct stat *cpu,
+                               const struct stat *p50, const struct stat *p99,
+                               const struct stat *p999,
+                               const struct stat *miss,
+                               const struct stat *rops,
+                               const struct stat *rp50)
+{
+	struct kit_json j;
+
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "type", "summary");
+	json_workload_fields(&j, w);
+	kit_json_str(&j, "impl", impl_names[impl]);
+	kit_json_uint(&j, "procs", procs);
+	kit_json_uint(&j, "reps", ops->n);
+	kit_json_uint(&j, "ops", total);
+	kit_json_num(&j, "ops_per_sec", 0, ops->med);
+	kit_json_num(&j, "ops_per_sec_min", 0, ops->min);
+	kit_json_num(&j, "ops_per_sec_max", 0, ops->max);
+	kit_json_num(&j, "cpu_ns_per_op", 1, cpu->med);
+	kit_json_num(&j, "p50_ns", 0, p50->med);
+	kit_json_num(&j, "p99_ns", 0, p99->med);
+	kit_json_num(&j, "p999_ns", 0, p999->med);
+	kit_json_num(&j, "miss_ratio", 6, miss->med);
+	if (impl != HOSTCACHE && rops->n > 0) {
+		kit_json_num(&j, "hostcache_ops_x", 3, rops->med);
+		kit_json_num(&j, "p50_vs_hostcache", 3, rp50->med);
+	}
+	kit_json_end(&j);
 }
 
 static void ratio_str(const struct stat *s, char *buf, size_t cap)
@@ -145,21 +190,9 @@ void print_summaries(const bool *enabled)
 				        100 * miss.med, a, b);
 				if (!json_only)
 					continue;
-				printf("{\"type\":\"summary\",");
-				json_workload_fields(w);
-				printf(",\"impl\":\"%s\",\"procs\":%u,\"reps\":%u,"
-				       "\"ops\":%llu,\"ops_per_sec\":%.0f,"
-				       "\"ops_per_sec_min\":%.0f,\"ops_per_sec_max\":%.0f,"
-				       "\"cpu_ns_per_op\":%.1f,\"p50_ns\":%.0f,"
-				       "\"p99_ns\":%.0f,\"p999_ns\":%.0f,\"miss_ratio\":%.6f",
-				       impl_names[impl], procs[pi], ops.n,
-				       (unsigned long long)total, ops.med, ops.min, ops.max,
-				       cpu.med, p50.med, p99.med, p999.med, miss.med);
-				if (impl != HOSTCACHE && rops.n > 0)
-					printf(",\"hostcache_ops_x\":%.3f,"
-					       "\"p50_vs_hostcache\":%.3f", rops.med,
-					       rp50.med);
-				printf("}\n");
+				print_summary_json(w, impl, procs[pi], total, &ops,
+				                   &cpu, &p50, &p99, &p999, &miss,
+				                   &rops, &rp50);
 				out_check();
 			}
 		}
@@ -236,15 +269,22 @@ void print_overheads(void)
 		        o->index_per_item);
 		if (!json_only)
 			continue;
-		printf("{\"type\":\"overhead\",\"bench\":\"overhead\",\"impl\":"
-		       "\"hostcache\",\"key_size\":%u,\"value_size\":%u,"
-		       "\"items\":%llu,\"segment_bytes\":%llu,"
-		       "\"item_header_bytes\":%.1f,\"index_slot_bytes\":%.1f,"
-		       "\"overhead_bytes\":%.1f,\"index_bytes_per_item\":%.1f,"
-		       "\"segment_overhead_bytes\":%.1f}\n", KEY_LEN, o->value,
-		       (unsigned long long)o->items, (unsigned long long)o->size,
-		       o->header, o->slot, o->header + o->slot, o->index_per_item,
-		       o->segment);
+		struct kit_json j;
+
+		kit_json_begin(&j, stdout);
+		kit_json_str(&j, "type", "overhead");
+		kit_json_str(&j, "bench", "overhead");
+		kit_json_str(&j, "impl", "hostcache");
+		kit_json_uint(&j, "key_size", KEY_LEN);
+		kit_json_uint(&j, "value_size", o->value);
+		kit_json_uint(&j, "items", o->items);
+		kit_json_uint(&j, "segment_bytes", o->size);
+		kit_json_num(&j, "item_header_bytes", 1, o->header);
+		kit_json_num(&j, "index_slot_bytes", 1, o->slot);
+		kit_json_num(&j, "overhead_bytes", 1, o->header + o->slot);
+		kit_json_num(&j, "index_bytes_per_item", 1, o->index_per_item);
+		kit_json_num(&j, "segment_overhead_bytes", 1, o->segment);
+		kit_json_end(&j);
 		out_check();
 	}
 }
@@ -271,13 +311,27 @@ static void verdict(const char *id, const char *what, const struct stat *s,
 	        !have ? why_not : met ? "met" : "MISSED");
 	if (!json_only)
 		return;
-	printf("{\"type\":\"verdict\",\"target\":\"%s\",\"what\":\"%s\","
-	       "\"want\":\"%s %g\",", id, what, at_least ? ">=" : "<=", want);
-	if (!have)
-		printf("\"value\":null,\"met\":null,\"reason\":\"%s\"}\n", why_not);
-	else
-		printf("\"value\":%.3f,\"min\":%.3f,\"max\":%.3f,\"met\":%s}\n",
-		       s->med, s->min, s->max, met ? "true" : "false");
+	struct kit_json j;
+	char want_text[64];
+
+	snprintf(want_text, sizeof want_text, "%s %g", at_least ? ">=" : "<=",
+	         want);
+	kit_json_begin(&j, stdout);
+	kit_json_str(&j, "type", "verdict");
+	kit_json_str(&j, "target", id);
+	kit_json_str(&j, "what", what);
+	kit_json_str(&j, "want", want_text);
+	if (!have) {
+		kit_json_null(&j, "value");
+		kit_json_null(&j, "met");
+		kit_json_str(&j, "reason", why_not);
+	} else {
+		kit_json_num(&j, "value", 3, s->med);
+		kit_json_num(&j, "min", 3, s->min);
+		kit_json_num(&j, "max", 3, s->max);
+		kit_json_bool(&j, "met", met);
+	}
+	kit_json_end(&j);
 	out_check();
 }
 

@@ -132,7 +132,10 @@ void cache_level_choose(struct cache_level *l, int level,
 			uint64_t fallback);
 const char *cache_level_str(const struct cache_level *l, char *buf,
 			    size_t cap);
-void cache_level_json(const struct cache_level *l);
+/* Its fields of the "run" object: "l3_bytes", "l3_reported_bytes" (null
+ * when nothing was reported or an option gave the size), "l3_source",
+ * "l3_capped". */
+void cache_level_json(struct kit_json *j, const struct cache_level *l);
 uint64_t mem_available(void);
 bool affordable(uint64_t bytes);
 double load_average(void);
@@ -208,7 +211,8 @@ const struct workload *find_workload(const char *bench, enum dist dist,
 extern FILE *table_out;
 void tprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *count_str(uint64_t n, char *buf, size_t cap);
-void json_workload_fields(const struct workload *w);
+/* The fields of W in a JSON line: bench, sizes, items, fits, dist, sets. */
+void json_workload_fields(struct kit_json *j, const struct workload *w);
 void print_measurement_json(const struct measurement *m);
 void print_summaries(const bool *enabled);
 void print_scaling(const bool *enabled);
