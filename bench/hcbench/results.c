@@ -76,6 +76,19 @@ static double field_of(const struct measurement *m, enum field f)
 	return 0;
 }
 
+/* S from the N values of V (sorted by median()); false when N is 0. */
+static bool stat_fill(struct stat *s, double *v, unsigned n)
+{
+	memset(s, 0, sizeof *s);
+	if (n == 0)
+		return false;
+	s->n = n;
+	s->med = median(v, n);
+	s->min = v[0];
+	s->max = v[n - 1];
+	return true;
+}
+
 bool stat_of(const struct workload *w, int impl, unsigned procs,
 	     enum field f, struct stat *s)
 {
@@ -88,14 +101,7 @@ bool stat_of(const struct workload *w, int impl, unsigned procs,
 		if (m != NULL)
 			v[n++] = field_of(m, f);
 	}
-	memset(s, 0, sizeof *s);
-	if (n == 0)
-		return false;
-	s->n = n;
-	s->med = median(v, n);
-	s->min = v[0];
-	s->max = v[n - 1];
-	return true;
+	return stat_fill(s, v, n);
 }
 
 /* The median over the repetitions of A's F over B's F, each pair taken
@@ -114,14 +120,7 @@ bool ratio_of(const struct workload *wa, int ia, unsigned pa,
 		if (a != NULL && b != NULL && field_of(b, f) > 0)
 			v[n++] = field_of(a, f) / field_of(b, f);
 	}
-	memset(s, 0, sizeof *s);
-	if (n == 0)
-		return false;
-	s->n = n;
-	s->med = median(v, n);
-	s->min = v[0];
-	s->max = v[n - 1];
-	return true;
+	return stat_fill(s, v, n);
 }
 
 const struct workload *find_workload(const char *bench, enum dist dist,
