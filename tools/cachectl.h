@@ -1,17 +1,24 @@
 /*
  * cachectl.h - what the files of cachectl share.
  *
- *   cachectl.c         the command table, command lines, main
- *   cachectl_report.c  failure messages and what to do about them
- *   cachectl_parse.c   numbers, sizes, durations from the command line
- *   cachectl_format.c  escaping, units, aligned tables, JSON
- *   cachectl_segment.c create, destroy, info
- *   cachectl_items.c   get, set, del, incr, decr, touch, keys, invalidate,
- *                      flush
- *   cachectl_stats.c   stats (table, JSON, Prometheus), ps
- *   cachectl_top.c     top: live rates
- *   cachectl_check.c   check [--repair]
- *   cachectl_dump.c    dump and restore, and their file format
+ * The layers.  A file calls only files below it (or beside it on its own
+ * row, never back); nothing calls up.
+ *
+ *   main      cachectl.c         the command table, usage, main
+ *   commands  cachectl_segment.c create, destroy, info
+ *             cachectl_items.c   get, set, del, incr, decr, touch, keys,
+ *                                invalidate, flush
+ *             cachectl_dump.c    dump and restore, and their file format
+ *                                (uses the --prefix option of items)
+ *             cachectl_stats.c   stats (table, JSON, Prometheus), ps
+ *             cachectl_top.c     top: live rates (uses the slots of stats)
+ *             cachectl_check.c   check [--repair]
+ *   args      cachectl_args.c    command lines, options, attaching
+ *   report    cachectl_report.c  failure messages and what to do about them
+ *   base      cachectl_format.c  escaping, units, aligned tables, JSON
+ *                                (cachectl_format.h)
+ *             cachectl_parse.c   numbers, sizes, durations from the command
+ *                                line (cachectl_parse.h)
  *
  * Conventions every command keeps:
  *  - exit status 0 success, 1 key not found, 2 usage error, 3 any other
@@ -34,6 +41,8 @@
 #include <stdio.h>
 
 #include "hostcache.h"
+#include "cachectl_format.h"
+#include "cachectl_parse.h"
 
 enum status {
 	STATUS_OK = 0,
@@ -80,7 +89,10 @@ struct args {
 	struct option_given options[MAX_OPTIONS]; /* indexed like cmd->options */
 };
 
-/* cachectl.c: options and attaching */
+/* cachectl_args.c: command lines, options and attaching */
+int parse_args(const struct command *cmd, int argc, char **argv,
+               struct args *a);
+bool wants_help(int argc, char **argv);
 const char *option_value(const struct args *a, const char *name);
 bool option_given(const struct args *a, const char *name);
 const struct option_given *option_all(const struct args *a, const char *name);
@@ -108,45 +120,6 @@ int usage_error(const struct command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int bad_option_value(const struct command *cmd, const char *name,
                      const char *value, const char *wanted);
-
-/* cachectl_parse.c */
-const char *parse_digits(const char *s, uint64_t *out);
-bool parse_size(const char *s, uint64_t max, uint64_t *out);
-bool parse_count(const char *s, uint32_t *out);
-bool parse_u64(const char *s, uint64_t *out);
-bool parse_mode(const char *s, uint32_t *out);
-bool parse_ttl_ms(const char *s, uint64_t *out);
-
-/* cachectl_format.c */
-
-/* Width of the label column in info and stats output. */
-#define LABEL_WIDTH 20
-
-size_t escape_bytes(const void *s, size_t len, char *out, size_t max_chars,
-                    size_t *consumed);
-#define ESCAPED_CAP(len) ((len) * 4 + 1)
-char *escape_alloc(const void *s, size_t len);
-void print_field(const char *label, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void format_bytes(uint64_t n, char *buf, size_t cap);
-void format_bytes_short(uint64_t n, char *buf, size_t cap);
-void print_bytes_field(const char *label, uint64_t n);
-void format_local_time(uint64_t realtime_ns, const char *fmt, char *buf,
-                       size_t cap);
-void format_duration_ms(uint64_t ms, char *buf, size_t cap);
-uint64_t realtime_ns(void);
-uint64_t monotonic_ns(void);
-int write_all(int fd, const void *buf, size_t len);
-void json_string(FILE *f, const char *s);
-void json_bytes(FILE *f, const void *s, size_t len);
-
-/* An aligned table: add rows of preformatted cells, then print. */
-struct table;
-struct table *table_new(int columns, const char *const *headers,
-                        const bool *right_aligned);
-bool table_add(struct table *t, const char *const *cells);
-void table_print(const struct table *t, FILE *f);
-void table_free(struct table *t);
 
 /* Commands */
 int cmd_create(const struct args *a);

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cachectl.h"
+#include "cachectl_format.h"
 
 /* ------------------------------------------------------------------ */
 /* Escaping                                                            */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cachectl.h"
+#include "cachectl_parse.h"
 
 /* Parse leading decimal digits of S into *OUT.  Returns the first
  * character after them, or NULL when there are none or they overflow. */

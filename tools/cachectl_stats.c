@@ -147,6 +147,35 @@ static double hit_ratio(uint64_t hits, uint64_t gets)
 }
 
 /* ------------------------------------------------------------------ */
+/* Tables                                                              */
+
+/* Adds row ROW of a table, or nothing for a row left out; false when out
+ * of memory. */
+typedef bool (*add_row_fn)(struct table *t, size_t row, const void *rows);
+
+/* Print a table of COUNT rows, each added by ADD_ROW from ROWS, under
+ * TITLE (when not NULL) once it is complete: every table of stats and ps.
+ * False, with nothing printed, when out of memory. */
+static bool print_table_rows(int columns, const char *const *headers,
+                             const bool *right, const char *title,
+                             size_t count, add_row_fn add_row,
+                             const void *rows)
+{
+	struct table *t = table_new(columns, headers, right);
+	bool ok = t != NULL;
+
+	for (size_t r = 0; ok && r < count; r++)
+		ok = add_row(t, r, rows);
+	if (ok) {
+		if (title != NULL)
+			fputs(title, stdout);
+		table_print(t, stdout);
+	}
+	table_free(t);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
 /* Processes                                                           */
 
 /* Every slot that was ever attached.  *OUT is malloc'd. */
@@ -198,13 +227,25 @@ static void format_command(const hc_proc_info *p, char *buf, size_t cap)
 	free(name);
 }
 
-static bool proc_row(struct table *t, const hc_proc_info *p, uint64_t now)
+/* The rows of a process table. */
+struct proc_rows {
+	const hc_proc_info *procs;
+	bool all;          /* also the slots that are free now */
+	uint64_t now;      /* realtime_ns(), for the uptimes */
+};
+
+static bool proc_row(struct table *t, size_t row, const void *rows)
 {
+	const struct proc_rows *r = rows;
+	const hc_proc_info *p = &r->procs[row];
+	uint64_t now = r->now;
 	char slot[16], pid[16], command[96], uptime[32], gets[24], ratio[16];
 	char sets[24], deletes[24], evictions[24];
 	const char *cells[] = {slot, pid, command, proc_state_name(p), uptime,
 	                       gets, ratio, sets, deletes, evictions};
 
+	if (!r->all && !p->attached)
+		return true;
 	snprintf(slot, sizeof(slot), "%" PRIu32, p->slot);
 	snprintf(pid, sizeof(pid), "%" PRIu32, p->pid);
 	format_command(p, command, sizeof(command));
@@ -223,24 +264,16 @@ static bool proc_row(struct table *t, const hc_proc_info *p, uint64_t now)
 }
 
 static bool print_procs_table(const hc_proc_info *procs, unsigned n,
-                              bool all)
+                              bool all, const char *title)
 {
 	static const char *const headers[] = {
 		"SLOT", "PID", "COMMAND", "STATE", "UPTIME", "GETS", "HIT%",
 		"SETS", "DELETES", "EVICTIONS"};
 	static const bool right[] = {true, true, false, false, true,
 	                             true, true, true, true, true};
-	struct table *t = table_new(10, headers, right);
-	uint64_t now = realtime_ns();
-	bool ok = t != NULL;
+	struct proc_rows rows = {procs, all, realtime_ns()};
 
-	for (unsigned i = 0; ok && i < n; i++)
-		if (all || procs[i].attached)
-			ok = proc_row(t, &procs[i], now);
-	if (ok)
-		table_print(t, stdout);
-	table_free(t);
-	return ok;
+	return print_table_rows(10, headers, right, title, n, proc_row, &rows);
 }
 
 static void print_proc_json(const hc_proc_info *p)
@@ -291,7 +324,7 @@ static int show_procs(const struct args *a, hc_cache *c)
 		fputs("{\"processes\":", stdout);
 		print_procs_json_array(procs, n, all);
 		fputs("}\n", stdout);
-	} else if (!print_procs_table(procs, n, all)) {
+	} else if (!print_procs_table(procs, n, all, NULL)) {
 		status = fail_msg(a, "no memory for the table");
 	}
 	free(procs);
@@ -339,38 +372,40 @@ static void block_counts(const hc_stats *s, uint64_t *count)
 	count[3] = s->blocks_evicting;
 }
 
+/* The rows of the blocks table: one a block state. */
+struct block_rows {
+	uint64_t count[4];     /* blocks in each state (block_counts) */
+	uint64_t total;        /* blocks */
+	uint32_t block_size;
+};
+
+static bool block_row(struct table *t, size_t row, const void *rows)
+{
+	const struct block_rows *r = rows;
+	uint64_t count = r->count[row];
+	char blocks[24], share[16], bytes[24];
+	const char *cells[] = {block_state_names[row], blocks, share, bytes};
+
+	snprintf(blocks, sizeof(blocks), "%" PRIu64, count);
+	snprintf(share, sizeof(share), "%.1f%%",
+	         r->total == 0 ? 0.0 : 100.0 * (double)count / (double)r->total);
+	format_bytes_short(count * r->block_size, bytes, sizeof(bytes));
+	return table_add(t, cells);
+}
+
 static bool print_blocks_table(const hc_stats *s, const hc_info *info)
 {
 	static const char *const headers[] = {"STATE", "BLOCKS", "SHARE",
 	                                      "BYTES"};
 	static const bool right[] = {false, true, true, true};
-	struct table *t = table_new(4, headers, right);
-	uint64_t count[4];
-	bool ok = t != NULL;
+	struct block_rows rows = {.total = s->blocks_total,
+	                          .block_size = info->block_size};
+	char size[24], title[48];
 
-	block_counts(s, count);
-	for (int i = 0; ok && i < 4; i++) {
-		char blocks[24], share[16], bytes[24];
-		const char *cells[] = {block_state_names[i], blocks, share,
-		                       bytes};
-
-		snprintf(blocks, sizeof(blocks), "%" PRIu64, count[i]);
-		snprintf(share, sizeof(share), "%.1f%%",
-		         s->blocks_total == 0 ? 0.0 :
-		         100.0 * (double)count[i] / (double)s->blocks_total);
-		format_bytes_short(count[i] * info->block_size, bytes,
-		                   sizeof(bytes));
-		ok = table_add(t, cells);
-	}
-	if (ok) {
-		char size[24];
-
-		format_bytes_short(info->block_size, size, sizeof(size));
-		printf("\nblocks of %s:\n", size);
-		table_print(t, stdout);
-	}
-	table_free(t);
-	return ok;
+	block_counts(s, rows.count);
+	format_bytes_short(info->block_size, size, sizeof(size));
+	snprintf(title, sizeof(title), "\nblocks of %s:\n", size);
+	return print_table_rows(4, headers, right, title, 4, block_row, &rows);
 }
 
 static void print_stats_json(const hc_stats *s, const hc_info *info,
@@ -557,13 +592,11 @@ static int show_stats(const struct args *a, hc_cache *c)
 		print_stats_prometheus(&stats, &info, procs, nprocs);
 	} else {
 		print_stats_table(&stats);
-		if (option_given(a, "blocks") && !print_blocks_table(&stats, &info))
+		if ((option_given(a, "blocks") &&
+		     !print_blocks_table(&stats, &info)) ||
+		    (per_process &&
+		     !print_procs_table(procs, nprocs, false, "\nprocesses:\n")))
 			status = fail_msg(a, "no memory for the table");
-		if (status == STATUS_OK && per_process) {
-			printf("\nprocesses:\n");
-			if (!print_procs_table(procs, nprocs, false))
-				status = fail_msg(a, "no memory for the table");
-		}
 	}
 	free(procs);
 	return status;
