@@ -47,8 +47,6 @@
 #define SEG_SIZE ((uint64_t)2 << 20)
 #define SEG_PROCS 4
 
-#define KEY(literal) (literal), (sizeof(literal) - 1)
-
 struct fixture {
 	char name[96];
 	char extra[128];   /* a second segment some rows make */
@@ -202,19 +200,6 @@ static void all_keyed_calls(hc_cache *c, const void *key, size_t klen, int want)
 	assert_hc(hc_incr(c, key, klen, 1, &r), want);
 	assert_hc(hc_decr(c, key, klen, 1, &r), want);
 	assert_hc(hc_touch(c, key, klen, 0), want);
-}
-
-static void assert_value(hc_cache *c, const void *key, size_t klen,
-                         const void *want, size_t wlen)
-{
-	unsigned char *buf = malloc(wlen + 16);
-	size_t vlen = (size_t)-1;
-
-	assert_hc_ok(hc_get(c, key, klen, buf, wlen + 16, &vlen));
-	if (vlen != wlen)
-		fail_msg("value of %zu bytes, expected %zu", vlen, wlen);
-	assert_memory_equal(buf, want, wlen);
-	free(buf);
 }
 
 /* ---- the rows ---------------------------------------------------------- */

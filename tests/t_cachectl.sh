@@ -6,74 +6,15 @@
 # (HC_BUILD defaults to ./build).  Segment names carry the process id, so
 # that runs in parallel do not meet, and are removed on exit.
 
-HC_BUILD=${HC_BUILD:-./build}
-CACHECTL=$HC_BUILD/cachectl
-
-if [ ! -x "$CACHECTL" ]; then
-	echo "1..0 # SKIP $CACHECTL is not built"
-	exit 0
-fi
+. "$(dirname "$0")/tap.sh"
+need_programs "$CACHECTL"
 
 SEG=hc-t-cachectl-$$
 SEG2=hc-t-cachectl-opts-$$
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl.XXXXXX") || exit 1
-
-cleanup() {
-	"$CACHECTL" destroy "$SEG" >/dev/null 2>&1
-	"$CACHECTL" destroy "$SEG2" >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+SEGMENTS="$SEG $SEG2"
 
 # ---------------------------------------------------------------------
-# TAP
-
-test_count=0
-
-pass() {
-	test_count=$((test_count + 1))
-	echo "ok $test_count - $1"
-}
-
-# fail DESCRIPTION [DIAGNOSTIC...]: each diagnostic may span lines.
-fail() {
-	test_count=$((test_count + 1))
-	echo "not ok $test_count - $1"
-	shift
-	for diagnostic in "$@"; do
-		printf '%s\n' "$diagnostic" | sed 's/^/#   /'
-	done
-}
-
-skip() {
-	test_count=$((test_count + 1))
-	echo "ok $test_count - $1 # SKIP $2"
-}
-
-# ---------------------------------------------------------------------
-# Running cachectl
-
-# run ARG...: run cachectl with no input; keep stdout, stderr and status.
-run() {
-	"$CACHECTL" "$@" <"$TMP/empty" >"$TMP/out" 2>"$TMP/err"
-	status=$?
-}
-
-# run_with_input FILE ARG...: the same, with FILE as stdin.
-run_with_input() {
-	input=$1
-	shift
-	"$CACHECTL" "$@" <"$input" >"$TMP/out" 2>"$TMP/err"
-	status=$?
-}
-
-# What the last run did, for a failed test's diagnostics.
-last_run() {
-	echo "exit status: $status"
-	echo "stdout: $(head -c 400 "$TMP/out")"
-	echo "stderr: $(cat "$TMP/err")"
-}
+# Checking what cachectl did
 
 # expect_success DESCRIPTION: the last run exited 0 and printed no error.
 expect_success() {
@@ -132,8 +73,6 @@ expect_stdout_line() {
 json_number() {
 	sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$TMP/out"
 }
-
-: >"$TMP/empty"
 
 # ---------------------------------------------------------------------
 # Help and usage errors (exit status 2)

@@ -8,26 +8,13 @@
 #
 # Prints TAP; run by prove --exec sh.  Finds the programs under $HC_BUILD.
 
-HC_BUILD=${HC_BUILD:-./build}
-CACHECTL=$HC_BUILD/cachectl
-WORKER=$HC_BUILD/tests/h_worker
-CORRUPT=$HC_BUILD/tests/h_corrupt
-
-for program in "$CACHECTL" "$WORKER" "$CORRUPT"; do
-	if [ ! -x "$program" ]; then
-		echo "1..0 # SKIP $program is not built"
-		exit 0
-	fi
-done
+. "$(dirname "$0")/tap.sh"
+need_programs "$CACHECTL" "$WORKER" "$CORRUPT"
 
 BUSY=hc-t-check-busy-$$
 SEG=hc-t-check-$$
 SRC=hc-t-check-src-$$
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl_check.XXXXXX") || exit 1
-background=
-
 SEGMENTS="$BUSY $SEG $SRC"
-. "$(dirname "$0")/tap.sh"
 
 # The known keys k:1..k:20 all read back with their values, except those
 # named in $lost.
@@ -87,17 +74,7 @@ run check "$BUSY" --json
 has_line '^\{"problems":\[\],.*"items":[1-9][0-9]*,.*"clean":true\}$'
 verdict 0 "check --json of the busy segment: no problems, items counted"
 
-wait "$worker1"
-status1=$?
-wait "$worker2"
-status2=$?
-background=
-if [ "$status1" -eq 0 ] && [ "$status2" -eq 0 ]; then
-	pass "the workers read only right values while check walked the segment"
-else
-	fail "the workers read only right values while check walked the segment" \
-	    "$(cat "$TMP/worker1" "$TMP/worker2")"
-fi
+workers_verified "check walked the segment"
 
 # ---------------------------------------------------------------------
 # The segment to break.  Twenty known keys go in with one restore, so
@@ -114,22 +91,7 @@ done
 "$CACHECTL" create "$SEG" --size 16M >/dev/null || exit 1
 "$CACHECTL" restore "$SEG" "$TMP/known.hcd" >/dev/null || exit 1
 
-"$CACHECTL" top "$SEG" --json --interval 0.1 >/dev/null 2>&1 &
-reader=$!
-: >"$TMP/writing"
-(
-	i=0
-	while [ -f "$TMP/writing" ]; do
-		i=$((i + 1))
-		# Paused while a test needs a dead slot to stay unreaped: any
-		# ordinary attach reaps it.
-		[ -f "$TMP/paused" ] ||
-		    "$CACHECTL" set "$SEG" "bg:$((i % 10))" "value $i" >/dev/null 2>&1
-		sleep 0.1
-	done
-) &
-writer=$!
-background="$reader $writer"
+keep_busy "$SEG"
 sleep 0.2
 lost=
 
@@ -233,10 +195,6 @@ verdict 0 "after repairing the malformed item, a second check is clean"
 
 # ---------------------------------------------------------------------
 
-if kill -0 "$reader" 2>/dev/null; then
-	pass "the attached reader (cachectl top) ran throughout"
-else
-	fail "the attached reader (cachectl top) ran throughout"
-fi
+reader_ran
 
 echo "1..$test_count"

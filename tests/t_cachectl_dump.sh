@@ -7,25 +7,15 @@
 #
 # Prints TAP; run by prove --exec sh.  Finds the programs under $HC_BUILD.
 
-HC_BUILD=${HC_BUILD:-./build}
-CACHECTL=$HC_BUILD/cachectl
-WORKER=$HC_BUILD/tests/h_worker
-
-if [ ! -x "$CACHECTL" ] || [ ! -x "$WORKER" ]; then
-	echo "1..0 # SKIP $CACHECTL or $WORKER is not built"
-	exit 0
-fi
+. "$(dirname "$0")/tap.sh"
+need_programs "$CACHECTL" "$WORKER"
 
 SRC=hc-t-dump-src-$$
 DST=hc-t-dump-dst-$$
 EMPTY=hc-t-dump-empty-$$
 SMALL=hc-t-dump-small-$$
 BUSY=hc-t-dump-busy-$$
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl_dump.XXXXXX") || exit 1
-background=
-
 SEGMENTS="$SRC $DST $EMPTY $SMALL $BUSY"
-. "$(dirname "$0")/tap.sh"
 
 # refused PATTERN DESCRIPTION: the last run exited 3 with one stderr line
 # matching PATTERN, and the empty segment is still empty.
@@ -55,19 +45,7 @@ for segment in "$SRC" "$DST" "$EMPTY"; do
 done
 "$CACHECTL" create "$SMALL" --size 4M --max-value 1K >/dev/null || exit 1
 
-"$CACHECTL" top "$SRC" --json --interval 0.1 >/dev/null 2>&1 &
-reader=$!
-: >"$TMP/writing"
-(
-	i=0
-	while [ -f "$TMP/writing" ]; do
-		i=$((i + 1))
-		"$CACHECTL" set "$SRC" "bg:$((i % 10))" "value $i" >/dev/null 2>&1
-		sleep 0.1
-	done
-) &
-writer=$!
-background="$reader $writer"
+keep_busy "$SRC"
 
 : >"$TMP/v1"
 printf 'x' >"$TMP/v2"
@@ -283,10 +261,6 @@ verdict 3 "a failed dump leaves an existing file as it was"
 
 # ---------------------------------------------------------------------
 
-if kill -0 "$reader" 2>/dev/null; then
-	pass "the attached reader (cachectl top) ran throughout"
-else
-	fail "the attached reader (cachectl top) ran throughout"
-fi
+reader_ran
 
 echo "1..$test_count"

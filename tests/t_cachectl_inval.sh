@@ -5,21 +5,12 @@
 #
 # Prints TAP; run by prove --exec sh.  Finds the programs under $HC_BUILD.
 
-HC_BUILD=${HC_BUILD:-./build}
-CACHECTL=$HC_BUILD/cachectl
-
-if [ ! -x "$CACHECTL" ]; then
-	echo "1..0 # SKIP $CACHECTL is not built"
-	exit 0
-fi
+. "$(dirname "$0")/tap.sh"
+need_programs "$CACHECTL"
 
 SEG=hc-t-inval-$$
 DST=hc-t-inval-dst-$$
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl_inval.XXXXXX") || exit 1
-background=
-
 SEGMENTS="$SEG $DST"
-. "$(dirname "$0")/tap.sh"
 
 # present SEGMENT KEY... / absent SEGMENT KEY...
 present() {
@@ -41,19 +32,7 @@ absent() {
 # A segment in use: a reader attached, a writer loop on bg:* keys.
 "$CACHECTL" create "$SEG" --size 16M >/dev/null || exit 1
 "$CACHECTL" create "$DST" --size 16M >/dev/null || exit 1
-"$CACHECTL" top "$SEG" --json --interval 0.1 >/dev/null 2>&1 &
-reader=$!
-: >"$TMP/writing"
-(
-	i=0
-	while [ -f "$TMP/writing" ]; do
-		i=$((i + 1))
-		"$CACHECTL" set "$SEG" "bg:$((i % 10))" "value $i" >/dev/null 2>&1
-		sleep 0.1
-	done
-) &
-writer=$!
-background="$reader $writer"
+keep_busy "$SEG"
 
 run set "$SEG" user:42:name Ada --tag users --tag user-42
 present "$SEG" user:42:name
@@ -148,10 +127,6 @@ has_line '"inval_tag":[1-9]' && has_line '"inval_prefix":[1-9]' &&
     has_line '"flushes":1,'
 verdict 0 "stats counts invalidations and flushes"
 
-if kill -0 "$reader" 2>/dev/null; then
-	pass "the attached reader (cachectl top) ran throughout"
-else
-	fail "the attached reader (cachectl top) ran throughout"
-fi
+reader_ran
 
 echo "1..$test_count"

@@ -5,24 +5,8 @@
 #
 # Prints TAP; run by prove --exec sh from the top of the tree.
 
-HC_BUILD=${HC_BUILD:-./build}
-CACHECTL=$HC_BUILD/cachectl
+. "$(dirname "$0")/tap.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl_man.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' HUP INT TERM
-
-test_count=0
-pass() { test_count=$((test_count + 1)); echo "ok $test_count - $1"; }
-fail() {
-	test_count=$((test_count + 1))
-	echo "not ok $test_count - $1"
-	shift
-	for diagnostic in "$@"; do
-		printf '%s\n' "$diagnostic" | sed 's/^/#   /'
-	done
-}
-skip() { test_count=$((test_count + 1)); echo "ok $test_count - $1 # SKIP $2"; }
 
 PAGE1=$ROOT/man/cachectl.1
 PAGE3=$ROOT/man/hostcache.3

@@ -9,28 +9,12 @@
 # (default ./build).  Segment names carry the process id and are removed on
 # exit, with every background process.
 
-HC_BUILD=${HC_BUILD:-./build}
-CACHECTL=$HC_BUILD/cachectl
-WORKER=$HC_BUILD/tests/h_worker
-
-if [ ! -x "$CACHECTL" ] || [ ! -x "$WORKER" ]; then
-	echo "1..0 # SKIP $CACHECTL or $WORKER is not built"
-	exit 0
-fi
+. "$(dirname "$0")/tap.sh"
+need_programs "$CACHECTL" "$WORKER"
 
 BUSY=hc-t-ops-busy-$$
 SEG=hc-t-ops-$$
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_cachectl_ops.XXXXXX") || exit 1
-background=
-
 SEGMENTS="$BUSY $SEG"
-. "$(dirname "$0")/tap.sh"
-
-# Its stdin an empty file rather than /dev/null.
-run() {
-	"$CACHECTL" "$@" <"$TMP/empty" >"$TMP/out" 2>"$TMP/err"
-	status=$?
-}
 
 # CONDITION; check DESCRIPTION: pass when the last run exited 0 with an
 # empty stderr and the command just before check succeeded.
@@ -231,17 +215,7 @@ else
 fi
 
 # The workers finish: they verified every read while cachectl looked on.
-wait "$worker1"
-status1=$?
-wait "$worker2"
-status2=$?
-background=
-if [ "$status1" -eq 0 ] && [ "$status2" -eq 0 ]; then
-	pass "the workers read only right values while cachectl inspected"
-else
-	fail "the workers read only right values while cachectl inspected" \
-	    "exit statuses $status1 $status2" "$(cat "$TMP/worker1" "$TMP/worker2")"
-fi
+workers_verified "cachectl inspected"
 
 run ps "$BUSY"
 ! has_line ' h_worker ' 
@@ -279,19 +253,7 @@ check "ps shows a killed process as dead until it is reaped"
 # (cachectl top) and a shell loop keeps setting keys bg:*.
 
 "$CACHECTL" create "$SEG" --size 16M >/dev/null || exit 1
-"$CACHECTL" top "$SEG" --json --interval 0.1 >/dev/null 2>&1 &
-reader=$!
-: >"$TMP/writing"
-(
-	i=0
-	while [ -f "$TMP/writing" ]; do
-		i=$((i + 1))
-		"$CACHECTL" set "$SEG" "bg:$((i % 10))" "value $i" >/dev/null 2>&1
-		sleep 0.1
-	done
-) &
-writer=$!
-background="$reader $writer"
+keep_busy "$SEG"
 sleep 0.2
 
 # ---------------------------------------------------------------------
@@ -433,10 +395,6 @@ fi
 # ---------------------------------------------------------------------
 # The reader stayed attached throughout.
 
-if kill -0 "$reader" 2>/dev/null; then
-	pass "the attached reader (cachectl top) ran throughout"
-else
-	fail "the attached reader (cachectl top) ran throughout"
-fi
+reader_ran
 
 echo "1..$test_count"

@@ -25,13 +25,9 @@ static hc_cache *make_segment(void)
 	hc_config cfg;
 	hc_cache *c;
 
-	test_segment_name(name, sizeof name, "clean");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = 8u << 20;
-	cfg.max_procs = 8;
+	cfg = test_config(8u << 20, 8);
 	cfg.avg_item_size = 64;
-	assert_hc_ok(hc_create(name, &cfg, &c));
+	assert_hc_ok(test_segment_create(name, sizeof name, "clean", &cfg, &c));
 	return c;
 }
 
@@ -173,15 +169,12 @@ static void test_two_writers_keep_every_key(void **state)
 {
 	hc_cache *c = make_segment();
 	pid_t a, b;
-	int st;
 
 	load_all(c);
 	a = spawn_overwriter(0, NKEYS / 2, 12 * NKEYS, 7);
 	b = spawn_overwriter(NKEYS / 2, NKEYS / 2, 12 * NKEYS, 9);
-	assert_int_equal(waitpid(a, &st, 0), a);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_int_equal(waitpid(b, &st, 0), b);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(child_exit_status(a), 0);
+	assert_int_equal(child_exit_status(b), 0);
 	unsigned lost = count_lost(c);
 
 	if (lost != 0)
@@ -238,7 +231,6 @@ static void test_walks_in_steps_and_detach_finishes(void **state)
 	hc_check_result r;
 	hc_stats st;
 	unsigned between = 0, polls = 0;
-	int ws;
 
 	load_all(c);
 	for (unsigned round = 0; round < 25 && between < 20; round++) {
@@ -263,8 +255,7 @@ static void test_walks_in_steps_and_detach_finishes(void **state)
 		hc_close(c);
 		_exit(0);
 	}
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	assert_int_equal(child_exit_status(pid), 0);
 	overwrite(c, 0, NKEYS, 4 * NKEYS, 78);
 	assert_int_equal(count_lost(c), 0);
 	hc_close(c);

@@ -17,15 +17,11 @@ static hc_cache *make_segment(uint64_t size)
 	hc_config cfg;
 	hc_cache *c;
 
-	test_segment_name(name, sizeof name, "evict");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = size;
-	cfg.max_procs = 4;
+	cfg = test_config(size, 4);
 	/* A roomy index, so that what we observe is CLOCK, not a full
 	 * bucket. */
 	cfg.avg_item_size = 64;
-	assert_hc_ok(hc_create(name, &cfg, &c));
+	assert_hc_ok(test_segment_create(name, sizeof name, "evict", &cfg, &c));
 	return c;
 }
 

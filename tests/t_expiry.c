@@ -15,83 +15,6 @@
 
 #include "testutil.h"
 
-#define SEG_SIZE ((uint64_t)8 << 20)
-#define SEG_PROCS 8
-#define NAME_CAP 128
-
-#define assert_u64_equal(got, want)                                            \
-	do {                                                                   \
-		uint64_t got_ = (uint64_t)(got);                               \
-		uint64_t want_ = (uint64_t)(want);                             \
-		if (got_ != want_)                                             \
-			fail_msg("%s is %llu, expected %s = %llu", #got,       \
-			         (unsigned long long)got_, #want,              \
-			         (unsigned long long)want_);                   \
-	} while (0)
-
-#define KEY(literal) (literal), (sizeof(literal) - 1)
-
-#define assert_value(...) assert_value_(__VA_ARGS__)
-#define assert_value_(c, key, klen, want, wantlen)                             \
-	do {                                                                   \
-		char buf_[256];                                                \
-		size_t vlen_ = (size_t)-1;                                     \
-		assert_hc_ok(hc_get((c), (key), (klen), buf_, sizeof(buf_),    \
-		                    &vlen_));                                  \
-		assert_u64_equal(vlen_, (wantlen));                            \
-		assert_memory_equal(buf_, (want), (wantlen));                  \
-	} while (0)
-
-#define assert_missing(...) assert_missing_(__VA_ARGS__)
-#define assert_missing_(c, key, klen)                                          \
-	do {                                                                   \
-		char buf_[256];                                                \
-		size_t vlen_;                                                  \
-		assert_hc(hc_get((c), (key), (klen), buf_, sizeof(buf_),       \
-		                 &vlen_),                                      \
-		          HC_ENOTFOUND);                                       \
-	} while (0)
-
-struct fixture {
-	char name[NAME_CAP];
-	hc_cache *c;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	if (f->c != NULL)
-		hc_close(f->c);
-	if (f->name[0] != '\0') {
-		hc_unlink(f->name);
-		shm_unlink(f->name);
-	}
-	free(f);
-	return 0;
-}
-
-static hc_cache *fixture_create(struct fixture *f, const char *tag)
-{
-	test_segment_name(f->name, sizeof(f->name), tag);
-	shm_unlink(f->name); /* left over from a dead run with our pid */
-	hc_config cfg;
-	hc_config_init(&cfg);
-	cfg.size = SEG_SIZE;
-	cfg.max_procs = SEG_PROCS;
-	assert_hc_ok(hc_create(f->name, &cfg, &f->c));
-	assert_non_null(f->c);
-	return f->c;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -118,7 +41,7 @@ static hc_item_info item_info(hc_cache *c, const void *key, size_t klen)
 
 static void test_short_ttl_expires(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-short");
+	hc_cache *c = test_fixture_create(*state, "exp-short", NULL);
 	char buf[16];
 	size_t vlen;
 	int checked = 0;
@@ -147,7 +70,7 @@ static void test_short_ttl_expires(void **state)
 
 static void test_zero_ttl_never_expires(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-zero");
+	hc_cache *c = test_fixture_create(*state, "exp-zero", NULL);
 	assert_hc_ok(hc_set(c, KEY("forever"), KEY("young"), 0));
 	assert_hc_ok(hc_set(c, KEY("brief"), KEY("x"), 50));
 	sleep_ms(300);
@@ -159,7 +82,7 @@ static void test_zero_ttl_never_expires(void **state)
 
 static void test_touch_extends_and_shortens(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-touch");
+	hc_cache *c = test_fixture_create(*state, "exp-touch", NULL);
 	assert_hc_ok(hc_set(c, KEY("k"), KEY("kept"), 100));
 	assert_hc_ok(hc_touch(c, KEY("k"), 5000));
 	sleep_ms(300);
@@ -174,7 +97,7 @@ static void test_touch_extends_and_shortens(void **state)
 
 static void test_touch_zero_removes_expiry(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-touch0");
+	hc_cache *c = test_fixture_create(*state, "exp-touch0", NULL);
 	assert_hc_ok(hc_set(c, KEY("k"), KEY("kept"), 100));
 	assert_hc_ok(hc_touch(c, KEY("k"), 0));
 	sleep_ms(300);
@@ -184,7 +107,7 @@ static void test_touch_zero_removes_expiry(void **state)
 
 static void test_touch_missing(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-touchmiss");
+	hc_cache *c = test_fixture_create(*state, "exp-touchmiss", NULL);
 	assert_hc(hc_touch(c, KEY("never-set"), 1000), HC_ENOTFOUND);
 	assert_missing(c, KEY("never-set"));
 
@@ -202,7 +125,7 @@ static void test_touch_missing(void **state)
 
 static void test_get_ex_reports_ttl_left(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-ttlleft");
+	hc_cache *c = test_fixture_create(*state, "exp-ttlleft", NULL);
 	uint64_t t0 = now_ms();
 	assert_hc_ok(hc_set(c, KEY("k"), KEY("v"), 10000));
 	hc_item_info first = item_info(c, KEY("k"));
@@ -226,7 +149,7 @@ static void test_get_ex_reports_ttl_left(void **state)
 
 static void test_expirations_counted(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-stats");
+	hc_cache *c = test_fixture_create(*state, "exp-stats", NULL);
 	hc_stats all0, self0, all1, self1;
 
 	assert_hc_ok(hc_set(c, KEY("k"), KEY("v"), 30));
@@ -252,7 +175,7 @@ static void test_expirations_counted(void **state)
 
 static void test_incr_keeps_expiry(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-incr");
+	hc_cache *c = test_fixture_create(*state, "exp-incr", NULL);
 	uint64_t result = 0;
 	assert_hc_ok(hc_set(c, KEY("n"), KEY("1"), 150));
 	assert_hc_ok(hc_incr(c, KEY("n"), 1, &result));
@@ -264,7 +187,7 @@ static void test_incr_keeps_expiry(void **state)
 
 static void test_write_sets_new_ttl(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-rewrite");
+	hc_cache *c = test_fixture_create(*state, "exp-rewrite", NULL);
 	/* A set without expiry replaces one with. */
 	assert_hc_ok(hc_set(c, KEY("a"), KEY("v1"), 50));
 	assert_hc_ok(hc_set(c, KEY("a"), KEY("v2"), 0));
@@ -282,7 +205,7 @@ static void test_write_sets_new_ttl(void **state)
 
 static void test_expired_counts_as_absent(void **state)
 {
-	hc_cache *c = fixture_create(*state, "exp-absent");
+	hc_cache *c = test_fixture_create(*state, "exp-absent", NULL);
 	uint64_t result;
 	assert_hc_ok(hc_set(c, KEY("add-me"), KEY("old"), 30));
 	assert_hc_ok(hc_set(c, KEY("gone"), KEY("7"), 30));
@@ -322,18 +245,14 @@ static void ttl_spread(hc_cache *c, uint64_t *lo, uint64_t *hi)
 
 static void test_ttl_jitter(void **state)
 {
-	struct fixture *f = *state;
-	hc_config cfg;
+	struct test_fixture *f = *state;
+	hc_config cfg = test_config(TEST_SEG_SIZE, TEST_SEG_PROCS);
 	hc_info in;
 	uint64_t lo, hi;
 
-	hc_config_init(&cfg);
-	cfg.size = SEG_SIZE;
-	cfg.max_procs = SEG_PROCS;
 	cfg.ttl_jitter_pct = 51;
-	test_segment_name(f->name, sizeof(f->name), "jitter");
-	shm_unlink(f->name);
-	assert_hc(hc_create(f->name, &cfg, &f->c), HC_EINVAL);
+	assert_hc(test_segment_create(f->name, sizeof(f->name), "jitter", &cfg,
+	                              &f->c), HC_EINVAL);
 	cfg.ttl_jitter_pct = 50;
 	assert_hc_ok(hc_create(f->name, &cfg, &f->c));
 	assert_hc_ok(hc_info_get(f->c, &in));
@@ -344,20 +263,19 @@ static void test_ttl_jitter(void **state)
 	assert_true(lo >= 4900 && hi <= 10000);
 	assert_true(hi - lo >= 2000);
 
-	hc_cache *plain = fixture_create(&(struct fixture){ { 0 }, NULL }, "nojit");
+	struct test_fixture plain = { { 0 }, NULL, { 0 } };
 
-	ttl_spread(plain, &lo, &hi);
+	ttl_spread(test_fixture_create(&plain, "nojit", NULL), &lo, &hi);
 	assert_true(lo >= 9900 && hi <= 10000);
-	char name[NAME_CAP];
-
-	test_segment_name(name, sizeof name, "nojit");
-	hc_close(plain);
-	hc_unlink(name);
+	hc_close(plain.c);
+	hc_unlink(plain.name);
 }
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)                                                                 \
+	cmocka_unit_test_setup_teardown(fn, test_fixture_setup,                \
+	                                test_fixture_teardown)
 	const struct CMUnitTest group[] = {
 		T(test_short_ttl_expires),
 		T(test_zero_ttl_never_expires),

@@ -24,13 +24,9 @@ static hc_cache *make_segment(uint64_t size)
 	hc_config cfg;
 	hc_cache *c;
 
-	test_segment_name(name, sizeof name, "index");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = size;
-	cfg.max_procs = 8;
+	cfg = test_config(size, 8);
 	cfg.avg_item_size = 1024;
-	assert_hc_ok(hc_create(name, &cfg, &c));
+	assert_hc_ok(test_segment_create(name, sizeof name, "index", &cfg, &c));
 	return c;
 }
 
@@ -380,8 +376,7 @@ static void test_reader_waits_for_stalled_mover(void **state)
 		shared[1] = (int)m->slot;
 		_exit(0);
 	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(child_exit_status(pid), 0);
 	store_release(dst, sw_marker(SW_MARK_RES, (unsigned)shared[1]));
 	store_release(src, sw_marker(SW_MARK_TOMB, (unsigned)shared[1]));
 	struct timespec t0;
@@ -410,8 +405,7 @@ static void test_reader_waits_for_stalled_mover(void **state)
 	double own_ms = ms_since(&t0);
 
 	pid = spawn_timed_lookup(ki, shared, waited);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1); /* a miss */
+	assert_int_equal(child_exit_status(pid), 1); /* a miss */
 	assert_false(hit);
 	printf("# behind scribbled markers of a live slot a lookup returned "
 	       "in %.2f ms (their owner), %.2f ms (another process)\n",

@@ -20,12 +20,9 @@ static int setup(void **state)
 	hc_config cfg;
 
 	(void)state;
-	test_segment_name(name, sizeof name, "inval");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = 8 << 20;
-	cfg.max_procs = 8;
-	return hc_create(name, &cfg, &c) == 0 ? 0 : -1;
+	cfg = test_config(8 << 20, 8);
+	return test_segment_create(name, sizeof name, "inval",
+	                           &cfg, &c) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

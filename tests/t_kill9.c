@@ -32,12 +32,8 @@ static void test_kill_workers_at_random(void **state)
 	unsigned kills = 0, reaped = 0;
 
 	(void)state;
-	test_segment_name(name, sizeof name, "kill9");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = 4 << 20;
-	cfg.max_procs = 16;
-	assert_hc_ok(hc_create(name, &cfg, &c));
+	cfg = test_config(4 << 20, 16);
+	assert_hc_ok(test_segment_create(name, sizeof name, "kill9", &cfg, &c));
 	for (unsigned i = 0; i < WORKERS; i++)
 		pids[i] = spawn_worker(name, i + 1, 600000, i % 2);
 

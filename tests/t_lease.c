@@ -25,13 +25,10 @@ static int setup(void **state)
 	hc_config cfg;
 
 	(void)state;
-	test_segment_name(name, sizeof name, "lease");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = 8 << 20;
-	cfg.max_procs = 16;
+	cfg = test_config(8 << 20, 16);
 	cfg.stale_grace_ms = 5000;
-	return hc_create(name, &cfg, &c) == 0 ? 0 : -1;
+	return test_segment_create(name, sizeof name, "lease",
+	                           &cfg, &c) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -19,14 +19,11 @@ static void run_workers(int zipf)
 	hc_stats s;
 	hc_check_result r;
 
-	test_segment_name(name, sizeof name, zipf ? "mpz" : "mpu");
-	hc_unlink(name);
-	hc_config_init(&cfg);
 	/* Small on purpose: the workers' data is several times larger, so
 	 * eviction runs the whole time. */
-	cfg.size = 4 << 20;
-	cfg.max_procs = 16;
-	assert_hc_ok(hc_create(name, &cfg, &c));
+	cfg = test_config(4 << 20, 16);
+	assert_hc_ok(test_segment_create(name, sizeof name, zipf ? "mpz" : "mpu",
+	                                 &cfg, &c));
 	for (unsigned i = 0; i < WORKERS; i++)
 		pids[i] = spawn_worker(name, i + 1, RUN_MS, zipf);
 	for (unsigned i = 0; i < WORKERS; i++) {

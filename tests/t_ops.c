@@ -10,94 +10,14 @@
 
 #include "testutil.h"
 
-#define SEG_SIZE ((uint64_t)8 << 20)
-#define SEG_PROCS 8
-#define NAME_CAP 128
-
-#define assert_u64_equal(got, want)                                            \
-	do {                                                                   \
-		uint64_t got_ = (uint64_t)(got);                               \
-		uint64_t want_ = (uint64_t)(want);                             \
-		if (got_ != want_)                                             \
-			fail_msg("%s is %llu, expected %s = %llu", #got,       \
-			         (unsigned long long)got_, #want,              \
-			         (unsigned long long)want_);                   \
-	} while (0)
-
-#define KEY(literal) (literal), (sizeof(literal) - 1)
-
-/* Assert that KEY reads back as exactly WANT (WANTLEN bytes).  The
- * indirection lets KEY() expand into two arguments. */
-#define assert_value(...) assert_value_(__VA_ARGS__)
-#define assert_value_(c, key, klen, want, wantlen)                             \
-	do {                                                                   \
-		char buf_[512];                                                \
-		size_t vlen_ = (size_t)-1;                                     \
-		assert_hc_ok(hc_get((c), (key), (klen), buf_, sizeof(buf_),    \
-		                    &vlen_));                                  \
-		assert_u64_equal(vlen_, (wantlen));                            \
-		assert_memory_equal(buf_, (want), (wantlen));                  \
-	} while (0)
-
-/* Assert that KEY is absent. */
-#define assert_missing(...) assert_missing_(__VA_ARGS__)
-#define assert_missing_(c, key, klen)                                          \
-	do {                                                                   \
-		char buf_[512];                                                \
-		size_t vlen_;                                                  \
-		assert_hc(hc_get((c), (key), (klen), buf_, sizeof(buf_),       \
-		                 &vlen_),                                      \
-		          HC_ENOTFOUND);                                       \
-	} while (0)
-
-struct fixture {
-	char name[NAME_CAP];
-	hc_cache *c;
-	hc_info info;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	if (f->c != NULL)
-		hc_close(f->c);
-	if (f->name[0] != '\0') {
-		hc_unlink(f->name);
-		shm_unlink(f->name);
-	}
-	free(f);
-	return 0;
-}
-
 /* Create the test's segment, named after TAG, with MAX_KEY (0: default). */
-static hc_cache *fixture_create_keys(struct fixture *f, const char *tag,
+static hc_cache *fixture_create_keys(struct test_fixture *f, const char *tag,
                                      uint32_t max_key)
 {
-	test_segment_name(f->name, sizeof(f->name), tag);
-	shm_unlink(f->name); /* left over from a dead run with our pid */
-	hc_config cfg;
-	hc_config_init(&cfg);
-	cfg.size = SEG_SIZE;
-	cfg.max_procs = SEG_PROCS;
-	cfg.max_key = max_key;
-	assert_hc_ok(hc_create(f->name, &cfg, &f->c));
-	assert_non_null(f->c);
-	assert_hc_ok(hc_info_get(f->c, &f->info));
-	return f->c;
-}
+	hc_config cfg = test_config(TEST_SEG_SIZE, TEST_SEG_PROCS);
 
-static hc_cache *fixture_create(struct fixture *f, const char *tag)
-{
-	return fixture_create_keys(f, tag, 0);
+	cfg.max_key = max_key;
+	return test_fixture_create(f, tag, &cfg);
 }
 
 static void fill_pattern(unsigned char *p, size_t n, unsigned seed)
@@ -108,7 +28,7 @@ static void fill_pattern(unsigned char *p, size_t n, unsigned seed)
 
 static void test_set_get_roundtrip(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-roundtrip");
+	hc_cache *c = test_fixture_create(*state, "ops-roundtrip", NULL);
 
 	assert_hc_ok(hc_set(c, KEY("alpha"), KEY("one"), 0));
 	assert_value(c, KEY("alpha"), "one", 3);
@@ -150,7 +70,7 @@ static void test_set_get_roundtrip(void **state)
 
 static void test_empty_value(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-empty");
+	hc_cache *c = test_fixture_create(*state, "ops-empty", NULL);
 	char buf[16] = "untouched";
 	size_t vlen = 99;
 
@@ -170,7 +90,7 @@ static void test_empty_value(void **state)
 
 static void test_buffer_too_small(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-bufsize");
+	hc_cache *c = test_fixture_create(*state, "ops-bufsize", NULL);
 	unsigned char val[100], buf[100];
 	fill_pattern(val, sizeof(val), 1);
 	assert_hc_ok(hc_set(c, KEY("big"), val, sizeof(val), 0));
@@ -205,7 +125,7 @@ static void test_buffer_too_small(void **state)
 
 static void test_get_missing(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-missing");
+	hc_cache *c = test_fixture_create(*state, "ops-missing", NULL);
 	char buf[16];
 	size_t vlen;
 	assert_hc(hc_get(c, KEY("nobody"), buf, sizeof(buf), &vlen),
@@ -245,14 +165,14 @@ static void check_key_limits(hc_cache *c, size_t max_key)
 
 static void test_key_length_limits(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-keylen");
-	assert_u64_equal(((struct fixture *)*state)->info.max_key, 250);
+	hc_cache *c = test_fixture_create(*state, "ops-keylen", NULL);
+	assert_u64_equal(((struct test_fixture *)*state)->info.max_key, 250);
 	check_key_limits(c, 250);
 }
 
 static void test_configured_key_length(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	hc_cache *c = fixture_create_keys(f, "ops-keylen16", 16);
 	assert_u64_equal(f->info.max_key, 16);
 	check_key_limits(c, 16);
@@ -260,8 +180,8 @@ static void test_configured_key_length(void **state)
 
 static void test_value_size_limits(void **state)
 {
-	struct fixture *f = *state;
-	hc_cache *c = fixture_create(f, "ops-valsize");
+	struct test_fixture *f = *state;
+	hc_cache *c = test_fixture_create(f, "ops-valsize", NULL);
 	size_t max = f->info.max_value;
 	assert_true(max > 0);
 
@@ -291,7 +211,7 @@ static void test_value_size_limits(void **state)
 
 static void test_set_overwrites(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-overwrite");
+	hc_cache *c = test_fixture_create(*state, "ops-overwrite", NULL);
 	assert_hc_ok(hc_set(c, KEY("k"), KEY("first"), 0));
 	assert_hc_ok(hc_set(c, KEY("k"), KEY("second, and longer"), 0));
 	assert_value(c, KEY("k"), "second, and longer", 18);
@@ -306,7 +226,7 @@ static void test_set_overwrites(void **state)
 
 static void test_add(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-add");
+	hc_cache *c = test_fixture_create(*state, "ops-add", NULL);
 	assert_hc_ok(hc_add(c, KEY("fresh"), KEY("added"), 0));
 	assert_value(c, KEY("fresh"), "added", 5);
 	assert_hc(hc_add(c, KEY("fresh"), KEY("again"), 0), HC_EEXISTS);
@@ -324,7 +244,7 @@ static void test_add(void **state)
 
 static void test_replace(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-replace");
+	hc_cache *c = test_fixture_create(*state, "ops-replace", NULL);
 	assert_hc(hc_replace(c, KEY("absent"), KEY("x"), 0), HC_ENOTFOUND);
 	assert_missing(c, KEY("absent"));
 
@@ -344,7 +264,7 @@ static uint64_t cas_of(hc_cache *c, const void *key, size_t klen)
 
 static void test_cas(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-cas");
+	hc_cache *c = test_fixture_create(*state, "ops-cas", NULL);
 	char buf[64];
 	hc_item_info info;
 
@@ -403,7 +323,7 @@ static void test_cas(void **state)
 
 static void test_delete(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-delete");
+	hc_cache *c = test_fixture_create(*state, "ops-delete", NULL);
 	assert_hc_ok(hc_set(c, KEY("doomed"), KEY("v"), 0));
 	assert_hc_ok(hc_set(c, KEY("neighbour"), KEY("n"), 0));
 	assert_hc_ok(hc_delete(c, KEY("doomed")));
@@ -418,7 +338,7 @@ static void test_delete(void **state)
 
 static void test_incr_decr(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-incr");
+	hc_cache *c = test_fixture_create(*state, "ops-incr", NULL);
 	uint64_t result = 12345;
 
 	assert_hc_ok(hc_set(c, KEY("n"), KEY("10"), 0));
@@ -463,7 +383,7 @@ static void test_incr_decr(void **state)
 
 static void test_incr_refuses_non_numbers(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-notnum");
+	hc_cache *c = test_fixture_create(*state, "ops-notnum", NULL);
 	uint64_t result;
 	static const char *const bad[] = { "abc", "12x", "-1" };
 
@@ -490,7 +410,7 @@ static void test_incr_refuses_non_numbers(void **state)
 
 static void test_ttl_limit(void **state)
 {
-	hc_cache *c = fixture_create(*state, "ops-ttl");
+	hc_cache *c = test_fixture_create(*state, "ops-ttl", NULL);
 	assert_hc(hc_set(c, KEY("k"), KEY("v"), HC_TTL_MAX + 1), HC_ETTL);
 	assert_missing(c, KEY("k"));
 	assert_hc(hc_add(c, KEY("k"), KEY("v"), UINT64_MAX), HC_ETTL);
@@ -510,8 +430,8 @@ static void test_ttl_limit(void **state)
 
 static void test_null_arguments(void **state)
 {
-	struct fixture *f = *state;
-	hc_cache *c = fixture_create(f, "ops-null");
+	struct test_fixture *f = *state;
+	hc_cache *c = test_fixture_create(f, "ops-null", NULL);
 	char buf[16];
 	size_t vlen;
 	uint64_t result;
@@ -577,8 +497,8 @@ static void check_stats_delta(const hc_stats *a, const hc_stats *b,
 
 static void test_stats(void **state)
 {
-	struct fixture *f = *state;
-	hc_cache *c = fixture_create(f, "ops-stats");
+	struct test_fixture *f = *state;
+	hc_cache *c = test_fixture_create(f, "ops-stats", NULL);
 	hc_stats all0, self0, all1, self1;
 
 	/* Something to count before the first sample. */
@@ -620,7 +540,7 @@ static void test_stats(void **state)
 		fail_msg("stats.bytes_live is 0 with 18 live keys");
 	assert_u64_equal(all1.evictions, 0);
 	assert_u64_equal(all1.procs_attached, 1);
-	assert_u64_equal(all1.procs_max, SEG_PROCS);
+	assert_u64_equal(all1.procs_max, TEST_SEG_PROCS);
 	assert_u64_equal(all1.blocks_total, f->info.blocks);
 	assert_u64_equal(all1.bytes_limit,
 	                 (uint64_t)f->info.blocks * f->info.block_size);
@@ -637,7 +557,9 @@ static void test_stats(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)                                                                 \
+	cmocka_unit_test_setup_teardown(fn, test_fixture_setup,                \
+	                                test_fixture_teardown)
 	const struct CMUnitTest group[] = {
 		T(test_set_get_roundtrip),
 		T(test_empty_value),

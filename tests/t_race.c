@@ -55,12 +55,10 @@ static void run_race(bool use_add)
 	pid_t pids[RACERS];
 
 	assert_true(b != MAP_FAILED);
-	test_segment_name(name, sizeof name, use_add ? "raceadd" : "raceset");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = 8 << 20;
-	cfg.max_procs = 8;
-	assert_hc_ok(hc_create(name, &cfg, &c));
+	cfg = test_config(8 << 20, 8);
+	assert_hc_ok(test_segment_create(name, sizeof name,
+	                                 use_add ? "raceadd" : "raceset", &cfg,
+	                                 &c));
 	for (unsigned i = 0; i < RACERS; i++)
 		if ((pids[i] = fork()) == 0)
 			racer(b, i, use_add);

@@ -16,40 +16,11 @@
 #include "testutil.h"
 #include "internal.h" /* HC_BACKUP_OFF */
 
-#define SEG_SIZE ((uint64_t)8 << 20)
-#define SEG_PROCS 8
 #define MAX_NAMES 4
 #define MAX_HANDLES 10
-#define NAME_CAP 128
-
-/* Compare two unsigned values and print both in decimal on failure. */
-#define assert_u64_equal(got, want)                                            \
-	do {                                                                   \
-		uint64_t got_ = (uint64_t)(got);                               \
-		uint64_t want_ = (uint64_t)(want);                             \
-		if (got_ != want_)                                             \
-			fail_msg("%s is %llu, expected %s = %llu", #got,       \
-			         (unsigned long long)got_, #want,              \
-			         (unsigned long long)want_);                   \
-	} while (0)
-
-#define KEY(literal) (literal), (sizeof(literal) - 1)
-
-/* Assert that KEY reads back as exactly WANT (WANTLEN bytes).  The
- * indirection lets KEY() expand into two arguments. */
-#define assert_value(...) assert_value_(__VA_ARGS__)
-#define assert_value_(c, key, klen, want, wantlen)                             \
-	do {                                                                   \
-		char buf_[256];                                                \
-		size_t vlen_ = (size_t)-1;                                     \
-		assert_hc_ok(hc_get((c), (key), (klen), buf_, sizeof(buf_),    \
-		                    &vlen_));                                  \
-		assert_u64_equal(vlen_, (wantlen));                            \
-		assert_memory_equal(buf_, (want), (wantlen));                  \
-	} while (0)
 
 struct fixture {
-	char names[MAX_NAMES][NAME_CAP];
+	char names[MAX_NAMES][TEST_NAME_CAP];
 	int nnames;
 	hc_cache *c[MAX_HANDLES]; /* handles the teardown closes if not NULL */
 	int umask_changed;
@@ -88,7 +59,7 @@ static const char *fixture_name(struct fixture *f, const char *tag)
 {
 	assert_true(f->nnames < MAX_NAMES);
 	char *name = f->names[f->nnames++];
-	test_segment_name(name, NAME_CAP, tag);
+	test_segment_name(name, TEST_NAME_CAP, tag);
 	/* Left over from an earlier run that died with the same pid. */
 	shm_unlink(name);
 	return name;
@@ -105,9 +76,7 @@ static void fixture_umask(struct fixture *f, mode_t mask)
 
 static void small_config(hc_config *cfg)
 {
-	hc_config_init(cfg);
-	cfg->size = SEG_SIZE;
-	cfg->max_procs = SEG_PROCS;
+	*cfg = test_config(TEST_SEG_SIZE, TEST_SEG_PROCS);
 }
 
 /* Where the segment NAME ("/name") lives in the file system. */
@@ -118,7 +87,7 @@ static void shm_path(char *path, size_t cap, const char *name)
 
 static int shm_stat(const char *name, struct stat *st)
 {
-	char path[NAME_CAP + 16];
+	char path[TEST_NAME_CAP + 16];
 	shm_path(path, sizeof(path), name);
 	return stat(path, st);
 }
@@ -134,7 +103,7 @@ static void assert_no_file(const char *name)
 
 static int open_shm_file(const char *name, int flags)
 {
-	char path[NAME_CAP + 16];
+	char path[TEST_NAME_CAP + 16];
 	shm_path(path, sizeof(path), name);
 	int fd = open(path, flags, 0600);
 	if (fd < 0)
@@ -168,7 +137,7 @@ static void test_create_open_close_unlink(void **state)
 	struct stat st;
 	assert_int_equal(shm_stat(name, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
-	assert_u64_equal(st.st_size, SEG_SIZE);
+	assert_u64_equal(st.st_size, TEST_SEG_SIZE);
 
 	assert_hc_ok(hc_open(name, &f->c[0]));
 	assert_non_null(f->c[0]);
@@ -233,7 +202,7 @@ static void test_create_existing_leaves_it_alone(void **state)
 
 	hc_config other;
 	hc_config_init(&other);
-	other.size = 2 * SEG_SIZE;
+	other.size = 2 * TEST_SEG_SIZE;
 	other.max_procs = 4;
 	other.max_key = 32;
 	hc_cache *second = NULL;
@@ -242,7 +211,7 @@ static void test_create_existing_leaves_it_alone(void **state)
 	assert_value(f->c[0], KEY("keep"), "data", 4);
 	struct stat st;
 	assert_int_equal(shm_stat(name, &st), 0);
-	assert_u64_equal(st.st_size, SEG_SIZE);
+	assert_u64_equal(st.st_size, TEST_SEG_SIZE);
 	assert_hc_ok(hc_close(f->c[0]));
 	f->c[0] = NULL;
 
@@ -250,8 +219,8 @@ static void test_create_existing_leaves_it_alone(void **state)
 	assert_value(f->c[0], KEY("keep"), "data", 4);
 	hc_info info;
 	assert_hc_ok(hc_info_get(f->c[0], &info));
-	assert_u64_equal(info.size, SEG_SIZE);
-	assert_u64_equal(info.max_procs, SEG_PROCS);
+	assert_u64_equal(info.size, TEST_SEG_SIZE);
+	assert_u64_equal(info.max_procs, TEST_SEG_PROCS);
 	assert_u64_equal(info.max_key, 250);
 }
 
@@ -451,9 +420,9 @@ static void test_truncated_segment_is_corrupt(void **state)
 	assert_hc_ok(hc_close(f->c[0]));
 	f->c[0] = NULL;
 
-	char path[NAME_CAP + 16];
+	char path[TEST_NAME_CAP + 16];
 	shm_path(path, sizeof(path), name);
-	assert_int_equal(truncate(path, (off_t)(SEG_SIZE / 2)), 0);
+	assert_int_equal(truncate(path, (off_t)(TEST_SEG_SIZE / 2)), 0);
 	assert_hc(hc_open(name, &f->c[0]), HC_ECORRUPT);
 }
 
@@ -482,7 +451,7 @@ static void test_unpublished_segment_fails_fast(void **state)
 	struct fixture *f = *state;
 	const char *name = fixture_name(f, "seg-zeroed");
 	int fd = open_shm_file(name, O_CREAT | O_EXCL | O_RDWR);
-	int rc = ftruncate(fd, (off_t)SEG_SIZE);
+	int rc = ftruncate(fd, (off_t)TEST_SEG_SIZE);
 	close(fd);
 	assert_int_equal(rc, 0);
 
@@ -532,7 +501,7 @@ static void test_impossible_configs(void **state)
 	assert_config_refused(name, &cfg, "size 4096", HC_ECONFIG, 0);
 
 	small_config(&cfg);
-	cfg.max_value = (uint32_t)SEG_SIZE + 1;
+	cfg.max_value = (uint32_t)TEST_SEG_SIZE + 1;
 	assert_config_refused(name, &cfg, "max_value > size", HC_ECONFIG, 0);
 
 	/* More process slots than the size holds; a count beyond any
@@ -576,9 +545,9 @@ static void test_info_reports_config(void **state)
 	hc_info info;
 	memset(&info, 0xa5, sizeof(info));
 	assert_hc_ok(hc_info_get(f->c[0], &info));
-	assert_u64_equal(info.size, SEG_SIZE);
+	assert_u64_equal(info.size, TEST_SEG_SIZE);
 	assert_u64_equal(info.max_key, 100);
-	assert_u64_equal(info.max_procs, SEG_PROCS);
+	assert_u64_equal(info.max_procs, TEST_SEG_PROCS);
 	assert_u64_equal(info.version_major, HC_VERSION_MAJOR);
 	assert_u64_equal(info.version_minor, HC_VERSION_MINOR);
 	assert_u64_equal(info.layout, hc_layout_word());
@@ -591,10 +560,10 @@ static void test_info_reports_config(void **state)
 	assert_true(info.index_buckets > 0);
 	assert_true(info.index_slots >= info.index_buckets);
 	/* Every byte is accounted for inside the segment. */
-	assert_in_range(info.item_memory, 1, SEG_SIZE);
-	assert_in_range(info.index_memory, 1, SEG_SIZE);
-	assert_in_range((uint64_t)info.blocks * info.block_size, 1, SEG_SIZE);
-	assert_true(info.item_memory + info.index_memory <= SEG_SIZE);
+	assert_in_range(info.item_memory, 1, TEST_SEG_SIZE);
+	assert_in_range(info.index_memory, 1, TEST_SEG_SIZE);
+	assert_in_range((uint64_t)info.blocks * info.block_size, 1, TEST_SEG_SIZE);
+	assert_true(info.item_memory + info.index_memory <= TEST_SEG_SIZE);
 
 	uint64_t before_ns = (uint64_t)before.tv_sec * 1000000000u +
 	                     (uint64_t)before.tv_nsec;
@@ -637,15 +606,15 @@ static void test_process_slots_run_out(void **state)
 	small_config(&cfg);
 
 	assert_hc_ok(hc_create(name, &cfg, &f->c[0]));
-	for (int i = 1; i < SEG_PROCS; i++)
+	for (int i = 1; i < TEST_SEG_PROCS; i++)
 		assert_hc_ok(hc_open(name, &f->c[i]));
 	hc_stats st;
 	assert_hc_ok(hc_stats_get(f->c[0], &st));
-	assert_u64_equal(st.procs_attached, SEG_PROCS);
-	assert_u64_equal(st.procs_max, SEG_PROCS);
+	assert_u64_equal(st.procs_attached, TEST_SEG_PROCS);
+	assert_u64_equal(st.procs_max, TEST_SEG_PROCS);
 
-	assert_hc(hc_open(name, &f->c[SEG_PROCS]), HC_EPROCS);
-	f->c[SEG_PROCS] = NULL;
+	assert_hc(hc_open(name, &f->c[TEST_SEG_PROCS]), HC_EPROCS);
+	f->c[TEST_SEG_PROCS] = NULL;
 
 	/* A closed slot is free again at once. */
 	assert_hc_ok(hc_close(f->c[3]));

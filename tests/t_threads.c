@@ -121,12 +121,9 @@ static void test_threads_share_segment(void **state)
 	hc_cache *own[THREADS] = { 0 };
 
 	(void)state;
-	test_segment_name(name, sizeof name, "threads");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = 2 << 20;
-	cfg.max_procs = 8;
-	assert_hc_ok(hc_create(name, &cfg, &shared_handle));
+	cfg = test_config(2 << 20, 8);
+	assert_hc_ok(test_segment_create(name, sizeof name, "threads",
+	                                 &cfg, &shared_handle));
 	for (unsigned i = 0; i < THREADS; i++) {
 		memset(&args[i], 0, sizeof args[i]);
 		args[i].id = i + 1;

@@ -48,12 +48,8 @@ static void test_walk(void **state)
 	unsigned n = 0;
 
 	(void)state;
-	test_segment_name(name, sizeof name, "walk");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = 8 << 20;
-	cfg.max_procs = 4;
-	assert_hc_ok(hc_create(name, &cfg, &c));
+	cfg = test_config(8 << 20, 4);
+	assert_hc_ok(test_segment_create(name, sizeof name, "walk", &cfg, &c));
 	for (unsigned i = 0; i < 1000; i++) {
 		char key[32];
 		int kl = snprintf(key, sizeof key, "user:%u", i);
@@ -90,12 +86,9 @@ static void test_procs(void **state)
 	unsigned n;
 
 	(void)state;
-	test_segment_name(name, sizeof name, "procs2");
-	hc_unlink(name);
-	hc_config_init(&cfg);
-	cfg.size = 4 << 20;
-	cfg.max_procs = 8;
-	assert_hc_ok(hc_create(name, &cfg, &c));
+	cfg = test_config(4 << 20, 8);
+	assert_hc_ok(test_segment_create(name, sizeof name, "procs2",
+	                                 &cfg, &c));
 	pid_t pid = fork();
 
 	if (pid == 0) {

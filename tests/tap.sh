@@ -1,9 +1,20 @@
-# tap.sh - what the cachectl shell tests share: TAP output, running
-# cachectl with its output captured, and cleaning up.  Sourced, not run.
+# tap.sh - what the cachectl shell tests share: finding the programs, TAP
+# output, running cachectl with its output captured, segments kept busy,
+# and cleaning up.  Sourced, not run.
 #
-# The sourcing script sets CACHECTL, TMP (a private directory), SEGMENTS
-# (the names cleanup destroys) and background (pids cleanup kills), then:
+# The programs are found under $HC_BUILD (default ./build).  Sourcing makes
+# TMP, a private directory holding an empty file $TMP/empty; the sourcing
+# script then sets SEGMENTS (the names cleanup destroys) and background
+# (pids cleanup kills) as it goes:
 #   . "$(dirname "$0")/tap.sh"
+#   need_programs "$CACHECTL" "$WORKER"
+
+HC_BUILD=${HC_BUILD:-./build}
+CACHECTL=$HC_BUILD/cachectl
+WORKER=$HC_BUILD/tests/h_worker
+CORRUPT=$HC_BUILD/tests/h_corrupt
+SEGMENTS=${SEGMENTS:-}
+background=
 
 cleanup() {
 	rm -f "$TMP/writing"
@@ -16,11 +27,25 @@ cleanup() {
 	done
 	rm -rf "$TMP"
 }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/$(basename "$0" .sh).XXXXXX") || exit 1
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
+: >"$TMP/empty"
+
+# need_programs PROGRAM...: skip the whole script unless each is built.
+need_programs() {
+	for program in "$@"; do
+		if [ ! -x "$program" ]; then
+			echo "1..0 # SKIP $program is not built"
+			exit 0
+		fi
+	done
+}
 
 test_count=0
 pass() { test_count=$((test_count + 1)); echo "ok $test_count - $1"; }
+# fail DESCRIPTION [DIAGNOSTIC...]: each diagnostic may span lines.
 fail() {
 	test_count=$((test_count + 1))
 	echo "not ok $test_count - $1"
@@ -32,13 +57,22 @@ fail() {
 todo() { test_count=$((test_count + 1)); echo "not ok $test_count - $1 # TODO $2"; }
 skip() { test_count=$((test_count + 1)); echo "ok $test_count - $1 # SKIP $2"; }
 
-# run ARGS...: cachectl ARGS, stdout in $TMP/out, stderr in $TMP/err, the
-# exit status in $status.
+# run ARGS...: cachectl ARGS with no input, stdout in $TMP/out, stderr in
+# $TMP/err, the exit status in $status.
 run() {
-	"$CACHECTL" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+	"$CACHECTL" "$@" <"$TMP/empty" >"$TMP/out" 2>"$TMP/err"
 	status=$?
 }
 
+# run_with_input FILE ARGS...: the same, with FILE as stdin.
+run_with_input() {
+	input=$1
+	shift
+	"$CACHECTL" "$@" <"$input" >"$TMP/out" 2>"$TMP/err"
+	status=$?
+}
+
+# What the last run did, for a failed test's diagnostics.
 last_run() {
 	echo "exit status: $status"
 	echo "stdout: $(head -c 2000 "$TMP/out")"
@@ -56,5 +90,54 @@ verdict() {
 	else
 		fail "$2" "want exit status $1; the condition held: $(
 		    [ "$condition" -eq 0 ] && echo yes || echo no)" "$(last_run)"
+	fi
+}
+
+# keep_busy SEGMENT: a reader stays attached (cachectl top, pid $reader)
+# and a shell loop keeps setting keys bg:0..bg:9 (pid $writer) until
+# cleanup; both are the new $background.  The loop pauses while the file
+# $TMP/paused exists, for a test that needs a dead slot to stay unreaped:
+# any ordinary attach reaps it.
+keep_busy() {
+	"$CACHECTL" top "$1" --json --interval 0.1 >/dev/null 2>&1 &
+	reader=$!
+	: >"$TMP/writing"
+	(
+		i=0
+		while [ -f "$TMP/writing" ]; do
+			i=$((i + 1))
+			[ -f "$TMP/paused" ] ||
+			    "$CACHECTL" set "$1" "bg:$((i % 10))" "value $i" \
+			    >/dev/null 2>&1
+			sleep 0.1
+		done
+	) &
+	writer=$!
+	background="$reader $writer"
+}
+
+# reader_ran: the reader keep_busy started is still attached at the end.
+reader_ran() {
+	if kill -0 "$reader" 2>/dev/null; then
+		pass "the attached reader (cachectl top) ran throughout"
+	else
+		fail "the attached reader (cachectl top) ran throughout"
+	fi
+}
+
+# workers_verified WHILE: wait for $worker1 and $worker2 (h_worker), which
+# pass when every value they read was right, then clear $background.
+workers_verified() {
+	wait "$worker1"
+	status1=$?
+	wait "$worker2"
+	status2=$?
+	background=
+	if [ "$status1" -eq 0 ] && [ "$status2" -eq 0 ]; then
+		pass "the workers read only right values while $1"
+	else
+		fail "the workers read only right values while $1" \
+		    "exit statuses $status1 $status2" \
+		    "$(cat "$TMP/worker1" "$TMP/worker2")"
 	fi
 }

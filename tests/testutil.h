@@ -3,7 +3,10 @@
  *
  * Every test program is a cmocka group printed as TAP, run by prove.  Each
  * test makes its own segment with a name unique to the process and the
- * test, and unlinks it at the end, so tests can run in parallel.
+ * test, and unlinks it at the end, so tests can run in parallel:
+ * test_segment_create() for a segment a test keeps in its own variables,
+ * struct test_fixture (with test_fixture_setup and test_fixture_teardown)
+ * for one the teardown removes even when the test fails.
  */
 #ifndef HC_TESTUTIL_H
 #define HC_TESTUTIL_H
@@ -16,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -25,6 +30,35 @@
 static inline void test_segment_name(char *name, size_t cap, const char *tag)
 {
 	snprintf(name, cap, "/hc-test-%s-%ld", tag, (long)getpid());
+}
+
+/* The usual small segment: 8 MiB and 8 process slots. */
+#define TEST_SEG_SIZE ((uint64_t)8 << 20)
+#define TEST_SEG_PROCS 8
+#define TEST_NAME_CAP 128
+
+/* A configuration of SIZE bytes and PROCS process slots, the rest the
+ * defaults. */
+static inline hc_config test_config(uint64_t size, uint32_t procs)
+{
+	hc_config cfg;
+
+	hc_config_init(&cfg);
+	cfg.size = size;
+	cfg.max_procs = procs;
+	return cfg;
+}
+
+/* Create the segment named after TAG (the name goes to NAME) from CFG,
+ * removing first what a dead run with our pid left under that name.
+ * Returns what hc_create() returned. */
+static inline int test_segment_create(char *name, size_t cap,
+                                      const char *tag, const hc_config *cfg,
+                                      hc_cache **c)
+{
+	test_segment_name(name, cap, tag);
+	shm_unlink(name);
+	return hc_create(name, cfg, c);
 }
 
 /* Assert that an hc_* call returned WANT, printing both codes and the
@@ -59,6 +93,103 @@ static inline void check_say(void *arg, const char *problem)
 			         n_ < 0 ? hc_strerror(n_) : "found",           \
 			         (unsigned long long)r_.problems);             \
 	} while (0)
+
+/* Compare two unsigned values and print both in decimal on failure. */
+#define assert_u64_equal(got, want)                                            \
+	do {                                                                   \
+		uint64_t got_ = (uint64_t)(got);                               \
+		uint64_t want_ = (uint64_t)(want);                             \
+		if (got_ != want_)                                             \
+			fail_msg("%s is %llu, expected %s = %llu", #got,       \
+			         (unsigned long long)got_, #want,              \
+			         (unsigned long long)want_);                   \
+	} while (0)
+
+/* A string literal as the pointer and length arguments of a key. */
+#define KEY(literal) (literal), (sizeof(literal) - 1)
+
+/* Assert that KEY reads back as exactly WANT (WANTLEN bytes, any size: the
+ * buffer has room for more, so that a longer value shows as a wrong
+ * length).  The indirection lets KEY() expand into two arguments. */
+#define assert_value(...) assert_value_(__VA_ARGS__)
+#define assert_value_(c, key, klen, want, wantlen)                             \
+	do {                                                                   \
+		size_t wantlen_ = (wantlen);                                   \
+		char *buf_ = malloc(wantlen_ + 512);                           \
+		size_t vlen_ = (size_t)-1;                                     \
+		assert_non_null(buf_);                                         \
+		assert_hc_ok(hc_get((c), (key), (klen), buf_, wantlen_ + 512,  \
+		                    &vlen_));                                  \
+		assert_u64_equal(vlen_, wantlen_);                             \
+		assert_memory_equal(buf_, (want), wantlen_);                   \
+		free(buf_);                                                    \
+	} while (0)
+
+/* Assert that KEY is absent. */
+#define assert_missing(...) assert_missing_(__VA_ARGS__)
+#define assert_missing_(c, key, klen)                                          \
+	do {                                                                   \
+		char buf_[512];                                                \
+		size_t vlen_;                                                  \
+		assert_hc(hc_get((c), (key), (klen), buf_, sizeof(buf_),       \
+		                 &vlen_),                                      \
+		          HC_ENOTFOUND);                                       \
+	} while (0)
+
+/* Wait for the forked child PID; returns its exit status, or 128 + the
+ * signal that killed it. */
+static inline int child_exit_status(pid_t pid)
+{
+	int st;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* One test's segment, closed and removed by the teardown even when the
+ * test fails.  NAME is empty until test_fixture_create(). */
+struct test_fixture {
+	char name[TEST_NAME_CAP];
+	hc_cache *c;
+	hc_info info;  /* the segment's, once created */
+};
+
+static inline int test_fixture_setup(void **state)
+{
+	struct test_fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static inline int test_fixture_teardown(void **state)
+{
+	struct test_fixture *f = *state;
+
+	if (f->c != NULL)
+		hc_close(f->c);
+	if (f->name[0] != '\0')
+		shm_unlink(f->name);
+	free(f);
+	return 0;
+}
+
+/* Create F's segment, named after TAG, from CFG (NULL: TEST_SEG_SIZE and
+ * TEST_SEG_PROCS); asserts that it worked. */
+static inline hc_cache *test_fixture_create(struct test_fixture *f,
+                                            const char *tag,
+                                            const hc_config *cfg)
+{
+	hc_config usual = test_config(TEST_SEG_SIZE, TEST_SEG_PROCS);
+
+	assert_hc_ok(test_segment_create(f->name, sizeof(f->name), tag,
+	                                 cfg != NULL ? cfg : &usual, &f->c));
+	assert_non_null(f->c);
+	assert_hc_ok(hc_info_get(f->c, &f->info));
+	return f->c;
+}
 
 /* Run GROUP as TAP. */
 #define run_tap_group(group, setup, teardown)                                  \
