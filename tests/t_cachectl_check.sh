@@ -46,12 +46,7 @@ check_known_keys() {
 # A healthy segment under load: no finding is invented.
 
 "$CACHECTL" create "$BUSY" --size 16M >/dev/null || exit 1
-"$WORKER" "$BUSY" 1 3000 --keys 500 >"$TMP/worker1" 2>&1 &
-worker1=$!
-"$WORKER" "$BUSY" 2 3000 --keys 500 --zipf >"$TMP/worker2" 2>&1 &
-worker2=$!
-background="$worker1 $worker2"
-sleep 0.3
+start_workers "$BUSY" 3000 500
 
 clean_runs=0
 for attempt in 1 2 3 4 5; do

@@ -58,12 +58,7 @@ number_at_least() { [ -n "$1" ] && awk "BEGIN { exit !($1 >= $2) }"; }
 # every value they read and exit 0 only if all were right.
 
 "$CACHECTL" create "$BUSY" --size 16M >/dev/null || exit 1
-"$WORKER" "$BUSY" 1 6000 --keys 400 >"$TMP/worker1" 2>&1 &
-worker1=$!
-"$WORKER" "$BUSY" 2 6000 --keys 400 --zipf >"$TMP/worker2" 2>&1 &
-worker2=$!
-background="$worker1 $worker2"
-sleep 0.3
+start_workers "$BUSY" 6000 400
 
 # ---------------------------------------------------------------------
 # info

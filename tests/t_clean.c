@@ -149,14 +149,10 @@ static void test_over_watermark_evicts(void **state)
 static pid_t spawn_overwriter(unsigned first, unsigned n, unsigned ops,
                               uint64_t seed)
 {
-	pid_t pid = fork();
+	hc_cache *c;
+	pid_t pid = fork_attached(name, &c);
 
-	assert_true(pid >= 0);
 	if (pid == 0) {
-		hc_cache *c;
-
-		if (hc_open(name, &c) != 0)
-			_exit(2);
 		overwrite(c, first, n, ops, seed);
 		hc_close(c);
 		_exit(0);

@@ -152,14 +152,10 @@ static void churn(hc_cache *c, char tag, unsigned n, unsigned ops)
 
 static pid_t spawn_churner(char tag, unsigned n, unsigned ops)
 {
-	pid_t pid = fork();
+	hc_cache *c;
+	pid_t pid = fork_attached(name, &c);
 
-	assert_true(pid >= 0);
 	if (pid == 0) {
-		hc_cache *c;
-
-		if (hc_open(name, &c) != 0)
-			_exit(2);
 		churn(c, tag, n, ops);
 		hc_close(c);
 		_exit(0);
@@ -171,15 +167,12 @@ static pid_t spawn_churner(char tag, unsigned n, unsigned ops)
  * one was ever missing. */
 static pid_t spawn_reader(unsigned n, volatile int *stop)
 {
-	pid_t pid = fork();
+	hc_cache *c;
+	pid_t pid = fork_attached(name, &c);
 
-	assert_true(pid >= 0);
 	if (pid == 0) {
-		hc_cache *c;
 		unsigned misses = 0, reads = 0;
 
-		if (hc_open(name, &c) != 0)
-			_exit(2);
 		while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE))
 			for (unsigned i = 0; i < n; i++, reads++)
 				misses += !has(c, 's', i);
@@ -309,15 +302,12 @@ static double ms_since(const struct timespec *t0)
 static pid_t spawn_timed_lookup(unsigned ki, volatile int *shared,
                                 volatile double *waited)
 {
-	pid_t pid = fork();
+	hc_cache *r;
+	pid_t pid = fork_attached(name, &r);
 
-	assert_true(pid >= 0);
 	if (pid == 0) {
-		hc_cache *r;
 		struct timespec t0;
 
-		if (hc_open(name, &r) != 0)
-			_exit(2);
 		__atomic_store_n(&shared[0], 1, __ATOMIC_RELEASE);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		bool hit = has(r, 's', ki);
@@ -366,13 +356,9 @@ static void test_reader_waits_for_stalled_mover(void **state)
 
 	/* Now a dead owner: a child takes a process slot and dies. */
 	shared[0] = 0;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		hc_cache *m;
+	hc_cache *m;
 
-		if (hc_open(name, &m) != 0)
-			_exit(2);
+	if ((pid = fork_attached(name, &m)) == 0) {
 		shared[1] = (int)m->slot;
 		_exit(0);
 	}

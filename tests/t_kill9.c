@@ -97,7 +97,7 @@ static void test_kill_workers_at_random(void **state)
 		assert_hc_ok(hc_get(c, key, (size_t)kl, buf, sizeof buf, &len));
 		assert_memory_equal(buf, key, len);
 	}
-	assert_int_equal(hc_check(c, 0, check_say, NULL, &r), 0);
+	assert_check_clean(c);
 	hc_close(c);
 	hc_unlink(name);
 }

@@ -125,6 +125,19 @@ reader_ran() {
 	fi
 }
 
+# start_workers SEGMENT MS KEYS: two h_worker processes on SEGMENT for MS
+# milliseconds over KEYS keys ($worker1 uniform, $worker2 Zipf, their
+# output in $TMP/worker1 and $TMP/worker2), which verify every value they
+# read; they are the new $background, given a moment to attach.
+start_workers() {
+	"$WORKER" "$1" 1 "$2" --keys "$3" >"$TMP/worker1" 2>&1 &
+	worker1=$!
+	"$WORKER" "$1" 2 "$2" --keys "$3" --zipf >"$TMP/worker2" 2>&1 &
+	worker2=$!
+	background="$worker1 $worker2"
+	sleep 0.3
+}
+
 # workers_verified WHILE: wait for $worker1 and $worker2 (h_worker), which
 # pass when every value they read was right, then clear $background.
 workers_verified() {

@@ -146,6 +146,19 @@ static inline int child_exit_status(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* Fork a child attached to the segment NAME: returns the child's pid in
+ * the parent, and 0 in the child, with *C its own handle.  A child that
+ * cannot attach exits with status 2. */
+static inline pid_t fork_attached(const char *name, hc_cache **c)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0 && hc_open(name, c) != 0)
+		_exit(2);
+	return pid;
+}
+
 /* One test's segment, closed and removed by the teardown even when the
  * test fails.  NAME is empty until test_fixture_create(). */
 struct test_fixture {

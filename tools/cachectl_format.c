@@ -122,39 +122,43 @@ void print_field(const char *label, const char *fmt, ...)
 	putchar('\n');
 }
 
+/* N in the largest binary unit it reaches, up to TiB: *SCALED gets the
+ * number of them; returns the unit's name, NULL for under 1 KiB. */
+static const char *binary_unit(uint64_t n, double *scaled)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	int unit = -1;
+
+	*scaled = (double)n;
+	while (*scaled >= 1024 && unit < 3) {
+		*scaled /= 1024;
+		unit++;
+	}
+	return unit < 0 ? NULL : units[unit];
+}
+
 /* "67108864 (64.0 MiB)": exact bytes for scripts, a unit for people. */
 void format_bytes(uint64_t n, char *buf, size_t cap)
 {
-	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-	double scaled = (double)n;
-	int unit = -1;
+	double scaled;
+	const char *unit = binary_unit(n, &scaled);
 
-	while (scaled >= 1024 && unit < 3) {
-		scaled /= 1024;
-		unit++;
-	}
-	if (unit < 0)
+	if (unit == NULL)
 		snprintf(buf, cap, "%" PRIu64, n);
 	else
-		snprintf(buf, cap, "%" PRIu64 " (%.1f %s)", n, scaled,
-		         units[unit]);
+		snprintf(buf, cap, "%" PRIu64 " (%.1f %s)", n, scaled, unit);
 }
 
 /* "512B", "12.3MiB": one word, for table cells. */
 void format_bytes_short(uint64_t n, char *buf, size_t cap)
 {
-	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-	double scaled = (double)n;
-	int unit = -1;
+	double scaled;
+	const char *unit = binary_unit(n, &scaled);
 
-	while (scaled >= 1024 && unit < 3) {
-		scaled /= 1024;
-		unit++;
-	}
-	if (unit < 0)
+	if (unit == NULL)
 		snprintf(buf, cap, "%" PRIu64 "B", n);
 	else
-		snprintf(buf, cap, "%.1f%s", scaled, units[unit]);
+		snprintf(buf, cap, "%.1f%s", scaled, unit);
 }
 
 void print_bytes_field(const char *label, uint64_t n)
