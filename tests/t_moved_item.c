@@ -260,13 +260,43 @@ static void report_setup(void)
 	       "stopped in the window and the item's block was recycled");
 }
 
+/* Delete KEY while the evictor moves it at race STAGES (see prepare()),
+ * WHEN as the report says; reports the setup, then that KEY is gone. */
+static void delete_moved(const char *key, int stages, const char *when)
+{
+	int rc, still;
+
+	prepare(key, stages, 0);
+	rc = hc_delete(reader, key, strlen(key));
+	still = present(key);
+	report_setup();
+	report(rc == 0 && !still, NULL, "delete removes an item an evictor "
+	       "moved %s (delete returned %d %s; the key is %s afterwards)",
+	       when, rc, hc_strerror(rc), still ? "still readable" : "gone");
+}
+
+/* The same for the scan of hc_invalidate_prefix("moved:scan"). */
+static void scan_moved(const char *key, int stages, const char *when)
+{
+	uint64_t count = 0;
+	int rc, still;
+
+	prepare(key, stages, 1);
+	rc = hc_invalidate_prefix(reader, "moved:scan", 10, &count);
+	still = present(key);
+	report_setup();
+	report(rc == 0 && !still, NULL, "a prefix scan drops an item an "
+	       "evictor moved %s (returned %d, dropped %llu; the key is %s "
+	       "afterwards)", when, rc, (unsigned long long)count,
+	       still ? "still readable" : "gone");
+}
+
 int main(void)
 {
 	char buf[64];
 	size_t len = 0;
-	uint64_t count = 0;
 	struct sigaction sa;
-	int rc, still;
+	int rc;
 
 	if (fresh_segment() != 0) {
 		printf("1..0 # SKIP cannot create a segment: %s\n", hc_last_error());
@@ -287,45 +317,14 @@ int main(void)
 	       "lookup (got %d %s; the copy is %s)", rc, hc_strerror(rc),
 	       present("moved:get") ? "present" : "absent");
 
-	/* A, in a delete. */
-	prepare("moved:delete", 1, 0);
-	rc = hc_delete(reader, "moved:delete", 12);
-	still = present("moved:delete");
-	report_setup();
-	report(rc == 0 && !still, NULL, "delete removes an item an evictor "
-	       "moved during the lookup (delete returned %d %s; the key is %s "
-	       "afterwards)", rc, hc_strerror(rc),
-	       still ? "still readable" : "gone");
+	/* A and B, in a delete. */
+	delete_moved("moved:delete", 1, "during the lookup");
+	delete_moved("moved:unlink", 2, "between lookup and unlink");
 
-	/* B, in a delete. */
-	prepare("moved:unlink", 2, 0);
-	rc = hc_delete(reader, "moved:unlink", 12);
-	still = present("moved:unlink");
-	report_setup();
-	report(rc == 0 && !still, NULL, "delete removes an item an evictor "
-	       "moved between lookup and unlink (delete returned %d %s; the key "
-	       "is %s afterwards)", rc, hc_strerror(rc),
-	       still ? "still readable" : "gone");
-
-	/* A, in the scan of hc_invalidate_prefix (no delimiter at the end). */
-	prepare("moved:scan-a", 1, 1);
-	rc = hc_invalidate_prefix(reader, "moved:scan", 10, &count);
-	still = present("moved:scan-a");
-	report_setup();
-	report(rc == 0 && !still, NULL, "a prefix scan drops an item an "
-	       "evictor moved during the scan (returned %d, dropped %llu; the "
-	       "key is %s afterwards)", rc, (unsigned long long)count,
-	       still ? "still readable" : "gone");
-
-	/* B, in the scan. */
-	prepare("moved:scan-b", 2, 1);
-	rc = hc_invalidate_prefix(reader, "moved:scan", 10, &count);
-	still = present("moved:scan-b");
-	report_setup();
-	report(rc == 0 && !still, NULL, "a prefix scan drops an item an "
-	       "evictor moved between finding and unlinking it (returned %d, "
-	       "dropped %llu; the key is %s afterwards)", rc,
-	       (unsigned long long)count, still ? "still readable" : "gone");
+	/* A and B, in the scan of hc_invalidate_prefix (no delimiter at the
+	 * end). */
+	scan_moved("moved:scan-a", 1, "during the scan");
+	scan_moved("moved:scan-b", 2, "between finding and unlinking it");
 
 	/* C, in a get. */
 	prepare("moved:rewritten", 3, 0);
