@@ -169,8 +169,8 @@ static void test_two_writers_keep_every_key(void **state)
 	load_all(c);
 	a = spawn_overwriter(0, NKEYS / 2, 12 * NKEYS, 7);
 	b = spawn_overwriter(NKEYS / 2, NKEYS / 2, 12 * NKEYS, 9);
-	assert_int_equal(child_exit_status(a), 0);
-	assert_int_equal(child_exit_status(b), 0);
+	assert_int_equal(wait_status(a), 0);
+	assert_int_equal(wait_status(b), 0);
 	unsigned lost = count_lost(c);
 
 	if (lost != 0)
@@ -251,7 +251,7 @@ static void test_walks_in_steps_and_detach_finishes(void **state)
 		hc_close(c);
 		_exit(0);
 	}
-	assert_int_equal(child_exit_status(pid), 0);
+	assert_int_equal(wait_status(pid), 0);
 	overwrite(c, 0, NKEYS, 4 * NKEYS, 78);
 	assert_int_equal(count_lost(c), 0);
 	hc_close(c);

@@ -362,7 +362,7 @@ static void test_reader_waits_for_stalled_mover(void **state)
 		shared[1] = (int)m->slot;
 		_exit(0);
 	}
-	assert_int_equal(child_exit_status(pid), 0);
+	assert_int_equal(wait_status(pid), 0);
 	store_release(dst, sw_marker(SW_MARK_RES, (unsigned)shared[1]));
 	store_release(src, sw_marker(SW_MARK_TOMB, (unsigned)shared[1]));
 	struct timespec t0;
@@ -391,7 +391,7 @@ static void test_reader_waits_for_stalled_mover(void **state)
 	double own_ms = ms_since(&t0);
 
 	pid = spawn_timed_lookup(ki, shared, waited);
-	assert_int_equal(child_exit_status(pid), 1); /* a miss */
+	assert_int_equal(wait_status(pid), 1); /* a miss */
 	assert_false(hit);
 	printf("# behind scribbled markers of a live slot a lookup returned "
 	       "in %.2f ms (their owner), %.2f ms (another process)\n",

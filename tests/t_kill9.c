@@ -8,8 +8,6 @@
 #include <time.h>
 
 #include "testutil.h"
-#include "spawn.h"
-#include "selfcheck.h"
 
 #define WORKERS 4
 #define KILLS 60

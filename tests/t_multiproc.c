@@ -5,7 +5,6 @@
  * in time (h_worker.c); afterwards the segment must check clean.
  */
 #include "testutil.h"
-#include "spawn.h"
 
 #define WORKERS 4
 #define RUN_MS 3000

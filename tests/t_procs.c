@@ -73,7 +73,7 @@ static void test_fork_child_attaches_anew(void **state)
 			_exit(1);
 		_exit(hc_close(c) == 0 ? 0 : 2);
 	}
-	assert_int_equal(child_exit_status(pid), 0);
+	assert_int_equal(wait_status(pid), 0);
 	char buf[8];
 	size_t n;
 
@@ -108,7 +108,7 @@ static void test_dead_process_is_reaped(void **state)
 		}
 		_exit(0); /* dies attached, holding an open block */
 	}
-	assert_int_equal(child_exit_status(pid), 0);
+	assert_int_equal(wait_status(pid), 0);
 	/* The check sees the dead slot and the block it holds. */
 	assert_true(hc_check(c, 0, NULL, NULL, &r) > 0);
 	assert_int_equal(r.dead_procs, 1);
@@ -147,7 +147,7 @@ static void test_counters_outlive_processes(void **state)
 				_exit(2);
 		_exit(hc_close(own) == 0 ? 0 : 3);
 	}
-	assert_int_equal(child_exit_status(pid), 0);
+	assert_int_equal(wait_status(pid), 0);
 	assert_hc_ok(hc_stats_get(c, &after));
 	assert_int_equal(after.sets - before.sets, 10);
 	/* Our own counters did not move. */

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "testutil.h"
-#include "selfcheck.h"
 
 #define THREADS 4
 #define VALUE_MAX 1024

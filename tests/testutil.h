@@ -7,6 +7,12 @@
  * test_segment_create() for a segment a test keeps in its own variables,
  * struct test_fixture (with test_fixture_setup and test_fixture_teardown)
  * for one the teardown removes even when the test fails.
+ *
+ * Including this header is enough for every test program: it brings
+ * selfcheck.h (values that verify themselves) and spawn.h (helper
+ * programs, waiting for children) along.  The helper programs and the
+ * torture supervisor, which do not run under cmocka, include those two
+ * (and worker_counters.h) directly.
  */
 #ifndef HC_TESTUTIL_H
 #define HC_TESTUTIL_H
@@ -20,11 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "hostcache.h"
+#include "selfcheck.h" /* self-verifying values */
+#include "spawn.h"     /* helper programs; wait_status() for any child */
 
 /* Fill NAME with a segment name unique to this process and TAG. */
 static inline void test_segment_name(char *name, size_t cap, const char *tag)
@@ -135,16 +142,6 @@ static inline void check_say(void *arg, const char *problem)
 		                 &vlen_),                                      \
 		          HC_ENOTFOUND);                                       \
 	} while (0)
-
-/* Wait for the forked child PID; returns its exit status, or 128 + the
- * signal that killed it. */
-static inline int child_exit_status(pid_t pid)
-{
-	int st;
-
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 /* Fork a child attached to the segment NAME: returns the child's pid in
  * the parent, and 0 in the child, with *C its own handle.  A child that
