@@ -127,8 +127,7 @@ static void test_overwrites_keep_every_key(void **state)
 	printf("# %llu blocks cleaned, write amplification %.3f\n",
 	       (unsigned long long)s.blocks_cleaned,
 	       (double)s.bytes_cleaned / (double)s.bytes_set);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* Over the watermark, eviction does its job: a set never fails. */
@@ -142,8 +141,7 @@ static void test_over_watermark_evicts(void **state)
 	assert_hc_ok(hc_stats_get(c, &s));
 	if (s.evictions == 0)
 		fail_msg("4x the capacity set, yet no eviction");
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 static pid_t spawn_overwriter(unsigned first, unsigned n, unsigned ops,
@@ -175,8 +173,7 @@ static void test_two_writers_keep_every_key(void **state)
 
 	if (lost != 0)
 		fail_msg("lost %u of %u keys with two writers", lost, NKEYS);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* A writer SIGKILLed at random points, many of them inside a clean: the
@@ -214,8 +211,7 @@ static void test_kill_mid_clean_loses_nothing(void **state)
 	if (lost != 0)
 		fail_msg("lost %u of %u keys after %u kills (%u mid-clean)", lost,
 		         NKEYS, rounds, mid_walk);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* Writers free blocks in steps: a walk stays under way between sets (a
@@ -266,8 +262,7 @@ static void test_walks_in_steps_and_detach_finishes(void **state)
 		         (unsigned long long)r.problems);
 	assert_int_equal(count_lost(c), 0);
 	assert_int_equal(st.evictions, 0);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* A maintainer frees blocks ahead of need, by cleaning, so that a writer

@@ -64,8 +64,7 @@ static void test_full_segment_never_fails_a_set(void **state)
 	assert_true(present(c, "fill", n - 1));
 	assert_false(present(c, "fill", 0));
 	assert_check_clean(c);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 static void test_read_item_gets_second_chance(void **state)
@@ -89,8 +88,7 @@ static void test_read_item_gets_second_chance(void **state)
 	assert_true(present(c, "hot", 0));
 	assert_false(present(c, "cold", 0));
 	assert_true(s.second_chances >= 1);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 static void test_working_set_survives_scan(void **state)
@@ -118,8 +116,7 @@ static void test_working_set_survives_scan(void **state)
 	print_message("working set kept: %u of %u\n", kept, hot);
 	assert_true(kept >= hot * 95 / 100);
 	assert_false(present(c, "scan", 0));
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 #define IDLE_PROCS 11

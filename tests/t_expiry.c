@@ -267,8 +267,7 @@ static void test_ttl_jitter(void **state)
 
 	ttl_spread(test_fixture_create(&plain, "nojit", NULL), &lo, &hi);
 	assert_true(lo >= 9900 && hi <= 10000);
-	hc_close(plain.c);
-	hc_unlink(plain.name);
+	test_segment_remove(plain.name, plain.c);
 }
 
 int main(void)

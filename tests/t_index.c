@@ -104,8 +104,7 @@ static void test_load_to_90_percent(void **state)
 	for (unsigned i = 0; i < n; i++)
 		lost += !has(c, 'k', i);
 	no_loss(c, "load to 90%", lost, n);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* At 90 %, delete a random key and set a new one, four times as many times
@@ -134,8 +133,7 @@ static void test_churn_at_90_percent(void **state)
 		lost += !has(c, 'k', live[i]);
 	no_loss(c, "churn at 90%", lost, n);
 	free(live);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* Churn keys TAG:0..2N-1, N of them present at a time (each set deletes
@@ -235,8 +233,7 @@ static void test_reader_never_misses_during_moves(void **state)
 	no_loss(c, "moves under a reader", count_stable_lost(c, stable), stable);
 	assert_check_clean(c);
 	munmap((void *)stop, 4096);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* A mover stalled between steps (c) and (d) of index.c's invariant 6, its
@@ -405,8 +402,7 @@ static void test_reader_waits_for_stalled_mover(void **state)
 	assert_true(hc_reap(c) >= 0); /* the slot of the child */
 	assert_check_clean(c);
 	munmap((void *)shared, 4096);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* Churners SIGKILLed at random points, some of them mid-move: once the
@@ -448,8 +444,7 @@ static void test_kill_mid_move_loses_nothing(void **state)
 	if (moves0 == 0)
 		fail_msg("no entry moved, so the test proves nothing");
 	assert_check_clean(c);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 /* The default options: 1,000,000 keys of 16 bytes with 32-byte values in
@@ -500,8 +495,7 @@ static void test_million_small_items_default_options(void **state)
 		         "bucket evictions, %llu evictions)", lost, n,
 		         (unsigned long long)s.bucket_evictions,
 		         (unsigned long long)s.evictions);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 int main(void)

@@ -96,8 +96,7 @@ static void test_kill_workers_at_random(void **state)
 		assert_memory_equal(buf, key, len);
 	}
 	assert_check_clean(c);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 int main(void)

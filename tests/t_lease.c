@@ -34,8 +34,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 	return 0;
 }
 

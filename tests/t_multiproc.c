@@ -49,8 +49,7 @@ static void run_workers(int zipf)
 	assert_int_equal(s.procs_attached, 1);
 	assert_int_equal(r.dead_procs, 0);
 	assert_int_equal(r.blocks[HC_CHECK_BLOCK_EVICTING], 0);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 static void test_uniform_keys(void **state)

@@ -90,8 +90,7 @@ static void run_race(bool use_add)
 		assert_hc(hc_get(c, key, (size_t)kl, buf, sizeof buf, &n),
 		          HC_ENOTFOUND);
 	}
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 	munmap(b, sizeof *b);
 }
 

@@ -258,8 +258,7 @@ static int round_run(unsigned round)
 		return 3;
 	}
 	hc_close(fresh);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 	return 0;
 }
 

@@ -129,8 +129,7 @@ static void test_planted_symlink_is_not_followed(void **state)
 		hc_close(via);
 		fail_msg("hc_open attached through a symbolic link");
 	}
-	hc_close(c);
-	hc_unlink(real);
+	test_segment_remove(real, c);
 }
 
 /* Of creators racing for one name, exactly one succeeds. */
@@ -175,8 +174,7 @@ static void test_racing_creators(void **state)
 	hc_cache *c = NULL;
 
 	assert_hc_ok(hc_open(f->name, &c));
-	hc_close(c);
-	hc_unlink(f->name);
+	test_segment_remove(f->name, c);
 }
 
 /* ---- no pointers -------------------------------------------------------- */
@@ -436,8 +434,7 @@ static void test_no_pointer_in_the_segment(void **state)
 	free(child_maps);
 	free(rs);
 	hc_close(c2);
-	hc_close(c);
-	hc_unlink(f->name);
+	test_segment_remove(f->name, c);
 	if (found != 0)
 		fail_msg("%u words of the segment hold addresses of this process "
 		         "or of another attached one", found);

@@ -473,8 +473,7 @@ static void assert_config_refused(const char *name, const hc_config *cfg,
 	hc_cache *c = NULL;
 	int rc = hc_create(name, cfg, &c);
 	if (rc == 0) {
-		hc_close(c);
-		hc_unlink(name);
+		test_segment_remove(name, c);
 	}
 	if (rc != want && (also == 0 || rc != also))
 		fail_msg("hc_create(%s) returned %d (%s), expected %d (%s)",

@@ -153,8 +153,7 @@ static void test_threads_share_segment(void **state)
 	/* The log wrapped: blocks were freed, by cleaning or by eviction. */
 	if (s.blocks_evicted + s.blocks_cleaned == 0)
 		fail_msg("no block was evicted or cleaned: the log never wrapped");
-	hc_close(shared_handle);
-	hc_unlink(name);
+	test_segment_remove(name, shared_handle);
 }
 
 int main(void)

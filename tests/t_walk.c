@@ -74,8 +74,7 @@ static void test_walk(void **state)
 		assert_int_equal(s.mask[i], i >= 100 && i < 900);
 	assert_int_equal(hc_walk(c, NULL, 0, 0, stop_after_ten, &n), 10);
 	assert_int_equal(hc_walk(c, NULL, 0, 0, stop_after_ten, &(unsigned){ 0 }), 10);
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 static void test_procs(void **state)
@@ -115,8 +114,7 @@ static void test_procs(void **state)
 	assert_false(info[1].alive);
 	assert_int_equal(info[1].own.sets, 7);
 	assert_string_equal(info[0].comm, "t_walk");
-	hc_close(c);
-	hc_unlink(name);
+	test_segment_remove(name, c);
 }
 
 int main(void)

@@ -68,6 +68,14 @@ static inline int test_segment_create(char *name, size_t cap,
 	return hc_create(name, cfg, c);
 }
 
+/* Detach C (if not NULL) and remove the segment NAME: the end of a test. */
+static inline void test_segment_remove(const char *name, hc_cache *c)
+{
+	if (c != NULL)
+		hc_close(c);
+	shm_unlink(name);
+}
+
 /* Assert that an hc_* call returned WANT, printing both codes and the
  * messages when it did not. */
 #define assert_hc(call, want)                                                  \
@@ -178,10 +186,8 @@ static inline int test_fixture_teardown(void **state)
 {
 	struct test_fixture *f = *state;
 
-	if (f->c != NULL)
-		hc_close(f->c);
 	if (f->name[0] != '\0')
-		shm_unlink(f->name);
+		test_segment_remove(f->name, f->c);
 	free(f);
 	return 0;
 }
