@@ -128,13 +128,8 @@ HC_API long hc_maintain(hc_cache *c, unsigned budget_us)
 	long freed = 0;
 	int rc;
 
-	if ((rc = handle_ready(c)) < 0)
-		return hc_ret(rc);
-	pthread_mutex_lock(&c->lock);
-	rc = do_proc_reap_dead(c);
-	pthread_mutex_unlock(&c->lock);
-	if (rc < 0)
-		return hc_ret(rc);
+	if ((rc = hc_reap(c)) < 0)
+		return rc;
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
 		if (c->walk.block < 0 &&

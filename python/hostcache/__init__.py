@@ -173,6 +173,20 @@ def unlink(name):
     _check(_lib.hc_unlink(_bytes(name, "name")))
 
 
+def _set_options(ttl, tags):
+    """hc_set_options for TTL (seconds) and TAGS, and the cffi objects
+    that must stay alive while the options are used."""
+    opt = _ffi.new("hc_set_options *")
+    opt.ttl_ms = _ms(ttl)
+    keep = [_ffi.new("char[]", _bytes(t, "tag")) for t in tags]
+    if keep:
+        arr = _ffi.new("char *[]", keep)
+        opt.tags = arr
+        opt.ntags = len(keep)
+        keep.append(arr)
+    return opt, keep
+
+
 _CONFIG_FIELDS = ("size", "max_key", "max_value", "max_procs", "mode",
                   "avg_item_size", "ttl_jitter_pct", "clean_watermark_pct")
 
@@ -290,16 +304,11 @@ class Cache:
         """Store VALUE under KEY (TTL in seconds; up to 4 tags).  Returns
         the new item's CAS id."""
         k, v = _bytes(key, "key"), _bytes(value, "value")
-        opt = _ffi.new("hc_set_options *")
+        opt, keep = _set_options(ttl, tags)
         cas = _ffi.new("uint64_t *")
-        opt.ttl_ms = _ms(ttl)
         opt.cas_out = cas
-        keep = [_ffi.new("char[]", _bytes(t, "tag")) for t in tags]
-        if keep:
-            arr = _ffi.new("char *[]", keep)
-            opt.tags = arr
-            opt.ntags = len(keep)
         _check(_lib.hc_set_ex(self._handle(), k, len(k), v, len(v), opt))
+        del keep  # the tag strings lived until the call returned
         return cas[0]
 
     def add(self, key, value, ttl=None):
@@ -427,15 +436,10 @@ class Cache:
         except BaseException:
             _lib.hc_lease_abandon(self._handle(), lz)
             raise
-        opt = _ffi.new("hc_set_options *")
-        opt.ttl_ms = _ms(ttl)
-        keep = [_ffi.new("char[]", _bytes(t, "tag")) for t in tags]
-        if keep:
-            arr = _ffi.new("char *[]", keep)
-            opt.tags = arr
-            opt.ntags = len(keep)
+        opt, keep = _set_options(ttl, tags)
         rc = _lib.hc_lease_fill(self._handle(), lz, k, len(k), value,
                                 len(value), opt)
+        del keep
         if rc not in (0, _lib.HC_ENOLEASE):
             _raise(rc)
         return value
