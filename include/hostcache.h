@@ -360,9 +360,10 @@ int hc_reap(hc_cache *c);
 
 /* Do the writers' housekeeping ahead of them, for about BUDGET_US
  * microseconds at most (0: one bounded step): reap dead processes' slots,
- * then free blocks, cleaning dead space first and evicting by CLOCK only
- * when the live data is over the watermark, until free blocks are above
- * the point at which sets start freeing blocks themselves.  Sets need no
+ * then free blocks as a set would (cleaning dead space while the live data
+ * is under the watermark, evicting by CLOCK over it or when no block is
+ * dead enough to clean), until free blocks are one above the point at which
+ * sets start freeing blocks themselves; no further.  Sets need no
  * caller of it; one that calls it often (hostcached) keeps that work off
  * their path.  Any attached process may call it, from any thread.  A
  * block freed in part is finished by the next call, or by this handle's
