@@ -8,6 +8,8 @@
 #                        unix sockets), then bench-miss and bench-callgrind
 #                        (mk/miss.mk); about 15 minutes on 2 cores
 #   make bench-quick     the same, smaller and shorter (a few minutes)
+#   make bench-python    gets and sets from Python: the binding against
+#                        pymemcache to memcached (bench/bench_python.py)
 #   make bench-traces    replay bench/traces/*.trace and Zipf traces through
 #                        real segments, beside LRU, FIFO, CLOCK, SIEVE and
 #                        S3-FIFO at the same memory
@@ -20,7 +22,7 @@
 # $(BUILD)/bench/; TRACE_ARGS passes options to its trace_replay.
 
 BENCH_DEPS         := memcached redis-server libhiredis-dev libmemcached-dev \
-                      gnuplot-nox coreutils
+                      gnuplot-nox coreutils python3-cffi python3-pymemcache
 BENCH_TRACE_DEPS   := xz-utils gnuplot-nox
 BENCH_TRACES       := $(sort $(wildcard bench/traces/*.trace))
 BENCH_ZIPF         ?= 0.6,0.8,1.0,1.2
@@ -28,7 +30,8 @@ BENCH_ARGS         ?=
 TRACE_ARGS         ?=
 BENCH_RESULTS      ?= bench/results
 
-.PHONY: bench-quick bench-traces bench-overwrite bench-load bench-setpath
+.PHONY: bench-quick bench-traces bench-overwrite bench-load bench-setpath \
+        bench-python
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
@@ -56,6 +59,7 @@ bench:
 	$(MAKE) bench-overwrite $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
 	$(MAKE) bench-load $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
 	$(MAKE) bench-setpath $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
+	$(MAKE) bench-python $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1)
 
 bench-quick:
 	$(MAKE) bench BENCH_QUICK=1
@@ -113,3 +117,14 @@ bench-setpath: $(BUILD)/bench/bench_setpath
 	grep '^{' $(BENCH_RESULTS)/setpath.out > $(BENCH_RESULTS)/setpath.jsonl
 	rm -f $(BENCH_RESULTS)/setpath.out
 	cat $(BENCH_RESULTS)/setpath.txt
+
+# Gets and sets from Python: the binding against pymemcache to memcached.
+bench-python: $(BUILD)/libhostcache.so
+	@mkdir -p $(BENCH_RESULTS)
+	HOSTCACHE_LIB=$(abspath $(BUILD))/libhostcache.so /usr/bin/python3 \
+	  bench/bench_python.py $(if $(filter 1,$(BENCH_QUICK)),--ops 20000) \
+	  > $(BENCH_RESULTS)/python.out
+	grep -v '^{' $(BENCH_RESULTS)/python.out > $(BENCH_RESULTS)/python.txt
+	grep '^{' $(BENCH_RESULTS)/python.out > $(BENCH_RESULTS)/python.jsonl
+	rm -f $(BENCH_RESULTS)/python.out
+	cat $(BENCH_RESULTS)/python.txt
