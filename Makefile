@@ -83,7 +83,7 @@ $(BUILD)/cachectl: tools/cachectl.c $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -ljemalloc
 
-$(BUILD)/tests/%: tests/%.c tests/*.h $(BUILD)/libhostcache.a
+$(BUILD)/tests/%: tests/%.c tests/*.h fuzz/*.c fuzz/*.h $(BUILD)/libhostcache.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libhostcache.a $(LDLIBS) -lcmocka -lm
 

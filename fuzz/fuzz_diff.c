@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fuzz_input.h"
 
 #define NKEYS 16
 #define MAX_KEY 32
@@ -54,18 +55,6 @@
 #define MAX_OPS 1000
 #define MAX_SLEEP_MS 40
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t next(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
 enum state { ABSENT, MAYBE };
 

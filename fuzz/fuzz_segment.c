@@ -39,39 +39,14 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fuzz_input.h"
 
 #define NTEMPLATES 3
 #define PAGE 4096
 #define NKEYS 48
 #define MAX_STEPS 200
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
 
-static uint8_t next(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint64_t next64(struct input *in)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)next(in) << (8 * i);
-	return v;
-}
-
-static uint32_t next32(struct input *in)
-{
-	return (uint32_t)next(in) | (uint32_t)next(in) << 8 |
-	       (uint32_t)next(in) << 16 | (uint32_t)next(in) << 24;
-}
 
 struct template {
 	unsigned char *bytes;

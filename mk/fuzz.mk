@@ -27,7 +27,7 @@ $(FUZZ_BUILD)/obj/%.o: lib/%.c lib/*.h include/hostcache.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/*.h $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) \
 	  -o $@ -lxxhash -lpthread -lrt -lm
