@@ -128,6 +128,9 @@ class SegmentExists(HostcacheError):
     pass
 
 
+_hc_get, _hc_set_ex = _lib.hc_get, _lib.hc_set_ex
+_ENOTFOUND, _ENEGATIVE, _EBUFSIZE = (_lib.HC_ENOTFOUND, _lib.HC_ENEGATIVE,
+                                     _lib.HC_EBUFSIZE)
 _CODE_NAMES = {getattr(_lib, n): n for n in dir(_lib)
                if n.startswith("HC_E") and isinstance(getattr(_lib, n), int)}
 _CLASSES = {_lib.HC_EEXISTS: KeyExists, _lib.HC_ECASMISMATCH: CasMismatch,
@@ -262,6 +265,7 @@ class Cache:
         if buf is None or len(buf) < need:
             buf = _ffi.new("char[]", max(need, self._INITIAL))
             self._local.buf = buf
+            self._local.vlen = _ffi.new("size_t *")
         return buf
 
     # -- reads -------------------------------------------------------------
@@ -283,7 +287,22 @@ class Cache:
 
     def get(self, key, default=None):
         """KEY's value as bytes, or DEFAULT on a miss."""
-        value = self._get(key, _ffi.new("hc_item_info *"))
+        # The hot path: this thread's buffer and length, one call.
+        k = key if type(key) is bytes else _bytes(key, "key")
+        local = self._local
+        try:
+            buf, vlen = local.buf, local.vlen
+        except AttributeError:
+            buf, vlen = self._buffer(), local.vlen
+        rc = _hc_get(self._c or self._handle(), k, len(k), buf, len(buf),
+                     vlen)
+        if rc == 0:
+            return _ffi.unpack(buf, vlen[0])
+        if rc == _ENOTFOUND or rc == _ENEGATIVE:
+            return default
+        if rc != _EBUFSIZE:
+            _raise(rc)
+        value = self._get(k, _ffi.new("hc_item_info *"))  # a larger one
         return default if value is None else value
 
     def gets(self, key):
@@ -303,11 +322,24 @@ class Cache:
     def set(self, key, value, ttl=None, tags=()):
         """Store VALUE under KEY (TTL in seconds; up to 4 tags).  Returns
         the new item's CAS id."""
-        k, v = _bytes(key, "key"), _bytes(value, "value")
-        opt, keep = _set_options(ttl, tags)
-        cas = _ffi.new("uint64_t *")
-        opt.cas_out = cas
-        _check(_lib.hc_set_ex(self._handle(), k, len(k), v, len(v), opt))
+        k = key if type(key) is bytes else _bytes(key, "key")
+        v = value if type(value) is bytes else _bytes(value, "value")
+        if tags:
+            opt, keep = _set_options(ttl, tags)
+            owner = _ffi.new("uint64_t *")  # opt only points at it
+            opt.cas_out = owner
+            keep.append(owner)
+        else:  # the hot path: this thread's options, no tag strings
+            opt = getattr(self._local, "opt", None)
+            if opt is None:
+                opt = self._local.opt = _ffi.new("hc_set_options *")
+                opt.cas_out = self._local.cas = _ffi.new("uint64_t *")
+            opt.ttl_ms = _ms(ttl)
+            keep = None
+        cas = opt.cas_out
+        rc = _hc_set_ex(self._c or self._handle(), k, len(k), v, len(v), opt)
+        if rc < 0:
+            _raise(rc)
         del keep  # the tag strings lived until the call returned
         return cas[0]
 

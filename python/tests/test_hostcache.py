@@ -64,6 +64,10 @@ class CacheTest(unittest.TestCase):
         self.assertNotIn("absent", self.cache)
         with self.assertRaises(TypeError):
             self.cache.set(42, b"v")
+        # set() returns the new item's CAS id, with tags or without.
+        self.assertEqual(self.cache.set("c1", b"x"), self.cache.gets("c1")[1])
+        self.assertEqual(self.cache.set("c2", b"y", tags=["t"]),
+                         self.cache.gets("c2")[1])
 
     def test_values_larger_than_the_first_buffer(self):
         self.cache._INITIAL = 1024  # so that 40 KiB makes it grow
