@@ -22,7 +22,7 @@ MISS_DEPS      := gnuplot-nox
 CALLGRIND_DEPS := valgrind
 MISS_TRACES    := $(sort $(wildcard bench/traces/*.trace))
 MISS_ZIPF      ?= 0.6,0.8,1.0,1.2
-MISS_RESULTS   := bench/results
+MISS_RESULTS    = $(or $(BENCH_RESULTS),bench/results)
 ifeq ($(BENCH_QUICK),1)
 MISS_ARGS      ?= --fractions 0.001,0.01,0.1 --zipf-requests 1000000
 else
