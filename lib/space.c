@@ -8,7 +8,6 @@
  * calls up into it.  hc_maintain() does the same work ahead of the
  * writers, for whoever calls it (hostcached, often).
  */
-#include <time.h>
 
 #include "internal.h"
 
@@ -108,14 +107,6 @@ static uint32_t maintain_target(const hc_cache *c)
  * pace times that, and the lock is let go between steps. */
 #define MAINTAIN_STEP (16u << 10)
 
-static uint64_t monotonic_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /*
  * Reap dead processes' slots, then free blocks in steps (cleaning first,
  * as a writer would: do_walk_begin) until free blocks are above the lead
@@ -124,10 +115,13 @@ static uint64_t monotonic_us(void)
  */
 HC_API long hc_maintain(hc_cache *c, unsigned budget_us)
 {
-	uint64_t start = monotonic_us();
+	uint64_t start;
 	long freed = 0;
 	int rc;
 
+	if ((rc = handle_ready(c)) < 0)
+		return hc_ret(rc);
+	start = stamp_now(c); /* us, from the fine clock; the reap counts */
 	if ((rc = hc_reap(c)) < 0)
 		return rc;
 	for (;;) {
@@ -140,7 +134,7 @@ HC_API long hc_maintain(hc_cache *c, unsigned budget_us)
 		}
 		freed += do_walk_advance(c, MAINTAIN_STEP);
 		pthread_mutex_unlock(&c->lock);
-		if (monotonic_us() - start >= budget_us)
+		if (stamp_now(c) - start >= budget_us)
 			break;
 	}
 	return freed;

@@ -299,16 +299,13 @@ static void test_maintain_frees_ahead_of_writers(void **state)
 	assert_int_equal(after.evictions, before.evictions);
 	assert_int_equal(hc_maintain(m, 0), 0); /* nothing left to do */
 
-	pid_t pid = fork();
+	hc_cache *w;
+	pid_t pid = fork_attached(name, &w);
 
-	assert_true(pid >= 0);
 	if (pid == 0) {
-		hc_cache *w;
 		hc_stats self;
 
 		/* Half a block of overwrites, in a slot of its own. */
-		if (hc_open(name, &w) != 0)
-			_exit(2);
 		for (unsigned i = 0; i < in.block_size / 2 / (VLEN + 40); i++)
 			if (put(w, i, 9000) != 0)
 				_exit(3);
@@ -316,10 +313,10 @@ static void test_maintain_frees_ahead_of_writers(void **state)
 			_exit(4);
 		_exit(self.blocks_cleaned + self.blocks_evicted == 0 ? 0 : 5);
 	}
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+	ws = wait_status(pid);
+	if (ws != 0)
 		fail_msg("the writer after hc_maintain exited %d (5: it freed "
-		         "blocks itself)", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+		         "blocks itself)", ws);
 	assert_int_equal(count_lost(m), 0);
 	assert_check_clean(m);
 	assert_hc(hc_maintain(NULL, 0), HC_EINVAL);

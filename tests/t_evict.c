@@ -6,7 +6,6 @@
  * blocks its process count allows, processes that began freeing a block
  * and then stopped writing never leave a writer without room.
  */
-#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -122,20 +121,17 @@ static void test_working_set_survives_scan(void **state)
 #define IDLE_PROCS 11
 #define BIG_VALUE (4u << 10)
 
-/* Child ID of test_idle_walkers: set fresh keys, reading each once (so
+/* Child ID of test_idle_walkers, attached as C: set fresh keys, reading each once (so
  * that eviction moves them, and we hold an open block for moved items
  * too), until a walk of ours is under way between sets (ID others hold
  * theirs); say so on TOLD, and stay attached, writing nothing, until WAIT
  * closes. */
-static void idle_walker(unsigned id, int told, int wait)
+static void idle_walker(hc_cache *c, unsigned id, int told, int wait)
 {
 	static char val[BIG_VALUE];
-	hc_cache *c;
 	hc_stats st;
 	char key[32], ok = 'w', buf;
 
-	if (hc_open(name, &c) != 0)
-		_exit(2);
 	for (unsigned i = 0;; i++) {
 		int kl = snprintf(key, sizeof key, "idle%u:%u", id, i);
 
@@ -183,13 +179,13 @@ static void test_idle_walkers_never_starve_a_writer(void **state)
 	assert_int_equal(pipe(told), 0);
 	assert_int_equal(pipe(wait), 0);
 	for (unsigned i = 0; i < IDLE_PROCS; i++) {
+		hc_cache *own;
 		char ok = 0;
 
-		if ((pids[i] = fork()) == 0) {
+		if ((pids[i] = fork_attached(name, &own)) == 0) {
 			close(wait[1]);
-			idle_walker(i, told[1], wait[0]);
+			idle_walker(own, i, told[1], wait[0]);
 		}
-		assert_true(pids[i] > 0);
 		assert_int_equal(read(told[0], &ok, 1), 1);
 		if (ok != 'w')
 			fail_msg("process %u never held a walk between its sets", i);
@@ -208,12 +204,8 @@ static void test_idle_walkers_never_starve_a_writer(void **state)
 		assert_hc_ok(hc_set(c, key, (size_t)kl, val, sizeof val, 0));
 	}
 	close(wait[1]);
-	for (unsigned i = 0; i < IDLE_PROCS; i++) {
-		int ws;
-
-		assert_int_equal(waitpid(pids[i], &ws, 0), pids[i]);
-		assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
-	}
+	for (unsigned i = 0; i < IDLE_PROCS; i++)
+		assert_int_equal(wait_status(pids[i]), 0);
 	close(wait[0]);
 	close(told[0]);
 	close(told[1]);

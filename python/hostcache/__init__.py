@@ -149,6 +149,16 @@ def _check(rc):
     return rc
 
 
+def _done(rc, *declined):
+    """True when a conditional call did its work, False when it returned
+    one of the DECLINED codes (the condition did not hold); raises on any
+    other error."""
+    if rc in declined:
+        return False
+    _check(rc)
+    return True
+
+
 def _bytes(x, what):
     if isinstance(x, str):
         return x.encode("utf-8")
@@ -346,40 +356,28 @@ class Cache:
     def add(self, key, value, ttl=None):
         """Store only if KEY is absent: True if stored, False if present."""
         k, v = _bytes(key, "key"), _bytes(value, "value")
-        rc = _lib.hc_add(self._handle(), k, len(k), v, len(v), _ms(ttl))
-        if rc == _lib.HC_EEXISTS:
-            return False
-        _check(rc)
-        return True
+        return _done(_lib.hc_add(self._handle(), k, len(k), v, len(v),
+                                 _ms(ttl)), _lib.HC_EEXISTS)
 
     def replace(self, key, value, ttl=None):
         """Store only if KEY is present: True if stored, False if absent."""
         k, v = _bytes(key, "key"), _bytes(value, "value")
-        rc = _lib.hc_replace(self._handle(), k, len(k), v, len(v), _ms(ttl))
-        if rc == _lib.HC_ENOTFOUND:
-            return False
-        _check(rc)
-        return True
+        return _done(_lib.hc_replace(self._handle(), k, len(k), v, len(v),
+                                     _ms(ttl)), _lib.HC_ENOTFOUND)
 
     def cas(self, key, value, cas, ttl=None):
         """Store only if KEY's CAS id is still CAS (from gets()): True if
         stored, False if it changed or is gone."""
         k, v = _bytes(key, "key"), _bytes(value, "value")
-        rc = _lib.hc_cas(self._handle(), k, len(k), v, len(v), _ms(ttl),
-                         cas, _ffi.NULL)
-        if rc in (_lib.HC_ECASMISMATCH, _lib.HC_ENOTFOUND):
-            return False
-        _check(rc)
-        return True
+        return _done(_lib.hc_cas(self._handle(), k, len(k), v, len(v),
+                                 _ms(ttl), cas, _ffi.NULL),
+                     _lib.HC_ECASMISMATCH, _lib.HC_ENOTFOUND)
 
     def delete(self, key):
         """Remove KEY: True if it was there."""
         k = _bytes(key, "key")
-        rc = _lib.hc_delete(self._handle(), k, len(k))
-        if rc == _lib.HC_ENOTFOUND:
-            return False
-        _check(rc)
-        return True
+        return _done(_lib.hc_delete(self._handle(), k, len(k)),
+                     _lib.HC_ENOTFOUND)
 
     def _arith(self, fn, key, delta):
         if isinstance(delta, bool) or not isinstance(delta, int) or delta < 0:
@@ -404,11 +402,8 @@ class Cache:
     def touch(self, key, ttl):
         """Give KEY a new TTL: True if it was there."""
         k = _bytes(key, "key")
-        rc = _lib.hc_touch(self._handle(), k, len(k), _ms(ttl))
-        if rc == _lib.HC_ENOTFOUND:
-            return False
-        _check(rc)
-        return True
+        return _done(_lib.hc_touch(self._handle(), k, len(k), _ms(ttl)),
+                     _lib.HC_ENOTFOUND)
 
     # -- invalidation ------------------------------------------------------
 
