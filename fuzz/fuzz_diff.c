@@ -68,6 +68,7 @@ struct model_key {
 	int invalidated;       /* absent by an invalidation, its entry maybe
 	                          still indexed (see op_delete) */
 	int negative;          /* the last write was a negative entry */
+	uint32_t client_flags; /* of the last write (hc_set_ex; others 0) */
 	uint32_t len;
 	unsigned char val[VALUE_CAP];
 	int cas_known;
@@ -148,6 +149,7 @@ static void model_write(struct model_key *m, const void *val, uint32_t len,
 {
 	m->state = MAYBE;
 	m->tags = 0;
+	m->client_flags = 0;
 	m->invalidated = 0;
 	m->negative = 0;
 	if (F.held[m - F.m])
@@ -287,6 +289,9 @@ static void op_get(hc_cache *c, unsigned k, struct input *in, int ex)
 		if (memcmp(F.buf, m->val, m->len) != 0)
 			fail("get key %u: value is not the last one written", k);
 	}
+	if (info.client_flags != m->client_flags)
+		fail("get key %u: client flags %#" PRIx32 ", last written %#" PRIx32,
+		     k, info.client_flags, m->client_flags);
 	if (ex && m->cas_known && info.cas != m->cas)
 		fail("get key %u: CAS id %" PRIu64 " changed to %" PRIu64
 		     " without a write", k, m->cas, info.cas);
@@ -431,11 +436,13 @@ static void op_arith(hc_cache *c, unsigned k, struct input *in, int incr)
 	uint64_t keep_expiry = m->must_expire_ns;
 	unsigned keep_tags = m->tags;
 	int keep_negative = m->negative;
+	uint32_t keep_client = m->client_flags;
 
 	model_write(m, s, (uint32_t)n, 0, 0);
 	m->must_expire_ns = keep_expiry; /* incr keeps the expiry */
 	m->tags = keep_tags;             /* and the tags */
 	m->negative = keep_negative;     /* and the flags */
+	m->client_flags = keep_client;
 }
 
 static void op_touch(hc_cache *c, unsigned k, struct input *in)
@@ -532,6 +539,9 @@ static void op_set_tagged(hc_cache *c, unsigned k, struct input *in)
 	opt.tags = tags;
 	opt.ntags = n;
 	opt.cas_out = &cas;
+	uint8_t fb = next(in);
+	/* Client flags half the time, the highest bit among them. */
+	opt.client_flags = fb < 128 ? 0 : fb == 255 ? UINT32_MAX : 0x01000193u * fb;
 	int rc = hc_set_ex(c, keys[k].k, keys[k].len, F.val, len, &opt);
 
 	if (rc != 0)
@@ -539,6 +549,7 @@ static void op_set_tagged(hc_cache *c, unsigned k, struct input *in)
 		     hc_strerror(rc), hc_last_error());
 	model_write(m, F.val, len, opt.ttl_ms, mono_ns());
 	m->tags = mask;
+	m->client_flags = opt.client_flags;
 	m->cas = cas;
 	m->cas_known = 1;
 }

@@ -194,14 +194,28 @@ typedef struct hc_set_options {
 	uint32_t compute_ms;       /* how long the value took to compute: lets
 	                              readers refresh early (XFetch, hc_get_ex) */
 	uint64_t *cas_out;         /* if not NULL, gets the new item's CAS id */
+	uint32_t client_flags;     /* opaque to the cache, returned by hc_get_ex
+	                              (memcached's per-item flags); 0 costs
+	                              nothing, others 4 bytes of the item */
+	unsigned mode;             /* HC_STORE_*: set (0), add, replace, cas */
+	uint64_t cas;              /* HC_STORE_CAS: the CAS id the item must
+	                              have (as hc_cas()) */
 } hc_set_options;
+
+/* hc_set_options.mode: the conditions of hc_set(), hc_add(), hc_replace()
+ * and hc_cas(), with their return codes. */
+#define HC_STORE_SET 0u
+#define HC_STORE_ADD 1u
+#define HC_STORE_REPLACE 2u
+#define HC_STORE_CAS 3u
 
 #define HC_MAX_ITEM_TAGS 4
 
-/* hc_set() with tags, flags and a compute time.  A negative item (flags
- * HC_ITEM_NEGATIVE, usually with an empty value and a short TTL) makes
- * hc_get()/hc_get_ex() return HC_ENEGATIVE instead of a value: the source
- * is known not to have the key. */
+/* hc_set() with tags, flags, a compute time and client flags; with
+ * OPT->mode, hc_add(), hc_replace() or hc_cas() with them (and their return
+ * codes).  A negative item (flags HC_ITEM_NEGATIVE, usually with an empty
+ * value and a short TTL) makes hc_get()/hc_get_ex() return HC_ENEGATIVE
+ * instead of a value: the source is known not to have the key. */
 int hc_set_ex(hc_cache *c, const void *key, size_t klen, const void *val,
               size_t vlen, const hc_set_options *opt);
 
@@ -255,6 +269,7 @@ typedef struct hc_item_info {
 	                      for items set with a compute time) */
 	int stale;         /* hc_get_or_lease: the value expired (it is served
 	                      within the segment's stale grace period) */
+	uint32_t client_flags; /* as set (hc_set_options.client_flags) */
 } hc_item_info;
 
 /* hc_get() that also reports the CAS id and remaining TTL (INFO may be
@@ -446,6 +461,7 @@ typedef struct hc_item_view {
 	unsigned flags;        /* HC_ITEM_* */
 	unsigned ntags;
 	uint32_t tags[4];      /* tag hashes */
+	uint32_t client_flags; /* as set (hc_set_options.client_flags) */
 } hc_item_view;
 
 /* Return non-zero from the callback to stop the walk. */

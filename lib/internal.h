@@ -443,6 +443,7 @@ struct store_req {
 	uint32_t tags[HC_MAX_TAGS];
 	unsigned ntags;
 	uint32_t delta_ms;       /* compute time, for XFetch */
+	uint32_t client_flags;   /* memcached's per-item flags */
 	uint64_t *cas_out;
 };
 

@@ -9,6 +9,8 @@
  *                     | value length (bits 0-23)
  *   +24  tag hashes   4 bytes each
  *        compute time 4 bytes, ms, when flags has HC_IFLAG_DELTA (XFetch)
+ *        client flags 4 bytes, when flags has HC_IFLAG_CLIENT (memcached's
+ *                     per-item flags; absent means 0)
  *        key bytes
  *        value bytes
  *        zero padding to a multiple of 8
@@ -106,12 +108,27 @@ static inline void item_encode(struct hc_item *it, uint64_t cas,
 /* Flags of the item header (5 bits).  HC_ITEM_NEGATIVE is public. */
 #define HC_IFLAG_NEGATIVE 1u
 #define HC_IFLAG_DELTA 2u
-#define HC_IFLAGS_KNOWN 3u
+#define HC_IFLAG_CLIENT 4u
+#define HC_IFLAGS_KNOWN 7u
 
-/* Bytes between the header and the key: tag hashes, compute time. */
+/* Offset from the item's start of its compute time (with HC_IFLAG_DELTA). */
+static inline unsigned item_delta_off(const struct hc_item *it)
+{
+	return HC_ITEM_HEADER + 4 * item_ntags(it);
+}
+
+/* Offset of its client flags (with HC_IFLAG_CLIENT). */
+static inline unsigned item_client_off(const struct hc_item *it)
+{
+	return item_delta_off(it) + ((item_flags(it) & HC_IFLAG_DELTA) ? 4 : 0);
+}
+
+/* Bytes between the header and the key: tag hashes, compute time, client
+ * flags. */
 static inline unsigned item_extra(const struct hc_item *it)
 {
-	return 4 * item_ntags(it) + ((item_flags(it) & HC_IFLAG_DELTA) ? 4 : 0);
+	return item_client_off(it) - HC_ITEM_HEADER +
+	       ((item_flags(it) & HC_IFLAG_CLIENT) ? 4 : 0);
 }
 
 static inline uint64_t align8(uint64_t n)
@@ -120,14 +137,14 @@ static inline uint64_t align8(uint64_t n)
 }
 
 /* Bytes an item occupies in its block, padding included, given the bytes
- * of tags and compute time between header and key. */
+ * of tags, compute time and client flags between header and key. */
 static inline uint64_t item_total(unsigned extra, uint64_t klen, uint64_t vlen)
 {
 	return align8(HC_ITEM_HEADER + (uint64_t)extra + klen + vlen);
 }
 
 /* The most that can stand between header and key. */
-#define HC_MAX_EXTRA (4u * HC_MAX_TAGS + 4u)
+#define HC_MAX_EXTRA (4u * HC_MAX_TAGS + 8u)
 
 static inline uint64_t item_size(const struct hc_item *it)
 {

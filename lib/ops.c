@@ -149,7 +149,7 @@ int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
 	struct hc_item hdr;
 	struct key k;
 	uint64_t word;
-	uint32_t extra[HC_MAX_TAGS + 1];
+	uint32_t extra[HC_MAX_EXTRA / 4];
 	unsigned nextra = r->ntags, flags = r->flags;
 	int rc;
 
@@ -162,6 +162,10 @@ int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
 	if (r->delta_ms != 0) {
 		flags |= HC_IFLAG_DELTA;
 		extra[nextra++] = r->delta_ms;
+	}
+	if (r->client_flags != 0) { /* item_extra()'s order: after the delta */
+		flags |= HC_IFLAG_CLIENT;
+		extra[nextra++] = r->client_flags;
 	}
 	key_prepare(c, &k, key, klen);
 	uint64_t now_msec = now_ms(c);
@@ -232,6 +236,9 @@ int set_options_apply(const hc_set_options *opt, struct store_req *r)
 		return hc_fail(HC_EINVAL, "at most %u tags per item", HC_MAX_TAGS);
 	if (opt->flags & ~HC_IFLAG_NEGATIVE)
 		return hc_fail(HC_EINVAL, "unknown item flags %#x", opt->flags);
+	if (opt->mode > HC_STORE_CAS)
+		return hc_fail(HC_EINVAL, "unknown store mode %u (HC_STORE_SET, "
+		               "_ADD, _REPLACE or _CAS)", opt->mode);
 	for (unsigned i = 0; i < opt->ntags; i++) {
 		size_t len;
 		int rc = tag_check(opt->tags[i], &len);
@@ -245,6 +252,9 @@ int set_options_apply(const hc_set_options *opt, struct store_req *r)
 	r->ttl_ms = opt->ttl_ms;
 	r->flags = opt->flags;
 	r->delta_ms = opt->compute_ms;
+	r->client_flags = opt->client_flags;
+	r->mode = (enum store_mode)opt->mode;
+	r->expect = opt->cas;
 	r->cas_out = opt->cas_out;
 	return 0;
 }
@@ -340,7 +350,7 @@ static int should_refresh(const struct found *f, uint64_t now_msec)
 
 	if (!(item_flags(&f->hdr) & HC_IFLAG_DELTA) || exp == 0)
 		return 0;
-	shm_copy_out(&delta, f->at + HC_ITEM_HEADER + 4u * item_ntags(&f->hdr), 4);
+	shm_copy_out(&delta, f->at + item_delta_off(&f->hdr), 4);
 	if (rng == 0)
 		rng = ((uint64_t)(uintptr_t)&rng * 0x9e3779b97f4a7c15ULL) | 1;
 	rng ^= rng << 13;
@@ -358,7 +368,7 @@ static int should_refresh(const struct found *f, uint64_t now_msec)
 HC_HOT int value_copy(hc_cache *c, const struct found *f, void *buf,
                       size_t cap, uint64_t now_msec, hc_item_info *info)
 {
-	uint32_t vlen = item_vlen(&f->hdr);
+	uint32_t vlen = item_vlen(&f->hdr), client_flags = 0;
 	int refresh = 0;
 
 	if (likely(vlen <= cap))
@@ -368,6 +378,8 @@ HC_HOT int value_copy(hc_cache *c, const struct found *f, void *buf,
 			now_msec = now_ms(c);
 		refresh = should_refresh(f, now_msec);
 	}
+	if (info != NULL && (item_flags(&f->hdr) & HC_IFLAG_CLIENT))
+		shm_copy_out(&client_flags, f->at + item_client_off(&f->hdr), 4);
 	if (unlikely(!item_validate(c, f->word, f->block_word)))
 		return HC_EBUSY;
 	if (info != NULL) {
@@ -377,6 +389,7 @@ HC_HOT int value_copy(hc_cache *c, const struct found *f, void *buf,
 		info->vlen = vlen;
 		info->ttl_ms = exp == 0 ? 0 : exp > now_msec ? exp - now_msec : 0;
 		info->flags = item_flags(&f->hdr) & HC_IFLAG_NEGATIVE;
+		info->client_flags = client_flags;
 		info->refresh = refresh;
 		info->stale = 0;
 		if (refresh)
@@ -490,7 +503,7 @@ static int arith(hc_cache *c, const void *key, size_t klen, uint64_t delta,
 	key_prepare(c, &k, key, klen);
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		char digits[DECIMAL_MAX + 1];
-		uint32_t extra[HC_MAX_TAGS + 1];
+		uint32_t extra[HC_MAX_EXTRA / 4];
 		uint64_t v, word;
 		struct hc_item hdr;
 

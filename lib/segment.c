@@ -34,7 +34,7 @@
 #define HC_DEFAULT_WATERMARK_PCT 90u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
-#define HC_LAYOUT_REVISION 5u
+#define HC_LAYOUT_REVISION 6u
 #define HC_MAX_JITTER_PCT 50u
 
 HC_API void hc_config_init(hc_config *cfg)
@@ -351,7 +351,7 @@ HC_API uint64_t hc_layout_word(void)
 		SW_GEN_SHIFT, SW_CLOCK_SHIFT, HC_VLEN_BITS, HC_MAX_TAGS,
 		HC_RESERVE_BLOCKS, HC_DEAD_GEN_SHIFT, sizeof(void *) == 8,
 		sizeof(struct hc_lease_entry), HC_NINVAL, offsetof(struct hc_header, off_inval),
-		HC_IFLAG_DELTA,
+		HC_IFLAG_DELTA, HC_IFLAG_CLIENT, HC_MAX_EXTRA,
 	};
 
 	return XXH64(facts, sizeof facts, 0x686f737463616368ULL);

@@ -132,6 +132,9 @@ HC_API int hc_lease_fill(hc_cache *c, hc_lease *lease, const void *key,
 	memset(&r, 0, sizeof r);
 	if (opt != NULL && (rc = set_options_apply(opt, &r)) < 0)
 		return hc_ret(rc);
+	if (r.mode != MODE_SET)
+		return hc_ret(hc_fail(HC_EINVAL, "a lease fill takes no store "
+		                      "mode: leave hc_set_options.mode 0"));
 	/* The grant's stamp: an invalidation since the grant wins, and a
 	 * newer value set meanwhile is kept (MODE_FILL). */
 	r.mode = MODE_FILL;

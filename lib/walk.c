@@ -30,6 +30,9 @@ static bool walk_entry(hc_cache *c, uint64_t w, const void *prefix, size_t plen,
 	    item_expired_at(&hdr, now))
 		return false;
 	shm_copy_out(v->tags, at + HC_ITEM_HEADER, 4u * ntags);
+	v->client_flags = 0;
+	if (item_flags(&hdr) & HC_IFLAG_CLIENT)
+		shm_copy_out(&v->client_flags, at + item_client_off(&hdr), 4);
 	shm_copy_out(buf, item_key_at(at, &hdr), klen);
 	if (flags & HC_WALK_VALUES)
 		shm_copy_out(buf + klen, item_key_at(at, &hdr) + klen, vlen);

@@ -114,6 +114,21 @@ has_line '^restored 1 of 1 items' && [ ! -s "$TMP/err.dump" ] &&
 verdict 0 "dump - | restore - carries the items of an escaped --prefix"
 empty_out
 
+"$CACHECTL" set "$SRC" f:max v --flags 4294967295 --tag t:f
+"$CACHECTL" set "$SRC" f:zero w
+"$CACHECTL" dump "$SRC" - --prefix f: 2>"$TMP/err.dump" |
+    "$CACHECTL" restore "$EMPTY" - >"$TMP/out" 2>"$TMP/err"
+status=$?
+run keys "$EMPTY" --json
+has_line '"key":"f:max",[^}]*"client_flags":4294967295,"tags":\["[0-9a-f]{8}"\]' &&
+    has_line '"key":"f:zero",[^}]*"client_flags":0,'
+verdict 0 "client flags and tags survive dump and restore"
+empty_out
+run set "$SRC" f:big v --flags 4294967296
+[ "$status" -eq 2 ] && grep -q 'flags' "$TMP/err" &&
+    ! "$CACHECTL" get "$SRC" f:big >/dev/null 2>&1
+verdict 2 "set --flags refuses a number over 32 bits and stores nothing"
+
 if command -v script >/dev/null 2>&1 &&
     script -qec true /dev/null </dev/null >/dev/null 2>&1; then
 	script -qec "$CACHECTL dump $SRC -; echo dump-exit=\$?" /dev/null \
@@ -211,9 +226,9 @@ patch() {
 	    2>/dev/null
 }
 
-patch 8 '\002'
+patch 8 '\003'
 run restore "$EMPTY" "$TMP/patched.hcd"
-refused 'format version 2 is newer than this cachectl reads \(1\)' \
+refused 'format version 3 is newer than this cachectl reads \(2\)' \
     "a dump of a newer format version is refused"
 
 patch 12 '\001'

@@ -296,7 +296,7 @@ fi
 
 run keys "$SEG" --prefix t: --json
 line_count_is 1 && has_line '"count":5\}$' &&
-    has_line '\{"key":"t:bin\\\\x00\\\\xff\\\\x5c","size":10,"ttl_ms":null,"flags":0,"tags":\[\]\}' &&
+    has_line '\{"key":"t:bin\\\\x00\\\\xff\\\\x5c","size":10,"ttl_ms":null,"flags":0,"client_flags":0,"tags":\[\]\}' &&
     has_line '\{"key":"t:ttl","size":10,"ttl_ms":[0-9]{6},'
 check "keys --json: every key escaped, ttl_ms null when none"
 

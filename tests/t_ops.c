@@ -321,6 +321,86 @@ static void test_cas(void **state)
 	assert_missing(c, KEY("other"));
 }
 
+/* The client flags of an item, or a failed test. */
+static uint32_t client_flags_of(hc_cache *c, const void *key, size_t klen)
+{
+	char buf[64];
+	hc_item_info info;
+
+	memset(&info, 0xa5, sizeof(info));
+	assert_hc_ok(hc_get_ex(c, key, klen, buf, sizeof(buf), &info));
+	return info.client_flags;
+}
+
+static int view_flags(void *arg, const hc_item_view *v)
+{
+	*(uint32_t *)arg = v->client_flags;
+	return 1;
+}
+
+/* memcached's per-item flags: kept as set, by every path that rewrites an
+ * item, and the store modes of hc_set_ex(). */
+static void test_client_flags(void **state)
+{
+	hc_cache *c = test_fixture_create(*state, "ops-client-flags", NULL);
+	static const char *const tags[] = {"t1", "t2"};
+	hc_set_options opt;
+	uint64_t cas = 0, n = 0;
+	uint32_t seen = 0;
+
+	memset(&opt, 0, sizeof(opt));
+	assert_hc_ok(hc_set(c, KEY("plain"), KEY("v"), 0));
+	assert_u64_equal(client_flags_of(c, KEY("plain")), 0);
+
+	opt.client_flags = 0xdeadbeefu;
+	opt.tags = tags;
+	opt.ntags = 2;
+	opt.compute_ms = 40;
+	opt.ttl_ms = 60000;
+	opt.cas_out = &cas;
+	assert_hc_ok(hc_set_ex(c, KEY("k"), KEY("12"), &opt));
+	assert_value(c, KEY("k"), "12", 2);
+	assert_u64_equal(client_flags_of(c, KEY("k")), 0xdeadbeefu);
+	assert_u64_equal(hc_walk(c, KEY("k"), 0, view_flags, &seen), 1);
+	assert_u64_equal(seen, 0xdeadbeefu);
+	/* Rewrites keep them, and the tags still apply. */
+	assert_hc_ok(hc_incr(c, KEY("k"), 5, &n));
+	assert_u64_equal(n, 17);
+	assert_u64_equal(client_flags_of(c, KEY("k")), 0xdeadbeefu);
+	assert_hc_ok(hc_touch(c, KEY("k"), 120000));
+	assert_u64_equal(client_flags_of(c, KEY("k")), 0xdeadbeefu);
+	assert_hc_ok(hc_invalidate_tag(c, "t2"));
+	assert_missing(c, KEY("k"));
+
+	/* The store modes, with hc_add()'s, hc_replace()'s and hc_cas()'s
+	 * answers. */
+	memset(&opt, 0, sizeof(opt));
+	opt.client_flags = 7;
+	opt.mode = HC_STORE_REPLACE;
+	assert_hc(hc_set_ex(c, KEY("m"), KEY("a"), &opt), HC_ENOTFOUND);
+	assert_missing(c, KEY("m"));
+	opt.mode = HC_STORE_ADD;
+	opt.cas_out = &cas;
+	assert_hc_ok(hc_set_ex(c, KEY("m"), KEY("b"), &opt));
+	assert_hc(hc_set_ex(c, KEY("m"), KEY("c"), &opt), HC_EEXISTS);
+	assert_value(c, KEY("m"), "b", 1);
+	opt.mode = HC_STORE_CAS;
+	opt.cas = cas + 1000;
+	opt.client_flags = 8;
+	assert_hc(hc_set_ex(c, KEY("m"), KEY("d"), &opt), HC_ECASMISMATCH);
+	opt.cas = cas;
+	assert_hc_ok(hc_set_ex(c, KEY("m"), KEY("e"), &opt));
+	assert_value(c, KEY("m"), "e", 1);
+	assert_u64_equal(client_flags_of(c, KEY("m")), 8);
+	opt.mode = HC_STORE_REPLACE;
+	opt.client_flags = 0;
+	assert_hc_ok(hc_set_ex(c, KEY("m"), KEY("f"), &opt));
+	assert_u64_equal(client_flags_of(c, KEY("m")), 0);
+	opt.mode = 4;
+	assert_hc(hc_set_ex(c, KEY("m"), KEY("g"), &opt), HC_EINVAL);
+	assert_value(c, KEY("m"), "f", 1);
+}
+
 static void test_delete(void **state)
 {
 	hc_cache *c = test_fixture_create(*state, "ops-delete", NULL);
@@ -572,6 +652,7 @@ int main(void)
 		T(test_add),
 		T(test_replace),
 		T(test_cas),
+		T(test_client_flags),
 		T(test_delete),
 		T(test_incr_decr),
 		T(test_incr_refuses_non_numbers),

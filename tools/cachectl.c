@@ -64,7 +64,7 @@ static const struct option_spec key_options[] = {
 };
 static const struct option_spec set_options[] = {
 	{"ttl", true, false}, {"escaped", false, false},
-	{"tag", true, true},
+	{"tag", true, true}, {"flags", true, false},
 	{NULL, false, false},
 };
 static const struct option_spec keys_options[] = {
@@ -95,7 +95,7 @@ static const struct option_spec invalidate_options[] = {
 	{"prefix", true, false}, {"tag", true, false},
 	{"escaped", false, false}, {NULL, false, false},
 };
-#define SET_SYNOPSIS "NAME KEY VALUE [--ttl SECONDS] [--tag T]... [--escaped]"
+#define SET_SYNOPSIS "NAME KEY VALUE [--ttl SECONDS] [--tag T]... [--flags N] [--escaped]"
 #define SET_TAG_HELP                                                        \
 	"  --tag      a tag for invalidate --tag, 1 to 64 bytes; up to "    \
 	"4 of them\n"
@@ -190,7 +190,10 @@ static const struct command commands[] = {
 	 "(binary-safe).\n"
 	 "  --ttl      seconds until the item expires, fractions allowed "
 	 "(0.5);\n"
-	 "             0 or none: no expiry\n" SET_TAG_HELP ESCAPED_HELP,
+	 "             0 or none: no expiry\n"
+	 "  --flags    client flags, 0..4294967295, kept with the item and\n"
+	 "             returned by memcached's get (keys --json shows them)\n"
+	 SET_TAG_HELP ESCAPED_HELP,
 	 name_key_value, set_options, cmd_set},
 	{"get", "NAME KEY [--escaped]",
 	 "Write KEY's value to stdout, byte for byte, with no newline "

@@ -10,17 +10,19 @@
  *     magic     8 bytes  89 48 43 44 55 4d 50 0a  ("\x89HCDUMP\n": the
  *                        high byte and the newline catch 7-bit and
  *                        text-mode transfers, as PNG's magic does)
- *     version   u32      1
+ *     version   u32      2 (1 had no client flags; both are read)
  *     flags     u32      0; a reader refuses any bit it does not know
  *     dumped_ns u64      CLOCK_REALTIME when the dump started, ns since
  *                        the Unix epoch: TTLs below count from here
  *   records, each starting with a kind byte:
  *     'I' item  u16 klen (1..65535), u8 ntags (0..4), u8 flags (bit 0: a
- *               cached "known absent", HC_ITEM_NEGATIVE; restore skips an
- *               item with a bit it does not know), u32 vlen, u64 ttl_ms
- *               (left when dumped; 0 = none), ntags x u32 tag hash (as
- *               hc_walk() reports them; restore gives them back with
- *               hc_set_ex()), klen key bytes, vlen value bytes
+ *               cached "known absent", HC_ITEM_NEGATIVE; bit 1: client
+ *               flags follow the tags; restore skips an item with a bit it
+ *               does not know), u32 vlen, u64 ttl_ms (left when dumped;
+ *               0 = none), ntags x u32 tag hash (as hc_walk() reports
+ *               them; restore gives them back with hc_set_ex()), with bit
+ *               1 u32 client flags (hc_set_options.client_flags), klen key
+ *               bytes, vlen value bytes
  *     'E' end   u64 count (items in the file), u64 checksum: XXH3-64,
  *               seed 0, of every byte of the file before the checksum
  *   nothing after the end record.
@@ -48,13 +50,14 @@
 
 #define DUMP_MAGIC "\x89HCDUMP\n"
 #define DUMP_MAGIC_LEN 8
-#define DUMP_VERSION 1
+#define DUMP_VERSION 2 /* 2: item flags bit 1, client flags */
 #define DUMP_HEADER_LEN 24
 #define RECORD_ITEM 'I'
 #define RECORD_END 'E'
 #define ITEM_FIXED_LEN 16  /* after the kind byte, before the tags */
 #define DUMP_MAX_TAGS 4
-#define DUMP_KNOWN_FLAGS HC_ITEM_NEGATIVE
+#define DUMP_FLAG_CLIENT 0x2u  /* a u32 of client flags after the tags */
+#define DUMP_KNOWN_FLAGS (HC_ITEM_NEGATIVE | DUMP_FLAG_CLIENT)
 
 /* ------------------------------------------------------------------ */
 /* Little-endian fields                                                */
@@ -99,19 +102,25 @@ static void dump_write(struct dump *d, const void *p, size_t n)
 static int dump_item(void *arg, const hc_item_view *v)
 {
 	struct dump *d = arg;
-	unsigned char head[1 + ITEM_FIXED_LEN + 4 * DUMP_MAX_TAGS];
+	unsigned char head[1 + ITEM_FIXED_LEN + 4 * DUMP_MAX_TAGS + 4];
 	unsigned ntags = v->ntags < DUMP_MAX_TAGS ? v->ntags : DUMP_MAX_TAGS;
+	size_t len = 17 + 4 * ntags;
 
 	head[0] = RECORD_ITEM;
 	put_le(head + 1, v->klen, 2);
 	head[3] = (unsigned char)ntags;
 	/* Only the public HC_ITEM_* flags: the file outlives this library. */
-	head[4] = (unsigned char)(v->flags & DUMP_KNOWN_FLAGS);
+	head[4] = (unsigned char)((v->flags & HC_ITEM_NEGATIVE) |
+	                          (v->client_flags != 0 ? DUMP_FLAG_CLIENT : 0));
 	put_le(head + 5, v->vlen, 4);
 	put_le(head + 9, v->ttl_ms, 8);
 	for (unsigned i = 0; i < ntags; i++)
 		put_le(head + 17 + 4 * i, v->tags[i], 4);
-	dump_write(d, head, 17 + 4 * ntags);
+	if (v->client_flags != 0) {
+		put_le(head + len, v->client_flags, 4);
+		len += 4;
+	}
+	dump_write(d, head, len);
 	dump_write(d, v->key, v->klen);
 	dump_write(d, v->value, v->vlen);
 	d->items++;
@@ -365,12 +374,13 @@ struct record {
 	unsigned ntags, flags;
 	uint64_t ttl_ms;
 	uint32_t tags[DUMP_MAX_TAGS];
+	uint32_t client_flags;
 };
 
 /* The fixed part of an item record and its tags (the kind byte is read). */
 static bool read_item_head(struct reader *r, struct record *rec)
 {
-	unsigned char head[ITEM_FIXED_LEN + 4 * DUMP_MAX_TAGS];
+	unsigned char head[ITEM_FIXED_LEN + 4 * DUMP_MAX_TAGS + 4];
 	uint64_t at = r->offset - 1;
 
 	if (!read_hashed(r, head, ITEM_FIXED_LEN))
@@ -388,6 +398,12 @@ static bool read_item_head(struct reader *r, struct record *rec)
 		return false;
 	for (unsigned i = 0; i < rec->ntags; i++)
 		rec->tags[i] = (uint32_t)get_le(head + ITEM_FIXED_LEN + 4 * i, 4);
+	rec->client_flags = 0;
+	if (rec->flags & DUMP_FLAG_CLIENT) {
+		if (!read_hashed(r, head, 4))
+			return false;
+		rec->client_flags = (uint32_t)get_le(head, 4);
+	}
 	return true;
 }
 
@@ -455,7 +471,8 @@ static int set_item(const struct restore *rs, const struct record *rec,
 		opt.ttl_ms = ttl_ms;
 		opt.tag_hashes = rec->tags;
 		opt.nhashes = rec->ntags;
-		opt.flags = rec->flags;
+		opt.flags = rec->flags & HC_ITEM_NEGATIVE;
+		opt.client_flags = rec->client_flags;
 		return hc_set_ex(rs->c, rs->key, rec->klen, rs->value, rec->vlen,
 		                 &opt);
 	}

@@ -159,6 +159,7 @@ struct set_request {
 	size_t vlen;
 	uint64_t ttl_ms;
 	const struct option_given *tags; /* --tag, repeatable */
+	uint32_t client_flags;           /* --flags */
 };
 
 static int store(const struct args *a, hc_cache *c,
@@ -166,13 +167,14 @@ static int store(const struct args *a, hc_cache *c,
 {
 	int err;
 
-	if (r->tags->count > 0) {
+	if (r->tags->count > 0 || r->client_flags != 0) {
 		hc_set_options opt;
 
 		memset(&opt, 0, sizeof(opt));
 		opt.ttl_ms = r->ttl_ms;
 		opt.tags = r->tags->all;
 		opt.ntags = (unsigned)r->tags->count;
+		opt.client_flags = r->client_flags;
 		err = hc_set_ex(c, r->key->ptr, r->key->len, r->value, r->vlen,
 		                &opt);
 		return err != 0 ? fail_hc(a, err) : STATUS_OK;
@@ -205,15 +207,22 @@ static int store_stdin(const struct args *a, hc_cache *c,
 int cmd_set(const struct args *a)
 {
 	const char *ttl = option_value(a, "ttl");
+	const char *flags = option_value(a, "flags");
 	struct set_request r = {NULL, a->positional[2], 0, 0,
-	                        option_all(a, "tag")};
+	                        option_all(a, "tag"), 0};
 	struct bytes key;
+	uint64_t n;
 	hc_cache *c;
 	int status;
 
 	if (ttl != NULL && !parse_ttl_ms(ttl, &r.ttl_ms))
 		return bad_option_value(a->cmd, "ttl", ttl,
 		                        "seconds such as 30 or 0.5");
+	if (flags != NULL && (!parse_u64(flags, &n) || n > UINT32_MAX))
+		return bad_option_value(a->cmd, "flags", flags,
+		                        "a number from 0 to 4294967295");
+	if (flags != NULL)
+		r.client_flags = (uint32_t)n;
 	if ((status = key_argument(a, &key)) != STATUS_OK)
 		return status;
 	r.key = &key;
@@ -379,6 +388,7 @@ struct listed_key {
 	uint64_t ttl_ms;
 	unsigned flags, ntags;
 	uint32_t tags[4];
+	uint32_t client_flags;
 };
 
 struct listing {
@@ -426,6 +436,7 @@ static int collect_key(void *arg, const hc_item_view *v)
 	k->vlen = v->vlen;
 	k->ttl_ms = v->ttl_ms;
 	k->flags = v->flags;
+	k->client_flags = v->client_flags;
 	k->ntags = v->ntags < 4 ? v->ntags : 4;
 	memcpy(k->tags, v->tags, sizeof(k->tags));
 	l->count++;
@@ -473,7 +484,8 @@ static void print_keys_json(const struct listing *l)
 			fputs("null", stdout);
 		else
 			printf("%" PRIu64, k->ttl_ms);
-		printf(",\"flags\":%u,\"tags\":[", k->flags);
+		printf(",\"flags\":%u,\"client_flags\":%" PRIu32 ",\"tags\":[",
+		       k->flags, k->client_flags);
 		for (unsigned t = 0; t < k->ntags; t++)
 			printf("%s\"%08" PRIx32 "\"", t > 0 ? "," : "", k->tags[t]);
 		fputs("]}", stdout);
