@@ -65,6 +65,17 @@ static inline uint64_t fetch_add_full(hc_word *p, uint64_t v)
 	return AO_fetch_and_add_full(p, (AO_t)v);
 }
 
+/* Bit flags of a word (block.c's free map), with a full barrier. */
+static inline void or_full(hc_word *p, uint64_t bits)
+{
+	AO_or_full(p, (AO_t)bits);
+}
+
+static inline void and_full(hc_word *p, uint64_t bits)
+{
+	AO_and_full(p, (AO_t)bits);
+}
+
 static inline void fence_acquire(void)
 {
 	AO_nop_read();

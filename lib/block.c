@@ -23,13 +23,50 @@
  *  4. Only the owner or the reaper of the owner's slot seals a block, so
  *     nothing still being written is ever evicted.
  *
- * There is no free list: a claim scans the dense array of block words from a
- * shared hint.  The block count is capped (HC_MAX_BLOCKS) so the scan stays
- * short, and nothing needs repair after a crash.
+ * The free map beside the block words has a bit per block, set after the CAS
+ * that makes it FREE and cleared by the claim that wins it, so a claim reads
+ * a word per 64 blocks, from a shared hint, and the block words of the bits
+ * it finds set (at most nblocks / 64 + the few it counts).  The block word
+ * stays the truth and the map a hint: a set bit of a block that is not FREE
+ * is skipped (a claimer killed before clearing it; the next claim of that
+ * block clears it), and a FREE block whose bit a killed process never set
+ * is found again by the reaper of its slot (block_map_sync).  Nothing but a
+ * claim winner clears a bit, so no race hides a FREE block from the map
+ * for longer than a reap.
  */
 #include <string.h>
 
 #include "internal.h"
+
+/* Mark block B FREE in the free map (after the CAS that made it so). */
+void block_map_free(hc_cache *c, uint32_t b)
+{
+	uint64_t bit = 1ULL << (b & 63);
+
+	if (!(load_relaxed(&c->free_map[b >> 6]) & bit))
+		or_full(&c->free_map[b >> 6], bit);
+}
+
+/* Free block B, expected in word W: FREE in the next generation (which
+ * invalidates every reader and slot word of this one), then in the map.
+ * False when the word changed. */
+bool block_free(hc_cache *c, uint32_t b, uint64_t w)
+{
+	if (!cas_full(&c->block_words[b], w,
+	              bw_make(HC_BLOCK_FREE, 0, bw_gen(w) + 1)))
+		return false;
+	block_map_free(c, b);
+	return true;
+}
+
+/* Put back in the map every FREE block a killed process left out of it
+ * (the reaper, check --repair).  A scan of the block table: rare. */
+void block_map_sync(hc_cache *c)
+{
+	for (uint32_t b = 0; b < c->nblocks; b++)
+		if (bw_state(load_acquire(&c->block_words[b])) == HC_BLOCK_FREE)
+			block_map_free(c, b);
+}
 
 /* Seal OPEN block B (word W).  The seal sequence is stored before the
  * state CAS, which publishes it (full barrier) to evictors that
@@ -40,8 +77,7 @@ void block_seal(hc_cache *c, uint32_t b, uint64_t w)
 
 	if (used == 0) {
 		/* Nothing was ever published here: straight back to FREE. */
-		cas_full(&c->block_words[b], w,
-		         bw_make(HC_BLOCK_FREE, 0, bw_gen(w) + 1));
+		block_free(c, b, w);
 		return;
 	}
 	uint64_t seq = fetch_add_relaxed(&c->hdr->seal_seq, 1);
@@ -74,14 +110,53 @@ static struct open_block *open_for(hc_cache *c, bool moved)
 	return moved ? &c->moved : &c->open;
 }
 
+/*
+ * Visit the FREE blocks the map shows, from block START on, around the
+ * table once, until VISIT returns true.  Returns the number visited.  Each
+ * is FREE by its block word (relaxed: a claim's CAS decides); *FIRST and
+ * *FIRST_WORD get the first.
+ */
+static uint32_t free_blocks_scan(hc_cache *c, uint32_t start, uint32_t enough,
+                                 int64_t *first, uint64_t *first_word)
+{
+	uint32_t count = 0, w0 = start >> 6;
+
+	*first = -1;
+	for (uint32_t k = 0; k <= c->nmap && count < enough; k++) {
+		uint32_t wi = w0 + k < c->nmap ? w0 + k : w0 + k - c->nmap;
+		uint64_t bits = load_relaxed(&c->free_map[wi]);
+		unsigned low = start & 63;
+
+		/* The first word from START on; its low bits once around. */
+		if (k == 0)
+			bits &= ~0ULL << low;
+		else if (k == c->nmap)
+			bits &= low ? (1ULL << low) - 1 : 0;
+		for (; bits != 0 && count < enough; bits &= bits - 1) {
+			uint32_t b = wi * 64 + (uint32_t)__builtin_ctzll(bits);
+			uint64_t w;
+
+			if (b >= c->nblocks)
+				break;
+			w = load_relaxed(&c->block_words[b]);
+			if (bw_state(w) != HC_BLOCK_FREE)
+				continue;
+			if (count++ == 0) {
+				*first = b;
+				*first_word = w;
+			}
+		}
+	}
+	return count;
+}
+
 /* FREE blocks, counted up to ENOUGH (the scan stops there). */
 uint32_t block_free_count(hc_cache *c, uint32_t enough)
 {
-	uint32_t n = 0;
+	int64_t first;
+	uint64_t w;
 
-	for (uint32_t b = 0; b < c->nblocks && n < enough; b++)
-		n += bw_state(load_relaxed(&c->block_words[b])) == HC_BLOCK_FREE;
-	return n;
+	return free_blocks_scan(c, 0, enough, &first, &w);
 }
 
 /*
@@ -95,36 +170,25 @@ uint32_t block_free_count(hc_cache *c, uint32_t enough)
 static int do_block_claim(hc_cache *c, bool use_reserve,
                           struct open_block *ob)
 {
-	uint32_t n = c->nblocks;
-	uint32_t hint = (uint32_t)(load_relaxed(&c->hdr->alloc_hint) % n);
-	uint32_t free_count = 0, first = 0;
+	uint32_t hint = (uint32_t)(load_relaxed(&c->hdr->alloc_hint) % c->nblocks);
 	uint64_t first_word = 0;
-	bool found = false;
+	int64_t found;
+	uint32_t free_count = free_blocks_scan(c, hint, c->reserve + HC_WALK_LEAD + 1,
+	                                       &found, &first_word);
 
-	for (uint32_t k = 0; k < n; k++) {
-		uint32_t b = hint + k < n ? hint + k : hint + k - n;
-		uint64_t w = load_relaxed(&c->block_words[b]);
-
-		if (bw_state(w) != HC_BLOCK_FREE)
-			continue;
-		if (!found) {
-			found = true;
-			first = b;
-			first_word = w;
-		}
-		if (++free_count > c->reserve + HC_WALK_LEAD)
-			break;
-	}
 	c->free_seen = free_count;
-	if (!found)
+	if (found < 0)
 		return HC_ENOMEM;
 	if (free_count <= c->reserve && !use_reserve)
 		return 1;
+	uint32_t first = (uint32_t)found;
+
 	/* Full barrier: the claim is ordered before every byte we write into
 	 * the block (invariant 3). */
 	if (!cas_full(&c->block_words[first], first_word,
 	              bw_make(HC_BLOCK_OPEN, c->slot, bw_gen(first_word))))
 		return 0; /* lost the race: OB has no block, the caller looks again */
+	and_full(&c->free_map[first >> 6], ~(1ULL << (first & 63)));
 	store_relaxed(&c->hdr->alloc_hint, first + 1);
 	store_relaxed(&c->block_meta[first].committed, 0);
 	store_relaxed(&c->block_meta[first].dead,

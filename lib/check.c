@@ -310,8 +310,7 @@ static void repair_damaged(struct checker *k)
 		uint64_t w = load_acquire(&c->block_words[b]);
 
 		if (bw_state(w) == HC_BLOCK_EVICTING && bw_owner(w) == c->slot &&
-		    cas_full(&c->block_words[b], w,
-		             bw_make(HC_BLOCK_FREE, 0, bw_gen(w) + 1)))
+		    block_free(c, b, w))
 			k->r->repaired++;
 	}
 }
@@ -385,8 +384,11 @@ static void check_blocks(struct checker *k)
 			}
 		}
 		k->r->blocks[st]++;
-		if (st == HC_BLOCK_FREE)
+		if (st == HC_BLOCK_FREE) {
+			if (k->repair)
+				block_map_free(c, b); /* a hint: no problem */
 			continue;
+		}
 		if ((st == HC_BLOCK_OPEN || st == HC_BLOCK_EVICTING) &&
 		    (owner >= c->max_procs || !proc_slot_alive(c, owner)) &&
 		    load_acquire(&c->block_words[b]) == w) {

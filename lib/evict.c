@@ -2,10 +2,16 @@
  * evict.c - freeing blocks: cleaning dead space first, CLOCK eviction when
  * the live data really is too large.
  *
- * When free blocks run low (block.c), a writer frees one SEALED block.  One
- * pass over the block table sums the live bytes (committed minus dead) and
- * finds two candidates: the block with the most dead bytes, and the oldest
- * (lowest seal sequence).
+ * When free blocks run low (block.c), a writer frees one SEALED block.  It
+ * looks at the two windows of HC_WINDOW_BLOCKS blocks from the claim hint
+ * on: claims go around the table in order, so the blocks just ahead of the
+ * hint are the oldest of the log.  There it finds two candidates: the block
+ * with the most dead bytes, and the oldest (lowest seal sequence).  Each
+ * window scanned leaves its live bytes (committed minus dead) in the
+ * segment, and each choice also refreshes one more window in turn, so the
+ * sum of the windows' words is the live data, as of at most a lap of
+ * refreshes ago, without a scan of the whole table.  Only when those
+ * windows hold no SEALED block does it look at the rest.
  *
  *   - Cleaning.  While the live bytes are under the segment's watermark
  *     (clean_watermark_pct of item memory, 90 by default) and the deadest
@@ -199,8 +205,7 @@ static bool walk_step(hc_cache *c, struct walk *wk, uint64_t budget)
 	/* Step 3: full barrier; every reader's validation pairs with it.  It
 	 * fails only when a repair took the block from us. */
 	wk->block = -1;
-	if (!cas_full(&c->block_words[b], wk->word,
-	              bw_make(HC_BLOCK_FREE, 0, gen + 1)))
+	if (!block_free(c, b, wk->word))
 		return false;
 	if (wk->clean) {
 		counter_add(c, HC_CTR_BLOCKS_CLEANED, 1);
@@ -244,15 +249,15 @@ struct victims {
 	uint64_t live;           /* committed minus dead, over non-FREE blocks */
 };
 
-static void victims_find(hc_cache *c, struct victims *v)
+/* Scan window WIN: store its live bytes, and with V, weigh its SEALED
+ * blocks as candidates. */
+static void window_scan(hc_cache *c, uint32_t win, struct victims *v,
+                        uint64_t *best_seq)
 {
-	uint64_t best_seq = UINT64_MAX;
+	uint32_t end = (win + 1) * HC_WINDOW_BLOCKS;
+	uint64_t live = 0;
 
-	v->oldest = v->deadest = -1;
-	v->oldest_word = v->deadest_word = 0;
-	v->deadest_bytes = 0;
-	v->live = 0;
-	for (uint32_t b = 0; b < c->nblocks; b++) {
+	for (uint32_t b = win * HC_WINDOW_BLOCKS; b < end && b < c->nblocks; b++) {
 		/* Acquire: pairs with the sealing CAS, which published
 		 * seal_seq. */
 		uint64_t w = load_acquire(&c->block_words[b]);
@@ -264,13 +269,13 @@ static void victims_find(hc_cache *c, struct victims *v)
 
 		if (used > c->block_size)
 			used = c->block_size;
-		v->live += used > dead ? used - dead : 0;
-		if (bw_state(w) != HC_BLOCK_SEALED)
+		live += used > dead ? used - dead : 0;
+		if (v == NULL || bw_state(w) != HC_BLOCK_SEALED)
 			continue;
 		uint64_t seq = load_relaxed(&c->block_meta[b].seal_seq);
 
-		if (seq < best_seq) {
-			best_seq = seq;
+		if (seq < *best_seq) {
+			*best_seq = seq;
 			v->oldest = b;
 			v->oldest_word = w;
 		}
@@ -285,6 +290,48 @@ static void victims_find(hc_cache *c, struct victims *v)
 			v->deadest_word = w;
 		}
 	}
+	store_relaxed(&c->window_live[win], live);
+}
+
+/* The live bytes of item memory: the sum of the windows' words, each at
+ * most a window's bytes (the words are the segment's, and only a hint). */
+static uint64_t windows_live(hc_cache *c)
+{
+	uint64_t cap = (uint64_t)HC_WINDOW_BLOCKS * c->block_size, live = 0;
+
+	for (uint32_t i = 0; i < c->nwindows; i++) {
+		uint64_t x = load_relaxed(&c->window_live[i]);
+
+		live += x < cap ? x : cap;
+	}
+	return live;
+}
+
+static void victims_find(hc_cache *c, struct victims *v)
+{
+	uint32_t nw = c->nwindows;
+	uint32_t first = (uint32_t)(load_relaxed(&c->hdr->alloc_hint) %
+	                            c->nblocks) / HC_WINDOW_BLOCKS;
+	uint32_t second = first + 1 < nw ? first + 1 : 0;
+	uint64_t best_seq = UINT64_MAX;
+
+	v->oldest = v->deadest = -1;
+	v->oldest_word = v->deadest_word = 0;
+	v->deadest_bytes = 0;
+	window_scan(c, first, v, &best_seq);
+	if (second != first)
+		window_scan(c, second, v, &best_seq);
+	if (nw > 2) {
+		uint32_t r = (uint32_t)(fetch_add_relaxed(&c->hdr->window_next, 1) % nw);
+
+		if (r != first && r != second)
+			window_scan(c, r, NULL, NULL);
+	}
+	/* Nothing SEALED ahead of the hint (open and walked blocks of many
+	 * processes, a small segment): the other windows, in order. */
+	for (uint32_t k = 2; v->oldest < 0 && k < nw; k++)
+		window_scan(c, (first + k) % nw, v, &best_seq);
+	v->live = windows_live(c);
 }
 
 /*

@@ -87,6 +87,9 @@ struct hc_cache {
 	struct hc_header *hdr;
 	struct hc_proc *procs;
 	hc_word *block_words;
+	hc_word *free_map;        /* after block_words: nblocks bits */
+	hc_word *window_live;     /* then: live bytes per window (evict.c) */
+	uint32_t nmap, nwindows;  /* their word counts */
 	struct hc_block_meta *block_meta;
 	struct hc_bucket *index;
 	hc_word *inval;
@@ -187,6 +190,9 @@ int do_block_append(hc_cache *c, uint64_t size, bool moved, uint64_t *loc,
                     uint64_t *gen);
 int do_block_claim_reserve(hc_cache *c, bool moved);
 uint32_t block_free_count(hc_cache *c, uint32_t enough);
+void block_map_free(hc_cache *c, uint32_t b);
+bool block_free(hc_cache *c, uint32_t b, uint64_t w);
+void block_map_sync(hc_cache *c);
 uint64_t do_block_clone_at(hc_cache *c, uint64_t loc, uint64_t gen,
                            const unsigned char *src, const struct hc_item *hdr,
                            uint64_t size, bool moved, unsigned fp,

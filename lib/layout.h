@@ -6,7 +6,11 @@
  *   header       one page: magic, layout word, configuration, region offsets,
  *                and a few global words each on its own cache line
  *   proc table   max_procs slots of 512 bytes (struct hc_proc)
- *   block words  one 64-bit state word per block (dense: scanned often)
+ *   block words  one 64-bit state word per block, then the free map (a
+ *                bit per block, set while it may be FREE) and the live
+ *                bytes of each window of HC_WINDOW_BLOCKS blocks (block.c,
+ *                evict.c): what claims and victim choices read instead
+ *                of the whole table
  *   block meta   32 bytes per block (struct hc_block_meta)
  *   index        nbuckets buckets of 8 one-word slots (64 bytes each)
  *   inval table  ninval invalidated_at words (inval.c)
@@ -36,8 +40,10 @@
 #define HC_MAX_BLOCK (16u << 20)     /* 24-bit value length, 28-bit dead bytes */
 #define HC_MAX_BLOCKS 65536u         /* keeps the block-table scans short */
 #define HC_TARGET_BLOCKS 8192u        /* creation makes blocks larger rather
-                                         than more than this: a claim or an
-                                         eviction scans the block table */
+                                         than more than this: a reaper scans
+                                         the block table */
+#define HC_WINDOW_BLOCKS 64u         /* blocks a victim choice looks at, per
+                                         window; one live-bytes word each */
 #define HC_MAX_ITEM_MEMORY (1ULL << 39) /* 36-bit slot location in 8-byte units */
 #define HC_RESERVE_BLOCKS 4u         /* free blocks kept for evictors */
 #ifndef HC_MAX_TAGS
@@ -88,7 +94,8 @@ struct hc_header {
 	hc_word seal_seq;       /* next seal sequence number (fetch-add) */
 	uint64_t pad2[7];
 	hc_word alloc_hint;     /* where block claims start scanning */
-	uint64_t pad3[7];
+	hc_word window_next;    /* the next window a victim choice refreshes */
+	uint64_t pad3[6];
 	hc_word flush_at;       /* stamp of the last flush (inval.c) */
 	hc_word inval_latest;   /* stamp of the latest invalidation of any kind */
 	uint64_t pad4[6];

@@ -76,6 +76,7 @@ static void reap_blocks(hc_cache *c, unsigned slot)
 		else if (bw_state(w) == HC_BLOCK_EVICTING)
 			do_evict_finish(c, b, w);
 	}
+	block_map_sync(c); /* blocks it freed without marking the map */
 	lease_release_slot(c, slot);
 }
 

@@ -116,6 +116,13 @@ static uint64_t pow2_ceil(uint64_t n)
 	return p;
 }
 
+/* Words of the free map and of the window sums after the block words. */
+static uint64_t block_map_words(uint32_t nblocks)
+{
+	return (nblocks + 63) / 64 +
+	       (nblocks + HC_WINDOW_BLOCKS - 1) / HC_WINDOW_BLOCKS;
+}
+
 /* Place every region, given the counts. */
 static void geometry_place(struct geometry *g)
 {
@@ -123,7 +130,8 @@ static void geometry_place(struct geometry *g)
 	g->off_block_words =
 		page_align(g->off_procs + (uint64_t)g->max_procs * sizeof(struct hc_proc));
 	g->off_block_meta =
-		page_align(g->off_block_words + (uint64_t)g->nblocks * sizeof(hc_word));
+		page_align(g->off_block_words +
+		           (g->nblocks + block_map_words(g->nblocks)) * sizeof(hc_word));
 	g->off_index = page_align(g->off_block_meta +
 	                          (uint64_t)g->nblocks * sizeof(struct hc_block_meta));
 	g->off_inval = page_align(g->off_index +
@@ -417,6 +425,10 @@ static void handle_bind(hc_cache *c, const struct hc_header *h)
 	c->hdr = (struct hc_header *)c->base;
 	c->procs = (struct hc_proc *)(c->base + h->off_procs);
 	c->block_words = (hc_word *)(c->base + h->off_block_words);
+	c->nmap = (h->nblocks + 63) / 64;
+	c->nwindows = (h->nblocks + HC_WINDOW_BLOCKS - 1) / HC_WINDOW_BLOCKS;
+	c->free_map = c->block_words + h->nblocks;
+	c->window_live = c->free_map + c->nmap;
 	c->block_meta = (struct hc_block_meta *)(c->base + h->off_block_meta);
 	c->index = (struct hc_bucket *)(c->base + h->off_index);
 	c->inval = (hc_word *)(c->base + h->off_inval);
@@ -557,6 +569,8 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	                         ? cfg->clean_watermark_pct : HC_DEFAULT_WATERMARK_PCT;
 	store_relaxed(&h->seal_seq, 1);
 	handle_bind(c, h);
+	for (uint32_t b = 0; b < c->nblocks; b++)
+		block_map_free(c, b); /* every block starts FREE */
 	/* Publish: pairs with the acquire load of magic in hc_open(). */
 	store_release(&h->magic, HC_MAGIC_WORD);
 	header_backup_write(c, h);

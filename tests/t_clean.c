@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
+#include "internal.h" /* the free map, for test_free_map_bits_come_back */
 
 #define NKEYS 12000u
 #define VLEN 200u
@@ -324,6 +325,66 @@ static void test_maintain_frees_ahead_of_writers(void **state)
 	hc_unlink(name);
 }
 
+/* Clear every bit of the free map, as processes killed between freeing a
+ * block and marking it would leave it. */
+static void free_map_lose(hc_cache *c)
+{
+	for (uint32_t i = 0; i < c->nmap; i++)
+		store_relaxed(&c->free_map[i], 0);
+	assert_int_equal(block_free_count(c, UINT32_MAX), 0);
+}
+
+/* The free map is a hint beside the block words: bits a killed process
+ * never set come back when its slot is reaped, and with check --repair;
+ * then writes use those blocks, evicting and cleaning nothing. */
+static void test_free_map_bits_come_back(void **state)
+{
+	hc_cache *c = make_segment(), *w;
+	hc_check_result r;
+	hc_stats st, after;
+
+	(void)state;
+	for (unsigned i = 0; i < NKEYS / 4; i++)
+		assert_hc_ok(put(c, i, 0));
+	assert_hc_ok(hc_stats_get(c, &st));
+	assert_true(st.blocks_free > 8);
+	assert_int_equal(block_free_count(c, UINT32_MAX), st.blocks_free);
+
+	int ready[2];
+	char byte = 0;
+
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork_attached(name, &w);
+
+	if (pid == 0) {
+		if (write(ready[1], "x", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	assert_int_equal(read(ready[0], &byte, 1), 1); /* it holds a slot */
+	close(ready[0]);
+	close(ready[1]);
+	free_map_lose(c);
+	kill(pid, SIGKILL);
+	wait_status(pid);
+	assert_true(hc_reap(c) >= 1);
+	assert_int_equal(block_free_count(c, UINT32_MAX), st.blocks_free);
+
+	free_map_lose(c);
+	assert_true(hc_check(c, 1, NULL, NULL, &r) >= 0);
+	assert_int_equal(block_free_count(c, UINT32_MAX), st.blocks_free);
+	for (unsigned i = NKEYS / 4; i < NKEYS; i++)
+		assert_hc_ok(put(c, i, 0));
+	assert_hc_ok(hc_stats_get(c, &after));
+	assert_int_equal(after.evictions, st.evictions);
+	assert_int_equal(after.blocks_cleaned, st.blocks_cleaned);
+	assert_int_equal(count_lost(c), 0);
+	assert_check_clean(c);
+	hc_close(c);
+	hc_unlink(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_kill_mid_clean_loses_nothing),
 		cmocka_unit_test(test_walks_in_steps_and_detach_finishes),
 		cmocka_unit_test(test_maintain_frees_ahead_of_writers),
+		cmocka_unit_test(test_free_map_bits_come_back),
 	};
 
 	return run_tap_group(tests, NULL, NULL);
