@@ -252,6 +252,58 @@ int index_find_passes(hc_cache *c, const struct key *k, struct found *f)
 	return HC_ENOTFOUND;
 }
 
+/* What a visit of key_passes() says of the slot it was shown. */
+enum visit { VISIT_ON, VISIT_DONE };
+
+/* What a pass_end callback of key_passes() asks for. */
+enum pass_end { END_PROVE, END_AGAIN, END_STOP };
+
+struct key_pass {
+	hc_cache *c;
+	const struct key *k;
+	enum visit (*visit)(struct key_pass *kp, uint32_t b, unsigned i,
+	                    uint64_t w);
+	enum pass_end (*end)(struct key_pass *kp); /* NULL: END_PROVE */
+};
+
+/*
+ * Show KP->visit every slot of K's two buckets that is not a move marker
+ * (those the pass notes), pass after pass, until a visit says VISIT_DONE or
+ * KP->end says END_STOP (true), or a pass is settled (false; invariant 6).
+ * After each pass KP->end may ask for another one whatever the proof
+ * (END_AGAIN: a pass that changed slots confirms itself).  The walks of
+ * the write side all go through this; the get's look is index_find().
+ */
+static bool key_passes(struct key_pass *kp)
+{
+	hc_cache *c = kp->c;
+	uint32_t bs[2];
+	unsigned n = key_buckets(c, kp->k, bs);
+	struct pass p;
+
+	for (int tries = 0;; tries++) {
+		pass_begin(c, &p);
+		for (unsigned j = 0; j < n; j++) {
+			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+				hc_word *at = slot_at(c, bs[j], i);
+				/* Acquire: pairs with the publishing CAS. */
+				uint64_t w = load_acquire(at);
+
+				if (sw_is_marker(w))
+					pass_saw(&p, w, at);
+				else if (kp->visit(kp, bs[j], i, w) == VISIT_DONE)
+					return true;
+			}
+		}
+		enum pass_end e = kp->end != NULL ? kp->end(kp) : END_PROVE;
+
+		if (e == END_STOP)
+			return true;
+		if (e == END_PROVE && pass_settled(c, &p, tries))
+			return false;
+	}
+}
+
 /* Replace OLD in the slot by WORD.  A CLOCK bump since OLD was read does
  * not count as a change of item; anything else does. */
 bool index_swap(hc_cache *c, uint32_t bucket, unsigned slot, uint64_t old,
@@ -305,33 +357,26 @@ static int bucket_vacancy(hc_cache *c, uint32_t b, uint64_t *word)
 /* Withdraw our entry WORD, published in slot MINE of bucket MB, wherever
  * it is now (a move may have carried it to K's other bucket).  True if we
  * unlinked it. */
+struct unlink_pass {
+	struct key_pass kp;
+	uint64_t word;
+};
+
+static enum visit unlink_visit(struct key_pass *kp, uint32_t b, unsigned i,
+                               uint64_t w)
+{
+	uint64_t word = ((struct unlink_pass *)kp)->word;
+
+	return w != 0 && sw_loc(w) == sw_loc(word) && sw_fp(w) == sw_fp(word) &&
+	       index_unlink(kp->c, b, i, w) ? VISIT_DONE : VISIT_ON;
+}
+
 static bool unlink_mine(hc_cache *c, const struct key *k, uint32_t mb,
                         unsigned mine, uint64_t word)
 {
-	uint32_t bs[2];
-	unsigned n = key_buckets(c, k, bs);
-	struct pass p;
+	struct unlink_pass u = { { c, k, unlink_visit, NULL }, word };
 
-	if (index_unlink(c, mb, mine, word))
-		return true;
-	for (int tries = 0;; tries++) {
-		pass_begin(c, &p);
-		for (unsigned j = 0; j < n; j++) {
-			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-				uint64_t w = load_acquire(slot_at(c, bs[j], i));
-
-				if (sw_is_marker(w))
-					pass_saw(&p, w, slot_at(c, bs[j], i));
-				else if (w != 0 && sw_loc(w) == sw_loc(word) &&
-				         sw_fp(w) == sw_fp(word) &&
-				         index_unlink(c, bs[j], i, w))
-					return true;
-			}
-		}
-		if (pass_settled(c, &p, tries))
-			break;
-	}
-	return false;
+	return index_unlink(c, mb, mine, word) || key_passes(&u.kp);
 }
 
 /* Did a pass already see the write HDR is (in SEEN[0..N))?  A move or an
@@ -358,52 +403,62 @@ static bool seen_before(const struct found *seen, unsigned n,
  * in its write, an evictor its copy), so the pass is repeated.  Returns 0
  * when WORD stays published or lost to a newer entry.
  */
+struct resolve_pass {
+	struct key_pass kp;
+	uint64_t word;           /* ours */
+	bool exclusive;
+	unsigned ns, newest;     /* SEEN[0..NS): K's writes this pass */
+	bool others;             /* one of them is not ours */
+	struct found seen[2 * HC_BUCKET_SLOTS];
+};
+
+static enum visit resolve_visit(struct key_pass *kp, uint32_t b, unsigned i,
+                                uint64_t w)
+{
+	struct resolve_pass *r = (struct resolve_pass *)kp;
+	struct found *f = &r->seen[r->ns];
+
+	if (!slot_holds_now(kp->c, kp->k, b, i, f) ||
+	    seen_before(r->seen, r->ns, &f->hdr))
+		return VISIT_ON;
+	r->others |= sw_loc(f->word) != sw_loc(r->word);
+	if (item_newer(&f->hdr, &r->seen[r->newest].hdr))
+		r->newest = r->ns;
+	r->ns++;
+	return VISIT_ON;
+}
+
+static enum pass_end resolve_end(struct key_pass *kp)
+{
+	struct resolve_pass *r = (struct resolve_pass *)kp;
+	unsigned ns = r->ns, newest = r->newest;
+
+	if (r->exclusive && r->others)
+		return END_STOP;
+	r->ns = r->newest = 0;
+	r->others = false;
+	if (ns <= 1)
+		return END_PROVE;
+	for (unsigned e = 0; e < ns; e++)
+		if (e != newest &&
+		    index_unlink(kp->c, r->seen[e].bucket, r->seen[e].slot,
+		                 r->seen[e].word))
+			block_mark_dead_sized(kp->c, r->seen[e].word,
+			                      item_size(&r->seen[e].hdr));
+	return END_AGAIN; /* confirm by a pass that sees one */
+}
+
 static int resolve_duplicates(hc_cache *c, const struct key *k, uint32_t mb,
                               unsigned mine, uint64_t word, bool exclusive)
 {
-	uint32_t bs[2];
-	unsigned n = key_buckets(c, k, bs);
-	struct found seen[2 * HC_BUCKET_SLOTS];
-	struct pass p;
+	struct resolve_pass r = { { c, k, resolve_visit, resolve_end }, word,
+	                          exclusive, 0, 0, false, { { 0 } } };
 
-	/* The publishing CAS was a full barrier: this pass sees every entry
-	 * published before ours, and any move in its way repeats it. */
-	for (int tries = 0;; tries++) {
-		unsigned ns = 0, newest = 0;
-		bool others = false;
-
-		pass_begin(c, &p);
-		for (unsigned j = 0; j < n; j++) {
-			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-				uint64_t w = load_relaxed(slot_at(c, bs[j], i));
-
-				if (sw_is_marker(w))
-					pass_saw(&p, w, slot_at(c, bs[j], i));
-				if (!slot_holds_now(c, k, bs[j], i, &seen[ns]) ||
-				    seen_before(seen, ns, &seen[ns].hdr))
-					continue;
-				others |= sw_loc(seen[ns].word) != sw_loc(word);
-				if (item_newer(&seen[ns].hdr, &seen[newest].hdr))
-					newest = ns;
-				ns++;
-			}
-		}
-		if (exclusive && others)
-			return unlink_mine(c, k, mb, mine, word) ? HC_EEXISTS
-			                                         : INDEX_LOST;
-		if (ns > 1) {
-			for (unsigned e = 0; e < ns; e++)
-				if (e != newest &&
-				    index_unlink(c, seen[e].bucket, seen[e].slot,
-				                 seen[e].word))
-					block_mark_dead_sized(c, seen[e].word,
-					                      item_size(&seen[e].hdr));
-			continue; /* confirm by a pass that sees one */
-		}
-		if (pass_settled(c, &p, tries))
-			break;
-	}
-	return 0;
+	/* The publishing CAS was a full barrier: the first pass sees every
+	 * entry published before ours, and any move in its way repeats it. */
+	if (!key_passes(&r.kp))
+		return 0;
+	return unlink_mine(c, k, mb, mine, word) ? HC_EEXISTS : INDEX_LOST;
 }
 
 /* ---- moves (invariants 6 and 7) ---- */
@@ -606,77 +661,78 @@ int index_publish_new(hc_cache *c, const struct key *k, uint64_t word,
 
 /* Unlink every entry of K (there is one, or transiently two).  Returns how
  * many of them had not expired at NOW (ms). */
+struct remove_pass {
+	struct key_pass kp;
+	uint64_t now;
+	int live;
+};
+
+static enum visit remove_visit(struct key_pass *kp, uint32_t b, unsigned i,
+                               uint64_t w)
+{
+	struct remove_pass *r = (struct remove_pass *)kp;
+	const struct key *k = kp->k;
+	struct found f;
+
+	/* A failed unlink means the slot changed: an evictor may have
+	 * moved the item, so look at the slot again (bounded). */
+	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+		if (!slot_holds_now(kp->c, k, b, i, &f))
+			break;
+		if (!index_unlink(kp->c, b, i, f.word))
+			continue;
+		block_mark_dead_sized(kp->c, f.word, item_size(&f.hdr));
+		if (!item_expired_at(&f.hdr, r->now) &&
+		    !item_invalidated(kp->c, &f.hdr, f.at, k->ptr, k->len))
+			r->live++;
+		break;
+	}
+	return VISIT_ON;
+}
+
 int index_remove_key(hc_cache *c, const struct key *k, uint64_t now)
 {
-	uint32_t bs[2];
-	unsigned n = key_buckets(c, k, bs);
-	struct found f;
-	struct pass p;
-	int live = 0;
+	struct remove_pass r = { { c, k, remove_visit, NULL }, now, 0 };
 
-	for (int pass = 0;; pass++) {
-		pass_begin(c, &p);
-		for (unsigned j = 0; j < n; j++) {
-			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-				uint64_t w = load_relaxed(slot_at(c, bs[j], i));
-
-				if (sw_is_marker(w))
-					pass_saw(&p, w, slot_at(c, bs[j], i));
-				/* A failed unlink means the slot changed: an
-				 * evictor may have moved the item, so look at
-				 * the slot again (bounded). */
-				for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
-					if (!slot_holds_now(c, k, bs[j], i, &f))
-						break;
-					if (!index_unlink(c, bs[j], i, f.word))
-						continue;
-					block_mark_dead_sized(c, f.word,
-					                      item_size(&f.hdr));
-					if (!item_expired_at(&f.hdr, now) &&
-					    !item_invalidated(c, &f.hdr, f.at,
-					                      k->ptr, k->len))
-						live++;
-					break;
-				}
-			}
-		}
-		if (pass_settled(c, &p, pass))
-			break;
-	}
-	return live;
+	key_passes(&r.kp);
+	return r.live;
 }
 
 /* The slot of K's buckets that locates the item at LOC of generation GEN
  * (an evictor's question about an item of its block). */
+struct locate_pass {
+	struct key_pass kp;
+	uint64_t loc, gen;
+	uint32_t bucket;
+	unsigned slot;
+	uint64_t word;
+};
+
+static enum visit locate_visit(struct key_pass *kp, uint32_t b, unsigned i,
+                               uint64_t w)
+{
+	struct locate_pass *l = (struct locate_pass *)kp;
+
+	if (w == 0 || sw_loc(w) != l->loc || sw_gen(w) != (l->gen & SW_GEN_MASK))
+		return VISIT_ON;
+	l->bucket = b;
+	l->slot = i;
+	l->word = w;
+	return VISIT_DONE;
+}
+
 bool index_locate_item(hc_cache *c, const struct key *k, uint64_t loc,
                        uint64_t gen, uint32_t *bucket, unsigned *slot,
                        uint64_t *word)
 {
-	uint32_t bs[2];
-	unsigned n = key_buckets(c, k, bs);
-	struct pass p;
+	struct locate_pass l = { { c, k, locate_visit, NULL }, loc, gen, 0, 0, 0 };
 
-	for (int tries = 0;; tries++) {
-		pass_begin(c, &p);
-		for (unsigned j = 0; j < n; j++) {
-			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-				uint64_t w = load_acquire(slot_at(c, bs[j], i));
-
-				if (sw_is_marker(w))
-					pass_saw(&p, w, slot_at(c, bs[j], i));
-				else if (w != 0 && sw_loc(w) == loc &&
-				         sw_gen(w) == (gen & SW_GEN_MASK)) {
-					*bucket = bs[j];
-					*slot = i;
-					*word = w;
-					return true;
-				}
-			}
-		}
-		if (pass_settled(c, &p, tries))
-			break;
-	}
-	return false;
+	if (!key_passes(&l.kp))
+		return false;
+	*bucket = l.bucket;
+	*slot = l.slot;
+	*word = l.word;
+	return true;
 }
 
 /* Finish or undo the move logged in process slot SLOT, whose holder died
