@@ -3,6 +3,7 @@
  * set costs, under valgrind (bench/callgrind.sh runs it).
  *
  *   opcount prepare --segment NAME --items N --state get|set
+ *                   [--latency-every N] (default 64; 0: none timed)
  *   opcount run     --segment NAME --items N --bench get_hit|get_miss|set
  *                   --ops N
  *   opcount remove  --segment NAME
@@ -96,6 +97,9 @@ static void make_key(uint64_t i, char *key)
 
 /* ---- prepare ------------------------------------------------------------ */
 
+/* prepare --latency-every: the segment's creation option (0: off). */
+static uint32_t latency_every;
+
 static void prepare(const char *name, uint64_t items, bool steady)
 {
 	unsigned char value[VALUE_LEN];
@@ -113,6 +117,7 @@ static void prepare(const char *name, uint64_t items, bool steady)
 	cfg.max_key = KEY_LEN;
 	cfg.max_value = VALUE_LEN;
 	cfg.avg_item_size = ITEM_LEN;
+	cfg.latency_every = latency_every == 0 ? HC_LATENCY_OFF : latency_every;
 	/* Item memory for twice the items and its index, plus a guess at
 	 * the fixed part; grown until the smallest segment fits. */
 	cfg.size = items * (2 * ITEM_LEN + 40) + (64u << 10);
@@ -230,6 +235,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 	        "usage: opcount prepare --segment NAME --items N --state get|set\n"
+	        "                       [--latency-every N]\n"
 	        "       opcount run --segment NAME --items N "
 	        "--bench get_hit|get_miss|set --ops N\n"
 	        "       opcount remove --segment NAME\n");
@@ -259,9 +265,11 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "", *name = NULL;
 	const char *state = NULL, *bench = NULL;
-	uint64_t items = 0, ops = 0;
+	uint64_t items = 0, ops = 0, every = 64;
 	bool have_ops = false;
 	enum bench b = GET_HIT;
+
+	latency_every = 64;
 
 	if (strcmp(cmd, "prepare") != 0 && strcmp(cmd, "run") != 0 &&
 	    strcmp(cmd, "remove") != 0) {
@@ -287,6 +295,10 @@ int main(int argc, char **argv)
 		} else if (strcmp(opt, "--items") == 0) {
 			if (!parse_count(opt, arg, 1, 100000000, &items))
 				return usage();
+		} else if (strcmp(opt, "--latency-every") == 0) {
+			if (!parse_count(opt, arg, 0, 1000000, &every))
+				return usage();
+			latency_every = (uint32_t)every;
 		} else if (strcmp(opt, "--ops") == 0) {
 			if (!parse_count(opt, arg, 0, 1000000000, &ops))
 				return usage();

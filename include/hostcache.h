@@ -136,7 +136,13 @@ typedef struct hc_config {
 	                           this share of item memory, making room moves
 	                           live items out of the block with the most dead
 	                           bytes instead of evicting (default 90) */
+	uint32_t latency_every; /* time one get and one set in this many, per
+	                           thread, into the segment's latency histograms
+	                           (hc_latency_get; default 64; HC_LATENCY_OFF:
+	                           none) */
 } hc_config;
+
+#define HC_LATENCY_OFF 0xffffffffu
 
 void hc_config_init(hc_config *cfg);
 
@@ -427,6 +433,37 @@ int hc_stats_get(hc_cache *c, hc_stats *out);
 
 /* Counters of the calling attachment alone, since it attached. */
 int hc_stats_self(hc_cache *c, hc_stats *out);
+
+/*
+ * Latency: every process times one get and one set in latency_every (a
+ * creation option, per thread; the others pay a countdown) from entry to
+ * return, into histograms in its process slot.  Bucket 0 holds times
+ * under 32 ns; then four buckets per power of two, each a fifth to a
+ * quarter wide, up to the last, which holds everything from about 23 ms.
+ */
+#define HC_LATENCY_BUCKETS 80
+
+typedef struct hc_latency {
+	uint32_t every;          /* one operation in this many is timed; 0: none */
+	uint64_t get[HC_LATENCY_BUCKETS]; /* timed gets (hc_get, hc_get_ex,
+	                                    and the gets of the calls built on
+	                                    them) by bucket */
+	uint64_t set[HC_LATENCY_BUCKETS]; /* timed stores: set, add, replace,
+	                                    cas, hc_set_ex, lease fills */
+} hc_latency;
+
+/* The histograms of every process slot, summed: since the segment was
+ * created.  Two readings apart give the latency between them. */
+int hc_latency_get(hc_cache *c, hc_latency *out);
+
+/* Bucket I's bounds in ns: [lower, upper); the last one's upper is
+ * UINT64_MAX. */
+void hc_latency_bucket(unsigned i, uint64_t *lower, uint64_t *upper);
+
+/* The latency under which a share Q (0..1) of HIST's operations took: the
+ * upper bound of the bucket where that share is reached (its lower bound
+ * for the last bucket), or 0 for an empty histogram. */
+uint64_t hc_latency_quantile(const uint64_t hist[HC_LATENCY_BUCKETS], double q);
 
 /* Static facts about a segment. */
 typedef struct hc_info {

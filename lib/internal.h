@@ -23,6 +23,7 @@
  *   blocks  block.c    the block log: states, claim, append, commit, seal,
  *                      dead accounting
  *   base    lock.c     process-slot locks: who is alive
+ *           latency.c  timing one operation in N into per-slot histograms
  *           error.c    error codes and messages
  *
  * Functions named do_* expect the caller to hold the handle's append lock.
@@ -96,6 +97,9 @@ struct hc_cache {
 	struct hc_lease_entry *leases;
 	unsigned char *items;
 	uint32_t ninval, nleases, stale_grace_ms, clean_watermark_pct;
+	uint32_t latency_every;   /* 0: no operation is timed */
+	uint32_t latency_cap;     /* the largest countdown of this handle:
+	                             latency_every, UINT32_MAX with none */
 	unsigned char delimiter;
 
 	uint64_t size;
@@ -504,6 +508,29 @@ void lease_sleep(struct hc_lease_entry *e, uint64_t h, uint64_t ms);
 void lease_release(struct hc_lease_entry *e, uint64_t key, uint64_t owner);
 struct hc_lease_entry *lease_entry(hc_cache *c, const hc_lease *lease);
 void lease_release_slot(hc_cache *c, unsigned slot);
+
+/* latency.c: one get and one set in latency_every timed, per thread. */
+enum latency_op { LATENCY_GET, LATENCY_SET };
+extern __thread uint32_t hc_latency_countdown;
+uint64_t latency_arm(const hc_cache *c);
+void latency_record(hc_cache *c, enum latency_op op, uint64_t t0);
+
+/* At the start of an operation: is this one to be timed (then the caller
+ * calls latency_arm())?  The untimed ones pay this countdown, and nothing
+ * else: the timed ones go through a function of their own, so that the
+ * untimed path keeps no start time across the operation. */
+HC_HOT bool latency_due(const hc_cache *c)
+{
+	uint32_t n = hc_latency_countdown;
+
+	/* A countdown above the cap was started for a segment of another
+	 * latency_every (one thread, two segments): start again. */
+	if (likely(c != NULL && n > 1 && n <= c->latency_cap)) {
+		hc_latency_countdown = n - 1;
+		return false;
+	}
+	return c != NULL;
+}
 
 /* evict.c */
 int evict_one(hc_cache *c, bool may_clean);

@@ -46,6 +46,7 @@
                                          window; one live-bytes word each */
 #define HC_MAX_ITEM_MEMORY (1ULL << 39) /* 36-bit slot location in 8-byte units */
 #define HC_RESERVE_BLOCKS 4u         /* free blocks kept for evictors */
+#define HC_LAT_BUCKETS 80u           /* latency histogram (latency.c) */
 #ifndef HC_MAX_TAGS
 #define HC_MAX_TAGS 4u
 #endif
@@ -87,8 +88,10 @@ struct hc_header {
 	uint32_t stale_grace_ms; /* expired items stay usable as stale this long */
 	uint32_t clean_watermark_pct; /* evict only with live data above this
 	                                 share of item memory; else clean */
+	uint32_t latency_every; /* time one get and one set in this many
+	                           (latency.c); 0: none */
+	uint32_t pad1b;
 	hc_word index_moves;    /* entries moved between buckets (index.c) */
-	uint64_t pad1b;
 	/* Global words, each alone on its line: they are written rarely (once
 	 * per block seal, per invalidation), read often. */
 	hc_word seal_seq;       /* next seal sequence number (fetch-add) */
@@ -162,11 +165,11 @@ _Static_assert(HC_NCOUNTERS_USED <= HC_NCOUNTERS, "counter room");
 enum hc_proc_state { HC_PROC_FREE = 0, HC_PROC_ATTACHED = 1 };
 
 /*
- * A process slot: one per attachment, 512 bytes (counters of neighbours on
+ * A process slot: one per attachment, 2 KiB (counters of neighbours on
  * other lines).  Slot i is held by whoever holds the open-file-description
  * lock on byte i of the segment file; only the holder writes the slot,
- * except `counters` and `cas_seq`, which the threads of the holding process
- * update with atomic adds.  Others read everything relaxed, for display and
+ * except `counters`, `latency` and `cas_seq`, which the threads of the
+ * holding process update with atomic adds.  Others read everything relaxed, for display and
  * for summing statistics.
  */
 struct hc_proc {
@@ -184,8 +187,12 @@ struct hc_proc {
 	 * | slot, and the slot word moved. */
 	hc_word move[3];
 	hc_word pad1[5];
+	/* Timed operations by latency bucket (latency.c), get then set:
+	 * like the counters, never zeroed. */
+	hc_word latency[2][HC_LAT_BUCKETS];
+	hc_word pad2[32];
 };
-_Static_assert(sizeof(struct hc_proc) == 512, "proc slot size");
+_Static_assert(sizeof(struct hc_proc) == 2048, "proc slot size");
 #define MOVE_LOGGED 8u /* in move[0]: a move is in flight */
 
 /*

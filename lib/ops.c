@@ -143,8 +143,9 @@ static int store_publish(hc_cache *c, const struct key *k, uint64_t word,
 	return HC_EBUSY;
 }
 
-int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
-               size_t vlen, const struct store_req *r)
+static int store_untimed(hc_cache *c, const void *key, size_t klen,
+                         const void *val, size_t vlen,
+                         const struct store_req *r)
 {
 	struct hc_item hdr;
 	struct key k;
@@ -187,6 +188,18 @@ int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
 	if (r->cas_out != NULL)
 		*r->cas_out = item_cas(&hdr);
 	return 0;
+}
+
+/* Every write of a new value; one in latency_every timed. */
+int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
+               size_t vlen, const struct store_req *r)
+{
+	uint64_t t0 = latency_due(c) ? latency_arm(c) : 0;
+	int rc = store_untimed(c, key, klen, val, vlen, r);
+
+	if (unlikely(t0 != 0))
+		latency_record(c, LATENCY_SET, t0);
+	return rc;
 }
 
 static int store(hc_cache *c, const void *key, size_t klen, const void *val,
@@ -409,8 +422,8 @@ int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
 
 /* hc_get() and hc_get_ex(), each with its own copy of this: INFO may be
  * NULL, and then only the length goes to *VLEN (if not NULL). */
-HC_HOT int get(hc_cache *c, const void *key, size_t klen, void *buf,
-               size_t cap, hc_item_info *info, size_t *vlen)
+HC_HOT int get_untimed(hc_cache *c, const void *key, size_t klen, void *buf,
+                       size_t cap, hc_item_info *info, size_t *vlen)
 {
 	struct found f;
 	struct key k;
@@ -442,6 +455,27 @@ HC_HOT int get(hc_cache *c, const void *key, size_t klen, void *buf,
 	}
 	counter_add(c, HC_CTR_MISSES, 1);
 	return hc_ret(HC_ENOTFOUND);
+}
+
+static __attribute__((noinline)) int
+get_timed(hc_cache *c, const void *key, size_t klen, void *buf, size_t cap,
+          hc_item_info *info, size_t *vlen)
+{
+	uint64_t t0 = latency_arm(c);
+	int rc = get_untimed(c, key, klen, buf, cap, info, vlen);
+
+	if (t0 != 0)
+		latency_record(c, LATENCY_GET, t0);
+	return rc;
+}
+
+/* The same, one in latency_every timed (latency.c). */
+HC_HOT int get(hc_cache *c, const void *key, size_t klen, void *buf,
+               size_t cap, hc_item_info *info, size_t *vlen)
+{
+	if (unlikely(latency_due(c)))
+		return get_timed(c, key, klen, buf, cap, info, vlen);
+	return get_untimed(c, key, klen, buf, cap, info, vlen);
 }
 
 HC_API int hc_get_ex(hc_cache *c, const void *key, size_t klen, void *buf,

@@ -32,6 +32,7 @@
 #define HC_DEFAULT_MAX_PROCS 64u
 #define HC_DEFAULT_AVG_ITEM 80u
 #define HC_DEFAULT_WATERMARK_PCT 90u
+#define HC_DEFAULT_LATENCY_EVERY 64u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
 #define HC_LAYOUT_REVISION 6u
@@ -212,6 +213,10 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 	if (g->max_key > HC_MAX_KEY_LIMIT)
 		return hc_fail(HC_EINVAL, "max_key %u is over the limit of %u bytes",
 		               g->max_key, HC_MAX_KEY_LIMIT);
+	if (cfg->latency_every > 1000000 && cfg->latency_every != HC_LATENCY_OFF)
+		return hc_fail(HC_EINVAL, "latency_every %u is over 1000000 (time "
+		               "one operation in at most a million, or none with "
+		               "HC_LATENCY_OFF)", cfg->latency_every);
 	if (cfg->clean_watermark_pct > 100)
 		return hc_fail(HC_EINVAL, "clean_watermark_pct %u is over 100",
 		               cfg->clean_watermark_pct);
@@ -324,7 +329,7 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	    h->max_value > block_value_room(h->block_size, h->max_key) ||
 	    h->reserve_blocks != HC_RESERVE_BLOCKS ||
 	    h->ttl_jitter_pct > HC_MAX_JITTER_PCT ||
-	    h->clean_watermark_pct > 100 ||
+	    h->clean_watermark_pct > 100 || h->latency_every > 1000000 ||
 	    h->ninval != HC_NINVAL || h->nleases != lease_count(h->max_procs))
 		return hc_fail(HC_ECORRUPT, "segment header holds an impossible "
 		               "configuration");
@@ -436,6 +441,8 @@ static void handle_bind(hc_cache *c, const struct hc_header *h)
 	c->ninval = h->ninval;
 	c->nleases = h->nleases;
 	c->stale_grace_ms = h->stale_grace_ms;
+	c->latency_every = h->latency_every <= 1000000 ? h->latency_every : 0;
+	c->latency_cap = c->latency_every ? c->latency_every : UINT32_MAX;
 	/* 0 in a segment made before the option existed: the default. */
 	c->clean_watermark_pct = h->clean_watermark_pct ? h->clean_watermark_pct
 	                                                : HC_DEFAULT_WATERMARK_PCT;
@@ -565,6 +572,9 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	h->ninval = g.ninval;
 	h->nleases = g.nleases;
 	h->stale_grace_ms = cfg->stale_grace_ms;
+	h->latency_every = cfg->latency_every == HC_LATENCY_OFF ? 0
+	                   : cfg->latency_every ? cfg->latency_every
+	                   : HC_DEFAULT_LATENCY_EVERY;
 	h->clean_watermark_pct = cfg->clean_watermark_pct
 	                         ? cfg->clean_watermark_pct : HC_DEFAULT_WATERMARK_PCT;
 	store_relaxed(&h->seal_seq, 1);

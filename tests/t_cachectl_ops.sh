@@ -119,7 +119,7 @@ problems=$(awk '
 	/^#/ || /^$/ { next }
 	{
 		name = $1; sub(/\{.*/, "", name)
-		if (name !~ /^hostcache_[a-z_]+$/) print "bad name " name
+		if (name !~ /^hostcache_[a-z0-9_]+$/) print "bad name " name
 		if (!(name in help) || !(name in type)) print "unannounced " name
 		if (type[name] == "counter" && name !~ /_total$/) print "counter " name
 		if ($NF !~ /^[0-9]+(\.[0-9]+)?$/) print "bad value " $0
@@ -370,6 +370,30 @@ expect_failure 2 'bad SECONDS' "touch refuses SECONDS that are not a number"
 run del "$SEG" 't:bin\x00\xff\x5c' --escaped
 run get "$SEG" 't:bin\x00\xff\x5c' --escaped
 expect_failure 1 'not found' "del --escaped removes the binary key"
+
+# ---------------------------------------------------------------------
+# Latency: create --latency-every, and stats shows the quantiles
+
+LAT=hc-t-ops-lat-$$
+SEGMENTS="$SEGMENTS $LAT"
+run create "$LAT" --size 4M --latency-every 1
+for i in 1 2 3 4 5; do "$CACHECTL" set "$LAT" "k$i" v >/dev/null; done
+run stats "$LAT" --json
+has_line '"latency_every":1,' && has_line '"set_timed":5,' &&
+    has_line '"set_p50_ns":[1-9][0-9]*,' && has_line '"get_p99_ns":0,'
+check "stats shows store latency from every operation timed (5 sets, no gets)"
+run stats "$LAT" --prometheus
+has_line '^hostcache_set_p999_nanoseconds\{segment="/'"$LAT"'"\} [1-9]'
+check "stats --prometheus exports the latency quantiles"
+"$CACHECTL" destroy "$LAT"
+run create "$LAT" --latency-every off
+[ "$status" -eq 0 ] && "$CACHECTL" set "$LAT" k v &&
+    "$CACHECTL" stats "$LAT" --json | grep -q '"latency_every":0,"get_timed":0,'
+check "create --latency-every off times nothing"
+"$CACHECTL" destroy "$LAT"
+run create "$LAT" --latency-every 0
+expect_failure 2 'latency-every.*from 1 to 1000000, or off' \
+    "create refuses --latency-every 0"
 
 # ---------------------------------------------------------------------
 # Every command has --help

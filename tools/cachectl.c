@@ -55,7 +55,8 @@ static const struct option_spec create_options[] = {
 	{"max-procs", true, false}, {"max-key", true, false},
 	{"max-value", true, false}, {"ttl-jitter", true, false},
 	{"delimiter", true, false}, {"clean-watermark", true, false},
-	{"avg-item", true, false}, {NULL, false, false},
+	{"avg-item", true, false}, {"latency-every", true, false},
+	{NULL, false, false},
 };
 _Static_assert(sizeof create_options / sizeof create_options[0] - 1 <=
                MAX_OPTIONS, "create takes more options than args can hold");
@@ -111,7 +112,7 @@ static const struct command commands[] = {
 	{"create",
 	 "NAME [--size 64M] [--mode 0600] [--max-procs N] [--max-key N] "
 	 "[--max-value N] [--ttl-jitter PCT] [--delimiter C] "
-	 "[--clean-watermark PCT] [--avg-item BYTES]",
+	 "[--clean-watermark PCT] [--avg-item BYTES] [--latency-every N]",
 	 "Create the segment NAME (\"name\" or \"/name\") in /dev/shm.\n"
 	 "  --size       segment bytes, with K, M or G (default 64M)\n"
 	 "  --mode       octal file mode (default 0600; 0660 shares with "
@@ -133,6 +134,9 @@ static const struct command commands[] = {
 	 "  --avg-item   expected bytes per item (header, key and value): "
 	 "3/2 index\n               slots per BYTES of item memory "
 	 "(32-65536; default 80)\n"
+	 "  --latency-every  time one get and one set in N per thread, for "
+	 "the\n               latency quantiles of stats (1-1000000 or off; "
+	 "default 64)\n"
 	 "Fails if NAME exists, or says what would fit if the "
 	 "configuration cannot work.\n",
 	 name_only, create_options, cmd_create},

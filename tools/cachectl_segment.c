@@ -53,6 +53,14 @@ static int config_from_options(const struct args *a, hc_config *cfg)
 	     cfg->avg_item_size > 65536))
 		return bad_option_value(cmd, "avg-item", v,
 		                        "bytes from 32 to 65536");
+	if ((v = option_value(a, "latency-every")) != NULL) {
+		if (strcmp(v, "off") == 0)
+			cfg->latency_every = HC_LATENCY_OFF;
+		else if (!parse_count(v, &cfg->latency_every) ||
+		         cfg->latency_every > 1000000)
+			return bad_option_value(cmd, "latency-every", v,
+			                        "a number from 1 to 1000000, or off");
+	}
 	if ((v = option_value(a, "delimiter")) != NULL &&
 	    !parse_delimiter(v, &cfg->delimiter))
 		return bad_option_value(cmd, "delimiter", v, "one printable "

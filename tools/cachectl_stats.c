@@ -26,11 +26,59 @@ struct stat_field {
 	const char *help;   /* for Prometheus' # HELP */
 };
 
-#define STAT_FIELDS_MAX 48
+#define STAT_FIELDS_MAX 56
+
+/* The timed operations of a histogram. */
+static uint64_t latency_samples(const uint64_t *hist)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < HC_LATENCY_BUCKETS; i++)
+		n += hist[i];
+	return n;
+}
+
+/* Get and set latency quantiles (ns, since the segment was created, from
+ * one operation in l->every), after the counters at F.  Returns the
+ * number filled in. */
+static int collect_latency_fields(const hc_latency *l, struct stat_field *f)
+{
+	const struct stat_field fields[] = {
+		{"latency_every", l->every, STAT_GAUGE,
+		 "hostcache_latency_sample_every",
+		 "One get and one set in this many are timed, per thread (0: "
+		 "none)."},
+		{"get_timed", latency_samples(l->get), STAT_COUNTER,
+		 "hostcache_get_timed_total", "Gets timed for the quantiles."},
+		{"get_p50_ns", hc_latency_quantile(l->get, 0.5), STAT_GAUGE,
+		 "hostcache_get_p50_nanoseconds",
+		 "Median get latency (within 25 %), since creation."},
+		{"get_p99_ns", hc_latency_quantile(l->get, 0.99), STAT_GAUGE,
+		 "hostcache_get_p99_nanoseconds", "99th percentile get latency."},
+		{"get_p999_ns", hc_latency_quantile(l->get, 0.999), STAT_GAUGE,
+		 "hostcache_get_p999_nanoseconds",
+		 "99.9th percentile get latency."},
+		{"set_timed", latency_samples(l->set), STAT_COUNTER,
+		 "hostcache_set_timed_total", "Stores timed for the quantiles."},
+		{"set_p50_ns", hc_latency_quantile(l->set, 0.5), STAT_GAUGE,
+		 "hostcache_set_p50_nanoseconds",
+		 "Median store latency (within 25 %), since creation."},
+		{"set_p99_ns", hc_latency_quantile(l->set, 0.99), STAT_GAUGE,
+		 "hostcache_set_p99_nanoseconds",
+		 "99th percentile store latency."},
+		{"set_p999_ns", hc_latency_quantile(l->set, 0.999), STAT_GAUGE,
+		 "hostcache_set_p999_nanoseconds",
+		 "99.9th percentile store latency."},
+	};
+
+	memcpy(f, fields, sizeof(fields));
+	return (int)(sizeof(fields) / sizeof(fields[0]));
+}
 
 /* One list of fields for every output, so that the table, the JSON and
  * the metrics never disagree.  Returns the number filled in. */
-static int collect_stat_fields(const hc_stats *s, struct stat_field *f)
+static int collect_stat_fields(const hc_stats *s, const hc_latency *l,
+                               struct stat_field *f)
 {
 	const struct stat_field fields[] = {
 		{"gets", s->gets, STAT_COUNTER, "hostcache_gets_total",
@@ -127,10 +175,10 @@ static int collect_stat_fields(const hc_stats *s, struct stat_field *f)
 	};
 	int count = (int)(sizeof(fields) / sizeof(fields[0]));
 
-	_Static_assert(sizeof(fields) / sizeof(fields[0]) <= STAT_FIELDS_MAX,
+	_Static_assert(sizeof(fields) / sizeof(fields[0]) + 9 <= STAT_FIELDS_MAX,
 	               "raise STAT_FIELDS_MAX");
 	memcpy(f, fields, sizeof(fields));
-	return count;
+	return count + collect_latency_fields(l, f + count);
 }
 
 /* Bytes cleaning wrote per byte the writes appended: what keeping every
@@ -339,10 +387,10 @@ int cmd_ps(const struct args *a)
 /* ------------------------------------------------------------------ */
 /* stats: table and JSON                                               */
 
-static void print_stats_table(const hc_stats *s)
+static void print_stats_table(const hc_stats *s, const hc_latency *l)
 {
 	struct stat_field f[STAT_FIELDS_MAX];
-	int count = collect_stat_fields(s, f);
+	int count = collect_stat_fields(s, l, f);
 
 	for (int i = 0; i < count; i++) {
 		char label[LABEL_WIDTH + 1];
@@ -408,12 +456,12 @@ static bool print_blocks_table(const hc_stats *s, const hc_info *info)
 	return print_table_rows(4, headers, right, title, 4, block_row, &rows);
 }
 
-static void print_stats_json(const hc_stats *s, const hc_info *info,
-                             const hc_proc_info *procs, unsigned nprocs,
-                             const struct args *a)
+static void print_stats_json(const hc_stats *s, const hc_latency *l,
+                             const hc_info *info, const hc_proc_info *procs,
+                             unsigned nprocs, const struct args *a)
 {
 	struct stat_field f[STAT_FIELDS_MAX];
-	int count = collect_stat_fields(s, f);
+	int count = collect_stat_fields(s, l, f);
 
 	putchar('{');
 	for (int i = 0; i < count; i++)
@@ -467,10 +515,11 @@ static void print_sample_start(const char *name, const char *segment)
 	print_label_value(segment);
 }
 
-static void print_prometheus_fields(const hc_stats *s, const char *segment)
+static void print_prometheus_fields(const hc_stats *s, const hc_latency *l,
+                                    const char *segment)
 {
 	struct stat_field f[STAT_FIELDS_MAX];
-	int count = collect_stat_fields(s, f);
+	int count = collect_stat_fields(s, l, f);
 
 	for (int i = 0; i < count; i++) {
 		if (f[i].metric == NULL)
@@ -556,14 +605,15 @@ static void print_prometheus_procs(const hc_proc_info *procs, unsigned n,
 	}
 }
 
-static void print_stats_prometheus(const hc_stats *s, const hc_info *info,
+static void print_stats_prometheus(const hc_stats *s, const hc_latency *l,
+                                   const hc_info *info,
                                    const hc_proc_info *procs,
                                    unsigned nprocs)
 {
 	char *segment = escape_alloc(info->name, strlen(info->name));
 	const char *label = segment != NULL ? segment : info->name;
 
-	print_prometheus_fields(s, label);
+	print_prometheus_fields(s, l, label);
 	print_prometheus_blocks(s, info, label);
 	if (procs != NULL)
 		print_prometheus_procs(procs, nprocs, label);
@@ -579,19 +629,21 @@ static int show_stats(const struct args *a, hc_cache *c)
 	hc_proc_info *procs = NULL;
 	unsigned nprocs = 0;
 	hc_stats stats;
+	hc_latency lat;
 	hc_info info;
 	int err, status = STATUS_OK;
 
 	if ((err = hc_stats_get(c, &stats)) != 0 ||
+	    (err = hc_latency_get(c, &lat)) != 0 ||
 	    (err = hc_info_get(c, &info)) != 0 ||
 	    (per_process && (err = fetch_procs(c, &procs, &nprocs)) != 0))
 		return fail_hc(a, err);
 	if (option_given(a, "json")) {
-		print_stats_json(&stats, &info, procs, nprocs, a);
+		print_stats_json(&stats, &lat, &info, procs, nprocs, a);
 	} else if (option_given(a, "prometheus")) {
-		print_stats_prometheus(&stats, &info, procs, nprocs);
+		print_stats_prometheus(&stats, &lat, &info, procs, nprocs);
 	} else {
-		print_stats_table(&stats);
+		print_stats_table(&stats, &lat);
 		if ((option_given(a, "blocks") &&
 		     !print_blocks_table(&stats, &info)) ||
 		    (per_process &&
