@@ -167,8 +167,9 @@ check "top --iterations 3 prints a header and 3 lines with gets/s > 0 ($rates)"
 
 run top "$BUSY" --json --interval 0.2 --iterations 2
 line_count_is 2 && has_line '^\{"time_ns":[0-9]+,.*"gets_per_s":[1-9]' &&
-    has_line '"hit_ratio":0\.[0-9]+,"sets_per_s":[0-9]'
-check "top --json prints one object per interval with the rates"
+    has_line '"hit_ratio":0\.[0-9]+,"sets_per_s":[0-9]' &&
+    has_line '"get_p50_ns":[1-9][0-9]*,"get_p99_ns":[1-9][0-9]*,'
+check "top --json prints one object per interval with the rates and latency"
 
 run top "$BUSY" --interval 0
 expect_failure 2 'bad --interval' "top refuses an interval of 0"

@@ -38,6 +38,7 @@
 struct sample {
 	uint64_t when_ns;         /* CLOCK_MONOTONIC */
 	hc_stats stats;
+	hc_latency latency;
 	hc_proc_info *procs;      /* malloc'd */
 	unsigned nprocs;
 };
@@ -47,6 +48,9 @@ struct rates {
 	double seconds;
 	double gets, hits, sets, deletes, evictions, expirations, chances;
 	bool has_gets;            /* any gets in the interval: a hit ratio */
+	/* Latency quantiles of the operations timed in the interval, ns
+	 * (0: none timed): get then set, p50, p99, p999. */
+	uint64_t latency[2][3];
 };
 
 struct top {
@@ -158,7 +162,8 @@ static int take_sample(struct top *t, struct sample *s)
 
 	s->procs = NULL;
 	s->when_ns = monotonic_ns();
-	if ((err = hc_stats_get(t->c, &s->stats)) != 0)
+	if ((err = hc_stats_get(t->c, &s->stats)) != 0 ||
+	    (err = hc_latency_get(t->c, &s->latency)) != 0)
 		return err;
 	if (t->screen && (err = fetch_procs(t->c, &s->procs, &s->nprocs)) != 0)
 		return err;
@@ -168,6 +173,19 @@ static int take_sample(struct top *t, struct sample *s)
 static double per_second(uint64_t now, uint64_t before, double seconds)
 {
 	return now >= before ? (double)(now - before) / seconds : 0.0;
+}
+
+/* The quantiles of what was timed between two readings. */
+static void latency_between(const uint64_t *before, const uint64_t *now,
+                            uint64_t *q)
+{
+	static const double at[3] = {0.5, 0.99, 0.999};
+	uint64_t d[HC_LATENCY_BUCKETS];
+
+	for (unsigned i = 0; i < HC_LATENCY_BUCKETS; i++)
+		d[i] = now[i] >= before[i] ? now[i] - before[i] : 0;
+	for (int k = 0; k < 3; k++)
+		q[k] = hc_latency_quantile(d, at[k]);
 }
 
 static void rates_between(const hc_stats *b, const hc_stats *n,
@@ -203,6 +221,19 @@ static void format_ratio(const struct rates *r, char *buf, size_t cap)
 /* ------------------------------------------------------------------ */
 /* One line per interval                                               */
 
+/* A latency for a table: "-" when nothing was timed. */
+static void format_latency(uint64_t ns, char *buf, size_t cap)
+{
+	if (ns == 0)
+		snprintf(buf, cap, "-");
+	else if (ns < 10000)
+		snprintf(buf, cap, "%" PRIu64 "ns", ns);
+	else if (ns < 10000000)
+		snprintf(buf, cap, "%.1fus", (double)ns / 1e3);
+	else
+		snprintf(buf, cap, "%.1fms", (double)ns / 1e6);
+}
+
 static void print_line(struct top *t, const struct sample *now,
                        const struct rates *r)
 {
@@ -214,14 +245,19 @@ static void print_line(struct top *t, const struct sample *now,
 	format_bytes_short(s->bytes_live, live, sizeof(live));
 	format_bytes_short(s->bytes_dead, dead, sizeof(dead));
 	if (!t->header_printed) {
-		printf("%-8s  %10s  %6s  %10s  %11s  %10s  %10s  %10s  %5s\n",
-		       "TIME", "GETS/S", "HIT%", "SETS/S", "EVICTIONS/S", "ITEMS",
-		       "LIVE", "DEAD", "PROCS");
+		printf("%-8s  %10s  %6s  %10s  %11s  %10s  %10s  %10s  %5s  %9s  "
+		       "%9s\n", "TIME", "GETS/S", "HIT%", "SETS/S", "EVICTIONS/S",
+		       "ITEMS", "LIVE", "DEAD", "PROCS", "GET-P99", "SET-P99");
 		t->header_printed = true;
 	}
+	char get99[24], set99[24];
+
+	format_latency(r->latency[0][1], get99, sizeof(get99));
+	format_latency(r->latency[1][1], set99, sizeof(set99));
 	printf("%-8s  %10.0f  %6s  %10.0f  %11.0f  %10" PRIu64 "  %10s  %10s  "
-	       "%5" PRIu32 "\n", clock, r->gets, ratio, r->sets, r->evictions,
-	       s->items, live, dead, s->procs_attached);
+	       "%5" PRIu32 "  %9s  %9s\n", clock, r->gets, ratio, r->sets,
+	       r->evictions, s->items, live, dead, s->procs_attached, get99,
+	       set99);
 }
 
 static void print_json_line(const struct sample *now, const struct rates *r)
@@ -239,9 +275,15 @@ static void print_json_line(const struct sample *now, const struct rates *r)
 	       "\"evictions_per_s\":%.1f,\"expirations_per_s\":%.1f,"
 	       "\"second_chances_per_s\":%.1f,\"items\":%" PRIu64
 	       ",\"bytes_live\":%" PRIu64 ",\"bytes_dead\":%" PRIu64
-	       ",\"procs_attached\":%" PRIu32 "}\n", r->sets, r->deletes,
+	       ",\"procs_attached\":%" PRIu32, r->sets, r->deletes,
 	       r->evictions, r->expirations, r->chances, s->items,
 	       s->bytes_live, s->bytes_dead, s->procs_attached);
+	/* Quantiles of what was timed in the interval; 0: nothing was. */
+	printf(",\"get_p50_ns\":%" PRIu64 ",\"get_p99_ns\":%" PRIu64
+	       ",\"get_p999_ns\":%" PRIu64 ",\"set_p50_ns\":%" PRIu64
+	       ",\"set_p99_ns\":%" PRIu64 ",\"set_p999_ns\":%" PRIu64 "}\n",
+	       r->latency[0][0], r->latency[0][1], r->latency[0][2],
+	       r->latency[1][0], r->latency[1][1], r->latency[1][2]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -389,6 +431,17 @@ static void print_screen_header(FILE *f, const struct top *t,
 	        s->blocks_evicting);
 }
 
+static void print_latency_line(FILE *f, const struct rates *r)
+{
+	char q[2][3][24];
+
+	for (int op = 0; op < 2; op++)
+		for (int k = 0; k < 3; k++)
+			format_latency(r->latency[op][k], q[op][k], sizeof(q[op][k]));
+	fprintf(f, "latency p50/p99/p999: get %s / %s / %s   set %s / %s / %s\n",
+	        q[0][0], q[0][1], q[0][2], q[1][0], q[1][1], q[1][2]);
+}
+
 /* Draw the frame in memory, then write it at once: no flicker.  Every
  * line is cleared to its end, and the rest of the screen below. */
 static void draw_screen(const struct top *t, const struct sample *before,
@@ -403,6 +456,7 @@ static void draw_screen(const struct top *t, const struct sample *before,
 		return;
 	print_screen_header(f, t, now);
 	print_totals(f, r);
+	print_latency_line(f, r);
 	putc('\n', f);
 	print_procs_section(f, before, now, rows > 10 ? rows - 10 : 1);
 	fclose(f);
@@ -464,6 +518,8 @@ static int show(struct top *t, const struct sample *before,
 
 	rates_between(&before->stats, &now->stats,
 	              seconds_between(before, now), &r);
+	latency_between(before->latency.get, now->latency.get, r.latency[0]);
+	latency_between(before->latency.set, now->latency.set, r.latency[1]);
 	if (t->screen) {
 		draw_screen(t, before, now, &r);
 		return STATUS_OK;
