@@ -11,7 +11,7 @@
 #include <time.h>
 #include <sys/wait.h>
 
-#include "testutil.h"
+#include "segment_helpers.h"
 #include "internal.h" /* the free map, for test_free_map_bits_come_back */
 
 #define NKEYS 12000u
@@ -23,13 +23,7 @@ static char name[64];
  * item memory.  A roomy index, so that only the log is under test. */
 static hc_cache *make_segment(void)
 {
-	hc_config cfg;
-	hc_cache *c;
-
-	cfg = test_config(8u << 20, 8);
-	cfg.avg_item_size = 64;
-	assert_hc_ok(test_segment_create(name, sizeof name, "clean", &cfg, &c));
-	return c;
+	return test_segment_shaped(name, sizeof name, "clean", 8u << 20, 8, 64);
 }
 
 /* Key i's value in round r: self-describing, so a read can tell whose

@@ -7,21 +7,14 @@
  * and then stopped writing never leave a writer without room.
  */
 
-#include "testutil.h"
+#include "segment_helpers.h"
 
 static char name[64];
 
+/* A roomy index, so that what we observe is CLOCK, not a full bucket. */
 static hc_cache *make_segment(uint64_t size)
 {
-	hc_config cfg;
-	hc_cache *c;
-
-	cfg = test_config(size, 4);
-	/* A roomy index, so that what we observe is CLOCK, not a full
-	 * bucket. */
-	cfg.avg_item_size = 64;
-	assert_hc_ok(test_segment_create(name, sizeof name, "evict", &cfg, &c));
-	return c;
+	return test_segment_shaped(name, sizeof name, "evict", size, 4, 64);
 }
 
 static int put(hc_cache *c, const char *prefix, unsigned i, size_t vlen)

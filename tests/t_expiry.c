@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "testutil.h"
+#include "segment_helpers.h"
 
 static uint64_t now_ms(void)
 {
@@ -28,15 +28,6 @@ static void sleep_ms(uint64_t ms)
 	                       .tv_nsec = (long)(ms % 1000) * 1000000L };
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
 		;
-}
-
-static hc_item_info item_info(hc_cache *c, const void *key, size_t klen)
-{
-	char buf[256];
-	hc_item_info info;
-	memset(&info, 0, sizeof(info));
-	assert_hc_ok(hc_get_ex(c, key, klen, buf, sizeof(buf), &info));
-	return info;
 }
 
 static void test_short_ttl_expires(void **state)
@@ -75,7 +66,7 @@ static void test_zero_ttl_never_expires(void **state)
 	assert_hc_ok(hc_set(c, KEY("brief"), KEY("x"), 50));
 	sleep_ms(300);
 	assert_value(c, KEY("forever"), "young", 5);
-	assert_u64_equal(item_info(c, KEY("forever")).ttl_ms, 0);
+	assert_u64_equal(item_info_of(c, KEY("forever")).ttl_ms, 0);
 	/* The clock did move on for the other item. */
 	assert_missing(c, KEY("brief"));
 }
@@ -87,10 +78,10 @@ static void test_touch_extends_and_shortens(void **state)
 	assert_hc_ok(hc_touch(c, KEY("k"), 5000));
 	sleep_ms(300);
 	assert_value(c, KEY("k"), "kept", 4);
-	assert_in_range(item_info(c, KEY("k")).ttl_ms, 4000, 5000);
+	assert_in_range(item_info_of(c, KEY("k")).ttl_ms, 4000, 5000);
 
 	assert_hc_ok(hc_touch(c, KEY("k"), 50));
-	assert_in_range(item_info(c, KEY("k")).ttl_ms, 0, 50);
+	assert_in_range(item_info_of(c, KEY("k")).ttl_ms, 0, 50);
 	sleep_ms(200);
 	assert_missing(c, KEY("k"));
 }
@@ -102,7 +93,7 @@ static void test_touch_zero_removes_expiry(void **state)
 	assert_hc_ok(hc_touch(c, KEY("k"), 0));
 	sleep_ms(300);
 	assert_value(c, KEY("k"), "kept", 4);
-	assert_u64_equal(item_info(c, KEY("k")).ttl_ms, 0);
+	assert_u64_equal(item_info_of(c, KEY("k")).ttl_ms, 0);
 }
 
 static void test_touch_missing(void **state)
@@ -128,12 +119,12 @@ static void test_get_ex_reports_ttl_left(void **state)
 	hc_cache *c = test_fixture_create(*state, "exp-ttlleft", NULL);
 	uint64_t t0 = now_ms();
 	assert_hc_ok(hc_set(c, KEY("k"), KEY("v"), 10000));
-	hc_item_info first = item_info(c, KEY("k"));
+	hc_item_info first = item_info_of(c, KEY("k"));
 	assert_in_range(first.ttl_ms, 9000, 10000);
 	assert_u64_equal(first.vlen, 1);
 
 	sleep_ms(200);
-	hc_item_info second = item_info(c, KEY("k"));
+	hc_item_info second = item_info_of(c, KEY("k"));
 	uint64_t elapsed = now_ms() - t0;
 	if (second.ttl_ms >= first.ttl_ms)
 		fail_msg("ttl_ms did not decrease: %llu, then %llu after "
@@ -180,7 +171,7 @@ static void test_incr_keeps_expiry(void **state)
 	assert_hc_ok(hc_set(c, KEY("n"), KEY("1"), 150));
 	assert_hc_ok(hc_incr(c, KEY("n"), 1, &result));
 	assert_u64_equal(result, 2);
-	assert_in_range(item_info(c, KEY("n")).ttl_ms, 1, 150);
+	assert_in_range(item_info_of(c, KEY("n")).ttl_ms, 1, 150);
 	sleep_ms(350);
 	assert_missing(c, KEY("n"));
 }
@@ -196,7 +187,7 @@ static void test_write_sets_new_ttl(void **state)
 	assert_hc_ok(hc_replace(c, KEY("b"), KEY("v2"), 50));
 	assert_hc_ok(hc_set(c, KEY("c"), KEY("v1"), 0));
 	assert_hc_ok(hc_cas(c, KEY("c"), KEY("v2"), 50,
-	                    item_info(c, KEY("c")).cas, NULL));
+	                    item_info_of(c, KEY("c")).cas, NULL));
 	sleep_ms(250);
 	assert_value(c, KEY("a"), "v2", 2);
 	assert_missing(c, KEY("b"));
@@ -209,12 +200,12 @@ static void test_expired_counts_as_absent(void **state)
 	uint64_t result;
 	assert_hc_ok(hc_set(c, KEY("add-me"), KEY("old"), 30));
 	assert_hc_ok(hc_set(c, KEY("gone"), KEY("7"), 30));
-	uint64_t old_cas = item_info(c, KEY("gone")).cas;
+	uint64_t old_cas = item_info_of(c, KEY("gone")).cas;
 	sleep_ms(150);
 
 	assert_hc_ok(hc_add(c, KEY("add-me"), KEY("new"), 0));
 	assert_value(c, KEY("add-me"), "new", 3);
-	assert_u64_equal(item_info(c, KEY("add-me")).ttl_ms, 0);
+	assert_u64_equal(item_info_of(c, KEY("add-me")).ttl_ms, 0);
 
 	assert_hc(hc_replace(c, KEY("gone"), KEY("x"), 0), HC_ENOTFOUND);
 	assert_hc(hc_cas(c, KEY("gone"), KEY("x"), 0, old_cas, NULL),
@@ -236,7 +227,7 @@ static void ttl_spread(hc_cache *c, uint64_t *lo, uint64_t *hi)
 		int kl = snprintf(key, sizeof key, "j%u", i);
 
 		assert_hc_ok(hc_set(c, key, (size_t)kl, "v", 1, 10000));
-		hc_item_info info = item_info(c, key, (size_t)kl);
+		hc_item_info info = item_info_of(c, key, (size_t)kl);
 
 		*lo = info.ttl_ms < *lo ? info.ttl_ms : *lo;
 		*hi = info.ttl_ms > *hi ? info.ttl_ms : *hi;

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "testutil.h"
+#include "segment_helpers.h"
 #include "internal.h"
 
 static char name[64];
@@ -21,13 +21,7 @@ static char name[64];
  * has slots, so that only the index is under test. */
 static hc_cache *make_segment(uint64_t size)
 {
-	hc_config cfg;
-	hc_cache *c;
-
-	cfg = test_config(size, 8);
-	cfg.avg_item_size = 1024;
-	assert_hc_ok(test_segment_create(name, sizeof name, "index", &cfg, &c));
-	return c;
+	return test_segment_shaped(name, sizeof name, "index", size, 8, 1024);
 }
 
 static uint32_t slots_of(hc_cache *c)

@@ -8,7 +8,7 @@
  */
 #include <sys/mman.h>
 
-#include "testutil.h"
+#include "segment_helpers.h"
 
 /* Create the test's segment, named after TAG, with MAX_KEY (0: default). */
 static hc_cache *fixture_create_keys(struct test_fixture *f, const char *tag,
@@ -255,11 +255,7 @@ static void test_replace(void **state)
 
 static uint64_t cas_of(hc_cache *c, const void *key, size_t klen)
 {
-	char buf[64];
-	hc_item_info info;
-	memset(&info, 0, sizeof(info));
-	assert_hc_ok(hc_get_ex(c, key, klen, buf, sizeof(buf), &info));
-	return info.cas;
+	return item_info_of(c, key, klen).cas;
 }
 
 static void test_cas(void **state)
@@ -324,12 +320,7 @@ static void test_cas(void **state)
 /* The client flags of an item, or a failed test. */
 static uint32_t client_flags_of(hc_cache *c, const void *key, size_t klen)
 {
-	char buf[64];
-	hc_item_info info;
-
-	memset(&info, 0xa5, sizeof(info));
-	assert_hc_ok(hc_get_ex(c, key, klen, buf, sizeof(buf), &info));
-	return info.client_flags;
+	return item_info_of(c, key, klen).client_flags;
 }
 
 static int view_flags(void *arg, const hc_item_view *v)
