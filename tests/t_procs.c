@@ -91,20 +91,18 @@ static void test_dead_process_is_reaped(void **state)
 	hc_cache *c = make_segment(4);
 	hc_check_result r;
 
+	hc_cache *own;
+
 	(void)state;
-	pid_t pid = fork();
+	pid_t pid = fork_attached(name, &own);
 
 	if (pid == 0) {
-		hc_cache *own;
-
-		if (hc_open(name, &own) != 0)
-			_exit(1);
 		for (int i = 0; i < 100; i++) {
 			char key[16];
 			int kl = snprintf(key, sizeof key, "dead:%d", i);
 
 			if (hc_set(own, key, (size_t)kl, key, (size_t)kl, 0) != 0)
-				_exit(2);
+				_exit(3);
 		}
 		_exit(0); /* dies attached, holding an open block */
 	}
@@ -132,20 +130,17 @@ static void test_counters_outlive_processes(void **state)
 {
 	hc_cache *c = make_segment(4);
 	hc_stats before, after, self;
+	hc_cache *own;
 
 	(void)state;
 	assert_hc_ok(hc_stats_get(c, &before));
-	pid_t pid = fork();
+	pid_t pid = fork_attached(name, &own);
 
 	if (pid == 0) {
-		hc_cache *own;
-
-		if (hc_open(name, &own) != 0)
-			_exit(1);
 		for (int i = 0; i < 10; i++)
 			if (hc_set(own, "k", 1, "v", 1, 0) != 0)
-				_exit(2);
-		_exit(hc_close(own) == 0 ? 0 : 3);
+				_exit(3);
+		_exit(hc_close(own) == 0 ? 0 : 4);
 	}
 	assert_int_equal(wait_status(pid), 0);
 	assert_hc_ok(hc_stats_get(c, &after));

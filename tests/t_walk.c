@@ -3,8 +3,6 @@
  * skipping expired and deleted ones; hc_procs lists the slots with their
  * own counters and tells the dead from the living.
  */
-#include <sys/wait.h>
-
 #include "testutil.h"
 
 static char name[64];
@@ -81,6 +79,7 @@ static void test_procs(void **state)
 {
 	hc_config cfg;
 	hc_cache *c;
+	hc_cache *own;
 	hc_proc_info info[8];
 	unsigned n;
 
@@ -88,21 +87,14 @@ static void test_procs(void **state)
 	cfg = test_config(4 << 20, 8);
 	assert_hc_ok(test_segment_create(name, sizeof name, "procs2",
 	                                 &cfg, &c));
-	pid_t pid = fork();
+	pid_t pid = fork_attached(name, &own);
 
 	if (pid == 0) {
-		hc_cache *own;
-
-		if (hc_open(name, &own) != 0)
-			_exit(1);
 		for (int i = 0; i < 7; i++)
 			hc_set(own, "k", 1, "v", 1, 0);
 		_exit(0); /* dies attached */
 	}
-	int st;
-
-	waitpid(pid, &st, 0);
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(wait_status(pid), 0);
 	assert_hc(hc_get(c, "nope", 4, NULL, 0, &(size_t){ 0 }), HC_ENOTFOUND);
 	assert_hc_ok(hc_procs(c, info, 8, &n));
 	assert_int_equal(n, 2);
