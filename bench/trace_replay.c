@@ -620,11 +620,7 @@ static void print_size_json(const struct trace *t, const struct size_result *r)
 		kit_json_end(&j);
 		return;
 	}
-	kit_json_uint(&j, "segment", seg->segment);
-	kit_json_uint(&j, "item_memory", seg->item_memory);
-	kit_json_uint(&j, "index_memory", seg->index_memory);
-	kit_json_uint(&j, "block_size", seg->block_size);
-	kit_json_uint(&j, "blocks", seg->blocks);
+	segment_json_layout(&j, seg);
 	kit_json_num(&j, "capacity_items", 0, seg->mean_items);
 	kit_json_num(&j, "fill", 4, seg->fill);
 	kit_json_num(&j, "hostcache", 4, ratio(seg->out.misses, t->nreq));
@@ -793,26 +789,20 @@ static bool parse_options(int argc, char **argv, struct options *o)
 
 static FILE *plot;
 
-/* One gnuplot data block per trace: "# NAME", a header, a row per size. */
+/* One gnuplot data block per trace: "# NAME", a header, a row per size;
+ * the policies' ratios even where hostcache has none. */
 static void plot_trace(const struct trace *t, const struct size_result *rs,
                        unsigned n)
 {
-	static bool first = true;
-
-	fprintf(plot, "%s# %s\nfraction hostcache", first ? "" : "\n\n", t->name);
-	first = false;
-	for (int p = 0; p < NPOLICIES; p++)
-		fprintf(plot, " %s", policy_names[p]);
-	fputc('\n', plot);
+	plot_trace_begin(plot, t, NULL, NPOLICIES);
 	for (unsigned i = 0; i < n; i++) {
-		fprintf(plot, "%g", rs[i].fraction);
-		if (rs[i].seg.in_range)
-			fprintf(plot, " %.4f", ratio(rs[i].seg.out.misses, t->nreq));
-		else
-			fprintf(plot, " NaN");
+		double miss[1 + NPOLICIES];
+
+		miss[0] = rs[i].seg.in_range ? ratio(rs[i].seg.out.misses, t->nreq)
+		                             : NAN;
 		for (int p = 0; p < NPOLICIES; p++)
-			fprintf(plot, " %.4f", ratio(rs[i].policy[p].misses, t->nreq));
-		fputc('\n', plot);
+			miss[1 + p] = ratio(rs[i].policy[p].misses, t->nreq);
+		plot_row(plot, rs[i].fraction, miss, NPOLICIES);
 	}
 }
 

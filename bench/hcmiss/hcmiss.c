@@ -247,11 +247,7 @@ static void emit_json(FILE *f, const struct trace *t,
 	kit_json_uint(&j, "capacity_samples", seg->samples);
 	kit_json_uint(&j, "items_end", seg->stats.items);
 	kit_json_num(&j, "fill", 4, seg->fill);
-	kit_json_uint(&j, "segment", seg->segment);
-	kit_json_uint(&j, "item_memory", seg->item_memory);
-	kit_json_uint(&j, "index_memory", seg->index_memory);
-	kit_json_uint(&j, "block_size", seg->block_size);
-	kit_json_uint(&j, "blocks", seg->blocks);
+	segment_json_layout(&j, seg);
 	kit_json_uint(&j, "evictions", seg->stats.evictions);
 	kit_json_uint(&j, "second_chances", seg->stats.second_chances);
 	kit_json_uint(&j, "bucket_evictions", seg->stats.bucket_evictions);
@@ -263,27 +259,16 @@ static void emit_json(FILE *f, const struct trace *t,
 static void plot_trace(const struct trace *t, const struct size_result *rs,
                        unsigned n)
 {
-	static bool first = true;
-
-	fprintf(plot, "%s# %s\nfraction hostcache", first ? "" : "\n\n", t->name);
-	first = false;
-	for (unsigned p = 0; p < NCOMPARED; p++)
-		fprintf(plot, " %s", policy_names[compared[p]]);
-	fputc('\n', plot);
+	plot_trace_begin(plot, t, compared, NCOMPARED);
 	for (unsigned i = 0; i < n; i++) {
 		const struct size_result *r = &rs[i];
+		double miss[1 + NCOMPARED];
 
-		fprintf(plot, "%g", r->fraction);
-		if (!r->seg.in_range) {
-			fprintf(plot, " NaN");
-			for (unsigned p = 0; p < NCOMPARED; p++)
-				fprintf(plot, " NaN");
-		} else {
-			fprintf(plot, " %.4f", ratio(r->seg.out.misses, t->nreq));
-			for (unsigned p = 0; p < NCOMPARED; p++)
-				fprintf(plot, " %.4f", ratio(r->count[p].misses, t->nreq));
-		}
-		fputc('\n', plot);
+		miss[0] = r->seg.in_range ? ratio(r->seg.out.misses, t->nreq) : NAN;
+		for (unsigned p = 0; p < NCOMPARED; p++)
+			miss[1 + p] = r->seg.in_range ?
+			              ratio(r->count[p].misses, t->nreq) : NAN;
+		plot_row(plot, r->fraction, miss, NCOMPARED);
 	}
 }
 

@@ -529,6 +529,32 @@ struct outcome sim_run(const struct trace *t, enum policy p,
 	return r;
 }
 
+/* ---- plot data --------------------------------------------------------- */
+
+void plot_trace_begin(FILE *f, const struct trace *t,
+                      const enum policy *policies, unsigned n)
+{
+	static bool first = true;
+
+	fprintf(f, "%s# %s\nfraction hostcache", first ? "" : "\n\n", t->name);
+	first = false;
+	for (unsigned p = 0; p < n; p++)
+		fprintf(f, " %s", policy_names[policies != NULL ? policies[p] : p]);
+	fputc('\n', f);
+}
+
+void plot_row(FILE *f, double fraction, const double *miss, unsigned n)
+{
+	fprintf(f, "%g", fraction);
+	for (unsigned i = 0; i <= n; i++) {
+		if (isnan(miss[i]))
+			fprintf(f, " NaN");
+		else
+			fprintf(f, " %.4f", miss[i]);
+	}
+	fputc('\n', f);
+}
+
 /* ---- the real thing ------------------------------------------------------ */
 
 static hc_config segment_config(const struct trace *t, uint64_t size)
@@ -686,6 +712,15 @@ void segment_replay_fraction(const struct trace *t, double fraction,
 	memset(s, 0, sizeof *s);
 	s->want_memory = (uint64_t)(fraction * (double)t->footprint);
 	segment_replay(t, s);
+}
+
+void segment_json_layout(struct kit_json *j, const struct segment_run *s)
+{
+	kit_json_uint(j, "segment", s->segment);
+	kit_json_uint(j, "item_memory", s->item_memory);
+	kit_json_uint(j, "index_memory", s->index_memory);
+	kit_json_uint(j, "block_size", s->block_size);
+	kit_json_uint(j, "blocks", s->blocks);
 }
 
 /* ---- a run ------------------------------------------------------------- */

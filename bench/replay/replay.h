@@ -140,6 +140,19 @@ void ghost_add(struct sim *s, uint32_t o, uint64_t w);
 struct outcome sim_run(const struct trace *t, enum policy p, uint64_t cap,
                        bool count);
 
+/* ---- plot data ---- */
+
+/* gnuplot data, one block per trace, blocks two blank lines apart: "# NAME",
+ * a header row "fraction hostcache" and the names of the N POLICIES (NULL:
+ * every policy, in order), then plot_row() for each size.  One plot file
+ * per program. */
+void plot_trace_begin(FILE *f, const struct trace *t,
+                      const enum policy *policies, unsigned n);
+
+/* A row: FRACTION, then MISS[0] (hostcache) to MISS[N] (the policies) with
+ * four decimals, NaN where a ratio is NAN (a size too small to run). */
+void plot_row(FILE *f, double fraction, const double *miss, unsigned n);
+
 /* ---- the real thing ---- */
 
 struct segment_run {
@@ -169,6 +182,10 @@ void segment_replay(const struct trace *t, struct segment_run *s);
  * footprint: S zeroed, then segment_replay(). */
 void segment_replay_fraction(const struct trace *t, double fraction,
                              struct segment_run *s);
+
+/* Add the layout of S's segment to J: segment, item_memory, index_memory
+ * (bytes), block_size, blocks. */
+void segment_json_layout(struct kit_json *j, const struct segment_run *s);
 
 /* ---- a run ---- */
 
