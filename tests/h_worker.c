@@ -386,6 +386,23 @@ static void private_read(struct worker *w, uint32_t i, const char *key,
 	}
 }
 
+/* A private store that took: the key now holds this life's next seq. */
+static void private_stored(struct worker *w, uint32_t i)
+{
+	w->last[i] = ++w->seq;
+	w->n.sets++;
+}
+
+/* Only this worker writes its private keys, so one it deleted stays
+ * absent: a call that FOUND private key I there anyway is a violation. */
+static void check_not_deleted(struct worker *w, uint32_t i, bool found,
+                              const char *what, const char *key, int klen,
+                              const char *why)
+{
+	if (found && w->last[i] == ABSENT)
+		violation(what, key, (size_t)klen, why);
+}
+
 /* The full mix's private writes beyond set: add, replace, delete, touch. */
 static void private_write_full(struct worker *w, uint32_t i, const char *key,
                                int klen, unsigned char *val)
@@ -400,33 +417,26 @@ static void private_write_full(struct worker *w, uint32_t i, const char *key,
 		rc = hc_add(w->c, key, (size_t)klen, val, len, some_ttl(w));
 		if (check_rc(w, "add", rc, HC_EEXISTS, 0) == 1)
 			return;
-		if (rc == HC_EEXISTS && w->last[i] == ABSENT)
-			violation("private add", key, (size_t)klen,
-			          "HC_EEXISTS for a key known absent");
-		if (rc == 0) {
-			w->last[i] = ++w->seq;
-			w->n.sets++;
-		}
+		check_not_deleted(w, i, rc == HC_EEXISTS, "private add", key,
+		                  klen, "HC_EEXISTS for a key known absent");
+		if (rc == 0)
+			private_stored(w, i);
 		return;
 	case 1:
 		rc = hc_replace(w->c, key, (size_t)klen, val, len, some_ttl(w));
 		if (check_rc(w, "replace", rc, HC_ENOTFOUND, 0) == 1)
 			return;
-		if (rc == 0 && w->last[i] == ABSENT)
-			violation("private replace", key, (size_t)klen,
-			          "replaced a key known absent");
-		if (rc == 0) {
-			w->last[i] = ++w->seq;
-			w->n.sets++;
-		}
+		check_not_deleted(w, i, rc == 0, "private replace", key, klen,
+		                  "replaced a key known absent");
+		if (rc == 0)
+			private_stored(w, i);
 		return;
 	case 2:
 		rc = hc_delete(w->c, key, (size_t)klen);
 		if (check_rc(w, "delete", rc, HC_ENOTFOUND, 0) == 1)
 			return;
-		if (rc == 0 && w->last[i] == ABSENT)
-			violation("private delete", key, (size_t)klen,
-			          "deleted a key known absent");
+		check_not_deleted(w, i, rc == 0, "private delete", key, klen,
+		                  "deleted a key known absent");
 		if (rc == 0)
 			w->n.deletes++;
 		w->last[i] = ABSENT;
@@ -435,9 +445,8 @@ static void private_write_full(struct worker *w, uint32_t i, const char *key,
 		rc = hc_touch(w->c, key, (size_t)klen, some_ttl(w));
 		if (check_rc(w, "touch", rc, HC_ENOTFOUND, 0) == 1)
 			return;
-		if (rc == 0 && w->last[i] == ABSENT)
-			violation("private touch", key, (size_t)klen,
-			          "touched a key known absent");
+		check_not_deleted(w, i, rc == 0, "private touch", key, klen,
+		                  "touched a key known absent");
 		if (rc == 0)
 			w->n.touches++;
 		return;
@@ -458,8 +467,7 @@ static void op_private(struct worker *w, unsigned char *buf, unsigned char *val)
 		if (check_rc(w, "set", hc_set(w->c, key, (size_t)klen, val, len,
 		                              some_ttl(w)), 0, 0) == 1)
 			return;
-		w->last[i] = ++w->seq;
-		w->n.sets++;
+		private_stored(w, i);
 	} else if (r == 3 && w->full) {
 		private_write_full(w, i, key, klen, val);
 	} else if (r == 3) {
