@@ -217,10 +217,17 @@ static void judge_exit(unsigned i, int st, int killed_by_us)
 		        i + 1, (int)S.w[i].pid, st);
 }
 
-static void kill_and_restart(unsigned i)
+/* SIGKILL worker I and judge how it ended (a death of anything else, or
+ * an exit of its own before the signal landed, is a finding). */
+static void kill_worker(unsigned i)
 {
 	kill(S.w[i].pid, SIGKILL);
 	judge_exit(i, wait_status(S.w[i].pid), 1);
+}
+
+static void kill_and_restart(unsigned i)
+{
+	kill_worker(i);
 	start_worker(i);
 }
 
@@ -266,11 +273,17 @@ static void watch_progress(void)
 	}
 }
 
-static int worker_of_pid(uint64_t pid)
+/* Kill the worker attached to process slot SLOT (see kill_worker).
+ * Returns its index, or -1 when the slot is none of our workers'. */
+static int kill_worker_in_slot(unsigned slot)
 {
+	uint64_t pid = load_relaxed(&S.c->procs[slot].pid);
+
 	for (unsigned i = 0; i < S.workers; i++)
-		if ((uint64_t)S.w[i].pid == pid)
+		if ((uint64_t)S.w[i].pid == pid) {
+			kill_worker(i);
 			return (int)i;
+		}
 	return -1;
 }
 
@@ -288,13 +301,10 @@ static int kill_an_evictor(void)
 			if (bw_state(w) != HC_BLOCK_EVICTING ||
 			    bw_owner(w) >= c->max_procs)
 				continue;
-			uint64_t pid = load_relaxed(&c->procs[bw_owner(w)].pid);
-			int i = worker_of_pid(pid);
+			int i = kill_worker_in_slot(bw_owner(w));
 
 			if (i < 0)
 				continue;
-			kill(S.w[i].pid, SIGKILL);
-			judge_exit((unsigned)i, wait_status(S.w[i].pid), 1);
 			S.t.kills_evicting++;
 			if (load_relaxed(&c->block_words[b]) == w)
 				S.t.mid_eviction++;
@@ -319,13 +329,10 @@ static int kill_a_lease_holder(void)
 
 			if (owner == 0 || slot == 0 || slot > c->max_procs)
 				continue;
-			uint64_t pid = load_relaxed(&c->procs[slot - 1].pid);
-			int i = worker_of_pid(pid);
+			int i = kill_worker_in_slot(slot - 1);
 
 			if (i < 0)
 				continue;
-			kill(S.w[i].pid, SIGKILL);
-			judge_exit((unsigned)i, wait_status(S.w[i].pid), 1);
 			S.t.kills_lease++;
 			start_worker((unsigned)i);
 			return 1;
@@ -421,8 +428,7 @@ static void end_round_checks(void)
 	hc_stats s;
 
 	for (unsigned i = 0; i < S.workers; i++) {
-		kill(S.w[i].pid, SIGKILL);
-		judge_exit(i, wait_status(S.w[i].pid), 1);
+		kill_worker(i);
 		S.t.end_kills++;
 	}
 	int n = hc_reap(S.c);
