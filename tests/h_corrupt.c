@@ -37,9 +37,8 @@ static int usage(void)
 	return 2;
 }
 
-/* The slot of KEY's entry: its bucket, index and word.  False if absent. */
-static bool find_key(const char *key, uint32_t *bucket, unsigned *slot,
-                     uint64_t *word)
+/* The index word of KEY's entry.  False if absent. */
+static bool find_key(const char *key, uint64_t *word)
 {
 	struct key k;
 
@@ -54,8 +53,6 @@ static bool find_key(const char *key, uint32_t *bucket, unsigned *slot,
 		    item_locate(c, w, &bw, &at, &hdr) != 0 ||
 		    !key_matches(&hdr, at, &k))
 			continue;
-		*bucket = k.bucket;
-		*slot = i;
 		*word = w;
 		return true;
 	}
@@ -97,11 +94,9 @@ static int index_outside(void)
 
 static int item_overrun(const char *key)
 {
-	uint32_t bucket;
-	unsigned slot;
 	uint64_t word;
 
-	if (!find_key(key, &bucket, &slot, &word))
+	if (!find_key(key, &word))
 		return 1;
 	/* An item is immutable once published, so a plain store is all
 	 * it takes; the new length runs far past the block. */
@@ -127,11 +122,9 @@ static bool orphan(uint32_t b, uint64_t w, unsigned state, unsigned owner)
 
 static int orphan_open(const char *key)
 {
-	uint32_t bucket;
-	unsigned slot;
 	uint64_t word;
 
-	if (!find_key(key, &bucket, &slot, &word))
+	if (!find_key(key, &word))
 		return 1;
 	uint32_t b = block_of(c, sw_loc(word));
 	uint64_t w = load_acquire(&c->block_words[b]);
