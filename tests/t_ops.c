@@ -407,19 +407,31 @@ static void test_delete(void **state)
 	assert_value(c, KEY("doomed"), "back", 4);
 }
 
+typedef int arith_fn(hc_cache *c, const void *key, size_t klen,
+                     uint64_t delta, uint64_t *result);
+
+/* ARITH (hc_incr or hc_decr) of KEY by DELTA gives WANT, and KEY then
+ * reads as WANT in decimal. */
+static void assert_arith(arith_fn *arith, hc_cache *c, const char *key,
+                         uint64_t delta, uint64_t want)
+{
+	uint64_t result = 12345;
+	char text[24];
+	int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)want);
+
+	assert_hc_ok(arith(c, key, strlen(key), delta, &result));
+	assert_u64_equal(result, want);
+	assert_value(c, key, strlen(key), text, (size_t)n);
+}
+
 static void test_incr_decr(void **state)
 {
 	hc_cache *c = test_fixture_create(*state, "ops-incr", NULL);
 	uint64_t result = 12345;
 
 	assert_hc_ok(hc_set(c, KEY("n"), KEY("10"), 0));
-	assert_hc_ok(hc_incr(c, KEY("n"), 5, &result));
-	assert_u64_equal(result, 15);
-	assert_value(c, KEY("n"), "15", 2);
-
-	assert_hc_ok(hc_decr(c, KEY("n"), 5, &result));
-	assert_u64_equal(result, 10);
-	assert_value(c, KEY("n"), "10", 2);
+	assert_arith(hc_incr, c, "n", 5, 15);
+	assert_arith(hc_decr, c, "n", 5, 10);
 
 	/* RESULT may be NULL. */
 	assert_hc_ok(hc_incr(c, KEY("n"), 90, NULL));
@@ -427,29 +439,21 @@ static void test_incr_decr(void **state)
 
 	/* Decrement floors at 0. */
 	assert_hc_ok(hc_set(c, KEY("small"), KEY("3"), 0));
-	assert_hc_ok(hc_decr(c, KEY("small"), 5, &result));
-	assert_u64_equal(result, 0);
-	assert_value(c, KEY("small"), "0", 1);
+	assert_arith(hc_decr, c, "small", 5, 0);
 	assert_hc_ok(hc_decr(c, KEY("small"), 1, &result));
 	assert_u64_equal(result, 0);
 
 	/* Increment wraps at 2^64. */
 	assert_hc_ok(hc_set(c, KEY("max"), KEY("18446744073709551615"), 0));
-	assert_hc_ok(hc_incr(c, KEY("max"), 1, &result));
-	assert_u64_equal(result, 0);
-	assert_value(c, KEY("max"), "0", 1);
+	assert_arith(hc_incr, c, "max", 1, 0);
 	assert_hc_ok(hc_set(c, KEY("max"), KEY("18446744073709551615"), 0));
 	assert_hc_ok(hc_incr(c, KEY("max"), 3, &result));
 	assert_u64_equal(result, 2);
-	assert_hc_ok(hc_decr(c, KEY("max"), 0, &result));
-	assert_u64_equal(result, 2);
-	assert_value(c, KEY("max"), "2", 1);
+	assert_arith(hc_decr, c, "max", 0, 2);
 
 	/* Large values read back in full. */
 	assert_hc_ok(hc_set(c, KEY("big"), KEY("18446744073709551610"), 0));
-	assert_hc_ok(hc_incr(c, KEY("big"), 5, &result));
-	assert_u64_equal(result, UINT64_MAX);
-	assert_value(c, KEY("big"), "18446744073709551615", 20);
+	assert_arith(hc_incr, c, "big", 5, UINT64_MAX);
 }
 
 static void test_incr_refuses_non_numbers(void **state)
