@@ -610,9 +610,8 @@ static void print_size_json(const struct trace *t, const struct size_result *r)
 	struct kit_json j;
 	char key[64];
 
-	trace_json_begin(&j, stdout, "trace", t, r->fraction, seg->in_range);
+	trace_json_begin(&j, stdout, "trace", t, r->fraction, seg);
 	if (!seg->in_range) {
-		kit_json_uint(&j, "want_item_memory", seg->want_memory);
 		kit_json_uint(&j, "block_size", seg->block_size);
 		for (int p = 0; p < NPOLICIES; p++)
 			kit_json_num(&j, policy_names[p], 4,

@@ -205,9 +205,8 @@ static void emit_json(FILE *f, const struct trace *t,
 	struct kit_json j;
 	char key[64];
 
-	trace_json_begin(&j, f, "miss", t, r->fraction, seg->in_range);
+	trace_json_begin(&j, f, "miss", t, r->fraction, seg);
 	if (!seg->in_range) {
-		kit_json_uint(&j, "want_item_memory", seg->want_memory);
 		kit_json_uint(&j, "min_item_memory",
 		              (uint64_t)MIN_BLOCKS * seg->block_size);
 		kit_json_null(&j, "capacity_items");

@@ -301,7 +301,8 @@ double ratio(uint64_t a, uint64_t b)
 }
 
 void trace_json_begin(struct kit_json *j, FILE *f, const char *bench,
-                      const struct trace *t, double fraction, bool in_range)
+                      const struct trace *t, double fraction,
+                      const struct segment_run *s)
 {
 	kit_json_begin(j, f);
 	kit_json_str(j, "bench", bench);
@@ -310,7 +311,9 @@ void trace_json_begin(struct kit_json *j, FILE *f, const char *bench,
 	kit_json_uint(j, "keys", t->nobj);
 	kit_json_uint(j, "footprint", t->footprint);
 	kit_json_g(j, "size_fraction", fraction);
-	kit_json_bool(j, "in_range", in_range);
+	kit_json_bool(j, "in_range", s->in_range);
+	if (!s->in_range)
+		kit_json_uint(j, "want_item_memory", s->want_memory);
 }
 
 /* What one request weighs in a simulator: its item bytes, or 1 when the

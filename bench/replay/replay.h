@@ -96,11 +96,6 @@ double ratio(uint64_t a, uint64_t b);
 
 struct kit_json;
 
-/* Open a JSON line on F for BENCH, T at FRACTION of its footprint: bench,
- * trace, requests, keys, footprint, size_fraction, in_range. */
-void trace_json_begin(struct kit_json *j, FILE *f, const char *bench,
-                      const struct trace *t, double fraction, bool in_range);
-
 /* ---- textbook policies ---- */
 
 enum policy { LRU, FIFO, CLOCK1, CLOCK2, SIEVE, S3FIFO, NPOLICIES };
@@ -182,6 +177,13 @@ void segment_replay(const struct trace *t, struct segment_run *s);
  * footprint: S zeroed, then segment_replay(). */
 void segment_replay_fraction(const struct trace *t, double fraction,
                              struct segment_run *s);
+
+/* Open a JSON line on F for BENCH, T replayed through segment run S at
+ * FRACTION of its footprint: bench, trace, requests, keys, footprint,
+ * size_fraction, in_range and, when S was out of range, want_item_memory. */
+void trace_json_begin(struct kit_json *j, FILE *f, const char *bench,
+                      const struct trace *t, double fraction,
+                      const struct segment_run *s);
 
 /* Add the layout of S's segment to J: segment, item_memory, index_memory
  * (bytes), block_size, blocks. */
