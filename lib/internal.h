@@ -513,7 +513,7 @@ void lease_release_slot(hc_cache *c, unsigned slot);
 enum latency_op { LATENCY_GET, LATENCY_SET };
 extern __thread uint32_t hc_latency_countdown;
 uint64_t latency_arm(const hc_cache *c);
-void latency_record(hc_cache *c, enum latency_op op, uint64_t t0);
+void latency_record(hc_cache *c, enum latency_op op, uint64_t t0, int rc);
 
 /* At the start of an operation: is this one to be timed (then the caller
  * calls latency_arm())?  The untimed ones pay this countdown, and nothing

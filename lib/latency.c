@@ -59,15 +59,18 @@ uint64_t latency_arm(const hc_cache *c)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + 1;
 }
 
-void latency_record(hc_cache *c, enum latency_op op, uint64_t t0)
+/* Count the operation started at T0 that returned RC.  One refused for
+ * its arguments did no work, and leaves the segment untouched. */
+void latency_record(hc_cache *c, enum latency_op op, uint64_t t0, int rc)
 {
 	struct timespec ts;
 
+	if (c->self == NULL || rc == HC_EINVAL || rc == HC_EKEYLEN ||
+	    rc == HC_EVALUE || rc == HC_ETTL)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + 1;
 
-	if (c->self == NULL) /* the operation failed before it had a slot */
-		return;
 	fetch_add_relaxed(&c->self->latency[op][bucket_of(t > t0 ? t - t0 : 0)], 1);
 }
 

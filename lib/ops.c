@@ -198,7 +198,7 @@ int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
 	int rc = store_untimed(c, key, klen, val, vlen, r);
 
 	if (unlikely(t0 != 0))
-		latency_record(c, LATENCY_SET, t0);
+		latency_record(c, LATENCY_SET, t0, rc);
 	return rc;
 }
 
@@ -465,7 +465,7 @@ get_timed(hc_cache *c, const void *key, size_t klen, void *buf, size_t cap,
 	int rc = get_untimed(c, key, klen, buf, cap, info, vlen);
 
 	if (t0 != 0)
-		latency_record(c, LATENCY_GET, t0);
+		latency_record(c, LATENCY_GET, t0, rc);
 	return rc;
 }
 

@@ -423,6 +423,17 @@ static int errno_to_hc(int e, const char *name, const char *what)
 	}
 }
 
+/* The arguments every attach checks first: OUT (set to NULL), and NAME,
+ * whose shm_open() name goes to SHM.  FN names the caller in the error. */
+static int segment_args(const char *fn, const char *name, char *shm,
+                        size_t cap, hc_cache **out)
+{
+	if (out == NULL)
+		return hc_fail(HC_EINVAL, "%s: out is NULL", fn);
+	*out = NULL;
+	return segment_name_check(name, shm, cap);
+}
+
 /* Fill the handle's private copies and region pointers from a verified
  * header. */
 static void handle_bind(hc_cache *c, const struct hc_header *h)
@@ -497,10 +508,7 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	hc_cache *c;
 	int rc;
 
-	if (out == NULL)
-		return hc_ret(hc_fail(HC_EINVAL, "hc_create: out is NULL"));
-	*out = NULL;
-	if ((rc = segment_name_check(name, shm, sizeof shm)) < 0)
+	if ((rc = segment_args("hc_create", name, shm, sizeof shm, out)) < 0)
 		return hc_ret(rc);
 	if (cfg == NULL) {
 		hc_config_init(&defaults);
@@ -758,10 +766,7 @@ HC_API int hc_open_ex(const char *name, unsigned flags, hc_cache **out)
 	hc_cache *c;
 	int rc;
 
-	if (out == NULL)
-		return hc_ret(hc_fail(HC_EINVAL, "hc_open: out is NULL"));
-	*out = NULL;
-	if ((rc = segment_name_check(name, shm, sizeof shm)) < 0)
+	if ((rc = segment_args("hc_open", name, shm, sizeof shm, out)) < 0)
 		return hc_ret(rc);
 	if ((c = handle_new(shm)) == NULL)
 		return hc_ret(HC_ESYS);
