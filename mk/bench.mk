@@ -48,6 +48,17 @@ $(BUILD)/hcbench: $(HCBENCH_SRC) bench/hcbench/*.h include/hostcache.h \
 	$(CC) $(CFLAGS) -flto -Ibench $(HCBENCH_SRC) -o $@ $(BENCH_KIT) \
 	  $(BUILD)/libhostcache.a -lhiredis -lmemcached $(LDLIBS) -lm
 
+# mcload (bench/mcload/): a load generator speaking the memcached text and
+# binary protocols, for memcached and hostcached alike.  It needs no client
+# library, so plain builds (make all) build it too: tests/t_mcload.sh runs it.
+MCLOAD_SRC := $(wildcard bench/mcload/*.c)
+
+$(BUILD)/mcload: $(MCLOAD_SRC) bench/mcload/*.h bench/kit/kit.h $(BENCH_KIT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ibench $(MCLOAD_SRC) -o $@ $(BENCH_KIT) -lpthread -lm
+
+bench-bin: $(BUILD)/mcload
+
 bench:
 	$(MAKE) deps
 	$(MAKE) deps DEPS="$(BENCH_DEPS)"
