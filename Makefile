@@ -44,8 +44,9 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
         pkg-config make gcc libc6-dev perl
 DEPS_TSAN := clang libclang-rt-dev
-# The Python binding's tests (tests/t_python.sh).
-DEPS_CHECK := python3 python3-cffi python3-django
+# The Python binding's tests (tests/t_python.sh); memcached for mcload's
+# (tests/t_mcload.sh).
+DEPS_CHECK := python3 python3-cffi python3-django memcached
 
 .PHONY: all lib tools tests examples bench-bin check sanitize tsan demo bench \
         install clean deps
