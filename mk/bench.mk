@@ -10,6 +10,8 @@
 #   make bench-quick     the same, smaller and shorter (a few minutes)
 #   make bench-python    gets and sets from Python: the binding against
 #                        pymemcache to memcached (bench/bench_python.py)
+#   make bench-mc        memcached under build/mcload, the load generator
+#                        for memcached-protocol servers (bench/mcbench.sh)
 #   make bench-traces    replay bench/traces/*.trace and Zipf traces through
 #                        real segments, beside LRU, FIFO, CLOCK, SIEVE and
 #                        S3-FIFO at the same memory
@@ -31,7 +33,7 @@ TRACE_ARGS         ?=
 BENCH_RESULTS      ?= bench/results
 
 .PHONY: bench-quick bench-traces bench-overwrite bench-load bench-setpath \
-        bench-python
+        bench-python bench-mc
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
@@ -58,6 +60,22 @@ $(BUILD)/mcload: $(MCLOAD_SRC) bench/mcload/*.h bench/kit/kit.h $(BENCH_KIT)
 	$(CC) $(CFLAGS) -Ibench $(MCLOAD_SRC) -o $@ $(BENCH_KIT) -lpthread -lm
 
 bench-bin: $(BUILD)/mcload
+
+# memcached (or, with SERVER=hostcached, the sidecar once it is built)
+# under mcload: gets and sets over a unix socket and loopback TCP, text and
+# binary, 1, 8 and 50 connections (bench/mcbench.sh); about a minute.
+# SECONDS=N lengthens each of its 24 runs (default 2); SERVER_THREADS sets
+# the server's threads (default 2).  Writes mcbench-SERVER.txt and .jsonl.
+BENCH_MC_DEPS := memcached coreutils python3
+
+bench-mc:
+	$(MAKE) deps
+	$(MAKE) deps DEPS="$(BENCH_MC_DEPS)"
+	$(MAKE) $(BUILD)/mcload
+	SERVER=$(if $(SERVER),$(SERVER),memcached) \
+	  SERVER_THREADS=$(if $(SERVER_THREADS),$(SERVER_THREADS),2) \
+	  SECONDS=$(if $(SECONDS),$(SECONDS),2) HOSTCACHED=$(BUILD)/hostcached \
+	  sh bench/mcbench.sh $(BUILD)/mcload $(BENCH_RESULTS)
 
 bench:
 	$(MAKE) deps
