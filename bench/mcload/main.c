@@ -345,6 +345,31 @@ static void report(const struct options *o, const struct stats *s,
 	printf("protocol errors: %llu\n", (unsigned long long)s->errors);
 }
 
+static void workload_free(struct workload *w)
+{
+	free(w->pattern);
+	if (w->opt->zipf >= 1)
+		kit_zipf_table_free(&w->table);
+}
+
+/* Connect every thread's share of the connections: 0, or -1 with a
+ * message printed. */
+static int connect_all(struct thread *t, const struct workload *w)
+{
+	const struct options *o = w->opt;
+
+	for (unsigned i = 0; i < o->threads; i++) {
+		unsigned first = o->conns * i / o->threads;
+
+		t[i].opt = o;
+		t[i].worker = worker_new(w, i, first,
+		                         o->conns * (i + 1) / o->threads - first);
+		if (t[i].worker == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {
@@ -354,38 +379,28 @@ int main(int argc, char **argv)
 		.label = "server",
 	};
 	static struct stats total;
-	struct workload w;
-	struct thread *t;
-	double seconds;
+	struct workload w = { .opt = &o };
+	struct thread *t = NULL;
+	int status = 2;
 
 	parse_options(&o, argc, argv);
-	if (workload_init(&w, &o) < 0) {
+	if (workload_init(&w, &o) < 0 ||
+	    (t = calloc(o.threads, sizeof *t)) == NULL) {
 		fprintf(stderr, "mcload: out of memory for the workload\n");
-		return 2;
+		goto out;
 	}
-	t = calloc(o.threads, sizeof *t);
-	for (unsigned i = 0; t != NULL && i < o.threads; i++) {
-		unsigned first = o.conns * i / o.threads;
+	if (connect_all(t, &w) < 0)
+		goto out;
+	double seconds = run_threads(t, o.threads);
 
-		t[i].opt = &o;
-		t[i].worker = worker_new(&w, i, first,
-		                         o.conns * (i + 1) / o.threads - first);
-		if (t[i].worker == NULL)
-			return 2;
-	}
-	if (t == NULL)
-		return 2;
-	seconds = run_threads(t, o.threads);
-	kit_hist_clear(&total.hist[OP_GET]);
-	kit_hist_clear(&total.hist[OP_SET]);
-	for (unsigned i = 0; i < o.threads; i++) {
+	for (unsigned i = 0; i < o.threads; i++)
 		stats_merge(&total, worker_stats(t[i].worker));
-		worker_free(t[i].worker);
-	}
 	report(&o, &total, seconds);
+	status = total.errors ? 1 : 0;
+out:
+	for (unsigned i = 0; t != NULL && i < o.threads; i++)
+		worker_free(t[i].worker);
 	free(t);
-	free(w.pattern);
-	if (o.zipf >= 1)
-		kit_zipf_table_free(&w.table);
-	return total.errors ? 1 : 0;
+	workload_free(&w);
+	return status;
 }
