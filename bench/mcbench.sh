@@ -13,6 +13,8 @@
 #   CONNS           connection counts (default "1 8 50")
 #   THREADS         mcload's threads, at most one a connection (default 2)
 #   PIPELINE        requests in flight a connection (default 1)
+#   REPS            runs of each kind, interleaved; the table shows the
+#                   medians (default 3)
 #   KEYS, KEY_SIZE, VALUE_SIZE   the data (default 100000, 16, 64)
 #
 # For each transport the server is started on its own (a unix socket in a
@@ -36,6 +38,7 @@ server_threads=${SERVER_THREADS:-2}
 seconds=${SECONDS:-2}
 conns_list=${CONNS:-1 8 50}
 client_threads=${THREADS:-2}
+reps=${REPS:-3}
 pipeline=${PIPELINE:-1}
 keys=${KEYS:-100000}
 key_size=${KEY_SIZE:-16}
@@ -158,7 +161,30 @@ start_and_fill() {
 	fi
 }
 
+# The load before and after: the runs share the CPUs with whatever else runs.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+version=$server
+[ "$server" = memcached ] && version=$(memcached -V 2>/dev/null)
+# measure TRANSPORT ADDRESS PROTO CONNS: a run of gets, then of sets; their
+# JSON lines (all requests) go into $jsonl.
 errors=0
+measure() {
+	threads=$client_threads
+	[ "$threads" -le "$4" ] || threads=$4
+	for ratio in 1 0; do
+		mcload_at "$1" "$2" --proto "$3" --conns "$4" --threads "$threads" \
+		    --pipeline "$pipeline" --get-ratio "$ratio" \
+		    --seconds "$seconds" >"$dir/run.out" 2>"$dir/run.err"
+		rc=$?
+		grep '"op":"all"' "$dir/run.out" >>"$jsonl"
+		if [ $rc -ne 0 ]; then
+			errors=$((errors + 1))
+			echo "mcbench.sh: $1 $3 $4 connections:" >&2
+			cat "$dir/run.err" >&2
+		fi
+	done
+}
+
 for transport in unix tcp; do
 	if [ "$transport" = unix ]; then
 		address=$dir/server.sock
@@ -166,22 +192,12 @@ for transport in unix tcp; do
 		address=$(free_port)
 	fi
 	start_and_fill "$transport" "$address"
-	for proto in text binary; do
-		for conns in $conns_list; do
-			threads=$client_threads
-			[ "$threads" -le "$conns" ] || threads=$conns
-			for ratio in 1 0; do
-				mcload_at "$transport" "$address" --proto "$proto" \
-				    --conns "$conns" --threads "$threads" \
-				    --pipeline "$pipeline" --get-ratio "$ratio" \
-				    --seconds "$seconds" >"$dir/run.out" 2>"$dir/run.err"
-				rc=$?
-				grep '"op":"all"' "$dir/run.out" >>"$jsonl"
-				if [ $rc -ne 0 ]; then
-					errors=$((errors + 1))
-					echo "mcbench.sh: $transport $proto $conns conns:" >&2
-					cat "$dir/run.err" >&2
-				fi
+	rep=0
+	while [ $rep -lt "$reps" ]; do
+		rep=$((rep + 1))
+		for proto in text binary; do
+			for conns in $conns_list; do
+				measure "$transport" "$address" "$proto" "$conns"
 			done
 		done
 	done
@@ -190,10 +206,14 @@ done
 
 cp "$jsonl" "$out/mcbench-$server.jsonl"
 {
-	echo "# $server ($server_threads threads) under mcload: $keys keys of" \
+	echo "# ${version:-$server} ($server_threads threads) under mcload:" \
+	    "$(nproc 2>/dev/null) CPUs, load average $load_before before," \
+	    "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) after"
+	echo "# $keys keys of" \
 	    "$key_size B, values of $value_size B, uniform keys, gets all hits;"
-	echo "# $seconds s a run, mcload on up to $client_threads threads," \
-	    "in flight a connection: $pipeline; p99 in microseconds"
+	echo "# $seconds s a run, medians of $reps; mcload on up to" \
+	    "$client_threads threads, in flight a connection: $pipeline;" \
+	    "p99 in microseconds, hits the least hit ratio of the gets"
 	awk -F'[,:{}]' '
 	function field(name,   i) {
 		for (i = 1; i < NF; i++)
@@ -212,20 +232,36 @@ cp "$jsonl" "$out/mcbench-$server.jsonl"
 		k = field("transport") " " field("proto") " " field("conns")
 		if (!(k in seen)) { seen[k] = 1; order[n++] = k }
 		op = field("get_ratio") + 0 == 1 ? "get" : "set"
-		rate[k, op] = field("ops_per_sec")
+		j = runs[k, op]++
+		rate[k, op, j] = field("ops_per_sec")
+		p99[k, op, j] = field("p99_ns") / 1000
 		if (op == "get")
-			hits[k] = field("hit_ratio")
-		p99[k, op] = field("p99_ns") / 1000
+			hits[k, j] = field("hit_ratio")
 		err[k] += field("errors")
+	}
+	# The median of v[k, op, 0 .. runs[k, op] - 1].
+	function median(v, k, op,   m, i, j, x, a) {
+		m = runs[k, op]
+		for (i = 0; i < m; i++) {
+			x = v[k, op, i] + 0
+			for (j = i; j > 0 && a[j - 1] > x; j--)
+				a[j] = a[j - 1]
+			a[j] = x
+		}
+		return m ? (a[int((m - 1) / 2)] + a[int(m / 2)]) / 2 : 0
 	}
 	END {
 		for (i = 0; i < n; i++) {
 			k = order[i]
 			split(k, part, " ")
+			low = 1
+			for (j = 0; j < runs[k, "get"]; j++)
+				if (hits[k, j] + 0 < low)
+					low = hits[k, j] + 0
 			printf "%-5s %-6s %5s %12.0f %9.1f %6.3f %12.0f %9.1f %6d\n",
-			    part[1], part[2], part[3], rate[k, "get"],
-			    p99[k, "get"], hits[k], rate[k, "set"], p99[k, "set"],
-			    err[k]
+			    part[1], part[2], part[3], median(rate, k, "get"),
+			    median(p99, k, "get"), low, median(rate, k, "set"),
+			    median(p99, k, "set"), err[k]
 		}
 	}' "$jsonl"
 } >"$out/mcbench-$server.txt"

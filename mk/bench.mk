@@ -63,9 +63,10 @@ bench-bin: $(BUILD)/mcload
 
 # memcached (or, with SERVER=hostcached, the sidecar once it is built)
 # under mcload: gets and sets over a unix socket and loopback TCP, text and
-# binary, 1, 8 and 50 connections (bench/mcbench.sh); about a minute.
-# SECONDS=N lengthens each of its 24 runs (default 2); SERVER_THREADS sets
-# the server's threads (default 2).  Writes mcbench-SERVER.txt and .jsonl.
+# binary, 1, 8 and 50 connections (bench/mcbench.sh): medians of 3, about
+# three minutes.  SECONDS=N lengthens each of its 72 runs (default 2),
+# REPS=N changes the 3; SERVER_THREADS sets the server's threads (default
+# 2).  Writes mcbench-SERVER.txt and .jsonl.
 BENCH_MC_DEPS := memcached coreutils python3
 
 bench-mc:
