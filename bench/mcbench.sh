@@ -140,21 +140,12 @@ mcload_at() {
 	    --key-size "$key_size" --value-size "$value_size" "$@"
 }
 
-# Start the server, then set every key once; mcload cannot connect (exit
-# status 2) until the server listens, 10 s at most.
+# Start the server, then set every key once, once it listens (10 s at
+# most).
 start_and_fill() {
 	"start_$server" "$1" "$2"
-	i=0
-	while :; do
-		mcload_at "$1" "$2" --warm --ops 1 --conns 4 --pipeline 64 \
-		    >/dev/null 2>"$dir/warm.err"
-		rc=$?
-		[ $rc -ne 2 ] || [ $i -ge 100 ] || ! kill -0 "$server_pid" 2>/dev/null &&
-		    break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if [ $rc -ne 0 ]; then
+	if ! mcload_at "$1" "$2" --wait 10 --warm --ops 1 --conns 4 \
+	    --pipeline 64 >/dev/null 2>"$dir/warm.err"; then
 		echo "mcbench.sh: $server on $1 $2 did not start or answered wrongly:" >&2
 		cat "$dir/warm.err" "$dir/server.log" >&2
 		exit 1

@@ -32,16 +32,6 @@ ran_clean() {
 	verdict 0 "$1"
 }
 
-# wait_socket PATH: until the server listens, 10 s at most.
-wait_socket() {
-	i=0
-	while [ ! -S "$1" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -S "$1" ]
-}
-
 MC=$TMP/memcached.sock
 mc_skip=
 if ! command -v memcached >/dev/null 2>&1; then
@@ -53,8 +43,10 @@ else
 	timeout 300 memcached -s "$MC" -a 0600 -m 64 -t 1 $user \
 	    >"$TMP/memcached.log" 2>&1 &
 	background="$background $!"
-	wait_socket "$MC" ||
-	    mc_skip="memcached did not start: $(head -c 300 "$TMP/memcached.log")"
+	# Until it listens, 10 s at most (mcload --wait).
+	mcload_run --unix "$MC" --wait 10 --ops 1
+	[ "$status" = 0 ] ||
+	    mc_skip="memcached did not start: $(head -c 300 "$TMP/memcached.log" "$TMP/err")"
 fi
 
 # Every run on memcached sets values of 100 bytes: a value depends on its
@@ -87,7 +79,8 @@ else
 fi
 
 # fake_server MODE PATH: a server on PATH that answers every read with a
-# line of garbage (MODE garbage) or never answers (MODE silent).
+# line of garbage (MODE garbage) or never answers (MODE silent); mcload
+# --wait waits for it to listen.
 fake_server() {
 	/usr/bin/python3 - "$1" "$2" <<'PY' >"$TMP/fake.log" 2>&1 &
 import os, socket, sys, threading
@@ -107,7 +100,6 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 	background="$background $!"
-	wait_socket "$2"
 }
 
 if [ ! -x /usr/bin/python3 ]; then
@@ -118,13 +110,13 @@ else
 	fake_server garbage "$TMP/garbage.sock"
 	for proto in text binary; do
 		mcload_run --unix "$TMP/garbage.sock" --proto "$proto" --conns 2 \
-		    --ops 100
+		    --ops 100 --wait 10
 		[ "$(field errors)" -gt 0 ] 2>/dev/null &&
 		    grep -q 'connection' "$TMP/err"
 		verdict 1 "garbage: $proto replies that are no replies are errors"
 	done
 	fake_server silent "$TMP/silent.sock"
-	mcload_run --unix "$TMP/silent.sock" --ops 10 --timeout 0.3
+	mcload_run --unix "$TMP/silent.sock" --ops 10 --timeout 0.3 --wait 10
 	[ "$(field errors)" = 1 ] && grep -q 'no reply in 0.3 s' "$TMP/err"
 	verdict 1 "no reply within --timeout is an error"
 fi

@@ -35,6 +35,7 @@
 #define ERRORS_SHOWN 10
 #define EPOLL_BATCH 64
 #define TICK_MS 100
+#define CONNECT_RETRY_US 20000
 
 struct conn {
 	int fd;                         /* -1 once dead */
@@ -120,7 +121,10 @@ static int connect_tcp(const char *host, const char *port)
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
 		            a->ai_protocol);
 		if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+			int e = errno;
+
 			close(fd);
+			errno = e;
 			fd = -1;
 		}
 	}
@@ -131,13 +135,29 @@ static int connect_tcp(const char *host, const char *port)
 	return fd;
 }
 
+/* Connect, retrying for --wait seconds while nothing listens there yet:
+ * a server just started may not have bound its socket. */
+static int connect_target(const struct options *o)
+{
+	uint64_t until = kit_now_ns() + (uint64_t)(o->wait * 1e9);
+
+	for (;;) {
+		int fd = o->unix_path ? connect_unix(o->unix_path)
+		                      : connect_tcp(o->tcp_host, o->tcp_port);
+
+		if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED) ||
+		    kit_now_ns() >= until)
+			return fd;
+		usleep(CONNECT_RETRY_US);
+	}
+}
+
 static int conn_open(struct worker *k, struct conn *c)
 {
 	const struct options *o = k->opt;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
-	c->fd = o->unix_path ? connect_unix(o->unix_path)
-	                     : connect_tcp(o->tcp_host, o->tcp_port);
+	c->fd = connect_target(o);
 	if (c->fd < 0) {
 		fprintf(stderr, "mcload: cannot connect to %s%s%s: %s (is the "
 		        "server running?)\n", o->unix_path ? o->unix_path :

@@ -5,7 +5,7 @@
  *          [--conns N] [--threads T] [--pipeline D]
  *          [--keys K] [--key-size B] [--value-size B] [--zipf THETA]
  *          [--get-ratio R] [--seconds S | --ops N] [--warm] [--seed N]
- *          [--timeout S] [--label NAME]
+ *          [--timeout S] [--wait S] [--label NAME]
  *
  * N connections (default 1) spread over T threads (default 1), each
  * connection keeping D requests in flight (default 1).  Requests are gets
@@ -15,7 +15,10 @@
  * --value-size bytes (default 64).  A key's value and flags depend only on
  * the key and the value size, so that every get can be checked against
  * what any set of that key stored.  --warm sets every key once, untimed,
- * before the timed phase of S seconds (default 2) or N requests.
+ * before the timed phase of S seconds (default 2) or N requests.  A
+ * request unanswered for --timeout seconds (default 5) is an error;
+ * --wait S retries connecting for S seconds (default 0) while nothing
+ * listens yet, for a server just started.
  *
  * Prints one JSON object a line for gets, sets and all requests, then a
  * table: requests per second, the hit ratio of gets, p50, p99 and p999 of
@@ -90,7 +93,7 @@ static void usage(const char *why)
 	    "              [--conns N] [--threads T] [--pipeline D] [--keys K]\n"
 	    "              [--key-size B] [--value-size B] [--zipf THETA]\n"
 	    "              [--get-ratio R] [--seconds S | --ops N] [--warm]\n"
-	    "              [--seed N] [--timeout S] [--label NAME]\n");
+	    "              [--seed N] [--timeout S] [--wait S] [--label NAME]\n");
 	exit(2);
 }
 
@@ -145,7 +148,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "get-ratio", 1, 0, 'g' }, { "seconds", 1, 0, 's' },
 		{ "ops", 1, 0, 'n' }, { "warm", 0, 0, 'w' },
 		{ "seed", 1, 0, 'S' }, { "timeout", 1, 0, 'o' },
-		{ "label", 1, 0, 'l' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "wait", 1, 0, 'W' }, { "label", 1, 0, 'l' },
+		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	int ch;
 
@@ -171,6 +175,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case 'w': o->warm = true; break;
 		case 'S': o->seed = (uint64_t)number(optarg, "--seed", 0, 1e18); break;
 		case 'o': o->timeout = number(optarg, "--timeout", 0.001, 1e6); break;
+		case 'W': o->wait = number(optarg, "--wait", 0, 3600); break;
 		case 'l': o->label = optarg; break;
 		default: usage(NULL);
 		}

@@ -39,6 +39,7 @@ struct options {
 	bool warm;
 	uint64_t seed;
 	double timeout;                 /* seconds without a reply: an error */
+	double wait;                    /* seconds to retry connecting */
 	const char *label;              /* the server's name in the output */
 };
 
