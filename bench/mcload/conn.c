@@ -368,11 +368,17 @@ static void conn_parse(struct worker *k, struct conn *c, uint64_t now)
 static void conn_read(struct worker *k, struct conn *c)
 {
 	while (c->fd >= 0) {
-		ssize_t n = read(c->fd, c->in + c->in_len, k->in_cap - c->in_len);
+		size_t room = k->in_cap - c->in_len;
+		ssize_t n = read(c->fd, c->in + c->in_len, room);
 
 		if (n > 0) {
 			c->in_len += (size_t)n;
 			conn_parse(k, c, kit_now_ns());
+			/* A short read emptied the socket: epoll (level-
+			 * triggered) says when more comes, and a read that
+			 * would only return EAGAIN is saved. */
+			if ((size_t)n < room)
+				return;
 		} else if (n == 0) {
 			conn_fail(k, c, "the server closed the connection");
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {

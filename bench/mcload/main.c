@@ -209,11 +209,12 @@ static void *thread_main(void *arg)
 }
 
 /* Run the threads; the seconds of the timed phase, from the common start
- * to the last thread's end. */
-static double run_threads(struct thread *t, unsigned n)
+ * to the last thread's end, and in *CPU_NS the CPU time mcload took in it
+ * (the server's share of the machine is what is left). */
+static double run_threads(struct thread *t, unsigned n, uint64_t *cpu_ns)
 {
 	pthread_barrier_t start;
-	uint64_t t0, end = 0;
+	uint64_t t0, cpu0, end = 0;
 
 	pthread_barrier_init(&start, NULL, n + 1);
 	for (unsigned i = 0; i < n; i++) {
@@ -225,11 +226,13 @@ static double run_threads(struct thread *t, unsigned n)
 	}
 	pthread_barrier_wait(&start);
 	t0 = kit_now_ns();
+	cpu0 = kit_cpu_ns();
 	for (unsigned i = 0; i < n; i++) {
 		pthread_join(t[i].tid, NULL);
 		if (t[i].end_ns > end)
 			end = t[i].end_ns;
 	}
+	*cpu_ns = kit_cpu_ns() - cpu0;
 	pthread_barrier_destroy(&start);
 	return (double)(end - t0) / 1e9;
 }
@@ -254,9 +257,17 @@ struct line {
 	double hit_ratio;               /* < 0: not a get */
 };
 
+/* The timed phase as a whole. */
+struct run {
+	double seconds;
+	uint64_t cpu_ns;                /* mcload's own */
+	uint64_t ops, errors;
+};
+
 static void print_json(const struct options *o, const struct line *l,
-                       double seconds, uint64_t errors)
+                       const struct run *run)
 {
+	double seconds = run->seconds;
 	struct kit_json j;
 
 	kit_json_begin(&j, stdout);
@@ -283,12 +294,18 @@ static void print_json(const struct options *o, const struct line *l,
 	kit_json_num(&j, "p50_ns", 0, kit_hist_percentile(l->hist, 0.50));
 	kit_json_num(&j, "p99_ns", 0, kit_hist_percentile(l->hist, 0.99));
 	kit_json_num(&j, "p999_ns", 0, kit_hist_percentile(l->hist, 0.999));
-	kit_json_uint(&j, "errors", errors);
+	kit_json_num(&j, "client_cpus", 3,
+	             seconds > 0 ? run->cpu_ns / 1e9 / seconds : 0);
+	kit_json_num(&j, "client_cpu_ns_per_op", 0,
+	             run->ops ? (double)run->cpu_ns / (double)run->ops : 0);
+	kit_json_uint(&j, "errors", run->errors);
 	kit_json_end(&j);
 }
 
-static void print_header(const struct options *o, double seconds)
+static void print_header(const struct options *o, const struct run *run)
 {
+	double seconds = run->seconds;
+
 	printf("# mcload against %s: %s protocol over %s%s%s%s\n", o->label,
 	       o->proto == PROTO_TEXT ? "text" : "binary",
 	       o->unix_path ? "unix:" : "tcp:",
@@ -305,6 +322,9 @@ static void print_header(const struct options *o, double seconds)
 		printf("uniform");
 	printf(", %.0f%% gets; %.2f s%s\n", o->get_ratio * 100, seconds,
 	       o->warm ? ", after setting every key" : "");
+	printf("# mcload itself used %.2f CPUs, %.1f us of CPU a request\n",
+	       seconds > 0 ? run->cpu_ns / 1e9 / seconds : 0,
+	       run->ops ? (double)run->cpu_ns / (double)run->ops / 1e3 : 0);
 	if (o->pipeline > 1)
 		printf("# latency: queued to replied, %u requests in flight a "
 		       "connection (the wait behind earlier replies included)\n",
@@ -327,7 +347,7 @@ static void print_row(const struct line *l, double seconds)
 }
 
 static void report(const struct options *o, const struct stats *s,
-                   double seconds)
+                   struct run *run)
 {
 	static struct kit_hist all;
 	struct line lines[OP_COUNT + 1];
@@ -342,11 +362,13 @@ static void report(const struct options *o, const struct stats *s,
 	lines[OP_GET].hit_ratio = gets ? (double)s->hits / (double)gets : -1;
 	lines[OP_COUNT] = (struct line){ "all", s->ops[OP_GET] + s->ops[OP_SET],
 	                                 &all, lines[OP_GET].hit_ratio };
+	run->ops = lines[OP_COUNT].ops;
+	run->errors = s->errors;
 	for (int i = 0; i <= OP_COUNT; i++)
-		print_json(o, &lines[i], seconds, s->errors);
-	print_header(o, seconds);
+		print_json(o, &lines[i], run);
+	print_header(o, run);
 	for (int i = 0; i <= OP_COUNT; i++)
-		print_row(&lines[i], seconds);
+		print_row(&lines[i], run->seconds);
 	printf("protocol errors: %llu\n", (unsigned long long)s->errors);
 }
 
@@ -386,6 +408,7 @@ int main(int argc, char **argv)
 	static struct stats total;
 	struct workload w = { .opt = &o };
 	struct thread *t = NULL;
+	struct run run = { 0 };
 	int status = 2;
 
 	parse_options(&o, argc, argv);
@@ -396,11 +419,11 @@ int main(int argc, char **argv)
 	}
 	if (connect_all(t, &w) < 0)
 		goto out;
-	double seconds = run_threads(t, o.threads);
+	run.seconds = run_threads(t, o.threads, &run.cpu_ns);
 
 	for (unsigned i = 0; i < o.threads; i++)
 		stats_merge(&total, worker_stats(t[i].worker));
-	report(&o, &total, seconds);
+	report(&o, &total, &run);
 	status = total.errors ? 1 : 0;
 out:
 	for (unsigned i = 0; t != NULL && i < o.threads; i++)
