@@ -204,7 +204,8 @@ cp "$jsonl" "$out/mcbench-$server.jsonl"
 	    "$key_size B, values of $value_size B, uniform keys, gets all hits;"
 	echo "# $seconds s a run, medians of $reps; mcload on up to" \
 	    "$client_threads threads, in flight a connection: $pipeline;" \
-	    "p99 in microseconds, hits the least hit ratio of the gets"
+	    "p99 in microseconds, hits the least hit ratio of the gets," \
+	    "client the CPUs mcload itself used (gets)"
 	awk -F'[,:{}]' '
 	function field(name,   i) {
 		for (i = 1; i < NF; i++)
@@ -215,9 +216,9 @@ cp "$jsonl" "$out/mcbench-$server.jsonl"
 		return ""
 	}
 	BEGIN {
-		printf "%-5s %-6s %5s %12s %9s %6s %12s %9s %6s\n", "via",
+		printf "%-5s %-6s %5s %12s %9s %6s %12s %9s %6s %6s\n", "via",
 		    "proto", "conns", "get/s", "get p99", "hits", "set/s",
-		    "set p99", "errors"
+		    "set p99", "client", "errors"
 	}
 	{
 		k = field("transport") " " field("proto") " " field("conns")
@@ -226,6 +227,7 @@ cp "$jsonl" "$out/mcbench-$server.jsonl"
 		j = runs[k, op]++
 		rate[k, op, j] = field("ops_per_sec")
 		p99[k, op, j] = field("p99_ns") / 1000
+		cpus[k, op, j] = field("client_cpus")
 		if (op == "get")
 			hits[k, j] = field("hit_ratio")
 		err[k] += field("errors")
@@ -249,10 +251,10 @@ cp "$jsonl" "$out/mcbench-$server.jsonl"
 			for (j = 0; j < runs[k, "get"]; j++)
 				if (hits[k, j] + 0 < low)
 					low = hits[k, j] + 0
-			printf "%-5s %-6s %5s %12.0f %9.1f %6.3f %12.0f %9.1f %6d\n",
+			printf "%-5s %-6s %5s %12.0f %9.1f %6.3f %12.0f %9.1f %6.2f %6d\n",
 			    part[1], part[2], part[3], median(rate, k, "get"),
 			    median(p99, k, "get"), low, median(rate, k, "set"),
-			    median(p99, k, "set"), err[k]
+			    median(p99, k, "set"), median(cpus, k, "get"), err[k]
 		}
 	}' "$jsonl"
 } >"$out/mcbench-$server.txt"
