@@ -84,17 +84,19 @@ static int workload_init(struct workload *w, const struct options *o)
 
 /* ---- options ------------------------------------------------------------- */
 
+/* Print the usage, to stderr with WHY and exit status 2, or to stdout
+ * (--help, WHY NULL) with 0. */
 static void usage(const char *why)
 {
 	if (why != NULL)
 		fprintf(stderr, "mcload: %s\n", why);
-	fprintf(stderr,
+	fprintf(why != NULL ? stderr : stdout,
 	    "usage: mcload (--unix PATH | --tcp HOST:PORT) [--proto text|binary]\n"
 	    "              [--conns N] [--threads T] [--pipeline D] [--keys K]\n"
 	    "              [--key-size B] [--value-size B] [--zipf THETA]\n"
 	    "              [--get-ratio R] [--seconds S | --ops N] [--warm]\n"
 	    "              [--seed N] [--timeout S] [--wait S] [--label NAME]\n");
-	exit(2);
+	exit(why != NULL ? 2 : 0);
 }
 
 static double number(const char *arg, const char *name, double lo, double hi)
@@ -177,7 +179,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case 'o': o->timeout = number(optarg, "--timeout", 0.001, 1e6); break;
 		case 'W': o->wait = number(optarg, "--wait", 0, 3600); break;
 		case 'l': o->label = optarg; break;
-		default: usage(NULL);
+		case 'h': usage(NULL); break;
+		default: usage("unknown option (--help lists them)");
 		}
 	}
 	if (optind < argc)
@@ -281,7 +284,7 @@ static void print_json(const struct options *o, const struct line *l,
 	kit_json_uint(&j, "keys", o->keys);
 	kit_json_uint(&j, "key_size", o->key_size);
 	kit_json_uint(&j, "value_size", o->value_size);
-	kit_json_num(&j, "zipf", 2, o->zipf);
+	kit_json_g(&j, "zipf", o->zipf);
 	kit_json_num(&j, "get_ratio", 3, o->get_ratio);
 	kit_json_str(&j, "op", l->op);
 	kit_json_uint(&j, "ops", l->ops);
