@@ -42,7 +42,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
-        pkg-config make gcc libc6-dev perl
+        pkg-config make gcc libc6-dev perl libsqlite3-dev
 DEPS_TSAN := clang libclang-rt-dev
 # The Python binding's tests (tests/t_python.sh); memcached for mcload's
 # (tests/t_mcload.sh).
