@@ -1,0 +1,70 @@
+"""negative_caching.py - negative caching: remember, briefly, that the
+database has no such row, so that lookups of a missing id (a typo in a URL,
+a crawler, an attacker probing ids) are not a query each.
+
+    value = cache.get(key)
+    ABSENT:   known absent, answer "not found" without the database
+    None:     query; found: cache.set(key, value, ttl=...)
+              absent: cache.set(key, ABSENT, ttl=short)
+
+ABSENT is a value no real entry can have.  The TTL of a negative entry
+bounds how long a row created meanwhile stays invisible; the writer that
+creates the row can also delete the key at once (invalidate on write).
+The decorator hostcache.cached(cache, ttl=..., negative=True) does the
+same for a function's None results, at the TTL of its other results.  (The
+C API marks such entries instead, HC_ITEM_NEGATIVE; cache.get() reads those
+as a miss and get_or_set() as None without loading.)
+
+Promises checked: 100 lookups of a missing user ask the database once; once
+the user is created and its key deleted, the next lookup finds it.
+"""
+
+import sys
+
+from harness import USERS, Source, check, segment, status
+
+ABSENT = b"\0absent"  # names never start with a NUL
+NEGATIVE_TTL = 5      # seconds "no such user" is believed
+
+
+def user_name(cache, db, user_id):
+    """The pattern: the name, or None for no such user."""
+    key = "user:%d:name" % user_id
+    value = cache.get(key)
+    if value == ABSENT:
+        return None
+    if value is not None:
+        return value.decode()
+    name = db.user_name(user_id)
+    if name is None:
+        cache.set(key, ABSENT, ttl=NEGATIVE_TTL)
+    else:
+        cache.set(key, name, ttl=60)
+    return name
+
+
+def main():
+    Source.create()
+    db = Source()
+    missing = USERS + 404
+    with segment("negative") as cache:
+        found = [user_name(cache, db, missing) for _ in range(100)]
+        queries = db.queries()
+        print("100 lookups of missing user %d: %d found, %d queries"
+              % (missing, 100 - found.count(None), queries))
+        check(found == [None] * 100, "the user is reported absent every "
+              "time")
+        check(queries == 1, "the database was asked once (%d)" % queries)
+
+        # The row appears: its writer drops the negative entry.
+        db.rename(missing, "erin")
+        cache.delete("user:%d:name" % missing)
+        name = user_name(cache, db, missing)
+        check(name == "erin", "after the insert and the delete the user "
+              "is found (%s)" % name)
+    db.close()
+    return status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
