@@ -9,10 +9,10 @@
  *            new = change(value)
  *            cas(key, new, cas):  stored, or changed meanwhile: loop
  *
- * Here 4 processes each add 50 visits to a user's cached "name visits"
+ * Here 4 processes each add 500 visits to a user's cached "name visits"
  * record, loaded once from the database.
  *
- * Promise checked: the record ends at 200 visits: no update was lost, at
+ * Promise checked: the record ends at 2000 visits: no update was lost, at
  * any number of retries.
  */
 #include <stdio.h>
@@ -24,7 +24,7 @@
 #include "harness.h"
 
 #define PROCS 4
-#define VISITS 50
+#define VISITS 500
 
 /* The pattern: add one visit; returns how many retries it took. */
 static int add_visit(hc_cache *c)
@@ -55,7 +55,7 @@ int main(void)
 	char buf[96], want[96];
 	size_t len;
 	pid_t pids[PROCS];
-	int failed = 0;
+	int failed = 0, start[2];
 
 	source_init();
 	hc_cache *c = segment_create("cas", NULL);
@@ -64,10 +64,15 @@ int main(void)
 	source_user_name(db, 3, buf, sizeof buf - 3);
 	strcat(buf, " 0");
 	hc_must(hc_set(c, "user:3:visits", 13, buf, strlen(buf), 0), "set");
+	if (pipe(start) != 0)
+		hc_must(HC_ESYS, "pipe");
 	for (int i = 0; i < PROCS; i++) {
 		if ((pids[i] = fork()) == 0) {
 			int retries = 0;
 
+			close(start[1]);
+			if (read(start[0], buf, 1) < 0)  /* all at once: EOF */
+				_exit(1);
 			for (int v = 0; v < VISITS; v++)
 				retries += add_visit(c);
 			printf("process %d: %d visits, %d retries\n", i, VISITS,
@@ -77,6 +82,7 @@ int main(void)
 			_exit(0);
 		}
 	}
+	close(start[1]);
 	for (int i = 0; i < PROCS; i++) {
 		int status;
 
@@ -90,6 +96,7 @@ int main(void)
 	check(strcmp(buf, want) == 0, "no update was lost: \"%s\" (want "
 	      "\"%s\")", buf, want);
 
+	close(start[0]);
 	source_close(db);
 	hc_close(c);
 	return check_status();
