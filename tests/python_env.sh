@@ -3,8 +3,9 @@
 #
 # Python is Debian's own /usr/bin/python3, whatever else is first on PATH.
 # Sourcing sets python_missing to why it cannot run here (empty when it
-# can); python_run ARGS... then runs it with HOSTCACHE_LIB naming this
-# build's libhostcache.so, by exec, so call it in a subshell to go on.
+# can); python_run ARGS... then runs it with HOSTCACHE_LIB naming
+# $python_lib (this build's libhostcache.so unless the test changes it),
+# by exec, so call it in a subshell to go on.
 
 HC_BUILD=${HC_BUILD:-./build}
 PYTHON=/usr/bin/python3
@@ -15,6 +16,7 @@ fi
 
 # A library built with AddressSanitizer (make sanitize) needs its runtime
 # loaded before Python; Python's own allocations are not checked for leaks.
+python_lib=$HC_BUILD/libhostcache.so
 python_asan=$(ldd "$HC_BUILD/libhostcache.so" 2>/dev/null |
 	sed -n 's/.*libasan[^ ]* => \([^ ]*\).*/\1/p')
 
@@ -22,6 +24,6 @@ python_run() {
 	if [ -n "$python_asan" ]; then
 		export LD_PRELOAD="$python_asan" ASAN_OPTIONS=detect_leaks=0
 	fi
-	HOSTCACHE_LIB=$HC_BUILD/libhostcache.so HC_BUILD=$HC_BUILD \
+	HOSTCACHE_LIB=$python_lib HC_BUILD=$HC_BUILD \
 		exec "$PYTHON" "$@"
 }
