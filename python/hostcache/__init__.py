@@ -201,7 +201,8 @@ def _set_options(ttl, tags):
 
 
 _CONFIG_FIELDS = ("size", "max_key", "max_value", "max_procs", "mode",
-                  "avg_item_size", "ttl_jitter_pct", "clean_watermark_pct")
+                  "avg_item_size", "ttl_jitter_pct", "clean_watermark_pct",
+                  "latency_every")
 
 
 class Cache:
@@ -321,6 +322,30 @@ class Cache:
         value = self._get(key, info)
         return (None, None) if value is None else (value, info.cas)
 
+    def get_item(self, key):
+        """KEY's item as a dict, or None on a miss: value (bytes; None for
+        a cached "known absent", with negative True), cas, ttl (seconds
+        left, None for none), client_flags, and refresh (True when this
+        reader should recompute it early: items set with compute=)."""
+        info = _ffi.new("hc_item_info *")
+        k = _bytes(key, "key")
+        need = 0
+        while True:
+            buf = self._buffer(need)
+            rc = _lib.hc_get_ex(self._handle(), k, len(k), buf, len(buf), info)
+            if rc == _lib.HC_EBUFSIZE:
+                need = info.vlen
+                continue
+            if rc == _ENOTFOUND:
+                return None
+            if rc not in (0, _ENEGATIVE):
+                _raise(rc)
+            return {"value": None if rc else _ffi.unpack(buf, info.vlen),
+                    "negative": rc == _ENEGATIVE, "cas": info.cas,
+                    "ttl": info.ttl_ms / 1000.0 if info.ttl_ms else None,
+                    "client_flags": info.client_flags,
+                    "refresh": bool(info.refresh)}
+
     def __contains__(self, key):
         k = _bytes(key, "key")
         n = _ffi.new("size_t *")
@@ -329,13 +354,25 @@ class Cache:
 
     # -- writes ------------------------------------------------------------
 
-    def set(self, key, value, ttl=None, tags=()):
-        """Store VALUE under KEY (TTL in seconds; up to 4 tags).  Returns
-        the new item's CAS id."""
+    def set(self, key, value, ttl=None, tags=(), *, negative=False,
+            compute=None, client_flags=0):
+        """Store VALUE under KEY (TTL in seconds; up to 4 tags).  NEGATIVE
+        caches "known absent" (get() misses, get_item() says negative);
+        COMPUTE, the seconds the value took to compute, lets readers
+        refresh early (get_item()'s refresh); CLIENT_FLAGS, 32 bits kept
+        with the item (memcached's flags).  Returns the new item's CAS id."""
         k = key if type(key) is bytes else _bytes(key, "key")
         v = value if type(value) is bytes else _bytes(value, "value")
-        if tags:
+        if tags or negative or compute or client_flags:
             opt, keep = _set_options(ttl, tags)
+            if negative:
+                opt.flags = _lib.HC_ITEM_NEGATIVE
+            if compute:
+                opt.compute_ms = max(1, int(_ms(compute, "compute")))
+            if client_flags:
+                if not 0 <= client_flags <= 0xFFFFFFFF:
+                    raise ValueError("client_flags must be 0..4294967295")
+                opt.client_flags = client_flags
             owner = _ffi.new("uint64_t *")  # opt only points at it
             opt.cas_out = owner
             keep.append(owner)
@@ -489,6 +526,20 @@ class Cache:
         out = _ffi.new("hc_info *")
         _check(_lib.hc_info_get(self._handle(), out))
         return self._as_dict("hc_info", out)
+
+    def latency(self):
+        """Get and set latency since the segment was created, from the one
+        operation in `every` each thread times: {"every": N, "get": {"p50":
+        ns, "p99": ns, "p999": ns, "timed": count}, "set": {...}}."""
+        out = _ffi.new("hc_latency *")
+        _check(_lib.hc_latency_get(self._handle(), out))
+        result = {"every": out.every}
+        for op in ("get", "set"):
+            hist = getattr(out, op)
+            result[op] = {"timed": sum(hist[i] for i in range(len(hist)))}
+            for name, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
+                result[op][name] = _lib.hc_latency_quantile(hist, q)
+        return result
 
     def maintain(self, budget=0.001):
         """Free blocks ahead of the writers for about BUDGET seconds; the

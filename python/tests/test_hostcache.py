@@ -276,6 +276,48 @@ class CacheTest(unittest.TestCase):
         self.assertGreater(info["blocks"], 0)
         self.assertGreaterEqual(self.cache.maintain(0.001), 0)
 
+    def test_item_options_negative_compute_client_flags(self):
+        self.cache.set("nf", b"", ttl=60, negative=True)
+        self.assertIsNone(self.cache.get("nf"))
+        item = self.cache.get_item("nf")
+        self.assertTrue(item["negative"])
+        self.assertIsNone(item["value"])
+        self.cache.set("cf", b"v", client_flags=0xFFFFFFFF, tags=("t",))
+        item = self.cache.get_item("cf")
+        self.assertEqual(item["value"], b"v")
+        self.assertEqual(item["client_flags"], 0xFFFFFFFF)
+        self.assertFalse(item["negative"])
+        self.assertIsNone(item["ttl"])
+        with self.assertRaises(ValueError):
+            self.cache.set("cf", b"w", client_flags=1 << 32)
+        self.assertEqual(self.cache.get("cf"), b"v")
+        # An expensive value close to its expiry is refreshed early by
+        # nearly every reader (XFetch); a cheap one far from it never.
+        self.cache.set("slow", b"x", ttl=0.2, compute=10.0)
+        self.cache.set("cheap", b"x", ttl=3600, compute=0.001)
+        early = sum(self.cache.get_item("slow")["refresh"] for _ in range(20))
+        never = sum(self.cache.get_item("cheap")["refresh"] for _ in range(200))
+        self.assertGreaterEqual(early, 15)
+        self.assertEqual(never, 0)
+        self.assertIsNone(self.cache.get_item("absent"))
+
+    def test_latency(self):
+        with hostcache.Cache.create(self.name + "-lat", size=4 << 20,
+                                    latency_every=1) as c:
+            try:
+                for i in range(100):
+                    c.set("k%d" % i, b"v")
+                    c.get("k%d" % i)
+                lat = c.latency()
+                self.assertEqual(lat["every"], 1)
+                self.assertEqual(lat["get"]["timed"], 100)
+                self.assertEqual(lat["set"]["timed"], 100)
+                for op in ("get", "set"):
+                    q = lat[op]
+                    self.assertTrue(0 < q["p50"] <= q["p99"] <= q["p999"], q)
+            finally:
+                hostcache.unlink(self.name + "-lat")
+
 
 if __name__ == "__main__":
     unittest.main()
