@@ -11,7 +11,7 @@
 #include <time.h>
 #include <sys/wait.h>
 
-#include "segment_helpers.h"
+#include "testutil.h"
 #include "internal.h" /* the free map, for test_free_map_bits_come_back */
 
 #define NKEYS 12000u

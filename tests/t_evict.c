@@ -7,7 +7,7 @@
  * and then stopped writing never leave a writer without room.
  */
 
-#include "segment_helpers.h"
+#include "testutil.h"
 
 static char name[64];
 

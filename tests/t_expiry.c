@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "segment_helpers.h"
+#include "testutil.h"
 
 static uint64_t now_ms(void)
 {

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "segment_helpers.h"
+#include "testutil.h"
 #include "internal.h"
 
 static char name[64];

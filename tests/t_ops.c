@@ -8,7 +8,7 @@
  */
 #include <sys/mman.h>
 
-#include "segment_helpers.h"
+#include "testutil.h"
 
 /* Create the test's segment, named after TAG, with MAX_KEY (0: default). */
 static hc_cache *fixture_create_keys(struct test_fixture *f, const char *tag,
