@@ -42,11 +42,12 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
-        pkg-config make gcc libc6-dev perl libsqlite3-dev
+        pkg-config make gcc libc6-dev perl libsqlite3-dev libevent-dev \
+        libinih-dev
 DEPS_TSAN := clang libclang-rt-dev
 # The Python binding's tests (tests/t_python.sh); memcached for mcload's
-# (tests/t_mcload.sh).
-DEPS_CHECK := python3 python3-cffi python3-django memcached
+# (tests/t_mcload.sh); pymemcache for hostcached's (tests/t_hostcached.sh).
+DEPS_CHECK := python3 python3-cffi python3-django memcached python3-pymemcache
 
 .PHONY: all lib tools tests examples bench-bin check sanitize tsan demo bench \
         install clean deps

@@ -1,0 +1,30 @@
+# hostcached, the sidecar daemon: tools/hostcached/*.c (the layers
+# tools/hostcached/hostcached.h shows), linked with the static library,
+# libevent, libinih and, for its own heap, jemalloc as cachectl is.  It
+# shares cachectl's number parsing (tools/cachectl_parse.c).
+
+HOSTCACHED_SRC := $(wildcard tools/hostcached/*.c)
+HOSTCACHED_OBJ := $(HOSTCACHED_SRC:tools/hostcached/%.c=$(BUILD)/tools/hostcached/%.o)
+HOSTCACHED_LIBS := -levent_pthreads -levent -linih -ljemalloc
+
+.PHONY: hostcached install-hostcached
+tools: $(BUILD)/hostcached
+install: install-hostcached
+
+$(BUILD)/tools/hostcached/%.o: tools/hostcached/%.c tools/hostcached/hostcached.h \
+    tools/cachectl_parse.h include/hostcache.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/hostcached: $(HOSTCACHED_OBJ) $(BUILD)/tools/cachectl_parse.o \
+    $(BUILD)/libhostcache.a
+	$(CC) $(CFLAGS) $(HOSTCACHED_OBJ) $(BUILD)/tools/cachectl_parse.o \
+	  -o $@ $(BUILD)/libhostcache.a $(LDLIBS) $(HOSTCACHED_LIBS)
+
+hostcached: $(BUILD)/hostcached
+
+install-hostcached: $(BUILD)/hostcached
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $(BUILD)/hostcached $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/hostcached/hostcached.service.in \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/hostcached.service

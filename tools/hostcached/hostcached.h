@@ -1,0 +1,241 @@
+/*
+ * hostcached.h - what the files of hostcached share.
+ *
+ * hostcached owns one hostcache segment and serves it over the memcached
+ * text protocol, on a unix socket (and TCP on 127.0.0.1 when asked), while
+ * a background thread keeps the segment's housekeeping off the writers'
+ * path.  Items set through the socket and through the library are the same
+ * items.
+ *
+ * The layers.  A file calls only files below it (or beside it on its own
+ * row); nothing calls up.
+ *
+ *   main      main.c        lifecycle: segment, pid file, signals, start
+ *                           and stop of everything below
+ *   config    config.c      the options: flags, the INI file, validation
+ *   serve     server.c      listeners, worker threads, connections,
+ *                           buffers and backpressure
+ *   protocol  proto_text.c  the memcached text protocol: parsing, replies
+ *   items     store.c       memcached item semantics over the library:
+ *                           exptime, client flags, append/prepend by CAS
+ *   upkeep    maint.c       the maintenance thread: hc_maintain, counter
+ *                           samples and rates, delayed flush_all
+ *   base      log.c         leveled log lines on stderr
+ *
+ * Threads.  The main thread runs the listeners and the signal events on
+ * its own event base and hands each accepted connection to a worker, round
+ * robin.  Each worker runs its own event base and owns its connections and
+ * its own attachment (hc_cache handle), so workers share nothing but the
+ * segment and a few atomic counters.  The maintenance thread has the main
+ * attachment.
+ */
+#ifndef HOSTCACHED_H
+#define HOSTCACHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hostcache.h"
+
+#define HOSTCACHED_VERSION HC_VERSION_STRING
+
+/* Exit statuses. */
+enum {
+	EXIT_OK = 0,
+	EXIT_RUNTIME = 1, /* could not start or keep running */
+	EXIT_USAGE = 2,   /* bad flag, bad configuration value */
+};
+
+/* ------------------------------------------------------------------ */
+/* log.c                                                               */
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+bool log_level_parse(const char *s, enum log_level *out);
+const char *log_level_name(enum log_level level);
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------ */
+/* config.c                                                            */
+
+#define PATH_CAP 256
+#define THREADS_MAX 64
+
+struct hcd_config {
+	char name[256];          /* segment name */
+	uint64_t size;           /* segment bytes */
+	bool size_given;         /* --size or size=: must match an existing one */
+	uint32_t max_procs;      /* process slots (0: the library's default) */
+	uint32_t mode;           /* segment file mode */
+	char socket_path[PATH_CAP];
+	uint32_t socket_mode;
+	unsigned port;           /* TCP on 127.0.0.1; 0 = off */
+	unsigned threads;
+	unsigned max_conns;
+	char pidfile[PATH_CAP];  /* "" = none */
+	char config_path[PATH_CAP];
+	enum log_level log_level;
+	bool unlink_on_exit;
+};
+
+/* Fill CFG from ARGV: defaults, then the --config file, then the flags.
+ * Returns -1 to exit EXIT_OK (--help, --version printed), 0 to run, or
+ * EXIT_USAGE after printing one line that says what is wrong. */
+int config_from_args(struct hcd_config *cfg, int argc, char **argv);
+
+/* SIGHUP: reread CFG->config_path and apply what can change while running
+ * (the log level); say which other changes need a restart. */
+void config_reload(struct hcd_config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* store.c                                                             */
+
+/* Outcome of a storage command, as the protocol names it. */
+enum store_result {
+	STORE_STORED,
+	STORE_NOT_STORED,
+	STORE_EXISTS,
+	STORE_NOT_FOUND,
+	STORE_TOO_LARGE,
+	STORE_NO_MEMORY,
+	STORE_BAD_KEY,
+	STORE_NOT_NUMBER,
+	STORE_BUSY,
+	STORE_ERROR,
+};
+
+enum store_mode {
+	MODE_SET, MODE_ADD, MODE_REPLACE, MODE_APPEND, MODE_PREPEND, MODE_CAS,
+};
+
+/* memcached's exptime: 0 never, up to 30 days relative seconds, larger an
+ * absolute unix time, negative (or an absolute time passed) expired at
+ * once.  Returns false for "expired at once", else the TTL in ms. */
+bool exptime_to_ttl_ms(int64_t exptime, uint64_t *ttl_ms);
+
+struct store_item {
+	uint64_t cas;
+	uint32_t flags;          /* memcached client flags */
+	uint32_t vlen;
+};
+
+/* What store_* needs from a worker: its attachment and a scratch buffer
+ * of VALUE_CAP bytes for read-modify-write (append, prepend). */
+struct store {
+	hc_cache *cache;
+	char *scratch;
+	size_t value_cap;        /* the segment's max_value */
+	size_t key_max;          /* min(250, the segment's max_key) */
+};
+
+/* 0 hit (value in BUF, metadata in *IT), HC_ENOTFOUND, HC_EBUFSIZE or
+ * another HC_E* error. */
+int store_get(struct store *s, const void *key, size_t klen, void *buf,
+              size_t cap, struct store_item *it);
+enum store_result store_write(struct store *s, enum store_mode mode,
+                              const void *key, size_t klen, const void *val,
+                              size_t vlen, uint32_t flags, int64_t exptime,
+                              uint64_t cas);
+enum store_result store_delete(struct store *s, const void *key, size_t klen);
+enum store_result store_touch(struct store *s, const void *key, size_t klen,
+                              int64_t exptime);
+enum store_result store_arith(struct store *s, bool incr, const void *key,
+                              size_t klen, uint64_t delta, uint64_t *result);
+
+/* ------------------------------------------------------------------ */
+/* maint.c                                                             */
+
+/* Counters sampled once a second, and the rates between two samples. */
+struct maint_sample {
+	hc_stats now;
+	double gets_per_sec, sets_per_sec, hits_per_sec, evictions_per_sec;
+	bool have_rates;
+};
+
+int maint_start(hc_cache *cache, unsigned interval_ms, unsigned budget_us);
+void maint_stop(void);
+void maint_latest(struct maint_sample *out);
+/* flush_all DELAY: flush when the CLOCK_MONOTONIC ns AT comes (0: cancel
+ * a pending one). */
+void maint_flush_at(uint64_t at_ns);
+
+/* ------------------------------------------------------------------ */
+/* server.c                                                            */
+
+/* Counters the stats command reports, shared by all workers. */
+struct server_counters {
+	uint64_t curr_connections;
+	uint64_t total_connections;
+	uint64_t rejected_connections;
+	uint64_t cmd_touch, cmd_flush;
+	uint64_t get_expired_flushed;
+	uint64_t bytes_read, bytes_written;
+};
+
+struct server;
+
+int server_start(const struct hcd_config *cfg, struct server **out);
+/* Run the listeners and signals on the main thread until server_stop(). */
+int server_run(struct server *srv);
+void server_stop(struct server *srv);
+void server_free(struct server *srv);
+/* Callbacks of the main loop's signal events, set by main.c. */
+extern void (*server_on_reload)(void);
+
+/* ------------------------------------------------------------------ */
+/* proto_text.c                                                        */
+
+struct evbuffer;
+struct conn;
+
+/* What the protocol layer sees of a connection. */
+struct text_state {
+	enum { TEXT_COMMAND, TEXT_DATA, TEXT_SWALLOW } phase;
+	/* TEXT_DATA: the storage command waiting for its data block */
+	enum store_mode mode;
+	char key[251];
+	size_t klen;
+	uint32_t flags;
+	int64_t exptime;
+	uint64_t cas;
+	size_t vlen;
+	bool noreply;
+	/* TEXT_SWALLOW: bytes of a refused data block still to drop */
+	uint64_t swallow;
+};
+
+/* What a connection offers the protocol layer. */
+struct proto_env {
+	struct store *store;
+	struct evbuffer *scratch_out;  /* a worker's buffer for whole replies */
+	char *line;                    /* GET_LINE_MAX_BYTES + 1 bytes */
+	char *value;                   /* store->value_cap + 2 bytes: a data
+	                                  block as it arrives */
+	struct server_counters *counters;
+	const struct hcd_config *cfg;
+	time_t started;
+	unsigned threads;
+};
+
+enum proto_status {
+	PROTO_MORE,       /* waiting for more input */
+	PROTO_CLOSE,      /* quit, or input beyond repair: flush and close */
+};
+
+#define LINE_MAX_BYTES 2048       /* a command line other than get */
+#define GET_LINE_MAX_BYTES 65536  /* get/gets/gat/gats with many keys */
+#define REPLY_MAX_BYTES (32u << 20) /* one multi-get reply at most */
+
+/* Consume whole commands from IN, appending replies to OUT, until IN has
+ * no whole command left or OUT holds OUT_LIMIT bytes. */
+enum proto_status proto_text_process(struct text_state *st,
+                                     const struct proto_env *env,
+                                     struct evbuffer *in,
+                                     struct evbuffer *out, size_t out_limit);
+
+#endif /* HOSTCACHED_H */

@@ -1,0 +1,550 @@
+/*
+ * server.c - listeners, worker threads and connections.
+ *
+ * The main thread's event base holds the listeners (a unix socket, and
+ * TCP on 127.0.0.1 when --port is given) and the signal events.  Each
+ * accepted descriptor goes to the next worker round robin, written as an
+ * int into the worker's pipe (atomic: fewer than PIPE_BUF bytes).  A
+ * worker owns its event base, its connections, its attachment to the
+ * segment and its buffers; nothing else touches them.
+ *
+ * Bounds per connection.  Input: a bufferevent stops reading at READ_HIGH
+ * bytes, room for the largest data block and the longest line.  Output:
+ * once a connection's replies reach OUT_LIMIT bytes it is no longer read
+ * (so a client that never reads its replies stops being served, and
+ * costs at most OUT_LIMIT plus one reply); it is read again when the
+ * output drains to half that.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "hostcached.h"
+
+#define OUT_LIMIT (4u << 20)
+#define LISTEN_BACKLOG 1024
+
+void (*server_on_reload)(void);
+
+struct conn {
+	struct bufferevent *bev;
+	struct worker *w;
+	struct text_state st;
+	struct conn *prev, *next;
+	bool paused;               /* not read: its output is full */
+	bool closing;              /* flushing its last replies */
+};
+
+struct worker {
+	pthread_t thread;
+	bool started;
+	struct server *srv;
+	struct event_base *base;
+	int notify_recv, notify_send;
+	struct event *notify_event;
+	struct store store;
+	struct proto_env env;
+	struct conn *conns;
+};
+
+struct server {
+	const struct hcd_config *cfg;
+	struct event_base *base;
+	struct evconnlistener *unix_listener, *tcp_listener;
+	struct event *signals[3];
+	struct worker *workers;
+	unsigned nworkers, next_worker;
+	struct server_counters counters;
+	time_t started;
+	bool socket_created;
+};
+
+/* ------------------------------------------------------------------ */
+/* Connections (worker threads)                                        */
+
+static void conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	free(c);
+	__atomic_fetch_sub(&w->srv->counters.curr_connections, 1,
+	                   __ATOMIC_RELAXED);
+}
+
+/* Stop reading; free the connection once its replies are written. */
+static void conn_close_after_write(struct conn *c)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+static void conn_process(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	enum proto_status status;
+
+	status = proto_text_process(&c->st, &c->w->env,
+	                            bufferevent_get_input(c->bev), out,
+	                            OUT_LIMIT);
+	if (status == PROTO_CLOSE) {
+		conn_close_after_write(c);
+		return;
+	}
+	if (evbuffer_get_length(out) >= OUT_LIMIT && !c->paused) {
+		c->paused = true;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+/* The output drained to the write low watermark. */
+static void conn_written(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	if (c->paused) {
+		c->paused = false;
+		bufferevent_enable(bev, EV_READ);
+		conn_process(c);
+	}
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->closing) {
+		/* The client closed its side: answer what it sent, then go. */
+		conn_process(c);
+		if (!c->closing)
+			conn_close_after_write(c);
+		return;
+	}
+	conn_free(c);
+}
+
+static void conn_new(struct worker *w, int fd)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	size_t read_high = w->store.value_cap + 2 + GET_LINE_MAX_BYTES + 4096;
+
+	if (c != NULL)
+		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c == NULL || c->bev == NULL) {
+		log_msg(LOG_WARN, "out of memory for a new connection; closed");
+		free(c);
+		close(fd);
+		__atomic_fetch_sub(&w->srv->counters.curr_connections, 1,
+		                   __ATOMIC_RELAXED);
+		return;
+	}
+	c->w = w;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	bufferevent_setcb(c->bev, conn_read, conn_written, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, read_high);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LIMIT / 2, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers                                                             */
+
+static void worker_take_fds(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	int fds[64];
+	ssize_t n;
+
+	(void)what;
+	while ((n = read(fd, fds, sizeof fds)) > 0)
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof fds[0]; i++)
+			conn_new(w, fds[i]);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	while (w->conns != NULL)
+		conn_free(w->conns);
+	return NULL;
+}
+
+static int worker_attach(struct worker *w, const struct hcd_config *cfg)
+{
+	hc_info info;
+	int rc = hc_open(cfg->name, &w->store.cache);
+
+	if (rc == 0)
+		rc = hc_info_get(w->store.cache, &info);
+	if (rc != 0) {
+		log_msg(LOG_ERROR, "segment '%s': attaching a worker: %s; give "
+		        "fewer --threads or more --max-procs", cfg->name,
+		        hc_last_error());
+		return -1;
+	}
+	w->store.value_cap = info.max_value;
+	w->store.key_max = info.max_key < 250 ? info.max_key : 250;
+	w->store.scratch = malloc(w->store.value_cap);
+	w->env.value = malloc(w->store.value_cap + 2);
+	w->env.line = malloc(GET_LINE_MAX_BYTES + 1);
+	w->env.scratch_out = evbuffer_new();
+	if (w->store.scratch == NULL || w->env.value == NULL ||
+	    w->env.line == NULL || w->env.scratch_out == NULL) {
+		log_msg(LOG_ERROR, "out of memory for a worker's buffers");
+		return -1;
+	}
+	return 0;
+}
+
+static int worker_init(struct server *srv, struct worker *w)
+{
+	int pipefd[2];
+
+	w->srv = srv;
+	w->notify_recv = w->notify_send = -1;
+	if (worker_attach(w, srv->cfg) != 0)
+		return -1;
+	w->env.store = &w->store;
+	w->env.counters = &srv->counters;
+	w->env.cfg = srv->cfg;
+	w->env.started = srv->started;
+	w->env.threads = srv->nworkers;
+	w->base = event_base_new();
+	if (w->base == NULL || pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
+		log_msg(LOG_ERROR, "creating a worker's event base: %s",
+		        strerror(errno));
+		return -1;
+	}
+	w->notify_recv = pipefd[0];
+	w->notify_send = pipefd[1];
+	w->notify_event = event_new(w->base, w->notify_recv, EV_READ | EV_PERSIST,
+	                            worker_take_fds, w);
+	if (w->notify_event == NULL || event_add(w->notify_event, NULL) != 0)
+		return -1;
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		log_msg(LOG_ERROR, "starting a worker thread: %s",
+		        strerror(errno));
+		return -1;
+	}
+	w->started = true;
+	return 0;
+}
+
+static void worker_stop(struct worker *w)
+{
+	if (w->started) {
+		event_base_loopexit(w->base, NULL);
+		pthread_join(w->thread, NULL);
+		w->started = false;
+	}
+}
+
+static void worker_free(struct worker *w)
+{
+	if (w->srv == NULL)
+		return;  /* never initialised */
+	if (w->notify_event != NULL)
+		event_free(w->notify_event);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	if (w->notify_recv >= 0)
+		close(w->notify_recv);
+	if (w->notify_send >= 0)
+		close(w->notify_send);
+	if (w->env.scratch_out != NULL)
+		evbuffer_free(w->env.scratch_out);
+	free(w->store.scratch);
+	free(w->env.value);
+	free(w->env.line);
+	if (w->store.cache != NULL)
+		hc_close(w->store.cache);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listeners (main thread)                                             */
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+                      struct sockaddr *addr, int len, void *arg)
+{
+	static const char busy[] = "SERVER_ERROR too many open connections\r\n";
+	struct server *srv = arg;
+	struct worker *w;
+	uint64_t now;
+	int one = 1;
+
+	(void)l;
+	(void)len;
+	now = __atomic_add_fetch(&srv->counters.curr_connections, 1,
+	                         __ATOMIC_RELAXED);
+	if (now > srv->cfg->max_conns) {
+		__atomic_fetch_sub(&srv->counters.curr_connections, 1,
+		                   __ATOMIC_RELAXED);
+		__atomic_fetch_add(&srv->counters.rejected_connections, 1,
+		                   __ATOMIC_RELAXED);
+		if (write(fd, busy, sizeof busy - 1) < 0)
+			log_msg(LOG_DEBUG, "telling a rejected client: %s",
+			        strerror(errno));
+		close(fd);
+		return;
+	}
+	__atomic_fetch_add(&srv->counters.total_connections, 1,
+	                   __ATOMIC_RELAXED);
+	if (addr->sa_family == AF_INET)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	w = &srv->workers[srv->next_worker++ % srv->nworkers];
+	if (write(w->notify_send, &fd, sizeof fd) != (ssize_t)sizeof fd) {
+		log_msg(LOG_WARN, "handing a connection to a worker: %s; closed",
+		        strerror(errno));
+		__atomic_fetch_sub(&srv->counters.curr_connections, 1,
+		                   __ATOMIC_RELAXED);
+		close(fd);
+	}
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/* EMFILE and the like: the connection waits in the backlog. */
+	log_msg(LOG_WARN, "accepting a connection: %s",
+	        strerror(EVUTIL_SOCKET_ERROR()));
+}
+
+/* Whether a server answers on the unix socket PATH. */
+static bool socket_in_use(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool used;
+
+	if (fd < 0)
+		return false;
+	used = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0;
+	close(fd);
+	return used;
+}
+
+/* Make room for the socket at PATH: a stale socket is removed, anything
+ * else is refused. */
+static int socket_path_free(const struct sockaddr_un *sun)
+{
+	const char *path = sun->sun_path;
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_msg(LOG_ERROR, "socket %s: exists and is not a socket; "
+		        "remove it or give another --socket", path);
+		return -1;
+	}
+	if (socket_in_use(sun)) {
+		log_msg(LOG_ERROR, "socket %s: another server answers on it; "
+		        "stop it or give another --socket", path);
+		return -1;
+	}
+	log_msg(LOG_INFO, "socket %s: removing a stale socket", path);
+	unlink(path);
+	return 0;
+}
+
+static int listen_unix(struct server *srv)
+{
+	const struct hcd_config *cfg = srv->cfg;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old_umask;
+	int fd, rc;
+
+	strcpy(sun.sun_path, cfg->socket_path);
+	if (socket_path_free(&sun) != 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* The socket is born with its mode: no window where it is open to
+	 * more users than asked.  Single-threaded here, so the umask is
+	 * ours to change. */
+	old_umask = umask(~(mode_t)cfg->socket_mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old_umask);
+	if (rc != 0)
+		goto fail;
+	srv->socket_created = true;
+	srv->unix_listener = evconnlistener_new(srv->base, on_accept, srv,
+	                                        LEV_OPT_CLOSE_ON_FREE |
+	                                        LEV_OPT_CLOSE_ON_EXEC,
+	                                        LISTEN_BACKLOG, fd);
+	if (srv->unix_listener == NULL)
+		goto fail;
+	evconnlistener_set_error_cb(srv->unix_listener, on_accept_error);
+	log_msg(LOG_INFO, "listening on %s", cfg->socket_path);
+	return 0;
+fail:
+	log_msg(LOG_ERROR, "socket %s: %s; create its directory or give "
+	        "another --socket", cfg->socket_path, strerror(errno));
+	if (fd >= 0 && srv->unix_listener == NULL)
+		close(fd);
+	return -1;
+}
+
+static int listen_tcp(struct server *srv)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons((uint16_t)srv->cfg->port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+
+	srv->tcp_listener = evconnlistener_new_bind(
+		srv->base, on_accept, srv,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+		LISTEN_BACKLOG, (struct sockaddr *)&sin, sizeof sin);
+	if (srv->tcp_listener == NULL) {
+		log_msg(LOG_ERROR, "TCP 127.0.0.1:%u: %s; give another --port",
+		        srv->cfg->port, strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(srv->tcp_listener, on_accept_error);
+	log_msg(LOG_INFO, "listening on 127.0.0.1:%u", srv->cfg->port);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals and the server's life                                       */
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		if (server_on_reload != NULL)
+			server_on_reload();
+		return;
+	}
+	log_msg(LOG_INFO, "SIG%s: stopping", sigabbrev_np((int)sig));
+	event_base_loopexit(srv->base, NULL);
+}
+
+static int add_signals(struct server *srv)
+{
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+
+	for (int i = 0; i < 3; i++) {
+		srv->signals[i] = evsignal_new(srv->base, sigs[i], on_signal, srv);
+		if (srv->signals[i] == NULL ||
+		    event_add(srv->signals[i], NULL) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int server_start(const struct hcd_config *cfg, struct server **out)
+{
+	struct server *srv = calloc(1, sizeof *srv);
+
+	*out = srv;
+	if (srv == NULL || evthread_use_pthreads() != 0)
+		return -1;
+	srv->cfg = cfg;
+	srv->started = time(NULL);
+	srv->nworkers = cfg->threads;
+	srv->base = event_base_new();
+	srv->workers = calloc(cfg->threads, sizeof *srv->workers);
+	if (srv->base == NULL || srv->workers == NULL)
+		return -1;
+	for (unsigned i = 0; i < cfg->threads; i++)
+		if (worker_init(srv, &srv->workers[i]) != 0)
+			return -1;
+	if (add_signals(srv) != 0 || listen_unix(srv) != 0)
+		return -1;
+	if (cfg->port != 0 && listen_tcp(srv) != 0)
+		return -1;
+	return 0;
+}
+
+int server_run(struct server *srv)
+{
+	return event_base_dispatch(srv->base);
+}
+
+/* Stop listening, then stop the workers (they close their connections). */
+void server_stop(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->unix_listener != NULL) {
+		evconnlistener_free(srv->unix_listener);
+		srv->unix_listener = NULL;
+	}
+	if (srv->tcp_listener != NULL) {
+		evconnlistener_free(srv->tcp_listener);
+		srv->tcp_listener = NULL;
+	}
+	if (srv->socket_created) {
+		unlink(srv->cfg->socket_path);
+		srv->socket_created = false;
+	}
+	for (unsigned i = 0; srv->workers != NULL && i < srv->nworkers; i++)
+		worker_stop(&srv->workers[i]);
+}
+
+void server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	server_stop(srv);
+	for (unsigned i = 0; srv->workers != NULL && i < srv->nworkers; i++)
+		worker_free(&srv->workers[i]);
+	free(srv->workers);
+	for (int i = 0; i < 3; i++)
+		if (srv->signals[i] != NULL)
+			event_free(srv->signals[i]);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	free(srv);
+}

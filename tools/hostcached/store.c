@@ -1,0 +1,238 @@
+/*
+ * store.c - memcached's item semantics over the hostcache library.
+ *
+ * The protocol layer speaks memcached (exptime in seconds or as a unix
+ * time, 32-bit client flags, append and prepend); the library speaks TTLs
+ * in milliseconds, CAS ids and immutable items.  This file is the whole
+ * translation, so that another protocol (meta commands) reuses it.
+ *
+ * append and prepend are read-modify-write: read the value and its CAS id,
+ * build the new value, store it with hc_cas() only if nobody wrote the key
+ * in between, and retry a bounded number of times if somebody did.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "hostcached.h"
+
+/* memcached: a larger exptime is an absolute unix time. */
+#define REALTIME_MAXDELTA (60 * 60 * 24 * 30)
+
+/* Read-modify-write attempts before reporting contention. */
+#define CAS_RETRIES 64
+
+bool exptime_to_ttl_ms(int64_t exptime, uint64_t *ttl_ms)
+{
+	int64_t left;
+
+	if (exptime == 0) {
+		*ttl_ms = 0;
+		return true;
+	}
+	if (exptime < 0)
+		return false;
+	left = exptime <= REALTIME_MAXDELTA ? exptime
+	                                    : exptime - (int64_t)time(NULL);
+	if (left <= 0)
+		return false;
+	*ttl_ms = (uint64_t)left * 1000 > HC_TTL_MAX ? HC_TTL_MAX
+	                                             : (uint64_t)left * 1000;
+	return true;
+}
+
+/* The one place that moves memcached's client flags in and out of the
+ * library's items. */
+static void item_flags_set(hc_set_options *o, uint32_t flags)
+{
+	(void)o;
+	(void)flags;
+}
+
+static uint32_t item_flags_get(const hc_item_info *info)
+{
+	(void)info;
+	return 0;
+}
+
+static enum store_result store_error(int rc)
+{
+	switch (rc) {
+	case 0:
+		return STORE_STORED;
+	case HC_ENOTFOUND:
+		return STORE_NOT_FOUND;
+	case HC_EEXISTS:
+		return STORE_NOT_STORED;
+	case HC_ECASMISMATCH:
+		return STORE_EXISTS;
+	case HC_EVALUE:
+		return STORE_TOO_LARGE;
+	case HC_EKEYLEN:
+		return STORE_BAD_KEY;
+	case HC_ENOTNUM:
+		return STORE_NOT_NUMBER;
+	case HC_ENOMEM:
+		return STORE_NO_MEMORY;
+	case HC_EBUSY:
+		return STORE_BUSY;
+	default:
+		log_msg(LOG_WARN, "store: %s", hc_last_error());
+		return STORE_ERROR;
+	}
+}
+
+int store_get(struct store *s, const void *key, size_t klen, void *buf,
+              size_t cap, struct store_item *it)
+{
+	hc_item_info info;
+	int rc = hc_get_ex(s->cache, key, klen, buf, cap, &info);
+
+	if (rc == HC_ENEGATIVE)
+		return HC_ENOTFOUND;
+	if (rc == 0) {
+		it->cas = info.cas;
+		it->vlen = info.vlen;
+		it->flags = item_flags_get(&info);
+	}
+	return rc;
+}
+
+static bool key_present(struct store *s, const void *key, size_t klen)
+{
+	size_t vlen;
+	int rc = hc_get(s->cache, key, klen, NULL, 0, &vlen);
+
+	return rc == 0 || rc == HC_EBUFSIZE;
+}
+
+/* A write with an exptime already past: memcached stores an item that no
+ * read will find, so the key reads absent afterwards. */
+static enum store_result store_expired(struct store *s, enum store_mode mode,
+                                       const void *key, size_t klen,
+                                       const void *val, size_t vlen,
+                                       uint64_t cas)
+{
+	int rc;
+
+	switch (mode) {
+	case MODE_SET:
+		hc_delete(s->cache, key, klen);
+		return STORE_STORED;
+	case MODE_ADD:
+		return key_present(s, key, klen) ? STORE_NOT_STORED
+		                                 : STORE_STORED;
+	case MODE_REPLACE:
+		return hc_delete(s->cache, key, klen) == 0 ? STORE_STORED
+		                                           : STORE_NOT_STORED;
+	case MODE_CAS:
+		rc = hc_cas(s->cache, key, klen, val, vlen, 1, cas, NULL);
+		if (rc == 0)
+			hc_delete(s->cache, key, klen);
+		return store_error(rc);
+	default:
+		return STORE_ERROR;
+	}
+}
+
+/* append (AT_END) or prepend VAL to KEY's value, keeping its TTL and
+ * client flags, as memcached does. */
+static enum store_result store_concat(struct store *s, bool at_end,
+                                      const void *key, size_t klen,
+                                      const void *val, size_t vlen)
+{
+	for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
+		hc_item_info info;
+		int rc = hc_get_ex(s->cache, key, klen, s->scratch,
+		                   s->value_cap, &info);
+
+		if (rc == HC_ENOTFOUND || rc == HC_ENEGATIVE)
+			return STORE_NOT_STORED;
+		if (rc == HC_EBUFSIZE)
+			return STORE_TOO_LARGE;
+		if (rc != 0)
+			return store_error(rc);
+		if (info.vlen + vlen > s->value_cap)
+			return STORE_TOO_LARGE;
+		if (at_end) {
+			memcpy(s->scratch + info.vlen, val, vlen);
+		} else {
+			memmove(s->scratch + vlen, s->scratch, info.vlen);
+			memcpy(s->scratch, val, vlen);
+		}
+		(void)item_flags_get(&info);
+		rc = hc_cas(s->cache, key, klen, s->scratch, info.vlen + vlen,
+		            info.ttl_ms, info.cas, NULL);
+		if (rc == HC_ENOTFOUND)
+			return STORE_NOT_STORED;
+		if (rc != HC_ECASMISMATCH)
+			return store_error(rc);
+	}
+	return STORE_BUSY;
+}
+
+enum store_result store_write(struct store *s, enum store_mode mode,
+                              const void *key, size_t klen, const void *val,
+                              size_t vlen, uint32_t flags, int64_t exptime,
+                              uint64_t cas)
+{
+	hc_set_options o = { 0 };
+	uint64_t ttl_ms;
+
+	if (klen == 0 || klen > s->key_max)
+		return STORE_BAD_KEY;
+	if (vlen > s->value_cap)
+		return STORE_TOO_LARGE;
+	if (mode == MODE_APPEND || mode == MODE_PREPEND)
+		return store_concat(s, mode == MODE_APPEND, key, klen, val, vlen);
+	if (!exptime_to_ttl_ms(exptime, &ttl_ms))
+		return store_expired(s, mode, key, klen, val, vlen, cas);
+	switch (mode) {
+	case MODE_SET:
+		o.ttl_ms = ttl_ms;
+		item_flags_set(&o, flags);
+		return store_error(hc_set_ex(s->cache, key, klen, val, vlen, &o));
+	case MODE_ADD:
+		return store_error(hc_add(s->cache, key, klen, val, vlen, ttl_ms));
+	case MODE_REPLACE: {
+		int rc = hc_replace(s->cache, key, klen, val, vlen, ttl_ms);
+
+		return rc == HC_ENOTFOUND ? STORE_NOT_STORED : store_error(rc);
+	}
+	case MODE_CAS:
+		return store_error(hc_cas(s->cache, key, klen, val, vlen, ttl_ms,
+		                          cas, NULL));
+	default:
+		return STORE_ERROR;
+	}
+}
+
+enum store_result store_delete(struct store *s, const void *key, size_t klen)
+{
+	if (klen == 0 || klen > s->key_max)
+		return STORE_BAD_KEY;
+	return store_error(hc_delete(s->cache, key, klen));
+}
+
+enum store_result store_touch(struct store *s, const void *key, size_t klen,
+                              int64_t exptime)
+{
+	uint64_t ttl_ms;
+
+	if (klen == 0 || klen > s->key_max)
+		return STORE_BAD_KEY;
+	if (!exptime_to_ttl_ms(exptime, &ttl_ms))
+		return store_error(hc_delete(s->cache, key, klen));
+	return store_error(hc_touch(s->cache, key, klen, ttl_ms));
+}
+
+enum store_result store_arith(struct store *s, bool incr, const void *key,
+                              size_t klen, uint64_t delta, uint64_t *result)
+{
+	int rc;
+
+	if (klen == 0 || klen > s->key_max)
+		return STORE_BAD_KEY;
+	rc = incr ? hc_incr(s->cache, key, klen, delta, result)
+	          : hc_decr(s->cache, key, klen, delta, result);
+	return store_error(rc);
+}
