@@ -118,7 +118,9 @@ static int segment_refused(const char *name, int rc)
 		advice = NULL;
 	}
 	fprintf(stderr, "hostcached: segment '%s': %s", name, hc_last_error());
-	if (advice != NULL) {
+	/* The library's message may already say which cachectl command
+	 * helps; then that is the advice. */
+	if (advice != NULL && strstr(hc_last_error(), "cachectl") == NULL) {
 		fputs("; ", stderr);
 		for (const char *p = advice; *p != '\0'; p++) {
 			if (strncmp(p, "NAME", 4) == 0) {

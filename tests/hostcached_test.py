@@ -1,0 +1,832 @@
+"""hostcached end to end: a real daemon on a private unix socket and
+segment, driven at the protocol level (raw sockets, exact replies) and
+through pymemcache, with cachectl reading and writing the same segment
+from another process.  Run by tests/t_hostcached.sh, which prints TAP."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+BUILD = os.environ.get("HC_BUILD", "build")
+HOSTCACHED = os.path.join(BUILD, "hostcached")
+CACHECTL = os.path.join(BUILD, "cachectl")
+HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                      "include", "hostcache.h")
+
+try:
+    from pymemcache.client.base import Client
+except ImportError:  # the tests that need it say skip
+    Client = None
+
+# How long a start, a stop or a reply may take before the test gives up.
+PATIENCE = 20.0
+
+
+def library_has_client_flags():
+    with open(HEADER) as f:
+        return "client_flags" in f.read()
+
+
+class Daemon:
+    """One hostcached process on segment NAME and socket SOCK under DIR."""
+
+    def __init__(self, name, workdir):
+        self.name = name
+        self.dir = workdir
+        self.sock = os.path.join(workdir, name + ".sock")
+        self.pidfile = os.path.join(workdir, name + ".pid")
+        self.errfile = os.path.join(workdir, name + ".err")
+        self.proc = None
+
+    def argv(self, *extra, size="8M"):
+        args = [HOSTCACHED, "--name", self.name, "--socket", self.sock,
+                "--pidfile", self.pidfile, "--threads", "2"]
+        if size is not None:
+            args += ["--size", size]
+        return args + list(extra)
+
+    def start(self, *extra, size="8M", expect_ready=True):
+        self.err = open(self.errfile, "w")
+        self.proc = subprocess.Popen(self.argv(*extra, size=size),
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.err)
+        if not expect_ready:
+            return self.wait()
+        deadline = time.monotonic() + PATIENCE
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("hostcached exited %d: %s"
+                                     % (self.proc.returncode, self.log()))
+            if "ready" in self.log():
+                return None
+            time.sleep(0.02)
+        raise AssertionError("hostcached not ready: " + self.log())
+
+    def wait(self):
+        rc = self.proc.wait(timeout=PATIENCE)
+        self.err.close()
+        return rc
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        rc = self.wait()
+        return rc
+
+    def log(self):
+        with open(self.errfile) as f:
+            return f.read()
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(PATIENCE)
+        s.connect(self.sock)
+        return Conn(s)
+
+
+class Conn:
+    """A raw protocol connection: send bytes, read exact replies."""
+
+    def __init__(self, s):
+        self.s = s
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("closed; unread: %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def exactly(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("closed")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def cmd(self, data):
+        self.send(data)
+        return self.line()
+
+    def values(self, data):
+        """Send a retrieval command; return {key: (flags, value, cas)}."""
+        self.send(data)
+        found = {}
+        while True:
+            head = self.line()
+            if head == b"END":
+                return found
+            parts = head.split(b" ")
+            if parts[0] != b"VALUE":
+                raise AssertionError("unexpected %r" % head)
+            value = self.exactly(int(parts[3]) + 2)[:-2]
+            cas = int(parts[4]) if len(parts) > 4 else None
+            found[parts[1]] = (int(parts[2]), value, cas)
+
+    def closed(self):
+        """True when the server closed the connection (after any data)."""
+        try:
+            while True:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.s.close()
+
+
+class HostcachedTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(HOSTCACHED, os.X_OK):
+            raise unittest.SkipTest(HOSTCACHED + " is not built")
+        cls.tmp = tempfile.TemporaryDirectory(prefix="t_hostcached.")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.name = "hc-t-hcd-%d-%s" % (os.getpid(),
+                                        self._testMethodName[5:25])
+        self.destroy()
+        self.d = Daemon(self.name, self.tmp.name)
+
+    def tearDown(self):
+        if self.d.proc is not None and self.d.proc.poll() is None:
+            self.d.proc.kill()
+            self.d.wait()
+        self.destroy()
+
+    def destroy(self):
+        subprocess.run([CACHECTL, "destroy", self.name],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def started(self, *extra):
+        self.d.start(*extra)
+        return self.d.connect()
+
+    def cachectl(self, *args):
+        return subprocess.run([CACHECTL] + list(args), capture_output=True,
+                              timeout=PATIENCE)
+
+    def assert_stops_cleanly(self):
+        rc = self.d.stop()
+        self.assertEqual(rc, 0, self.d.log())
+
+    # ------------------------------------------------------------------
+    # Commands, at the protocol level
+
+    def test_storage_commands(self):
+        c = self.started()
+        self.assertEqual(c.cmd(b"set a 5 0 3\r\nabc\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"set b 0 0 0\r\n\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"add a 0 0 1\r\nx\r\n"), b"NOT_STORED")
+        self.assertEqual(c.cmd(b"add c 0 0 1\r\nx\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"replace nope 0 0 1\r\nx\r\n"), b"NOT_STORED")
+        self.assertEqual(c.cmd(b"replace c 0 0 2\r\nyy\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"append a 0 0 2\r\nde\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"prepend a 0 0 2\r\nxy\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"append nope 0 0 1\r\nx\r\n"), b"NOT_STORED")
+        self.assertEqual(c.cmd(b"prepend nope 0 0 1\r\nx\r\n"),
+                         b"NOT_STORED")
+        got = c.values(b"get a b c missing\r\n")
+        self.assertEqual({k: v[1] for k, v in got.items()},
+                         {b"a": b"xyabcde", b"b": b"", b"c": b"yy"})
+        # Binary-safe values: CR LF and NUL inside the data block.
+        blob = bytes(range(256)) + b"\r\nEND\r\n"
+        self.assertEqual(c.cmd(b"set blob 0 0 %d\r\n%s\r\n"
+                               % (len(blob), blob)), b"STORED")
+        self.assertEqual(c.values(b"get blob\r\n")[b"blob"][1], blob)
+
+    def test_cas_and_conflicts(self):
+        c = self.started()
+        self.assertEqual(c.cmd(b"set k 0 0 2\r\nv1\r\n"), b"STORED")
+        cas = c.values(b"gets k\r\n")[b"k"][2]
+        self.assertIsInstance(cas, int)
+        self.assertEqual(c.cmd(b"cas k 0 0 2 %d\r\nv2\r\n" % cas), b"STORED")
+        # The same CAS id again: the item changed since.
+        self.assertEqual(c.cmd(b"cas k 0 0 2 %d\r\nv3\r\n" % cas), b"EXISTS")
+        self.assertEqual(c.values(b"get k\r\n")[b"k"][1], b"v2")
+        cas2 = c.values(b"gets k\r\n")[b"k"][2]
+        self.assertNotEqual(cas, cas2)
+        # Another writer (append) between gets and cas makes cas fail.
+        self.assertEqual(c.cmd(b"append k 0 0 1\r\n!\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"cas k 0 0 1 %d\r\nz\r\n" % cas2), b"EXISTS")
+        self.assertEqual(c.cmd(b"cas gone 0 0 1 1\r\nz\r\n"), b"NOT_FOUND")
+        self.assertEqual(c.cmd(b"cas k 0 0 1 notanumber\r\n"),
+                         b"CLIENT_ERROR bad command line format")
+
+    def test_concurrent_appends_lose_nothing(self):
+        self.started()
+        first = self.d.connect()
+        self.assertEqual(first.cmd(b"set log 0 0 0\r\n\r\n"), b"STORED")
+        errors = []
+
+        def appender(tag):
+            try:
+                c = self.d.connect()
+                for _ in range(100):
+                    reply = c.cmd(b"append log 0 0 1\r\n%s\r\n" % tag)
+                    if reply != b"STORED":
+                        errors.append(reply)
+                c.close()
+            except Exception as e:  # reported below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=appender, args=(t,))
+                   for t in (b"a", b"b", b"c", b"d")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        value = first.values(b"get log\r\n")[b"log"][1]
+        self.assertEqual(sorted(value), sorted(b"abcd" * 100))
+
+    def test_retrieval_and_touch(self):
+        c = self.started()
+        c.cmd(b"set k1 1 0 2\r\nv1\r\n")
+        c.cmd(b"set k2 2 0 2\r\nv2\r\n")
+        got = c.values(b"gets k1 k2 nope\r\n")
+        self.assertEqual(set(got), {b"k1", b"k2"})
+        self.assertTrue(all(v[2] is not None for v in got.values()))
+        got = c.values(b"gat 100 k1 nope\r\n")
+        self.assertEqual(got[b"k1"][1], b"v1")
+        self.assertIsNone(got[b"k1"][2])
+        got = c.values(b"gats 0 k2\r\n")
+        self.assertIsNotNone(got[b"k2"][2])
+        # gat with an exptime in the past: the value, then gone.
+        self.assertEqual(c.values(b"gat -1 k2\r\n")[b"k2"][1], b"v2")
+        self.assertEqual(c.values(b"get k2\r\n"), {})
+        self.assertEqual(c.cmd(b"touch k1 100\r\n"), b"TOUCHED")
+        self.assertEqual(c.cmd(b"touch nope 100\r\n"), b"NOT_FOUND")
+        self.assertEqual(c.cmd(b"touch k1 x\r\n"),
+                         b"CLIENT_ERROR invalid exptime argument")
+        self.assertEqual(c.cmd(b"get\r\n"), b"ERROR")
+        self.assertEqual(c.cmd(b"gat 10\r\n"), b"ERROR")
+        self.assertEqual(c.cmd(b"gat x k1\r\n"),
+                         b"CLIENT_ERROR invalid exptime argument")
+        self.assertEqual(c.cmd(b"get " + b"k" * 251 + b"\r\n"),
+                         b"CLIENT_ERROR bad command line format")
+        # Many keys on one line, beyond 2048 bytes.
+        keys = [b"key-%04d" % i for i in range(400)]
+        for k in keys[:10]:
+            c.cmd(b"set %s 0 0 1\r\nx\r\n" % k)
+        got = c.values(b"get " + b" ".join(keys) + b"\r\n")
+        self.assertEqual(sorted(got), keys[:10])
+
+    def test_delete_incr_decr(self):
+        c = self.started()
+        c.cmd(b"set n 0 0 2\r\n10\r\n")
+        self.assertEqual(c.cmd(b"incr n 5\r\n"), b"15")
+        self.assertEqual(c.cmd(b"decr n 3\r\n"), b"12")
+        self.assertEqual(c.cmd(b"decr n 100\r\n"), b"0")  # floors at 0
+        c.cmd(b"set n 0 0 20\r\n18446744073709551615\r\n")
+        self.assertEqual(c.cmd(b"incr n 2\r\n"), b"1")     # wraps at 2^64
+        self.assertEqual(c.cmd(b"incr n 18446744073709551615\r\n"), b"0")
+        self.assertEqual(c.cmd(b"incr nope 1\r\n"), b"NOT_FOUND")
+        c.cmd(b"set s 0 0 3\r\nabc\r\n")
+        self.assertEqual(c.cmd(b"incr s 1\r\n"), b"CLIENT_ERROR cannot "
+                         b"increment or decrement non-numeric value")
+        self.assertEqual(c.cmd(b"incr n -1\r\n"),
+                         b"CLIENT_ERROR invalid numeric delta argument")
+        self.assertEqual(c.cmd(b"incr n 18446744073709551616\r\n"),
+                         b"CLIENT_ERROR invalid numeric delta argument")
+        self.assertEqual(c.cmd(b"delete n\r\n"), b"DELETED")
+        self.assertEqual(c.cmd(b"delete n\r\n"), b"NOT_FOUND")
+        c.cmd(b"set n 0 0 1\r\n1\r\n")
+        self.assertEqual(c.cmd(b"delete n 0\r\n"), b"DELETED")
+        self.assertTrue(c.cmd(b"delete n 5\r\n").startswith(
+            b"CLIENT_ERROR bad command line format"))
+
+    def test_noreply(self):
+        c = self.started()
+        c.send(b"set a 0 0 1 noreply\r\na\r\n"
+               b"add b 0 0 1 noreply\r\nb\r\n"
+               b"add b 0 0 1 noreply\r\nB\r\n"
+               b"replace a 0 0 1 noreply\r\nA\r\n"
+               b"append a 0 0 1 noreply\r\n+\r\n"
+               b"prepend a 0 0 1 noreply\r\n-\r\n"
+               b"set n 0 0 1 noreply\r\n5\r\n"
+               b"incr n 10 noreply\r\n"
+               b"decr n 1 noreply\r\n"
+               b"touch n 100 noreply\r\n"
+               b"set d 0 0 1 noreply\r\nd\r\n"
+               b"delete d noreply\r\n"
+               b"delete nope noreply\r\n"
+               b"cas a 0 0 1 1 noreply\r\nx\r\n"
+               b"verbosity 1 noreply\r\n")
+        # The next reply is the get's: nothing else was said.
+        got = c.values(b"get a b n d\r\n")
+        self.assertEqual({k: v[1] for k, v in got.items()},
+                         {b"a": b"-A+", b"b": b"b", b"n": b"14"})
+        c.send(b"flush_all noreply\r\n")
+        self.assertEqual(c.values(b"get a\r\n"), {})
+        # A value too large is refused aloud even under noreply.
+        self.assertEqual(c.cmd(b"set big 0 0 99999999 noreply\r\n"),
+                         b"SERVER_ERROR object too large for cache")
+
+    def test_exptime_forms(self):
+        c = self.started()
+        now = int(time.time())
+        c.cmd(b"set never 0 0 1\r\nx\r\n")
+        c.cmd(b"set rel 0 2592000 1\r\nx\r\n")          # 30 days: relative
+        c.cmd(b"set absfuture 0 %d 1\r\nx\r\n" % (now + 3600))
+        self.assertEqual(c.cmd(b"set abspast 0 %d 1\r\nx\r\n" % (now - 10)),
+                         b"STORED")
+        self.assertEqual(c.cmd(b"set neg 0 -1 1\r\nx\r\n"), b"STORED")
+        c.cmd(b"set old 0 0 1\r\nx\r\n")
+        self.assertEqual(c.cmd(b"set old 0 -1 1\r\ny\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"add negadd 0 -1 1\r\nx\r\n"), b"STORED")
+        self.assertEqual(c.cmd(b"set short 0 1 1\r\nx\r\n"), b"STORED")
+        got = c.values(b"get never rel absfuture abspast neg old negadd "
+                       b"short\r\n")
+        self.assertIn(b"short", got)  # 1 s has not passed yet ...
+        del got[b"short"]
+        self.assertEqual(sorted(got), [b"absfuture", b"never", b"rel"])
+        # ... and the library reports TTLs that match the exptime forms.
+        ttls = self.ttls()
+        self.assertEqual(ttls.get("never"), 0)
+        self.assertGreater(ttls.get("rel", 0), 2591000)
+        self.assertLessEqual(ttls.get("rel", 0), 2592000)
+        self.assertGreater(ttls.get("absfuture", 0), 3500)
+        self.assertLessEqual(ttls.get("absfuture", 0), 3600)
+        deadline = time.monotonic() + PATIENCE
+        while b"short" in c.values(b"get short\r\n"):
+            self.assertLess(time.monotonic(), deadline, "short never expired")
+            time.sleep(0.1)
+        self.assertEqual(c.cmd(b"set bad 0 x 1\r\n"),
+                         b"CLIENT_ERROR bad command line format")
+
+    def ttls(self):
+        """KEY -> whole seconds left (0: none), from cachectl keys, another
+        process reading the same segment."""
+        r = self.cachectl("keys", self.name, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        return {k["key"]: (k["ttl_ms"] or 0) // 1000 for k in doc["keys"]}
+
+    def test_flush_all(self):
+        c = self.started()
+        c.cmd(b"set a 0 0 1\r\nx\r\n")
+        self.assertEqual(c.cmd(b"flush_all\r\n"), b"OK")
+        self.assertEqual(c.values(b"get a\r\n"), {})
+        c.cmd(b"set a 0 0 1\r\nx\r\n")
+        self.assertEqual(c.cmd(b"flush_all 2\r\n"), b"OK")
+        self.assertIn(b"a", c.values(b"get a\r\n"))  # not yet
+        deadline = time.monotonic() + PATIENCE
+        while b"a" in c.values(b"get a\r\n"):
+            self.assertLess(time.monotonic(), deadline,
+                            "the delayed flush never came")
+            time.sleep(0.1)
+        self.assertEqual(c.cmd(b"flush_all x\r\n"),
+                         b"CLIENT_ERROR bad command line format")
+
+    def test_stats_version_verbosity_quit(self):
+        c = self.started()
+        c.cmd(b"set a 0 0 1\r\nx\r\n")
+        c.values(b"get a\r\n")
+        c.values(b"get nope\r\n")
+        c.send(b"stats\r\n")
+        stats = {}
+        while True:
+            line = c.line()
+            if line == b"END":
+                break
+            _, key, value = line.split(b" ", 2)
+            stats[key.decode()] = value.decode()
+        self.assertEqual(int(stats["pid"]), self.d.proc.pid)
+        self.assertEqual(stats["threads"], "2")
+        self.assertEqual(stats["curr_items"], "1")
+        self.assertGreaterEqual(int(stats["get_hits"]), 1)
+        self.assertGreaterEqual(int(stats["get_misses"]), 1)
+        self.assertGreaterEqual(int(stats["curr_connections"]), 1)
+        self.assertGreater(int(stats["limit_maxbytes"]), 0)
+        for key in ("uptime", "version", "evictions", "bytes", "cmd_get",
+                    "cmd_set", "total_connections", "time"):
+            self.assertIn(key, stats)
+        self.assertEqual(c.cmd(b"stats nonsense\r\n"), b"ERROR")
+        self.assertTrue(c.cmd(b"version\r\n").startswith(b"VERSION "))
+        self.assertEqual(c.cmd(b"verbosity 1\r\n"), b"OK")
+        self.assertEqual(c.cmd(b"verbosity\r\n"), b"ERROR")
+        self.assertEqual(c.cmd(b"nosuchcommand\r\n"), b"ERROR")
+        self.assertEqual(c.cmd(b"\r\n"), b"ERROR")
+        c.send(b"quit\r\n")
+        self.assertTrue(c.closed())
+
+    def test_rates_are_sampled(self):
+        c = self.started()
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            c.send(b"stats\r\n")
+            lines = []
+            while True:
+                line = c.line()
+                if line == b"END":
+                    break
+                lines.append(line)
+            if any(l.startswith(b"STAT hc_gets_per_sec ") for l in lines):
+                break
+            self.assertLess(time.monotonic(), deadline, "no rates")
+            time.sleep(0.2)
+
+    # ------------------------------------------------------------------
+    # Client flags
+
+    def test_client_flags_round_trip(self):
+        if not library_has_client_flags():
+            self.skipTest("the library does not carry client flags yet "
+                          "(hc_set_options.client_flags)")
+        c = self.started()
+        self.assertEqual(c.cmd(b"set f 12345 0 1\r\nx\r\n"), b"STORED")
+        self.assertEqual(c.values(b"get f\r\n")[b"f"][0], 12345)
+        self.assertEqual(c.values(b"gets f\r\n")[b"f"][0], 12345)
+        c.cmd(b"append f 0 0 1\r\ny\r\n")
+        self.assertEqual(c.values(b"get f\r\n")[b"f"], (12345, b"xy", None))
+        c.cmd(b"set f 4294967295 0 1\r\nx\r\n")
+        self.assertEqual(c.values(b"get f\r\n")[b"f"][0], 4294967295)
+        self.assertEqual(c.cmd(b"set f 4294967296 0 1\r\n"),
+                         b"CLIENT_ERROR bad command line format")
+
+    # ------------------------------------------------------------------
+    # pymemcache, a real client
+
+    def test_pymemcache(self):
+        if Client is None:
+            self.skipTest("needs python3-pymemcache (make check installs it)")
+        self.d.start()
+        mc = Client("unix:" + self.d.sock, timeout=PATIENCE)
+        self.assertTrue(mc.set("k", b"v", noreply=False))
+        self.assertEqual(mc.get("k"), b"v")
+        self.assertTrue(mc.add("k2", b"w", noreply=False))
+        self.assertFalse(mc.add("k2", b"w", noreply=False))
+        self.assertEqual(mc.get_many(["k", "k2", "nope"]),
+                         {"k": b"v", "k2": b"w"})
+        value, cas = mc.gets("k")
+        self.assertTrue(mc.cas("k", b"v2", cas))
+        self.assertFalse(mc.cas("k", b"v3", cas))
+        mc.set("n", b"41")
+        self.assertEqual(mc.incr("n", 1), 42)
+        self.assertEqual(mc.decr("n", 50), 0)
+        self.assertTrue(mc.touch("n", 100, noreply=False))
+        self.assertTrue(mc.delete("n", noreply=False))
+        self.assertIsNone(mc.get("n"))
+        self.assertTrue(mc.append("k", b"+", noreply=False))
+        self.assertEqual(mc.get("k"), b"v2+")
+        self.assertIn(b"curr_items", mc.stats())
+        self.assertTrue(mc.version().startswith(b"0."))
+        self.assertTrue(mc.flush_all(noreply=False))
+        self.assertIsNone(mc.get("k"))
+        mc.close()
+
+    # ------------------------------------------------------------------
+    # The same items through the socket and through the library
+
+    def test_cross_path_with_cachectl(self):
+        c = self.started()
+        self.assertEqual(c.cmd(b"set via:socket 0 0 5\r\nhello\r\n"),
+                         b"STORED")
+        r = self.cachectl("get", self.name, "via:socket")
+        self.assertEqual((r.returncode, r.stdout), (0, b"hello"), r.stderr)
+        r = self.cachectl("set", self.name, "via:cachectl", "world")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(c.values(b"get via:cachectl\r\n"),
+                         {b"via:cachectl": (0, b"world", None)})
+        c.cmd(b"delete via:cachectl\r\n")
+        r = self.cachectl("get", self.name, "via:cachectl")
+        self.assertEqual(r.returncode, 1)
+
+    def test_tcp_port(self):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        c = self.started("--port", str(port))
+        t = socket.create_connection(("127.0.0.1", port), timeout=PATIENCE)
+        tc = Conn(t)
+        self.assertEqual(tc.cmd(b"set tcp 0 0 1\r\nt\r\n"), b"STORED")
+        self.assertEqual(c.values(b"get tcp\r\n")[b"tcp"][1], b"t")
+        tc.close()
+
+    # ------------------------------------------------------------------
+    # Lifecycle
+
+    def test_warm_restart_keeps_data(self):
+        c = self.started()
+        c.cmd(b"set warm 0 0 4\r\ndata\r\n")
+        c.close()
+        self.assert_stops_cleanly()
+        self.d.start()
+        self.assertIn("attached to the existing segment", self.d.log())
+        c = self.d.connect()
+        self.assertEqual(c.values(b"get warm\r\n")[b"warm"][1], b"data")
+        # Without --size, whatever size the segment has is fine.
+        c.close()
+        self.assert_stops_cleanly()
+        self.d.start(size=None)
+        self.assertEqual(self.d.connect().values(b"get warm\r\n")[b"warm"][1],
+                         b"data")
+
+    def test_sigterm_keeps_segment_removes_pidfile_and_socket(self):
+        self.started()
+        with open(self.d.pidfile) as f:
+            self.assertEqual(int(f.read()), self.d.proc.pid)
+        self.assertTrue(os.path.exists(self.d.sock))
+        self.assert_stops_cleanly()
+        self.assertFalse(os.path.exists(self.d.pidfile))
+        self.assertFalse(os.path.exists(self.d.sock))
+        self.assertEqual(self.cachectl("info", self.name).returncode, 0)
+
+    def test_sigint_and_unlink_on_exit(self):
+        self.started("--unlink-on-exit")
+        self.assertEqual(self.d.stop(signal.SIGINT), 0, self.d.log())
+        self.assertNotEqual(self.cachectl("info", self.name).returncode, 0)
+
+    def test_sighup_rereads_log_level(self):
+        conf = os.path.join(self.tmp.name, self.name + ".conf")
+        with open(conf, "w") as f:
+            f.write("[hostcached]\nlog_level = info\n")
+        self.started("--config", conf)
+        with open(conf, "w") as f:
+            f.write("[hostcached]\nlog_level = debug\n")
+        self.d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + PATIENCE
+        while "log level now debug" not in self.d.log():
+            self.assertLess(time.monotonic(), deadline, self.d.log())
+            time.sleep(0.05)
+        self.assertEqual(self.d.connect().cmd(b"version\r\n")[:8],
+                         b"VERSION ")
+        self.assert_stops_cleanly()
+
+    def test_config_file(self):
+        conf = os.path.join(self.tmp.name, self.name + ".conf")
+        with open(conf, "w") as f:
+            f.write("; a comment\n[hostcached]\nthreads = 3\nmax-conns = 50\n")
+        c = self.started("--config", conf)
+        c.send(b"stats\r\n")
+        lines = []
+        while not lines or lines[-1] != b"END":
+            lines.append(c.line())
+        self.assertIn(b"STAT threads 2", lines)  # the flag wins
+        self.assertIn(b"STAT max_connections 50", lines)
+
+    def test_mismatched_segments_refused(self):
+        self.started()
+        self.assert_stops_cleanly()
+        rc = self.d.start(size="16M", expect_ready=False)
+        self.assertEqual(rc, 1)
+        self.assertRegex(self.d.log(), r"exists with 8388608 bytes, not the "
+                         r"16777216 .*--size 8388608")
+        # Another layout, as another version of the library would write:
+        # the layout word after the 8-byte magic, in the header and in its
+        # backup copy a page further.
+        path = "/dev/shm/" + self.name
+        with open(path, "r+b") as f:
+            for at in (8, os.sysconf("SC_PAGE_SIZE") + 8):
+                f.seek(at)
+                b = f.read(1)
+                f.seek(at)
+                f.write(bytes([b[0] ^ 0x10]))
+        rc = self.d.start(expect_ready=False)
+        self.assertEqual(rc, 1)
+        self.assertRegex(self.d.log(), r"segment '%s': .*another version"
+                         % re.escape(self.name))
+        self.assertRegex(self.d.log(), r"cachectl destroy")
+
+    def test_second_daemon_refused(self):
+        self.started()
+        other = Daemon(self.name, self.tmp.name)
+        rc = other.start(expect_ready=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("held by a running hostcached (pid %d)"
+                      % self.d.proc.pid, other.log())
+        other.pidfile += ".2"
+        rc = subprocess.run(other.argv("--pidfile", other.pidfile),
+                            capture_output=True, timeout=PATIENCE)
+        self.assertEqual(rc.returncode, 1)
+        self.assertIn(b"another server answers on it", rc.stderr)
+        # The first one is unharmed.
+        self.assertEqual(self.d.connect().cmd(b"version\r\n")[:7], b"VERSION")
+
+    def test_bad_flags_exit_2(self):
+        cases = [
+            (["--size", "abc"], r"--size 'abc': not a size"),
+            (["--size", "0"], r"--size '0': not a size"),
+            (["--threads", "0"], r"--threads '0': not a number from 1"),
+            (["--threads", "65"], r"--threads '65'"),
+            (["--port", "70000"], r"--port '70000': not a number from 1 "
+                                  r"to 65535"),
+            (["--port"], r"--port needs a value"),
+            (["--log-level", "loud"], r"--log-level 'loud': not a log level"),
+            (["--mode", "999"], r"--mode '999': not a file mode"),
+            (["--name", "a/b"], r"--name 'a/b': not a segment name"),
+            (["--socket", "/x" * 100], r"--socket .*longer than"),
+            (["--bogus"], r"--bogus: unknown option"),
+            (["--help=x"], r"--help takes no value"),
+            (["stray"], r"'stray': not an option"),
+            (["--unlink-on-exit=yes"], r"--unlink-on-exit takes no value"),
+            (["--config", "/nonexistent/hcd.conf"],
+             r"/nonexistent/hcd.conf: cannot read"),
+        ]
+        for args, pattern in cases:
+            r = subprocess.run([HOSTCACHED] + args, capture_output=True,
+                               timeout=PATIENCE)
+            err = r.stderr.decode()
+            self.assertEqual(r.returncode, 2, (args, err))
+            self.assertEqual(len(err.splitlines()), 1, (args, err))
+            self.assertRegex(err, r"^hostcached: " + pattern, args)
+        r = subprocess.run([HOSTCACHED, "--version"], capture_output=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout.decode(), r"^hostcached \d+\.\d+\.\d+\n$")
+
+    def test_bad_config_file_exit_2(self):
+        conf = os.path.join(self.tmp.name, self.name + ".conf")
+        cases = [
+            ("[hostcached]\nsize = huge\n", r":2: size = 'huge': not a size"),
+            ("[hostcached]\nthreads = 3\ncolour = red\n",
+             r":3: 'colour': not an option"),
+            ("[elsewhere]\nsize = 8M\n", r":2: section \[elsewhere\]"),
+            ("[hostcached]\nunlink_on_exit = maybe\n",
+             r":2: unlink_on_exit = 'maybe': not a boolean"),
+            ("[hostcached]\nconfig = other.conf\n", r":2: 'config': not an option"),
+            ("this is not ini\n", r":1: not 'key = value'"),
+        ]
+        for text, pattern in cases:
+            with open(conf, "w") as f:
+                f.write(text)
+            r = subprocess.run([HOSTCACHED, "--config", conf],
+                               capture_output=True, timeout=PATIENCE)
+            err = r.stderr.decode()
+            self.assertEqual(r.returncode, 2, (text, err))
+            self.assertRegex(err, r"^hostcached: " + re.escape(conf)
+                             + pattern, text)
+
+    # ------------------------------------------------------------------
+    # Bad input never hurts the server or the other clients
+
+    def assert_server_answers(self):
+        other = self.d.connect()
+        self.assertEqual(other.cmd(b"set alive 0 0 2\r\nok\r\n"), b"STORED")
+        self.assertEqual(other.values(b"get alive\r\n")[b"alive"][1], b"ok")
+        other.close()
+
+    def test_bad_input(self):
+        self.started()
+        # A line over 2048 bytes without a newline: an error, then closed.
+        c = self.d.connect()
+        c.send(b"set " + b"x" * 3000)
+        self.assertEqual(c.line(), b"CLIENT_ERROR line too long")
+        self.assertTrue(c.closed())
+        # Bad numbers.
+        c = self.d.connect()
+        for line in (b"set k abc 0 1", b"set k 0 0 -1", b"set k 0 0 1x",
+                     b"set k 4294967296 0 1", b"set k 0 99999999999 1",
+                     b"set k 0 0 2147483647"):
+            self.assertEqual(c.cmd(line + b"\r\n"),
+                             b"CLIENT_ERROR bad command line format", line)
+        self.assertEqual(c.cmd(b"set k 0 0\r\n"), b"ERROR")
+        self.assertEqual(c.cmd(b"set k 0 0 1 2 3 4 5 6\r\n"), b"ERROR")
+        # A data block that does not end where it was declared to.
+        self.assertEqual(c.cmd(b"set k 0 0 1\r\nxyz\r\n"),
+                         b"CLIENT_ERROR bad data chunk")
+        self.assertEqual(c.line(), b"ERROR")  # "z" read as a command
+        # A key too long: refused, its data swallowed.
+        self.assertEqual(c.cmd(b"set " + b"k" * 251 + b" 0 0 3\r\nabc\r\n"),
+                         b"CLIENT_ERROR bad command line format")
+        self.assertEqual(c.cmd(b"version\r\n")[:7], b"VERSION")
+        # A value larger than the segment takes: refused, data swallowed,
+        # and a set leaves no old value behind.
+        c.cmd(b"set big 0 0 1\r\nx\r\n")
+        big = b"v" * (1 << 20)
+        self.assertEqual(c.cmd(b"set big 0 0 %d\r\n%s\r\n" % (len(big), big)),
+                         b"SERVER_ERROR object too large for cache")
+        self.assertEqual(c.values(b"get big\r\n"), {})
+        # A huge declared length: refused at once; the connection waits
+        # for that many bytes to drop, so this client closes it.
+        self.assertEqual(c.cmd(b"set huge 0 0 2000000000\r\n"),
+                         b"SERVER_ERROR object too large for cache")
+        c.close()
+        # Binary garbage, NUL bytes included.
+        c = self.d.connect()
+        c.send(bytes(range(256)) * 4 + b"\r\n")
+        reply = c.line()
+        self.assertTrue(reply in (b"ERROR",
+                                  b"CLIENT_ERROR bad command line format"),
+                        reply)
+        c.close()
+        c = self.d.connect()
+        c.send(b"\x80\x00\x00\x00" * 1000)  # binary protocol, no newline
+        self.assertEqual(c.line(), b"CLIENT_ERROR line too long")
+        self.assertTrue(c.closed())
+        # Half-sent commands, then the client goes away.
+        for partial in (b"get ab", b"set k 0 0 10\r\nabc", b"set k 0 0 5"):
+            c = self.d.connect()
+            c.send(partial)
+            c.close()
+        self.assert_server_answers()
+
+    def test_client_that_never_reads(self):
+        c = self.started()
+        value = b"x" * 16000
+        c.cmd(b"set v 0 0 %d\r\n%s\r\n" % (len(value), value))
+        # Ask for about 25 GB of replies and read none of them.
+        hog = self.d.connect()
+        hog.s.setblocking(False)
+        request = b"get v v v v v v v v v v\r\n" * 160000
+        sent = 0
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and sent < len(request):
+            try:
+                sent += hog.s.send(request[sent:])
+            except BlockingIOError:
+                time.sleep(0.01)
+        # The server stopped reading it long before it had all that.
+        self.assertLess(sent, len(request))
+        self.assert_server_answers()
+        c.send(b"stats\r\n")
+        lines = []
+        while not lines or lines[-1] != b"END":
+            lines.append(c.line())
+        hog.close()
+        self.assert_server_answers()
+
+    def test_many_connections(self):
+        self.started()
+        conns = [self.d.connect() for _ in range(200)]
+        for i, c in enumerate(conns):
+            c.send(b"set conn:%d 0 0 %d\r\n%d\r\n" % (i, len(b"%d" % i), i))
+        for c in conns:
+            self.assertEqual(c.line(), b"STORED")
+        for i, c in enumerate(conns):
+            self.assertEqual(c.values(b"get conn:%d\r\n" % i)[b"conn:%d" % i][1],
+                             b"%d" % i)
+        first = conns[0]
+        first.send(b"stats\r\n")
+        lines = []
+        while not lines or lines[-1] != b"END":
+            lines.append(first.line())
+        curr = [l for l in lines if l.startswith(b"STAT curr_connections ")]
+        self.assertGreaterEqual(int(curr[0].split()[2]), 200)
+        for c in conns:
+            c.close()
+        self.assert_server_answers()
+
+    def test_max_conns(self):
+        self.d.start("--max-conns", "3")
+        keep = [self.d.connect() for _ in range(3)]
+        for c in keep:
+            self.assertEqual(c.cmd(b"version\r\n")[:7], b"VERSION")
+        extra = self.d.connect()
+        self.assertEqual(extra.line(),
+                         b"SERVER_ERROR too many open connections")
+        self.assertTrue(extra.closed())
+        keep[0].close()
+        deadline = time.monotonic() + PATIENCE
+        while True:  # the closed one is counted out soon after
+            c = self.d.connect()
+            try:
+                if c.cmd(b"version\r\n")[:7] == b"VERSION":
+                    break
+            except EOFError:
+                pass
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+
+
+def main():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "python", "tests"))
+    import tap  # the binding's TAP printer
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(HostcachedTest)
+    print("1..%d" % suite.countTestCases(), flush=True)
+    result = tap.TapResult()
+    suite.run(result)
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
