@@ -18,8 +18,6 @@ import unittest
 BUILD = os.environ.get("HC_BUILD", "build")
 HOSTCACHED = os.path.join(BUILD, "hostcached")
 CACHECTL = os.path.join(BUILD, "cachectl")
-HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                      "include", "hostcache.h")
 
 try:
     from pymemcache.client.base import Client
@@ -28,11 +26,6 @@ except ImportError:  # the tests that need it say skip
 
 # How long a start, a stop or a reply may take before the test gives up.
 PATIENCE = 20.0
-
-
-def library_has_client_flags():
-    with open(HEADER) as f:
-        return "client_flags" in f.read()
 
 
 class Daemon:
@@ -464,15 +457,21 @@ class HostcachedTest(unittest.TestCase):
     # Client flags
 
     def test_client_flags_round_trip(self):
-        if not library_has_client_flags():
-            self.skipTest("the library does not carry client flags yet "
-                          "(hc_set_options.client_flags)")
         c = self.started()
         self.assertEqual(c.cmd(b"set f 12345 0 1\r\nx\r\n"), b"STORED")
         self.assertEqual(c.values(b"get f\r\n")[b"f"][0], 12345)
         self.assertEqual(c.values(b"gets f\r\n")[b"f"][0], 12345)
         c.cmd(b"append f 0 0 1\r\ny\r\n")
         self.assertEqual(c.values(b"get f\r\n")[b"f"], (12345, b"xy", None))
+        # incr, touch and gat keep them; cas and replace set new ones.
+        c.cmd(b"set n 77 0 1\r\n1\r\n")
+        c.cmd(b"incr n 1\r\n")
+        c.cmd(b"touch n 100\r\n")
+        self.assertEqual(c.values(b"gat 200 n\r\n")[b"n"][:2], (77, b"2"))
+        cas = c.values(b"gets n\r\n")[b"n"][2]
+        self.assertEqual(c.cmd(b"cas n 78 0 1 %d\r\n3\r\n" % cas), b"STORED")
+        self.assertEqual(c.cmd(b"replace n 79 0 1\r\n4\r\n"), b"STORED")
+        self.assertEqual(c.values(b"get n\r\n")[b"n"][:2], (79, b"4"))
         c.cmd(b"set f 4294967295 0 1\r\nx\r\n")
         self.assertEqual(c.values(b"get f\r\n")[b"f"][0], 4294967295)
         self.assertEqual(c.cmd(b"set f 4294967296 0 1\r\n"),
@@ -525,6 +524,14 @@ class HostcachedTest(unittest.TestCase):
         c.cmd(b"delete via:cachectl\r\n")
         r = self.cachectl("get", self.name, "via:cachectl")
         self.assertEqual(r.returncode, 1)
+        # Client flags cross too.
+        r = self.cachectl("set", self.name, "flagged", "v", "--flags", "12345")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(c.values(b"get flagged\r\n")[b"flagged"][0], 12345)
+        c.cmd(b"set flagged2 54321 0 1\r\nw\r\n")
+        r = self.cachectl("keys", self.name, "--json", "--prefix", "flagged2")
+        self.assertEqual(json.loads(r.stdout)["keys"][0]["client_flags"],
+                         54321, r.stdout)
 
     def test_tcp_port(self):
         probe = socket.socket()

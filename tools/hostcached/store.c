@@ -6,9 +6,11 @@
  * in milliseconds, CAS ids and immutable items.  This file is the whole
  * translation, so that another protocol (meta commands) reuses it.
  *
- * append and prepend are read-modify-write: read the value and its CAS id,
- * build the new value, store it with hc_cas() only if nobody wrote the key
- * in between, and retry a bounded number of times if somebody did.
+ * Every write is one hc_set_ex() call, whose options carry the client
+ * flags and the condition (add, replace, cas).  append and prepend are
+ * read-modify-write: read the value with its CAS id, TTL and flags, build
+ * the new value, store it on condition that the CAS id is unchanged, and
+ * retry a bounded number of times if somebody wrote the key in between.
  */
 #include <string.h>
 #include <time.h>
@@ -38,20 +40,6 @@ bool exptime_to_ttl_ms(int64_t exptime, uint64_t *ttl_ms)
 	*ttl_ms = (uint64_t)left * 1000 > HC_TTL_MAX ? HC_TTL_MAX
 	                                             : (uint64_t)left * 1000;
 	return true;
-}
-
-/* The one place that moves memcached's client flags in and out of the
- * library's items. */
-static void item_flags_set(hc_set_options *o, uint32_t flags)
-{
-	(void)o;
-	(void)flags;
-}
-
-static uint32_t item_flags_get(const hc_item_info *info)
-{
-	(void)info;
-	return 0;
 }
 
 static enum store_result store_error(int rc)
@@ -92,7 +80,7 @@ int store_get(struct store *s, const void *key, size_t klen, void *buf,
 	if (rc == 0) {
 		it->cas = info.cas;
 		it->vlen = info.vlen;
-		it->flags = item_flags_get(&info);
+		it->flags = info.client_flags;
 	}
 	return rc;
 }
@@ -125,6 +113,8 @@ static enum store_result store_expired(struct store *s, enum store_mode mode,
 		return hc_delete(s->cache, key, klen) == 0 ? STORE_STORED
 		                                           : STORE_NOT_STORED;
 	case MODE_CAS:
+		/* The condition still decides the reply; the item, stored
+		 * with the shortest TTL, is removed at once. */
 		rc = hc_cas(s->cache, key, klen, val, vlen, 1, cas, NULL);
 		if (rc == 0)
 			hc_delete(s->cache, key, klen);
@@ -159,9 +149,15 @@ static enum store_result store_concat(struct store *s, bool at_end,
 			memmove(s->scratch + vlen, s->scratch, info.vlen);
 			memcpy(s->scratch, val, vlen);
 		}
-		(void)item_flags_get(&info);
-		rc = hc_cas(s->cache, key, klen, s->scratch, info.vlen + vlen,
-		            info.ttl_ms, info.cas, NULL);
+		hc_set_options o = {
+			.ttl_ms = info.ttl_ms,
+			.client_flags = info.client_flags,
+			.mode = HC_STORE_CAS,
+			.cas = info.cas,
+		};
+
+		rc = hc_set_ex(s->cache, key, klen, s->scratch,
+		               info.vlen + vlen, &o);
 		if (rc == HC_ENOTFOUND)
 			return STORE_NOT_STORED;
 		if (rc != HC_ECASMISMATCH)
@@ -175,8 +171,15 @@ enum store_result store_write(struct store *s, enum store_mode mode,
                               size_t vlen, uint32_t flags, int64_t exptime,
                               uint64_t cas)
 {
+	static const unsigned store_modes[] = {
+		[MODE_SET] = HC_STORE_SET,
+		[MODE_ADD] = HC_STORE_ADD,
+		[MODE_REPLACE] = HC_STORE_REPLACE,
+		[MODE_CAS] = HC_STORE_CAS,
+	};
 	hc_set_options o = { 0 };
 	uint64_t ttl_ms;
+	int rc;
 
 	if (klen == 0 || klen > s->key_max)
 		return STORE_BAD_KEY;
@@ -186,24 +189,15 @@ enum store_result store_write(struct store *s, enum store_mode mode,
 		return store_concat(s, mode == MODE_APPEND, key, klen, val, vlen);
 	if (!exptime_to_ttl_ms(exptime, &ttl_ms))
 		return store_expired(s, mode, key, klen, val, vlen, cas);
-	switch (mode) {
-	case MODE_SET:
-		o.ttl_ms = ttl_ms;
-		item_flags_set(&o, flags);
-		return store_error(hc_set_ex(s->cache, key, klen, val, vlen, &o));
-	case MODE_ADD:
-		return store_error(hc_add(s->cache, key, klen, val, vlen, ttl_ms));
-	case MODE_REPLACE: {
-		int rc = hc_replace(s->cache, key, klen, val, vlen, ttl_ms);
-
-		return rc == HC_ENOTFOUND ? STORE_NOT_STORED : store_error(rc);
-	}
-	case MODE_CAS:
-		return store_error(hc_cas(s->cache, key, klen, val, vlen, ttl_ms,
-		                          cas, NULL));
-	default:
-		return STORE_ERROR;
-	}
+	o.ttl_ms = ttl_ms;
+	o.client_flags = flags;
+	o.mode = store_modes[mode];
+	o.cas = cas;
+	rc = hc_set_ex(s->cache, key, klen, val, vlen, &o);
+	/* replace of an absent key is NOT_STORED, cas's is NOT_FOUND. */
+	if (rc == HC_ENOTFOUND && mode == MODE_REPLACE)
+		return STORE_NOT_STORED;
+	return store_error(rc);
 }
 
 enum store_result store_delete(struct store *s, const void *key, size_t klen)
