@@ -6,6 +6,7 @@
 HOSTCACHED_SRC := $(wildcard tools/hostcached/*.c)
 HOSTCACHED_OBJ := $(HOSTCACHED_SRC:tools/hostcached/%.c=$(BUILD)/tools/hostcached/%.o)
 HOSTCACHED_LIBS := -levent_pthreads -levent -linih -ljemalloc
+MANDIR ?= $(PREFIX)/share/man
 
 .PHONY: hostcached install-hostcached
 tools: $(BUILD)/hostcached
@@ -23,8 +24,11 @@ $(BUILD)/hostcached: $(HOSTCACHED_OBJ) $(BUILD)/tools/cachectl_parse.o \
 
 hostcached: $(BUILD)/hostcached
 
+# The binary, its man page and a systemd unit naming the installed path.
 install-hostcached: $(BUILD)/hostcached
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	  $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(BUILD)/hostcached $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 man/hostcached.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/hostcached/hostcached.service.in \
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/hostcached.service

@@ -698,6 +698,33 @@ class HostcachedTest(unittest.TestCase):
             self.assertRegex(err, r"^hostcached: " + re.escape(conf)
                              + pattern, text)
 
+    def test_man_page_and_install(self):
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+        page = os.path.join(root, "man", "hostcached.8")
+        with open(page) as f:
+            text = f.read().replace("\\-", "-")
+        usage = subprocess.run([HOSTCACHED, "--help"], capture_output=True,
+                               text=True).stdout
+        for flag in re.findall(r"^  (--[a-z-]+)", usage, re.M):
+            self.assertIn(flag, text, "the man page misses " + flag)
+        if subprocess.run(["sh", "-c", "command -v groff"],
+                          capture_output=True).returncode == 0:
+            r = subprocess.run(["groff", "-man", "-Tutf8", "-wall", page],
+                               capture_output=True, text=True)
+            self.assertEqual(r.stderr, "")
+        dest = os.path.join(self.tmp.name, "dest")
+        r = subprocess.run(["make", "-s", "-C", root, "install-hostcached",
+                            "BUILD=" + os.path.abspath(BUILD),
+                            "DESTDIR=" + dest, "PREFIX=/usr"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for path in ("usr/bin/hostcached", "usr/share/man/man8/hostcached.8",
+                     "usr/lib/systemd/system/hostcached.service"):
+            self.assertTrue(os.path.exists(os.path.join(dest, path)), path)
+        with open(os.path.join(dest, "usr/lib/systemd/system/"
+                               "hostcached.service")) as f:
+            self.assertIn("ExecStart=/usr/bin/hostcached ", f.read())
+
     # ------------------------------------------------------------------
     # Bad input never hurts the server or the other clients
 
@@ -755,6 +782,14 @@ class HostcachedTest(unittest.TestCase):
         c.send(b"\x80\x00\x00\x00" * 1000)  # binary protocol, no newline
         self.assertEqual(c.line(), b"CLIENT_ERROR line too long")
         self.assertTrue(c.closed())
+        # A client that sends its commands and shuts its side: answered.
+        c = self.d.connect()
+        c.send(b"set half 0 0 1\r\nh\r\nget half\r\n")
+        c.s.shutdown(socket.SHUT_WR)
+        self.assertEqual(c.line(), b"STORED")
+        self.assertEqual(c.line(), b"VALUE half 0 1")
+        self.assertTrue(c.closed())
+        self.assertEqual(c.buf, b"h\r\nEND\r\n")
         # Half-sent commands, then the client goes away.
         for partial in (b"get ab", b"set k 0 0 10\r\nabc", b"set k 0 0 5"):
             c = self.d.connect()

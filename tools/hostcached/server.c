@@ -95,19 +95,22 @@ static void conn_free(struct conn *c)
 	                   __ATOMIC_RELAXED);
 }
 
-/* Stop reading; free the connection once its replies are written. */
-static void conn_close_after_write(struct conn *c)
+/* Stop reading; free the connection once its replies are written.
+ * Returns true when C is already freed. */
+static bool conn_close_after_write(struct conn *c)
 {
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		conn_free(c);
-		return;
+		return true;
 	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	return false;
 }
 
-static void conn_process(struct conn *c)
+/* Run the commands that have come.  Returns true when C is freed. */
+static bool conn_process(struct conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	enum proto_status status;
@@ -115,14 +118,13 @@ static void conn_process(struct conn *c)
 	status = proto_text_process(&c->st, &c->w->env,
 	                            bufferevent_get_input(c->bev), out,
 	                            OUT_LIMIT);
-	if (status == PROTO_CLOSE) {
-		conn_close_after_write(c);
-		return;
-	}
+	if (status == PROTO_CLOSE)
+		return conn_close_after_write(c);
 	if (evbuffer_get_length(out) >= OUT_LIMIT && !c->paused) {
 		c->paused = true;
 		bufferevent_disable(c->bev, EV_READ);
 	}
+	return false;
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)
@@ -155,8 +157,7 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->closing) {
 		/* The client closed its side: answer what it sent, then go. */
-		conn_process(c);
-		if (!c->closing)
+		if (!conn_process(c) && !c->closing)
 			conn_close_after_write(c);
 		return;
 	}
