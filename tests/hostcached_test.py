@@ -3,6 +3,7 @@ segment, driven at the protocol level (raw sockets, exact replies) and
 through pymemcache, with cachectl reading and writing the same segment
 from another process.  Run by tests/t_hostcached.sh, which prints TAP."""
 
+import base64
 import json
 import os
 import re
@@ -452,6 +453,114 @@ class HostcachedTest(unittest.TestCase):
                 break
             self.assertLess(time.monotonic(), deadline, "no rates")
             time.sleep(0.2)
+
+    # ------------------------------------------------------------------
+    # Meta commands
+
+    def meta_value(self, c, line):
+        """Send an mg/ma that asks for a value: (header words, value)."""
+        head = c.cmd(line).split(b" ")
+        if head[0] != b"VA":
+            return head, None
+        return head, c.exactly(int(head[1]) + 2)[:-2]
+
+    def test_meta_get_and_set(self):
+        c = self.started()
+        self.assertEqual(c.cmd(b"ms foo 2 T90 F5\r\nhi\r\n"), b"HD")
+        head, value = self.meta_value(c, b"mg foo t f v\r\n")
+        self.assertEqual((head, value), ([b"VA", b"2", b"t90", b"f5"], b"hi"))
+        # Return flags come back in the order asked for.
+        head = c.cmd(b"mg foo s k Oab12 c\r\n").split(b" ")
+        self.assertEqual(head[:4], [b"HD", b"s2", b"kfoo", b"Oab12"])
+        cas = int(head[4][1:])
+        self.assertEqual(c.values(b"gets foo\r\n")[b"foo"], (5, b"hi", cas))
+        # Classic and meta commands see the same items.
+        c.cmd(b"set classic 7 0 3\r\nabc\r\n")
+        self.assertEqual(self.meta_value(c, b"mg classic f v\r\n"),
+                         ([b"VA", b"3", b"f7"], b"abc"))
+        self.assertEqual(c.cmd(b"mg nope v\r\n"), b"EN")
+        # Quiet: a miss says nothing; mn marks the end of a pipeline.
+        self.assertEqual(c.cmd(b"mg nope v q\r\nmn\r\n"), b"MN")
+        # T touches; t with no expiry is -1.
+        c.cmd(b"ms forever 1\r\nx\r\n")
+        self.assertEqual(c.cmd(b"mg forever t\r\n"), b"HD t-1")
+        self.assertEqual(c.cmd(b"mg forever T100 t\r\n"), b"HD t100")
+        self.assertEqual(self.ttls()["forever"] > 90, True)
+
+    def test_meta_set_modes_and_cas(self):
+        c = self.started()
+        self.assertEqual(c.cmd(b"ms k 1 ME\r\na\r\n"), b"HD")
+        self.assertEqual(c.cmd(b"ms k 1 ME\r\nb\r\n"), b"NS")
+        self.assertEqual(c.cmd(b"ms k 1 MA\r\n+\r\n"), b"HD")
+        self.assertEqual(c.cmd(b"ms k 1 MP\r\n-\r\n"), b"HD")
+        self.assertEqual(c.cmd(b"ms nope 1 MA\r\nx\r\n"), b"NS")
+        self.assertEqual(c.cmd(b"ms nope 1 MR\r\nx\r\n"), b"NS")
+        self.assertEqual(c.cmd(b"ms k 3 MR\r\nnew\r\n"), b"HD")
+        head = c.cmd(b"ms k 3 c\r\nv_1\r\n").split(b" ")
+        cas = int(head[1][1:])
+        self.assertEqual(c.cmd(b"ms k 3 C%d\r\nv_2\r\n" % (cas + 1)), b"EX")
+        self.assertEqual(c.cmd(b"ms k 3 C%d\r\nv_3\r\n" % cas), b"HD")
+        self.assertEqual(c.cmd(b"ms gone 1 C5\r\nx\r\n"), b"NF")
+        self.assertEqual(self.meta_value(c, b"mg k v\r\n")[1], b"v_3")
+        # Quiet set: nothing on success, errors always.
+        self.assertEqual(c.cmd(b"ms q 1 q\r\nx\r\nms q 1 ME q\r\ny\r\n"),
+                         b"NS")
+        # Too large: refused, its data dropped.
+        big = b"v" * (1 << 20)
+        self.assertEqual(c.cmd(b"ms big %d\r\n%s\r\n" % (len(big), big)),
+                         b"SERVER_ERROR object too large for cache")
+        self.assertEqual(c.cmd(b"mn\r\n"), b"MN")
+
+    def test_meta_delete_arith_debug(self):
+        c = self.started()
+        c.cmd(b"ms d 1\r\nx\r\n")
+        self.assertEqual(c.cmd(b"md d k\r\n"), b"HD kd")
+        self.assertEqual(c.cmd(b"md d Oz\r\n"), b"NF Oz")
+        self.assertEqual(c.cmd(b"md d q\r\nms d 1 q\r\nx\r\nmd d q\r\nmn\r\n"),
+                         b"MN")
+        self.assertEqual(c.values(b"get d\r\n"), {})
+        self.assertEqual(c.cmd(b"ma n\r\n"), b"NF")
+        self.assertEqual(self.meta_value(c, b"ma n N0 J10 v\r\n")[1], b"10")
+        self.assertEqual(self.meta_value(c, b"ma n v\r\n")[1], b"11")
+        self.assertEqual(self.meta_value(c, b"ma n v D9\r\n")[1], b"20")
+        self.assertEqual(self.meta_value(c, b"ma n MD D100 v\r\n")[1], b"0")
+        self.assertEqual(c.cmd(b"ma n q\r\nmn\r\n"), b"MN")
+        self.assertEqual(self.meta_value(c, b"ma n M- D1 v t\r\n"),
+                         ([b"VA", b"1", b"t-1"], b"0"))
+        c.cmd(b"ms w 20\r\n18446744073709551615\r\n")
+        self.assertEqual(self.meta_value(c, b"ma w v\r\n")[1], b"0")
+        c.cmd(b"ms s 3\r\nabc\r\n")
+        self.assertEqual(c.cmd(b"ma s\r\n"), b"CLIENT_ERROR cannot "
+                         b"increment or decrement non-numeric value")
+        self.assertEqual(c.cmd(b"ma n MX\r\n"),
+                         b"CLIENT_ERROR invalid mode for ma M token")
+        self.assertEqual(c.values(b"get n\r\n")[b"n"][1], b"0")
+        self.assertRegex(c.cmd(b"me n\r\n").decode(),
+                         r"^ME n exp=-1 cas=\d+ size=1 flags=0$")
+        self.assertEqual(c.cmd(b"me nope\r\n"), b"EN")
+
+    def test_meta_base64_keys_and_bad_flags(self):
+        c = self.started()
+        key = base64.b64encode(b"bin\x00key\xff")
+        self.assertEqual(c.cmd(b"ms %s 1 b k\r\nz\r\n" % key),
+                         b"HD k%s b" % key)
+        self.assertEqual(self.meta_value(c, b"mg %s b v\r\n" % key)[1], b"z")
+        r = self.cachectl("get", self.name, "bin\\x00key\\xff", "--escaped")
+        self.assertEqual((r.returncode, r.stdout), (0, b"z"), r.stderr)
+        self.assertEqual(c.cmd(b"mg !!!! b v\r\n"),
+                         b"CLIENT_ERROR error decoding key")
+        for line in (b"mg k h\r\n", b"mg k Rx\r\n", b"md k C1\r\n",
+                     b"mg k T\r\n", b"mg k O" + b"o" * 33 + b"\r\n"):
+            self.assertEqual(c.cmd(line), b"CLIENT_ERROR invalid flag", line)
+        # A refused ms drops its data block.
+        self.assertEqual(c.cmd(b"ms k 3 Z\r\nabc\r\n"),
+                         b"CLIENT_ERROR invalid flag")
+        self.assertEqual(c.cmd(b"ms k x\r\n"), b"CLIENT_ERROR bad data chunk")
+        self.assertEqual(c.cmd(b"ms k 1\r\nxy\r\n"),
+                         b"CLIENT_ERROR bad data chunk")
+        self.assertEqual(c.line(), b"ERROR")  # "y" read as a command
+        self.assertEqual(c.cmd(b"mg\r\n"), b"CLIENT_ERROR bad command line format")
+        self.assertEqual(c.cmd(b"mn\r\n"), b"MN")
 
     # ------------------------------------------------------------------
     # Client flags

@@ -120,8 +120,18 @@ bool exptime_to_ttl_ms(int64_t exptime, uint64_t *ttl_ms);
 
 struct store_item {
 	uint64_t cas;
+	uint64_t ttl_ms;         /* left; 0 = no expiry */
 	uint32_t flags;          /* memcached client flags */
 	uint32_t vlen;
+};
+
+/* A write: what it is and its conditions. */
+struct store_req {
+	enum store_mode mode;
+	uint32_t flags;          /* client flags (set, add, replace, cas) */
+	int64_t exptime;         /* memcached's (set, add, replace, cas) */
+	uint64_t cas;            /* MODE_CAS: the CAS id the item must have */
+	uint64_t *cas_out;       /* if not NULL: the new item's CAS id */
 };
 
 /* What store_* needs from a worker: its attachment and a scratch buffer
@@ -137,10 +147,9 @@ struct store {
  * another HC_E* error. */
 int store_get(struct store *s, const void *key, size_t klen, void *buf,
               size_t cap, struct store_item *it);
-enum store_result store_write(struct store *s, enum store_mode mode,
+enum store_result store_write(struct store *s, const struct store_req *req,
                               const void *key, size_t klen, const void *val,
-                              size_t vlen, uint32_t flags, int64_t exptime,
-                              uint64_t cas);
+                              size_t vlen);
 enum store_result store_delete(struct store *s, const void *key, size_t klen);
 enum store_result store_touch(struct store *s, const void *key, size_t klen,
                               int64_t exptime);
@@ -193,6 +202,8 @@ extern void (*server_on_reload)(void);
 struct evbuffer;
 struct conn;
 
+#define META_FLAGS_MAX 256      /* the flags of one ms line */
+
 /* What the protocol layer sees of a connection. */
 struct text_state {
 	enum { TEXT_COMMAND, TEXT_DATA, TEXT_SWALLOW } phase;
@@ -205,6 +216,9 @@ struct text_state {
 	uint64_t cas;
 	size_t vlen;
 	bool noreply;
+	/* a meta set (ms): its flags, replied to once the data is stored */
+	bool meta;
+	char meta_flags[META_FLAGS_MAX];
 	/* TEXT_SWALLOW: bytes of a refused data block still to drop */
 	uint64_t swallow;
 };

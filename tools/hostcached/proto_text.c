@@ -26,33 +26,15 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "hostcached.h"
+#include "proto.h"
 #include "../cachectl_parse.h"
 
-#define MAX_TOKENS 8           /* the most any command but get takes */
-#define KEY_MAX_LENGTH 250     /* memcached's */
-#define VLEN_MAX (INT32_MAX - 2)
 #define EXPTIME_LIMIT INT32_MAX
-
-struct line {
-	char *tok[MAX_TOKENS];
-	size_t len[MAX_TOKENS];
-	int n;                     /* tokens; MAX_TOKENS + 1: too many */
-	char *rest;                /* after the first token, for get */
-	bool noreply;
-};
-
-struct cmd_ctx {
-	struct text_state *st;
-	const struct proto_env *env;
-	struct evbuffer *out;
-	struct line *l;
-};
 
 /* ------------------------------------------------------------------ */
 /* Replies                                                             */
 
-static void reply(struct cmd_ctx *c, const char *text)
+void reply(struct cmd_ctx *c, const char *text)
 {
 	if (c->l != NULL && c->l->noreply)
 		return;
@@ -62,7 +44,7 @@ static void reply(struct cmd_ctx *c, const char *text)
 
 /* SERVER_ERROR replies are sent even under noreply, as memcached does:
  * the client must learn that its data was not kept. */
-static void reply_server_error(struct cmd_ctx *c, const char *text)
+void reply_server_error(struct cmd_ctx *c, const char *text)
 {
 	evbuffer_add_printf(c->out, "SERVER_ERROR %s\r\n", text);
 }
@@ -103,7 +85,7 @@ static void reply_store(struct cmd_ctx *c, enum store_result r)
 
 /* Split the words after the command word (L->tok[0]) on spaces, as
  * memcached does. */
-static void tokenize(char *s, struct line *l)
+void tokenize(char *s, struct line *l)
 {
 	l->n = 1;
 	while (*s != '\0') {
@@ -130,7 +112,7 @@ static void tokenize(char *s, struct line *l)
 	             strcmp(l->tok[l->n - 1], "noreply") == 0;
 }
 
-static bool parse_u32(const char *s, uint32_t *out)
+bool parse_u32(const char *s, uint32_t *out)
 {
 	uint64_t n;
 
@@ -141,7 +123,7 @@ static bool parse_u32(const char *s, uint32_t *out)
 }
 
 /* A signed decimal within memcached's 32-bit range. */
-static bool parse_exptime(const char *s, int64_t *out)
+bool parse_exptime(const char *s, int64_t *out)
 {
 	bool negative = s[0] == '-';
 	uint64_t n;
@@ -152,7 +134,7 @@ static bool parse_exptime(const char *s, int64_t *out)
 	return true;
 }
 
-static bool key_ok(const struct cmd_ctx *c, size_t klen)
+bool key_ok(const struct cmd_ctx *c, size_t klen)
 {
 	return klen >= 1 && klen <= c->env->store->key_max;
 }
@@ -264,7 +246,7 @@ static void cmd_gat(struct cmd_ctx *c)
 /* ------------------------------------------------------------------ */
 /* Storage: set, add, replace, append, prepend, cas                    */
 
-static void swallow(struct text_state *st, uint64_t bytes)
+void swallow(struct text_state *st, uint64_t bytes)
 {
 	st->phase = TEXT_SWALLOW;
 	st->swallow = bytes;
@@ -313,6 +295,7 @@ static void cmd_store(struct cmd_ctx *c, enum store_mode mode)
 	st->cas = cas;
 	st->vlen = (size_t)vlen;
 	st->noreply = l->noreply;
+	st->meta = false;
 }
 
 static void cmd_set(struct cmd_ctx *c) { cmd_store(c, MODE_SET); }
@@ -328,17 +311,27 @@ static void complete_data(struct cmd_ctx *c, struct evbuffer *in)
 	struct text_state *st = c->st;
 	char *val = c->env->value;
 	struct line l = { .noreply = st->noreply };
+	struct store_req req = { 0 };
 	enum store_result r;
 
 	evbuffer_remove(in, val, st->vlen + 2);
 	st->phase = TEXT_COMMAND;
 	c->l = &l;
 	if (val[st->vlen] != '\r' || val[st->vlen + 1] != '\n') {
+		/* A meta set reports its errors even when quiet. */
+		l.noreply = l.noreply && !st->meta;
 		reply(c, "CLIENT_ERROR bad data chunk");
 		return;
 	}
-	r = store_write(c->env->store, st->mode, st->key, st->klen, val,
-	                st->vlen, st->flags, st->exptime, st->cas);
+	if (st->meta) {
+		meta_set_complete(c, val);
+		return;
+	}
+	req.mode = st->mode;
+	req.flags = st->flags;
+	req.exptime = st->exptime;
+	req.cas = st->cas;
+	r = store_write(c->env->store, &req, st->key, st->klen, val, st->vlen);
 	reply_store(c, r);
 }
 
@@ -592,6 +585,12 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, false },
 	{ "version", cmd_version, false },
 	{ "verbosity", cmd_verbosity, false },
+	{ "mg", cmd_meta_get, false },
+	{ "ms", cmd_meta_set, false },
+	{ "md", cmd_meta_delete, false },
+	{ "ma", cmd_meta_arith, false },
+	{ "mn", cmd_meta_noop, false },
+	{ "me", cmd_meta_debug, false },
 };
 
 static const struct command *command_find(const char *name)

@@ -79,6 +79,7 @@ int store_get(struct store *s, const void *key, size_t klen, void *buf,
 		return HC_ENOTFOUND;
 	if (rc == 0) {
 		it->cas = info.cas;
+		it->ttl_ms = info.ttl_ms;
 		it->vlen = info.vlen;
 		it->flags = info.client_flags;
 	}
@@ -128,7 +129,8 @@ static enum store_result store_expired(struct store *s, enum store_mode mode,
  * client flags, as memcached does. */
 static enum store_result store_concat(struct store *s, bool at_end,
                                       const void *key, size_t klen,
-                                      const void *val, size_t vlen)
+                                      const void *val, size_t vlen,
+                                      uint64_t *cas_out)
 {
 	for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
 		hc_item_info info;
@@ -154,6 +156,7 @@ static enum store_result store_concat(struct store *s, bool at_end,
 			.client_flags = info.client_flags,
 			.mode = HC_STORE_CAS,
 			.cas = info.cas,
+			.cas_out = cas_out,
 		};
 
 		rc = hc_set_ex(s->cache, key, klen, s->scratch,
@@ -166,10 +169,9 @@ static enum store_result store_concat(struct store *s, bool at_end,
 	return STORE_BUSY;
 }
 
-enum store_result store_write(struct store *s, enum store_mode mode,
+enum store_result store_write(struct store *s, const struct store_req *req,
                               const void *key, size_t klen, const void *val,
-                              size_t vlen, uint32_t flags, int64_t exptime,
-                              uint64_t cas)
+                              size_t vlen)
 {
 	static const unsigned store_modes[] = {
 		[MODE_SET] = HC_STORE_SET,
@@ -185,17 +187,19 @@ enum store_result store_write(struct store *s, enum store_mode mode,
 		return STORE_BAD_KEY;
 	if (vlen > s->value_cap)
 		return STORE_TOO_LARGE;
-	if (mode == MODE_APPEND || mode == MODE_PREPEND)
-		return store_concat(s, mode == MODE_APPEND, key, klen, val, vlen);
-	if (!exptime_to_ttl_ms(exptime, &ttl_ms))
-		return store_expired(s, mode, key, klen, val, vlen, cas);
+	if (req->mode == MODE_APPEND || req->mode == MODE_PREPEND)
+		return store_concat(s, req->mode == MODE_APPEND, key, klen, val,
+		                    vlen, req->cas_out);
+	if (!exptime_to_ttl_ms(req->exptime, &ttl_ms))
+		return store_expired(s, req->mode, key, klen, val, vlen, req->cas);
 	o.ttl_ms = ttl_ms;
-	o.client_flags = flags;
-	o.mode = store_modes[mode];
-	o.cas = cas;
+	o.client_flags = req->flags;
+	o.mode = store_modes[req->mode];
+	o.cas = req->cas;
+	o.cas_out = req->cas_out;
 	rc = hc_set_ex(s->cache, key, klen, val, vlen, &o);
 	/* replace of an absent key is NOT_STORED, cas's is NOT_FOUND. */
-	if (rc == HC_ENOTFOUND && mode == MODE_REPLACE)
+	if (rc == HC_ENOTFOUND && req->mode == MODE_REPLACE)
 		return STORE_NOT_STORED;
 	return store_error(rc);
 }

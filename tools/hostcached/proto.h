@@ -1,0 +1,49 @@
+/*
+ * proto.h - what the two protocol files share: the classic text commands
+ * (proto_text.c, which also owns the line reader and the dispatch) and the
+ * meta commands (proto_meta.c).  Private to the protocol layer.
+ */
+#ifndef HOSTCACHED_PROTO_H
+#define HOSTCACHED_PROTO_H
+
+#include "hostcached.h"
+
+#define MAX_TOKENS 24          /* the most a command line takes, get aside */
+#define VLEN_MAX (INT32_MAX - 2)
+
+/* One command line split on spaces (tok[0] is the command). */
+struct line {
+	char *tok[MAX_TOKENS];
+	size_t len[MAX_TOKENS];
+	int n;                     /* tokens; MAX_TOKENS + 1: too many */
+	char *rest;                /* after the command word (get family) */
+	bool noreply;              /* replies but SERVER_ERROR are dropped */
+};
+
+struct cmd_ctx {
+	struct text_state *st;
+	const struct proto_env *env;
+	struct evbuffer *out;
+	struct line *l;
+};
+
+void reply(struct cmd_ctx *c, const char *text);
+void reply_server_error(struct cmd_ctx *c, const char *text);
+bool parse_u32(const char *s, uint32_t *out);
+bool parse_exptime(const char *s, int64_t *out);
+bool key_ok(const struct cmd_ctx *c, size_t klen);
+void swallow(struct text_state *st, uint64_t bytes);
+/* Split S on spaces into L->tok[1...] (tok[0] is the command word). */
+void tokenize(char *s, struct line *l);
+
+/* The meta commands: mg, ms, md, ma, mn, me. */
+void cmd_meta_get(struct cmd_ctx *c);
+void cmd_meta_set(struct cmd_ctx *c);
+void cmd_meta_delete(struct cmd_ctx *c);
+void cmd_meta_arith(struct cmd_ctx *c);
+void cmd_meta_noop(struct cmd_ctx *c);
+void cmd_meta_debug(struct cmd_ctx *c);
+/* ms: its data block VAL (st->vlen bytes) has come. */
+void meta_set_complete(struct cmd_ctx *c, const char *val);
+
+#endif /* HOSTCACHED_PROTO_H */

@@ -1,0 +1,587 @@
+/*
+ * proto_meta.c - memcached's meta commands: mg, ms, md, ma, mn, me.
+ *
+ * A meta command is a two-letter code, a key, then flags: single letters,
+ * some followed by a token (T30, F5, Oopaque).  Replies are a two-letter
+ * code (VA, HD, EN, NS, EX, NF, MN, ME) followed by the flags that asked
+ * for something back, in the order the request gave them.  The item
+ * semantics are store.c's, as for the classic commands, so an item set by
+ * ms reads back through get and the other way round.
+ *
+ * Served flags:
+ *   mg  b c f k O q s t u v T    ms  b c C F k O q T M(E A P R S)
+ *   md  b k O q                  ma  b c k O q t v D J N T M(I + D -)
+ * Others (E, I, N and R of mg, C of md and ma, h, l, x) get
+ * "CLIENT_ERROR invalid flag": they need state the segment does not keep
+ * (last access, win tokens) or a compare-and-delete the library does not
+ * offer, and a flag silently ignored would promise what is not done.
+ *
+ * Quiet mode (q) drops the replies that say "as expected": EN of mg, HD
+ * of ms, md and ma, and NF of md.  Errors are always sent.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "proto.h"
+#include "../cachectl_parse.h"
+
+#define OPAQUE_MAX 32          /* memcached's bound on an O token */
+#define META_SET_FLAGS "bcCFkOqTM"
+
+struct meta_flags {
+	bool base64, quiet, ret_value;
+	const char *opaque;
+	size_t opaque_len;
+	bool has_ttl;              /* T */
+	int64_t ttl;
+	bool has_cas;              /* C */
+	uint64_t cas;
+	uint32_t client_flags;     /* F */
+	char mode;                 /* M; 0 = the command's default */
+	bool has_vivify;           /* N */
+	int64_t vivify_ttl;
+	uint64_t initial;          /* J */
+	uint64_t delta;            /* D */
+	/* The flags that ask for something back, in request order. */
+	char ret[MAX_TOKENS];
+	int nret;
+};
+
+/* A key as the command gave it, and as the segment knows it. */
+struct meta_key {
+	const char *text;          /* as sent (base64 when b) */
+	size_t text_len;
+	char bytes[256];
+	size_t len;
+};
+
+/* ------------------------------------------------------------------ */
+/* Base64 keys (flag b)                                                */
+
+static int base64_value(char ch)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = ch != '\0' ? strchr(alphabet, ch) : NULL;
+
+	return p != NULL ? (int)(p - alphabet) : -1;
+}
+
+/* Decode LEN characters of S (padded, standard alphabet) into OUT (CAP
+ * bytes).  Returns the decoded length, or -1. */
+static long base64_decode(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4];
+		int pad = 0;
+
+		for (int j = 0; j < 4; j++) {
+			bool last_group = i + 4 == len;
+
+			if (s[i + j] == '=' && last_group && j >= 2) {
+				v[j] = 0;
+				pad++;
+			} else if (pad > 0 || (v[j] = base64_value(s[i + j])) < 0) {
+				return -1;
+			}
+		}
+		if (n + 3 - (size_t)pad > cap)
+			return -1;
+		out[n++] = (char)(v[0] << 2 | v[1] >> 4);
+		if (pad < 2)
+			out[n++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (pad < 1)
+			out[n++] = (char)((v[2] & 3) << 6 | v[3]);
+	}
+	return (long)n;
+}
+
+/* Decode (or copy) the key token into K.  False when it cannot be a key. */
+static bool meta_key_read(const struct cmd_ctx *c, const char *tok,
+                          size_t len, bool base64, struct meta_key *k)
+{
+	long n;
+
+	k->text = tok;
+	k->text_len = len;
+	if (!base64) {
+		if (!key_ok(c, len))
+			return false;
+		memcpy(k->bytes, tok, len);
+		k->len = len;
+		return true;
+	}
+	n = base64_decode(tok, len, k->bytes, sizeof k->bytes);
+	if (n < 0 || !key_ok(c, (size_t)n))
+		return false;
+	k->len = (size_t)n;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Flags                                                               */
+
+static bool token_u64(const char *s, uint64_t *out)
+{
+	return parse_u64(s, out);
+}
+
+/* One flag token TOK into F; ALLOWED lists the letters this command
+ * serves.  False for a flag it does not serve or a bad token. */
+static bool meta_flag(const char *tok, size_t len, const char *allowed,
+                      struct meta_flags *f)
+{
+	char letter = tok[0];
+	const char *arg = tok + 1;
+
+	if (strchr(allowed, letter) == NULL)
+		return false;
+	switch (letter) {
+	case 'b': f->base64 = true; return len == 1;
+	case 'q': f->quiet = true; return len == 1;
+	case 'v': f->ret_value = true; return len == 1;
+	case 'u': return len == 1;  /* CLOCK has no LRU position to spare */
+	case 'c': case 'f': case 'k': case 's': case 't':
+		if (len != 1 || f->nret == MAX_TOKENS)
+			return false;
+		f->ret[f->nret++] = letter;
+		return true;
+	case 'O':
+		if (len - 1 > OPAQUE_MAX || f->nret == MAX_TOKENS)
+			return false;
+		f->opaque = arg;
+		f->opaque_len = len - 1;
+		f->ret[f->nret++] = 'O';
+		return true;
+	case 'T':
+		f->has_ttl = true;
+		return parse_exptime(arg, &f->ttl);
+	case 'N':
+		f->has_vivify = true;
+		return parse_exptime(arg, &f->vivify_ttl);
+	case 'C':
+		f->has_cas = true;
+		return token_u64(arg, &f->cas);
+	case 'F':
+		return parse_u32(arg, &f->client_flags);
+	case 'J':
+		return token_u64(arg, &f->initial);
+	case 'D':
+		return token_u64(arg, &f->delta);
+	case 'M':
+		f->mode = arg[0];
+		return len == 2;
+	default:
+		return false;
+	}
+}
+
+/* The flags of L from token FIRST on. */
+static bool meta_flags_read(const struct line *l, int first,
+                            const char *allowed, struct meta_flags *f)
+{
+	memset(f, 0, sizeof *f);
+	f->delta = 1;
+	for (int i = first; i < l->n; i++)
+		if (!meta_flag(l->tok[i], l->len[i], allowed, f))
+			return false;
+	return true;
+}
+
+/* The flags asked back: " c123 f5 kfoo Oxyz ...".  IT may be NULL when
+ * there is no item (NF, NS). */
+static void meta_ret_flags(struct evbuffer *out, const struct meta_flags *f,
+                           const struct meta_key *k,
+                           const struct store_item *it)
+{
+	for (int i = 0; i < f->nret; i++) {
+		switch (f->ret[i]) {
+		case 'O':
+			evbuffer_add_printf(out, " O%.*s", (int)f->opaque_len,
+			                    f->opaque);
+			break;
+		case 'k':
+			evbuffer_add_printf(out, " k%.*s%s", (int)k->text_len,
+			                    k->text, f->base64 ? " b" : "");
+			break;
+		case 'c':
+			if (it != NULL)
+				evbuffer_add_printf(out, " c%" PRIu64, it->cas);
+			break;
+		case 'f':
+			if (it != NULL)
+				evbuffer_add_printf(out, " f%" PRIu32, it->flags);
+			break;
+		case 's':
+			if (it != NULL)
+				evbuffer_add_printf(out, " s%" PRIu32, it->vlen);
+			break;
+		case 't':
+			if (it != NULL && it->ttl_ms == 0)
+				evbuffer_add(out, " t-1", 4);
+			else if (it != NULL)
+				evbuffer_add_printf(out, " t%" PRIu64,
+				                    (it->ttl_ms + 999) / 1000);
+			break;
+		}
+	}
+}
+
+/* CODE and the flags asked back, as one line; dropped when QUIET. */
+static void meta_reply(struct cmd_ctx *c, const char *code, bool quiet,
+                       const struct meta_flags *f, const struct meta_key *k,
+                       const struct store_item *it)
+{
+	if (quiet)
+		return;
+	evbuffer_add(c->out, code, strlen(code));
+	meta_ret_flags(c->out, f, k, it);
+	evbuffer_add(c->out, "\r\n", 2);
+}
+
+/* The errors of the item layer, worded as the classic commands do. */
+static void meta_store_error(struct cmd_ctx *c, enum store_result r)
+{
+	switch (r) {
+	case STORE_TOO_LARGE:
+		reply_server_error(c, "object too large for cache");
+		break;
+	case STORE_NO_MEMORY:
+		reply_server_error(c, "out of memory storing object");
+		break;
+	case STORE_BUSY:
+		reply_server_error(c, "too much contention on the key, try "
+		                   "again");
+		break;
+	case STORE_NOT_NUMBER:
+		reply(c, "CLIENT_ERROR cannot increment or decrement "
+		      "non-numeric value");
+		break;
+	case STORE_BAD_KEY:
+		reply(c, "CLIENT_ERROR bad command line format");
+		break;
+	default:
+		reply_server_error(c, "internal error, see the server's log");
+	}
+}
+
+/* Parse "CMD KEY FLAGS..." (FIRST_FLAG: index of the first flag token).
+ * Replies with the error and returns false when it cannot be served. */
+static bool meta_begin(struct cmd_ctx *c, int first_flag, const char *allowed,
+                       struct meta_flags *f, struct meta_key *k)
+{
+	struct line *l = c->l;
+
+	l->noreply = false;  /* "noreply" means nothing to a meta command */
+	if (l->n < first_flag || l->n > MAX_TOKENS) {
+		reply(c, "CLIENT_ERROR bad command line format");
+		return false;
+	}
+	if (!meta_flags_read(l, first_flag, allowed, f)) {
+		reply(c, "CLIENT_ERROR invalid flag");
+		return false;
+	}
+	if (!meta_key_read(c, l->tok[1], l->len[1], f->base64, k)) {
+		reply(c, f->base64 ? "CLIENT_ERROR error decoding key"
+		                   : "CLIENT_ERROR bad command line format");
+		return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* mg                                                                  */
+
+void cmd_meta_get(struct cmd_ctx *c)
+{
+	struct store *s = c->env->store;
+	struct meta_flags f;
+	struct meta_key k;
+	struct store_item it;
+	int rc;
+
+	if (!meta_begin(c, 2, "bcfkOqstuvT", &f, &k))
+		return;
+	rc = store_get(s, k.bytes, k.len, s->scratch, s->value_cap, &it);
+	if (rc == 0 && f.has_ttl) {
+		if (store_touch(s, k.bytes, k.len, f.ttl) != STORE_STORED)
+			rc = HC_ENOTFOUND;
+		else if (!exptime_to_ttl_ms(f.ttl, &it.ttl_ms))
+			it.ttl_ms = 1; /* expired now: "t1", the value served once */
+	}
+	if (rc != 0) {
+		if (rc != HC_ENOTFOUND)
+			log_msg(LOG_DEBUG, "mg: %s", hc_strerror(rc));
+		if (!f.quiet)
+			evbuffer_add(c->out, "EN\r\n", 4);
+		return;
+	}
+	if (!f.ret_value) {
+		meta_reply(c, "HD", false, &f, &k, &it);
+		return;
+	}
+	evbuffer_add_printf(c->out, "VA %" PRIu32, it.vlen);
+	meta_ret_flags(c->out, &f, &k, &it);
+	evbuffer_add(c->out, "\r\n", 2);
+	evbuffer_add(c->out, s->scratch, it.vlen);
+	evbuffer_add(c->out, "\r\n", 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* ms                                                                  */
+
+/* The mode letter of ms to a storage mode; false for one it lacks. */
+static bool meta_set_mode(const struct meta_flags *f, enum store_mode *mode)
+{
+	switch (f->mode) {
+	case 0: case 'S': case 's':
+		*mode = f->has_cas ? MODE_CAS : MODE_SET;
+		return true;
+	case 'E': case 'e':
+		*mode = MODE_ADD;
+		break;
+	case 'A': case 'a':
+		*mode = MODE_APPEND;
+		break;
+	case 'P': case 'p':
+		*mode = MODE_PREPEND;
+		break;
+	case 'R': case 'r':
+		*mode = MODE_REPLACE;
+		break;
+	default:
+		return false;
+	}
+	return !f->has_cas;  /* a compared CAS only with set */
+}
+
+/* Keep the key as sent and the flag tokens of an ms line, for when its
+ * data has come: "KEY FLAG FLAG ...". */
+static bool meta_keep_flags(struct text_state *st, const struct line *l)
+{
+	size_t at = 0;
+
+	for (int i = 1; i < l->n; i++) {
+		if (i == 2)
+			continue;  /* the data length */
+		if (at + l->len[i] + 1 >= sizeof st->meta_flags)
+			return false;
+		memcpy(st->meta_flags + at, l->tok[i], l->len[i]);
+		at += l->len[i];
+		st->meta_flags[at++] = ' ';
+	}
+	st->meta_flags[at] = '\0';
+	return true;
+}
+
+void cmd_meta_set(struct cmd_ctx *c)
+{
+	struct line *l = c->l;
+	struct text_state *st = c->st;
+	struct meta_flags f;
+	struct meta_key k;
+	enum store_mode mode;
+	uint64_t vlen;
+
+	l->noreply = false;
+	if (l->n < 3 || !parse_u64(l->tok[2], &vlen) || vlen > VLEN_MAX) {
+		reply(c, "CLIENT_ERROR bad data chunk");
+		return;
+	}
+	/* From here the data block's length is known: a refused command
+	 * drops its data rather than read it as commands. */
+	if (!meta_begin(c, 3, META_SET_FLAGS, &f, &k)) {
+		swallow(st, vlen + 2);
+		return;
+	}
+	if (!meta_set_mode(&f, &mode) || !meta_keep_flags(st, l)) {
+		reply(c, "CLIENT_ERROR invalid flag");
+		swallow(st, vlen + 2);
+		return;
+	}
+	if (vlen > c->env->store->value_cap) {
+		reply_server_error(c, "object too large for cache");
+		if (mode == MODE_SET)
+			store_delete(c->env->store, k.bytes, k.len);
+		swallow(st, vlen + 2);
+		return;
+	}
+	st->phase = TEXT_DATA;
+	st->meta = true;
+	st->mode = mode;
+	memcpy(st->key, k.bytes, k.len);
+	st->klen = k.len;
+	st->vlen = (size_t)vlen;
+	st->noreply = false;
+}
+
+void meta_set_complete(struct cmd_ctx *c, const char *val)
+{
+	struct text_state *st = c->st;
+	char kept[META_FLAGS_MAX];
+	struct line l = { .tok = { "ms" } };
+	struct meta_flags f;
+	struct meta_key k;
+	struct store_item it = { 0 };
+	struct store_req req = { .mode = st->mode, .cas_out = &it.cas };
+	enum store_result r;
+
+	/* Checked when the command line came. */
+	memcpy(kept, st->meta_flags, sizeof kept);
+	tokenize(kept, &l);
+	meta_flags_read(&l, 2, META_SET_FLAGS, &f);
+	meta_key_read(c, l.tok[1], l.len[1], f.base64, &k);
+	req.flags = f.client_flags;
+	req.exptime = f.has_ttl ? f.ttl : 0;
+	req.cas = f.cas;
+	r = store_write(c->env->store, &req, st->key, st->klen, val, st->vlen);
+	switch (r) {
+	case STORE_STORED:
+		meta_reply(c, "HD", f.quiet, &f, &k, &it);
+		break;
+	case STORE_NOT_STORED:
+		meta_reply(c, "NS", false, &f, &k, NULL);
+		break;
+	case STORE_EXISTS:
+		meta_reply(c, "EX", false, &f, &k, NULL);
+		break;
+	case STORE_NOT_FOUND:
+		meta_reply(c, "NF", false, &f, &k, NULL);
+		break;
+	default:
+		meta_store_error(c, r);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* md, ma, mn, me                                                      */
+
+void cmd_meta_delete(struct cmd_ctx *c)
+{
+	struct meta_flags f;
+	struct meta_key k;
+	enum store_result r;
+
+	if (!meta_begin(c, 2, "bkOq", &f, &k))
+		return;
+	r = store_delete(c->env->store, k.bytes, k.len);
+	if (r == STORE_STORED)
+		meta_reply(c, "HD", f.quiet, &f, &k, NULL);
+	else if (r == STORE_NOT_FOUND)
+		meta_reply(c, "NF", f.quiet, &f, &k, NULL);
+	else
+		meta_store_error(c, r);
+}
+
+/* ma on a missing key with N: create it with J (default 0), which is
+ * then the result; if another client created it meanwhile, count on
+ * theirs. */
+static enum store_result meta_vivify(struct store *s, bool incr,
+                                     const struct meta_flags *f,
+                                     const struct meta_key *k,
+                                     uint64_t *result)
+{
+	struct store_req req = { .mode = MODE_ADD, .exptime = f->vivify_ttl };
+	char number[24];
+	int n = snprintf(number, sizeof number, "%" PRIu64, f->initial);
+	enum store_result r;
+
+	r = store_write(s, &req, k->bytes, k->len, number, (size_t)n);
+	if (r == STORE_STORED) {
+		*result = f->initial;
+		return r;
+	}
+	if (r == STORE_NOT_STORED)
+		return store_arith(s, incr, k->bytes, k->len, f->delta, result);
+	return r;
+}
+
+/* After a successful ma: the item's CAS id and TTL, for c and t.  Read
+ * after the change, so another write may come between: the flags then
+ * describe that one. */
+static void meta_arith_item(struct store *s, const struct meta_key *k,
+                            size_t vlen, struct store_item *it)
+{
+	if (store_get(s, k->bytes, k->len, s->scratch, s->value_cap, it) != 0)
+		memset(it, 0, sizeof *it);
+	it->vlen = (uint32_t)vlen;
+}
+
+void cmd_meta_arith(struct cmd_ctx *c)
+{
+	struct store *s = c->env->store;
+	struct meta_flags f;
+	struct meta_key k;
+	struct store_item it;
+	enum store_result r;
+	uint64_t result;
+	char number[24];
+	bool incr;
+	int n;
+
+	if (!meta_begin(c, 2, "bcDJkMNOqtTv", &f, &k))
+		return;
+	if (strchr("Ii+", f.mode) == NULL && strchr("Dd-", f.mode) == NULL) {
+		reply(c, "CLIENT_ERROR invalid mode for ma M token");
+		return;
+	}
+	incr = f.mode == 0 || strchr("Ii+", f.mode) != NULL;
+	r = store_arith(s, incr, k.bytes, k.len, f.delta, &result);
+	if (r == STORE_NOT_FOUND && f.has_vivify)
+		r = meta_vivify(s, incr, &f, &k, &result);
+	if (r == STORE_STORED && f.has_ttl)
+		store_touch(s, k.bytes, k.len, f.ttl);
+	if (r != STORE_STORED) {
+		if (r == STORE_NOT_FOUND)
+			meta_reply(c, "NF", false, &f, &k, NULL);
+		else if (r == STORE_NOT_STORED)
+			meta_reply(c, "NS", false, &f, &k, NULL);
+		else
+			meta_store_error(c, r);
+		return;
+	}
+	n = snprintf(number, sizeof number, "%" PRIu64, result);
+	meta_arith_item(s, &k, (size_t)n, &it);
+	if (!f.ret_value) {
+		meta_reply(c, "HD", f.quiet, &f, &k, &it);
+		return;
+	}
+	evbuffer_add_printf(c->out, "VA %d", n);
+	meta_ret_flags(c->out, &f, &k, &it);
+	evbuffer_add_printf(c->out, "\r\n%s\r\n", number);
+}
+
+void cmd_meta_noop(struct cmd_ctx *c)
+{
+	c->l->noreply = false;
+	reply(c, "MN");
+}
+
+/* me: what the segment knows of an item, as key=value pairs. */
+void cmd_meta_debug(struct cmd_ctx *c)
+{
+	struct store *s = c->env->store;
+	struct meta_flags f;
+	struct meta_key k;
+	struct store_item it;
+
+	if (!meta_begin(c, 2, "b", &f, &k))
+		return;
+	if (store_get(s, k.bytes, k.len, s->scratch, s->value_cap, &it) != 0) {
+		reply(c, "EN");
+		return;
+	}
+	evbuffer_add_printf(c->out, "ME %.*s exp=%" PRId64 " cas=%" PRIu64
+	                    " size=%" PRIu32 " flags=%" PRIu32 "\r\n",
+	                    (int)k.text_len, k.text,
+	                    it.ttl_ms == 0 ? (int64_t)-1
+	                                   : (int64_t)((it.ttl_ms + 999) / 1000),
+	                    it.cas, it.vlen, it.flags);
+}
