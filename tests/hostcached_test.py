@@ -135,6 +135,17 @@ class Conn:
             cas = int(parts[4]) if len(parts) > 4 else None
             found[parts[1]] = (int(parts[2]), value, cas)
 
+    def stats(self):
+        """Send stats; return {name: value} as text."""
+        self.send(b"stats\r\n")
+        found = {}
+        while True:
+            line = self.line()
+            if line == b"END":
+                return found
+            _, name, value = line.decode().split(" ", 2)
+            found[name] = value
+
     def closed(self):
         """True when the server closed the connection (after any data)."""
         try:
@@ -411,14 +422,7 @@ class HostcachedTest(unittest.TestCase):
         c.cmd(b"set a 0 0 1\r\nx\r\n")
         c.values(b"get a\r\n")
         c.values(b"get nope\r\n")
-        c.send(b"stats\r\n")
-        stats = {}
-        while True:
-            line = c.line()
-            if line == b"END":
-                break
-            _, key, value = line.split(b" ", 2)
-            stats[key.decode()] = value.decode()
+        stats = c.stats()
         self.assertEqual(int(stats["pid"]), self.d.proc.pid)
         self.assertEqual(stats["threads"], "2")
         self.assertEqual(stats["curr_items"], "1")
@@ -441,16 +445,7 @@ class HostcachedTest(unittest.TestCase):
     def test_rates_are_sampled(self):
         c = self.started()
         deadline = time.monotonic() + PATIENCE
-        while True:
-            c.send(b"stats\r\n")
-            lines = []
-            while True:
-                line = c.line()
-                if line == b"END":
-                    break
-                lines.append(line)
-            if any(l.startswith(b"STAT hc_gets_per_sec ") for l in lines):
-                break
+        while "hc_gets_per_sec" not in c.stats():
             self.assertLess(time.monotonic(), deadline, "no rates")
             time.sleep(0.2)
 
@@ -708,13 +703,9 @@ class HostcachedTest(unittest.TestCase):
         conf = os.path.join(self.tmp.name, self.name + ".conf")
         with open(conf, "w") as f:
             f.write("; a comment\n[hostcached]\nthreads = 3\nmax-conns = 50\n")
-        c = self.started("--config", conf)
-        c.send(b"stats\r\n")
-        lines = []
-        while not lines or lines[-1] != b"END":
-            lines.append(c.line())
-        self.assertIn(b"STAT threads 2", lines)  # the flag wins
-        self.assertIn(b"STAT max_connections 50", lines)
+        stats = self.started("--config", conf).stats()
+        self.assertEqual(stats["threads"], "2")  # the flag wins
+        self.assertEqual(stats["max_connections"], "50")
 
     def test_mismatched_segments_refused(self):
         self.started()
@@ -924,10 +915,7 @@ class HostcachedTest(unittest.TestCase):
         # The server stopped reading it long before it had all that.
         self.assertLess(sent, len(request))
         self.assert_server_answers()
-        c.send(b"stats\r\n")
-        lines = []
-        while not lines or lines[-1] != b"END":
-            lines.append(c.line())
+        self.assertIn("curr_connections", c.stats())
         hog.close()
         self.assert_server_answers()
 
@@ -941,13 +929,8 @@ class HostcachedTest(unittest.TestCase):
         for i, c in enumerate(conns):
             self.assertEqual(c.values(b"get conn:%d\r\n" % i)[b"conn:%d" % i][1],
                              b"%d" % i)
-        first = conns[0]
-        first.send(b"stats\r\n")
-        lines = []
-        while not lines or lines[-1] != b"END":
-            lines.append(first.line())
-        curr = [l for l in lines if l.startswith(b"STAT curr_connections ")]
-        self.assertGreaterEqual(int(curr[0].split()[2]), 200)
+        self.assertGreaterEqual(int(conns[0].stats()["curr_connections"]),
+                                200)
         for c in conns:
             c.close()
         self.assert_server_answers()

@@ -29,6 +29,8 @@ struct cmd_ctx {
 
 void reply(struct cmd_ctx *c, const char *text);
 void reply_server_error(struct cmd_ctx *c, const char *text);
+/* The errors of the item layer (too large, busy, not a number, ...). */
+void reply_store_error(struct cmd_ctx *c, enum store_result r);
 bool parse_u32(const char *s, uint32_t *out);
 bool parse_exptime(const char *s, int64_t *out);
 bool key_ok(const struct cmd_ctx *c, size_t klen);

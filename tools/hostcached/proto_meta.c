@@ -246,32 +246,6 @@ static void meta_reply(struct cmd_ctx *c, const char *code, bool quiet,
 	evbuffer_add(c->out, "\r\n", 2);
 }
 
-/* The errors of the item layer, worded as the classic commands do. */
-static void meta_store_error(struct cmd_ctx *c, enum store_result r)
-{
-	switch (r) {
-	case STORE_TOO_LARGE:
-		reply_server_error(c, "object too large for cache");
-		break;
-	case STORE_NO_MEMORY:
-		reply_server_error(c, "out of memory storing object");
-		break;
-	case STORE_BUSY:
-		reply_server_error(c, "too much contention on the key, try "
-		                   "again");
-		break;
-	case STORE_NOT_NUMBER:
-		reply(c, "CLIENT_ERROR cannot increment or decrement "
-		      "non-numeric value");
-		break;
-	case STORE_BAD_KEY:
-		reply(c, "CLIENT_ERROR bad command line format");
-		break;
-	default:
-		reply_server_error(c, "internal error, see the server's log");
-	}
-}
-
 /* Parse "CMD KEY FLAGS..." (FIRST_FLAG: index of the first flag token).
  * Replies with the error and returns false when it cannot be served. */
 static bool meta_begin(struct cmd_ctx *c, int first_flag, const char *allowed,
@@ -456,7 +430,7 @@ void meta_set_complete(struct cmd_ctx *c, const char *val)
 		meta_reply(c, "NF", false, &f, &k, NULL);
 		break;
 	default:
-		meta_store_error(c, r);
+		reply_store_error(c, r);
 	}
 }
 
@@ -477,7 +451,7 @@ void cmd_meta_delete(struct cmd_ctx *c)
 	else if (r == STORE_NOT_FOUND)
 		meta_reply(c, "NF", f.quiet, &f, &k, NULL);
 	else
-		meta_store_error(c, r);
+		reply_store_error(c, r);
 }
 
 /* ma on a missing key with N: create it with J (default 0), which is
@@ -544,7 +518,7 @@ void cmd_meta_arith(struct cmd_ctx *c)
 		else if (r == STORE_NOT_STORED)
 			meta_reply(c, "NS", false, &f, &k, NULL);
 		else
-			meta_store_error(c, r);
+			reply_store_error(c, r);
 		return;
 	}
 	n = snprintf(number, sizeof number, "%" PRIu64, result);

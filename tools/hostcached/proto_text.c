@@ -17,6 +17,7 @@
  * only parses and words the replies.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -49,18 +50,8 @@ void reply_server_error(struct cmd_ctx *c, const char *text)
 	evbuffer_add_printf(c->out, "SERVER_ERROR %s\r\n", text);
 }
 
-static void reply_store(struct cmd_ctx *c, enum store_result r)
+void reply_store_error(struct cmd_ctx *c, enum store_result r)
 {
-	static const char *const words[] = {
-		[STORE_STORED] = "STORED",
-		[STORE_NOT_STORED] = "NOT_STORED",
-		[STORE_EXISTS] = "EXISTS",
-		[STORE_NOT_FOUND] = "NOT_FOUND",
-		[STORE_BAD_KEY] = "CLIENT_ERROR bad command line format",
-		[STORE_NOT_NUMBER] = "CLIENT_ERROR cannot increment or "
-		                     "decrement non-numeric value",
-	};
-
 	switch (r) {
 	case STORE_TOO_LARGE:
 		reply_server_error(c, "object too large for cache");
@@ -72,12 +63,31 @@ static void reply_store(struct cmd_ctx *c, enum store_result r)
 		reply_server_error(c, "too much contention on the key, try "
 		                   "again");
 		break;
-	case STORE_ERROR:
-		reply_server_error(c, "internal error, see the server's log");
+	case STORE_NOT_NUMBER:
+		reply(c, "CLIENT_ERROR cannot increment or decrement "
+		      "non-numeric value");
+		break;
+	case STORE_BAD_KEY:
+		reply(c, "CLIENT_ERROR bad command line format");
 		break;
 	default:
-		reply(c, words[r]);
+		reply_server_error(c, "internal error, see the server's log");
 	}
+}
+
+static void reply_store(struct cmd_ctx *c, enum store_result r)
+{
+	static const char *const words[] = {
+		[STORE_STORED] = "STORED",
+		[STORE_NOT_STORED] = "NOT_STORED",
+		[STORE_EXISTS] = "EXISTS",
+		[STORE_NOT_FOUND] = "NOT_FOUND",
+	};
+
+	if (r < sizeof words / sizeof words[0] && words[r] != NULL)
+		reply(c, words[r]);
+	else
+		reply_store_error(c, r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -481,37 +491,60 @@ static void stats_process(struct cmd_ctx *c, struct evbuffer *out)
 	stat_u64(out, "threads", env->threads);
 }
 
+#define SEGMENT_STAT(name, field) { name, offsetof(hc_stats, field) }
+#define SERVER_STAT(name, field) { name, offsetof(struct server_counters, field) }
+
+struct stat_field {
+	const char *name;
+	size_t offset;
+};
+
 /* The segment's counters, summed over every process that uses it, under
  * memcached's names, then the rest under hostcache's. */
+static const struct stat_field segment_stats[] = {
+	SEGMENT_STAT("cmd_get", gets),
+	SEGMENT_STAT("cmd_set", sets),
+	SEGMENT_STAT("get_hits", hits),
+	SEGMENT_STAT("get_misses", misses),
+	SEGMENT_STAT("evictions", evictions),
+	SEGMENT_STAT("reclaimed", expirations),
+	SEGMENT_STAT("limit_maxbytes", bytes_limit),
+	SEGMENT_STAT("curr_items", items),
+	SEGMENT_STAT("total_items", sets),
+	SEGMENT_STAT("bytes", bytes_live),
+	SEGMENT_STAT("hc_bytes_dead", bytes_dead),
+	SEGMENT_STAT("hc_deletes", deletes),
+	SEGMENT_STAT("hc_second_chances", second_chances),
+	SEGMENT_STAT("hc_blocks_total", blocks_total),
+	SEGMENT_STAT("hc_blocks_free", blocks_free),
+	SEGMENT_STAT("hc_blocks_cleaned", blocks_cleaned),
+};
+
+/* This daemon's own. */
+static const struct stat_field server_stats[] = {
+	SERVER_STAT("cmd_flush", cmd_flush),
+	SERVER_STAT("cmd_touch", cmd_touch),
+	SERVER_STAT("bytes_read", bytes_read),
+	SERVER_STAT("bytes_written", bytes_written),
+};
+
 static void stats_segment(struct cmd_ctx *c, struct evbuffer *out)
 {
-	const struct server_counters *k = c->env->counters;
+	const char *counters = (const char *)c->env->counters;
 	struct maint_sample sample;
 	hc_stats s;
 
 	if (hc_stats_get(c->env->store->cache, &s) != 0)
 		memset(&s, 0, sizeof s);
-	stat_u64(out, "cmd_get", s.gets);
-	stat_u64(out, "cmd_set", s.sets);
-	stat_counter(out, "cmd_flush", &k->cmd_flush);
-	stat_counter(out, "cmd_touch", &k->cmd_touch);
-	stat_u64(out, "get_hits", s.hits);
-	stat_u64(out, "get_misses", s.misses);
-	stat_u64(out, "evictions", s.evictions);
-	stat_u64(out, "reclaimed", s.expirations);
-	stat_counter(out, "bytes_read", &k->bytes_read);
-	stat_counter(out, "bytes_written", &k->bytes_written);
-	stat_u64(out, "limit_maxbytes", s.bytes_limit);
-	stat_u64(out, "curr_items", s.items);
-	stat_u64(out, "total_items", s.sets);
-	stat_u64(out, "bytes", s.bytes_live);
-	stat_u64(out, "hc_bytes_dead", s.bytes_dead);
-	stat_u64(out, "hc_deletes", s.deletes);
-	stat_u64(out, "hc_second_chances", s.second_chances);
-	stat_u64(out, "hc_blocks_total", s.blocks_total);
-	stat_u64(out, "hc_blocks_free", s.blocks_free);
-	stat_u64(out, "hc_blocks_cleaned", s.blocks_cleaned);
+	for (size_t i = 0; i < sizeof segment_stats / sizeof segment_stats[0];
+	     i++)
+		stat_u64(out, segment_stats[i].name,
+		         *(const uint64_t *)((const char *)&s +
+		                             segment_stats[i].offset));
 	stat_u64(out, "hc_procs_attached", s.procs_attached);
+	for (size_t i = 0; i < sizeof server_stats / sizeof server_stats[0]; i++)
+		stat_counter(out, server_stats[i].name,
+		             (const uint64_t *)(counters + server_stats[i].offset));
 	maint_latest(&sample);
 	if (sample.have_rates)
 		evbuffer_add_printf(out,
