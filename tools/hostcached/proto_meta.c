@@ -80,9 +80,9 @@ static long base64_decode(const char *s, size_t len, char *out, size_t cap)
 		return -1;
 	for (size_t i = 0; i < len; i += 4) {
 		int v[4];
-		int pad = 0;
+		size_t pad = 0;
 
-		for (int j = 0; j < 4; j++) {
+		for (size_t j = 0; j < 4; j++) {
 			bool last_group = i + 4 == len;
 
 			if (s[i + j] == '=' && last_group && j >= 2) {
@@ -92,7 +92,7 @@ static long base64_decode(const char *s, size_t len, char *out, size_t cap)
 				return -1;
 			}
 		}
-		if (n + 3 - (size_t)pad > cap)
+		if (n + 3 - pad > cap)
 			return -1;
 		out[n++] = (char)(v[0] << 2 | v[1] >> 4);
 		if (pad < 2)
