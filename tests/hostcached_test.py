@@ -824,6 +824,26 @@ class HostcachedTest(unittest.TestCase):
         with open(os.path.join(dest, "usr/lib/systemd/system/"
                                "hostcached.service")) as f:
             self.assertIn("ExecStart=/usr/bin/hostcached ", f.read())
+        self.systemd_verify(root)
+
+    def systemd_verify(self, root):
+        """systemd-analyze finds nothing wrong with the unit, installed
+        where its ExecStart points (its man page aside: not in MANPATH)."""
+        if subprocess.run(["sh", "-c", "command -v systemd-analyze"],
+                          capture_output=True).returncode != 0:
+            return
+        prefix = os.path.join(self.tmp.name, "prefix")
+        r = subprocess.run(["make", "-s", "-C", root, "install-hostcached",
+                            "BUILD=" + os.path.abspath(BUILD),
+                            "PREFIX=" + prefix, "DESTDIR="],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        unit = os.path.join(prefix, "lib/systemd/system/hostcached.service")
+        r = subprocess.run(["systemd-analyze", "verify", unit],
+                           capture_output=True, text=True, timeout=60)
+        complaints = [l for l in (r.stdout + r.stderr).splitlines()
+                      if "man hostcached(8)" not in l]
+        self.assertEqual(complaints, [])
 
     # ------------------------------------------------------------------
     # Bad input never hurts the server or the other clients

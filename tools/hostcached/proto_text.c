@@ -10,11 +10,14 @@
  *
  * Replies follow memcached 1.6: the same words, the same CLIENT_ERROR and
  * SERVER_ERROR texts, noreply suppressing every reply but a SERVER_ERROR.
- * A line longer than its limit, or a NUL byte in a line, cannot be
- * resynchronised with: the connection gets one CLIENT_ERROR and is closed.
+ * A line longer than its limit cannot be resynchronised with: the
+ * connection gets one CLIENT_ERROR and is closed.  A line holding a NUL
+ * byte gets a CLIENT_ERROR and the next line is read as usual.
  *
- * The item semantics (exptime, flags, append) are store.c's; this file
- * only parses and words the replies.
+ * This file reads the lines, dispatches them and serves the classic
+ * commands; the meta commands are proto_meta.c's.  The item semantics
+ * (exptime, flags, append) are store.c's: the protocol files only parse
+ * and word the replies.
  */
 #include <inttypes.h>
 #include <stddef.h>
