@@ -730,6 +730,18 @@ class HostcachedTest(unittest.TestCase):
                          % re.escape(self.name))
         self.assertRegex(self.d.log(), r"cachectl destroy")
 
+    def test_impossible_segments_refused(self):
+        rc = self.d.start(size="64K", expect_ready=False)
+        self.assertEqual(rc, 2)
+        self.assertRegex(self.d.log(), r"too small .*change --size")
+        rc = self.d.start("--max-procs", "2", "--threads", "4",
+                          expect_ready=False)
+        self.assertEqual(rc, 1)
+        self.assertRegex(self.d.log(), r"give fewer --threads or more "
+                         r"--max-procs")
+        # A start that fails removes the segment it made: nothing in it.
+        self.assertNotEqual(self.cachectl("info", self.name).returncode, 0)
+
     def test_second_daemon_refused(self):
         self.started()
         other = Daemon(self.name, self.tmp.name)
