@@ -433,6 +433,26 @@ class HostcachedTest(unittest.TestCase):
         for key in ("uptime", "version", "evictions", "bytes", "cmd_get",
                     "cmd_set", "total_connections", "time"):
             self.assertIn(key, stats)
+        # The daemon's own counters, summed over its two workers.
+        other = self.d.connect()
+        for conn in (c, other):
+            conn.cmd(b"delete a\r\n")      # one hit, then a miss
+            conn.cmd(b"incr nope 1\r\n")   # misses
+            conn.cmd(b"touch nope 1\r\n")
+            conn.cmd(b"cas nope 0 0 1 1\r\nx\r\n")
+        c.cmd(b"set n 0 0 1\r\n1\r\n")
+        cas = c.values(b"gets n\r\n")[b"n"][2]
+        c.cmd(b"cas n 0 0 1 %d\r\n2\r\n" % cas)
+        c.cmd(b"cas n 0 0 1 %d\r\n3\r\n" % cas)
+        c.cmd(b"decr n 1\r\n")
+        c.cmd(b"md n\r\n")
+        stats = c.stats()
+        want = {"delete_hits": 2, "delete_misses": 1, "incr_misses": 2,
+                "decr_hits": 1, "touch_misses": 2, "cas_misses": 2,
+                "cas_hits": 1, "cas_badval": 1, "cmd_touch": 2}
+        self.assertEqual({k: int(stats[k]) for k in want}, want)
+        self.assertGreater(int(stats["bytes_read"]), 0)
+        self.assertGreater(int(stats["bytes_written"]), 0)
         self.assertEqual(c.cmd(b"stats nonsense\r\n"), b"ERROR")
         self.assertTrue(c.cmd(b"version\r\n").startswith(b"VERSION "))
         self.assertEqual(c.cmd(b"verbosity 1\r\n"), b"OK")

@@ -25,8 +25,8 @@
  * Threads.  The main thread runs the listeners and the signal events on
  * its own event base and hands each accepted connection to a worker, round
  * robin.  Each worker runs its own event base and owns its connections and
- * its own attachment (hc_cache handle), so workers share nothing but the
- * segment and a few atomic counters.  The maintenance thread has the main
+ * its own attachment (hc_cache handle) and counters, so workers share
+ * nothing but the segment and the connection counts.  The maintenance thread has the main
  * attachment.
  */
 #ifndef HOSTCACHED_H
@@ -176,15 +176,32 @@ void maint_flush_at(uint64_t at_ns);
 /* ------------------------------------------------------------------ */
 /* server.c                                                            */
 
-/* Counters the stats command reports, shared by all workers. */
+/* Connection counters, shared: the listener counts connections in, the
+ * workers count them out (atomic adds). */
 struct server_counters {
 	uint64_t curr_connections;
 	uint64_t total_connections;
 	uint64_t rejected_connections;
-	uint64_t cmd_touch, cmd_flush;
-	uint64_t get_expired_flushed;
-	uint64_t bytes_read, bytes_written;
 };
+
+/* A worker's command counters.  One writer, its worker (counter_add);
+ * stats sums every worker's with relaxed loads.  A cache line each, so
+ * that workers never write a line another writes. */
+struct worker_counters {
+	uint64_t cmd_touch, cmd_flush;
+	uint64_t bytes_read, bytes_written;
+	uint64_t delete_hits, delete_misses;
+	uint64_t incr_hits, incr_misses, decr_hits, decr_misses;
+	uint64_t cas_hits, cas_misses, cas_badval;
+	uint64_t touch_hits, touch_misses;
+} __attribute__((aligned(64)));
+
+static inline void counter_add(uint64_t *counter, uint64_t n)
+{
+	/* Single writer: a relaxed load and store, no locked instruction. */
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
+	                 __ATOMIC_RELAXED);
+}
 
 struct server;
 
@@ -230,7 +247,9 @@ struct proto_env {
 	char *line;                    /* GET_LINE_MAX_BYTES + 1 bytes */
 	char *value;                   /* store->value_cap + 2 bytes: a data
 	                                  block as it arrives */
-	struct server_counters *counters;
+	struct server_counters *conns;
+	struct worker_counters *counters;     /* this worker's */
+	const struct worker_counters *all;    /* every worker's, for stats */
 	const struct hcd_config *cfg;
 	time_t started;
 	unsigned threads;

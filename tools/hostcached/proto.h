@@ -35,6 +35,9 @@ bool parse_u32(const char *s, uint32_t *out);
 bool parse_exptime(const char *s, int64_t *out);
 bool key_ok(const struct cmd_ctx *c, size_t klen);
 void swallow(struct text_state *st, uint64_t bytes);
+/* A worker's counters of hits and misses (delete, incr, touch, cas). */
+void count_outcome(enum store_result r, uint64_t *hits, uint64_t *misses);
+void count_cas(struct worker_counters *k, enum store_result r);
 /* Split S on spaces into L->tok[1...] (tok[0] is the command word). */
 void tokenize(char *s, struct line *l);
 

@@ -416,6 +416,8 @@ void meta_set_complete(struct cmd_ctx *c, const char *val)
 	req.exptime = f.has_ttl ? f.ttl : 0;
 	req.cas = f.cas;
 	r = store_write(c->env->store, &req, st->key, st->klen, val, st->vlen);
+	if (req.mode == MODE_CAS)
+		count_cas(c->env->counters, r);
 	switch (r) {
 	case STORE_STORED:
 		meta_reply(c, "HD", f.quiet, &f, &k, &it);
@@ -446,6 +448,8 @@ void cmd_meta_delete(struct cmd_ctx *c)
 	if (!meta_begin(c, 2, "bkOq", &f, &k))
 		return;
 	r = store_delete(c->env->store, k.bytes, k.len);
+	count_outcome(r, &c->env->counters->delete_hits,
+	              &c->env->counters->delete_misses);
 	if (r == STORE_STORED)
 		meta_reply(c, "HD", f.quiet, &f, &k, NULL);
 	else if (r == STORE_NOT_FOUND)
@@ -508,6 +512,10 @@ void cmd_meta_arith(struct cmd_ctx *c)
 	}
 	incr = f.mode == 0 || strchr("Ii+", f.mode) != NULL;
 	r = store_arith(s, incr, k.bytes, k.len, f.delta, &result);
+	count_outcome(r, incr ? &c->env->counters->incr_hits
+	                      : &c->env->counters->decr_hits,
+	              incr ? &c->env->counters->incr_misses
+	                   : &c->env->counters->decr_misses);
 	if (r == STORE_NOT_FOUND && f.has_vivify)
 		r = meta_vivify(s, incr, &f, &k, &result);
 	if (r == STORE_STORED && f.has_ttl)

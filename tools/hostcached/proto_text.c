@@ -152,6 +152,23 @@ bool key_ok(const struct cmd_ctx *c, size_t klen)
 	return klen >= 1 && klen <= c->env->store->key_max;
 }
 
+/* Count a keyed command's outcome: found (R is STORED) or missing. */
+void count_outcome(enum store_result r, uint64_t *hits, uint64_t *misses)
+{
+	if (r == STORE_STORED)
+		counter_add(hits, 1);
+	else if (r == STORE_NOT_FOUND)
+		counter_add(misses, 1);
+}
+
+void count_cas(struct worker_counters *k, enum store_result r)
+{
+	if (r == STORE_EXISTS)
+		counter_add(&k->cas_badval, 1);
+	else
+		count_outcome(r, &k->cas_hits, &k->cas_misses);
+}
+
 /* ------------------------------------------------------------------ */
 /* Retrieval: get, gets, gat, gats                                     */
 
@@ -252,7 +269,7 @@ static void cmd_gat(struct cmd_ctx *c)
 		reply(c, "CLIENT_ERROR invalid exptime argument");
 		return;
 	}
-	__atomic_fetch_add(&c->env->counters->cmd_touch, 1, __ATOMIC_RELAXED);
+	counter_add(&c->env->counters->cmd_touch, 1);
 	get_keys(c, rest, c->l->tok[0][3] == 's', &exptime);
 }
 
@@ -345,6 +362,8 @@ static void complete_data(struct cmd_ctx *c, struct evbuffer *in)
 	req.exptime = st->exptime;
 	req.cas = st->cas;
 	r = store_write(c->env->store, &req, st->key, st->klen, val, st->vlen);
+	if (st->mode == MODE_CAS)
+		count_cas(c->env->counters, r);
 	reply_store(c, r);
 }
 
@@ -363,6 +382,8 @@ static void cmd_delete(struct cmd_ctx *c)
 		return;
 	}
 	r = store_delete(c->env->store, l->tok[1], l->len[1]);
+	count_outcome(r, &c->env->counters->delete_hits,
+	              &c->env->counters->delete_misses);
 	if (r == STORE_STORED)
 		reply(c, "DELETED");
 	else
@@ -372,9 +393,11 @@ static void cmd_delete(struct cmd_ctx *c)
 static void cmd_arith(struct cmd_ctx *c)
 {
 	struct line *l = c->l;
+	struct worker_counters *k = c->env->counters;
 	uint64_t delta, result;
 	enum store_result r;
 	char number[24];
+	bool incr;
 
 	if (l->n != 3 && !(l->n == 4 && l->noreply)) {
 		reply(c, "ERROR");
@@ -384,8 +407,11 @@ static void cmd_arith(struct cmd_ctx *c)
 		reply(c, "CLIENT_ERROR invalid numeric delta argument");
 		return;
 	}
-	r = store_arith(c->env->store, l->tok[0][0] == 'i', l->tok[1],
-	                l->len[1], delta, &result);
+	incr = l->tok[0][0] == 'i';
+	r = store_arith(c->env->store, incr, l->tok[1], l->len[1], delta,
+	                &result);
+	count_outcome(r, incr ? &k->incr_hits : &k->decr_hits,
+	              incr ? &k->incr_misses : &k->decr_misses);
 	if (r == STORE_STORED) {
 		snprintf(number, sizeof number, "%" PRIu64, result);
 		reply(c, number);
@@ -408,8 +434,10 @@ static void cmd_touch(struct cmd_ctx *c)
 		reply(c, "CLIENT_ERROR invalid exptime argument");
 		return;
 	}
-	__atomic_fetch_add(&c->env->counters->cmd_touch, 1, __ATOMIC_RELAXED);
+	counter_add(&c->env->counters->cmd_touch, 1);
 	r = store_touch(c->env->store, l->tok[1], l->len[1], exptime);
+	count_outcome(r, &c->env->counters->touch_hits,
+	              &c->env->counters->touch_misses);
 	if (r == STORE_STORED)
 		reply(c, "TOUCHED");
 	else
@@ -441,7 +469,7 @@ static void cmd_flush_all(struct cmd_ctx *c)
 		reply(c, "CLIENT_ERROR bad command line format");
 		return;
 	}
-	__atomic_fetch_add(&c->env->counters->cmd_flush, 1, __ATOMIC_RELAXED);
+	counter_add(&c->env->counters->cmd_flush, 1);
 	if (delay != 0 && exptime_to_ttl_ms(delay, &ttl_ms)) {
 		maint_flush_at(monotonic_ns() + ttl_ms * 1000000ull);
 		reply(c, "OK");
@@ -486,16 +514,15 @@ static void stats_process(struct cmd_ctx *c, struct evbuffer *out)
 	evbuffer_add_printf(out, "STAT rusage_system %ld.%06ld\r\n",
 	                    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
 	stat_u64(out, "max_connections", env->cfg->max_conns);
-	stat_counter(out, "curr_connections", &env->counters->curr_connections);
-	stat_counter(out, "total_connections",
-	             &env->counters->total_connections);
+	stat_counter(out, "curr_connections", &env->conns->curr_connections);
+	stat_counter(out, "total_connections", &env->conns->total_connections);
 	stat_counter(out, "rejected_connections",
-	             &env->counters->rejected_connections);
+	             &env->conns->rejected_connections);
 	stat_u64(out, "threads", env->threads);
 }
 
 #define SEGMENT_STAT(name, field) { name, offsetof(hc_stats, field) }
-#define SERVER_STAT(name, field) { name, offsetof(struct server_counters, field) }
+#define WORKER_STAT(name, field) { name, offsetof(struct worker_counters, field) }
 
 struct stat_field {
 	const char *name;
@@ -523,17 +550,38 @@ static const struct stat_field segment_stats[] = {
 	SEGMENT_STAT("hc_blocks_cleaned", blocks_cleaned),
 };
 
-/* This daemon's own. */
-static const struct stat_field server_stats[] = {
-	SERVER_STAT("cmd_flush", cmd_flush),
-	SERVER_STAT("cmd_touch", cmd_touch),
-	SERVER_STAT("bytes_read", bytes_read),
-	SERVER_STAT("bytes_written", bytes_written),
+/* This daemon's own, summed over its workers. */
+static const struct stat_field worker_stats[] = {
+	WORKER_STAT("cmd_flush", cmd_flush),
+	WORKER_STAT("cmd_touch", cmd_touch),
+	WORKER_STAT("delete_misses", delete_misses),
+	WORKER_STAT("delete_hits", delete_hits),
+	WORKER_STAT("incr_misses", incr_misses),
+	WORKER_STAT("incr_hits", incr_hits),
+	WORKER_STAT("decr_misses", decr_misses),
+	WORKER_STAT("decr_hits", decr_hits),
+	WORKER_STAT("cas_misses", cas_misses),
+	WORKER_STAT("cas_hits", cas_hits),
+	WORKER_STAT("cas_badval", cas_badval),
+	WORKER_STAT("touch_hits", touch_hits),
+	WORKER_STAT("touch_misses", touch_misses),
+	WORKER_STAT("bytes_read", bytes_read),
+	WORKER_STAT("bytes_written", bytes_written),
 };
+
+static uint64_t worker_stat_sum(const struct proto_env *env, size_t offset)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < env->threads; i++)
+		sum += __atomic_load_n((const uint64_t *)((const char *)&env->all[i] +
+		                                          offset),
+		                       __ATOMIC_RELAXED);
+	return sum;
+}
 
 static void stats_segment(struct cmd_ctx *c, struct evbuffer *out)
 {
-	const char *counters = (const char *)c->env->counters;
 	struct maint_sample sample;
 	hc_stats s;
 
@@ -545,9 +593,9 @@ static void stats_segment(struct cmd_ctx *c, struct evbuffer *out)
 		         *(const uint64_t *)((const char *)&s +
 		                             segment_stats[i].offset));
 	stat_u64(out, "hc_procs_attached", s.procs_attached);
-	for (size_t i = 0; i < sizeof server_stats / sizeof server_stats[0]; i++)
-		stat_counter(out, server_stats[i].name,
-		             (const uint64_t *)(counters + server_stats[i].offset));
+	for (size_t i = 0; i < sizeof worker_stats / sizeof worker_stats[0]; i++)
+		stat_u64(out, worker_stats[i].name,
+		         worker_stat_sum(c->env, worker_stats[i].offset));
 	maint_latest(&sample);
 	if (sample.have_rates)
 		evbuffer_add_printf(out,
@@ -754,10 +802,9 @@ enum proto_status proto_text_process(struct text_state *st,
 			}
 		}
 	}
-	__atomic_fetch_add(&env->counters->bytes_read,
-	                   in_before - evbuffer_get_length(in), __ATOMIC_RELAXED);
-	__atomic_fetch_add(&env->counters->bytes_written,
-	                   evbuffer_get_length(out) - out_before,
-	                   __ATOMIC_RELAXED);
+	counter_add(&env->counters->bytes_read,
+	            in_before - evbuffer_get_length(in));
+	counter_add(&env->counters->bytes_written,
+	            evbuffer_get_length(out) - out_before);
 	return status;
 }

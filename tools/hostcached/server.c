@@ -72,6 +72,7 @@ struct server {
 	struct worker *workers;
 	unsigned nworkers, next_worker;
 	struct server_counters counters;
+	struct worker_counters *worker_counters;  /* one per worker */
 	time_t started;
 	bool socket_created;
 };
@@ -251,7 +252,9 @@ static int worker_init(struct server *srv, struct worker *w)
 	if (worker_attach(w, srv->cfg) != 0)
 		return -1;
 	w->env.store = &w->store;
-	w->env.counters = &srv->counters;
+	w->env.conns = &srv->counters;
+	w->env.counters = &srv->worker_counters[w - srv->workers];
+	w->env.all = srv->worker_counters;
 	w->env.cfg = srv->cfg;
 	w->env.started = srv->started;
 	w->env.threads = srv->nworkers;
@@ -496,8 +499,13 @@ int server_start(const struct hcd_config *cfg, struct server **out)
 	srv->nworkers = cfg->threads;
 	srv->base = event_base_new();
 	srv->workers = calloc(cfg->threads, sizeof *srv->workers);
-	if (srv->base == NULL || srv->workers == NULL)
+	srv->worker_counters = aligned_alloc(64, cfg->threads *
+	                                     sizeof *srv->worker_counters);
+	if (srv->base == NULL || srv->workers == NULL ||
+	    srv->worker_counters == NULL)
 		return -1;
+	memset(srv->worker_counters, 0,
+	       cfg->threads * sizeof *srv->worker_counters);
 	for (unsigned i = 0; i < cfg->threads; i++)
 		if (worker_init(srv, &srv->workers[i]) != 0)
 			return -1;
@@ -542,6 +550,7 @@ void server_free(struct server *srv)
 	for (unsigned i = 0; srv->workers != NULL && i < srv->nworkers; i++)
 		worker_free(&srv->workers[i]);
 	free(srv->workers);
+	free(srv->worker_counters);
 	for (int i = 0; i < 3; i++)
 		if (srv->signals[i] != NULL)
 			event_free(srv->signals[i]);
