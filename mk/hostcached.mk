@@ -32,3 +32,16 @@ install-hostcached: $(BUILD)/hostcached
 	install -m 644 man/hostcached.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/hostcached/hostcached.service.in \
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/hostcached.service
+
+# make tsan also drives a ThreadSanitizer build of hostcached through its
+# tests: the workers, the listener and the maintenance thread share the
+# segment, the counters and the log.
+.PHONY: tsan-hostcached
+tsan: tsan-hostcached
+
+tsan-hostcached: deps
+	$(MAKE) deps DEPS="$(DEPS_TSAN) $(DEPS_CHECK)"
+	$(MAKE) BUILD=build/tsan CC=clang OPT="-O1 -g" SAN="-fsanitize=thread" \
+	  build/tsan/hostcached build/tsan/cachectl
+	HC_BUILD=$(abspath build/tsan) TSAN_OPTIONS="halt_on_error=1" \
+	  $(PROVE) $(PROVE_FLAGS) --exec sh tests/t_hostcached.sh
