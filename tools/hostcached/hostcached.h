@@ -40,6 +40,10 @@
 #include "hostcache.h"
 
 #define HOSTCACHED_VERSION HC_VERSION_STRING
+/* What "version" and stats answer: the memcached protocol version served
+ * (1.6: meta commands), then ours.  Clients read the first number as
+ * memcached's major version, and libmemcached refuses a 0 there. */
+#define HOSTCACHED_PROTOCOL_VERSION "1.6.0-hostcached-" HOSTCACHED_VERSION
 
 /* Exit statuses. */
 enum {

@@ -506,7 +506,8 @@ static void stats_process(struct cmd_ctx *c, struct evbuffer *out)
 	stat_u64(out, "pid", (uint64_t)getpid());
 	stat_u64(out, "uptime", (uint64_t)(now - env->started));
 	stat_u64(out, "time", (uint64_t)now);
-	evbuffer_add_printf(out, "STAT version %s\r\n", HOSTCACHED_VERSION);
+	evbuffer_add_printf(out, "STAT version %s\r\n",
+	                    HOSTCACHED_PROTOCOL_VERSION);
 	evbuffer_add_printf(out, "STAT libevent %s\r\n", event_get_version());
 	stat_u64(out, "pointer_size", sizeof(void *) * 8);
 	evbuffer_add_printf(out, "STAT rusage_user %ld.%06ld\r\n",
@@ -620,7 +621,7 @@ static void cmd_stats(struct cmd_ctx *c)
 static void cmd_version(struct cmd_ctx *c)
 {
 	c->l->noreply = false;
-	reply(c, "VERSION " HOSTCACHED_VERSION);
+	reply(c, "VERSION " HOSTCACHED_PROTOCOL_VERSION);
 }
 
 /* verbosity N: 0 warnings and errors, 1 info, 2 or more debug. */
