@@ -121,6 +121,15 @@ static bool conn_process(struct conn *c)
 	                            OUT_LIMIT);
 	if (status == PROTO_CLOSE)
 		return conn_close_after_write(c);
+	/* Write the replies now: left to the bufferevent they would wait
+	 * for another turn of the event loop (one more epoll_wait per
+	 * request).  What the socket does not take is written as usual. */
+	if (evbuffer_get_length(out) > 0 &&
+	    evbuffer_write(out, bufferevent_getfd(c->bev)) < 0 &&
+	    errno != EAGAIN && errno != EINTR) {
+		conn_free(c);
+		return true;
+	}
 	if (evbuffer_get_length(out) >= OUT_LIMIT && !c->paused) {
 		c->paused = true;
 		bufferevent_disable(c->bev, EV_READ);
