@@ -16,6 +16,8 @@
 #   REPS            runs of each kind, interleaved; the table shows the
 #                   medians (default 3)
 #   KEYS, KEY_SIZE, VALUE_SIZE   the data (default 100000, 16, 64)
+#   PROTOS          the protocols (default "text binary"; for a hostcached
+#                   that does not speak the binary protocol, "text")
 #
 # For each transport the server is started on its own (a unix socket in a
 # private directory, or a free loopback port), every key is set once
@@ -83,26 +85,26 @@ start_memcached() {
 	server_pid=$!
 }
 
-# ---- the hostcached hook ---------------------------------------------------
-# hostcached's command line is not settled yet: once build/hostcached
-# exists, make this start it on a unix socket ($1 = unix, $2 = path) or on
-# 127.0.0.1 port $2 ($1 = tcp) with $server_threads worker threads, in the
-# background, its pid in $server_pid, owning a segment big enough for
-# $mem_mib MiB of items.  The options below are placeholders.
+# ---- hostcached ------------------------------------------------------------
+# start_hostcached TRANSPORT ADDRESS: a fresh segment of its own, big
+# enough for $mem_mib MiB of items and their index, removed when it stops;
+# on a unix socket, or on 127.0.0.1 port ADDRESS (its unix socket then
+# goes unused beside it).
 hostcached=${HOSTCACHED:-build/hostcached}
 start_hostcached() {
 	if [ "$1" = unix ]; then
-		where="--unix $2"
+		where="--socket $2"
 	else
-		where="--tcp 127.0.0.1:$2"
+		where="--socket $dir/unused.sock --port $2"
 	fi
 	# shellcheck disable=SC2086
-	timeout "$limit" "$hostcached" $where --threads "$server_threads" \
-	    >"$dir/server.log" 2>&1 &
+	timeout "$limit" "$hostcached" --name "hc-mcbench-$$" \
+	    --size "$((mem_mib * 2))M" $where --threads "$server_threads" \
+	    --unlink-on-exit --log-level warn >"$dir/server.log" 2>&1 &
 	server_pid=$!
 }
-# ---------------------------------------------------------------------------
 
+protos=${PROTOS:-text binary}
 case $server in
 memcached)
 	if ! command -v memcached >/dev/null 2>&1; then
@@ -113,7 +115,9 @@ hostcached)
 	if [ ! -x "$hostcached" ]; then
 		echo "mcbench.sh: $hostcached is not built: skipping SERVER=hostcached"
 		exit 0
-	fi ;;
+	fi
+	"$hostcached" --help 2>/dev/null | grep -qi binary ||
+	    protos=${PROTOS:-text} ;;
 *)
 	echo "mcbench.sh: SERVER=$server: want memcached or hostcached" >&2
 	exit 1 ;;
@@ -186,7 +190,7 @@ for transport in unix tcp; do
 	rep=0
 	while [ $rep -lt "$reps" ]; do
 		rep=$((rep + 1))
-		for proto in text binary; do
+		for proto in $protos; do
 			for conns in $conns_list; do
 				measure "$transport" "$address" "$proto" "$conns"
 			done

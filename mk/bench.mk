@@ -61,22 +61,25 @@ $(BUILD)/mcload: $(MCLOAD_SRC) bench/mcload/*.h bench/kit/kit.h $(BENCH_KIT)
 
 bench-bin: $(BUILD)/mcload
 
-# memcached (or, with SERVER=hostcached, the sidecar once it is built)
-# under mcload: gets and sets over a unix socket and loopback TCP, text and
-# binary, 1, 8 and 50 connections (bench/mcbench.sh): medians of 3, about
-# three minutes.  SECONDS=N lengthens each of its 72 runs (default 2),
-# REPS=N changes the 3; SERVER_THREADS sets the server's threads (default
-# 2).  Writes mcbench-SERVER.txt and .jsonl.
+# memcached, then hostcached, under mcload: gets and sets over a unix
+# socket and loopback TCP, text and binary (hostcached: the protocols it
+# speaks), 1, 8 and 50 connections (bench/mcbench.sh): medians of 3, about
+# three minutes a server.  SERVER=memcached or hostcached runs one;
+# SECONDS=N lengthens each run (default 2), REPS=N changes the 3;
+# SERVER_THREADS sets both servers' threads (default 2).  Writes
+# mcbench-SERVER.txt and .jsonl.
 BENCH_MC_DEPS := memcached coreutils python3
 
 bench-mc:
 	$(MAKE) deps
 	$(MAKE) deps DEPS="$(BENCH_MC_DEPS)"
-	$(MAKE) $(BUILD)/mcload
-	SERVER=$(if $(SERVER),$(SERVER),memcached) \
+	$(MAKE) $(BUILD)/mcload $(BUILD)/hostcached
+	for server in $(if $(SERVER),$(SERVER),memcached hostcached); do \
+	  SERVER=$$server \
 	  SERVER_THREADS=$(if $(SERVER_THREADS),$(SERVER_THREADS),2) \
 	  SECONDS=$(if $(SECONDS),$(SECONDS),2) HOSTCACHED=$(BUILD)/hostcached \
-	  sh bench/mcbench.sh $(BUILD)/mcload $(BENCH_RESULTS)
+	  sh bench/mcbench.sh $(BUILD)/mcload $(BENCH_RESULTS) || exit 1; \
+	done
 
 bench:
 	$(MAKE) deps
