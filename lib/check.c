@@ -346,7 +346,7 @@ static bool walk_block(struct checker *k, uint32_t b, uint64_t w)
 
 		if (item_klen(&hdr) == 0 || item_klen(&hdr) > c->max_key ||
 		    item_vlen(&hdr) > c->max_value || item_ntags(&hdr) > HC_MAX_TAGS ||
-		    (item_flags(&hdr) & ~HC_IFLAGS_KNOWN) || off + size > bytes) {
+		    off + size > bytes) {
 			if (load_acquire(&c->block_words[b]) != w)
 				return false;
 			problem(k, "block %u: item at offset %llu is malformed "
