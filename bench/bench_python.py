@@ -1,8 +1,10 @@
 """bench_python.py - gets and sets from Python: the hostcache binding
-against pymemcache talking to memcached over a unix socket (which this
-script starts, in a private directory, and stops).
+against pymemcache talking to hostcached (the sidecar serving a segment of
+its own) and to memcached, each over a unix socket (the servers are started
+in a private directory, and stopped).
 
     /usr/bin/python3 bench/bench_python.py [--ops N] [--reps R]
+                                          [--hostcached PROGRAM]
 
 16-byte keys, 64-byte values, 10,000 keys set first, then N operations
 per run (get hits on random keys, or overwrites), runs alternated between
@@ -49,40 +51,64 @@ def timed(fn, keys, value, ops, seed):
     return (time.perf_counter_ns() - t0) / ops
 
 
+def start_server(cmd, sock):
+    """Start CMD, which listens on the unix socket SOCK; once it is there,
+    (process, pymemcache client)."""
+    server = subprocess.Popen(cmd)
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    return server, Client(sock)
+
+
+def pymemcache_calls(mc):
+    """get, set and put over pymemcache client MC.  noreply=False: wait
+    for the server's answer, as a set through the library returns once
+    the value is stored."""
+    return (lambda ks, v: [mc.get(k) for k in ks],
+            lambda ks, v: [mc.set(k, v, noreply=False) for k in ks],
+            lambda k, v: mc.set(k, v, noreply=False))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ops", type=int, default=200000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--hostcached",
+                    default=os.path.join(HERE, "..", "build", "hostcached"))
     args = ap.parse_args()
     keys, value = keys_and_value()
     tmp = tempfile.mkdtemp(prefix="hc-pybench.")
     name = "hc-bench-python-%d" % os.getpid()
     clients = {}
-    server = None
+    servers = []
     try:
         cache = hostcache.Cache.create(name, size=64 << 20)
         clients["hostcache"] = (lambda ks, v: [cache.get(k) for k in ks],
                                 lambda ks, v: [cache.set(k, v) for k in ks],
                                 lambda k, v: cache.set(k, v))
+        if Client is not None and os.access(args.hostcached, os.X_OK):
+            sock = os.path.join(tmp, "hostcached.sock")
+            server, mc = start_server(
+                [args.hostcached, "--name", name + "-sidecar", "--size",
+                 "64M", "--socket", sock, "--threads", "2",
+                 "--unlink-on-exit", "--log-level", "warn"], sock)
+            servers.append(server)
+            clients["pymemcache+hostcached"] = pymemcache_calls(mc)
+        else:
+            print("# pymemcache or %s missing: no hostcached column "
+                  "(make builds it)" % args.hostcached)
         if Client is not None and shutil.which("memcached"):
             sock = os.path.join(tmp, "memcached.sock")
-            cmd = ["memcached", "-s", sock, "-m", "64"]
+            cmd = ["memcached", "-s", sock, "-m", "64", "-t", "2"]
             if os.geteuid() == 0:
                 cmd += ["-u", "root"]
-            server = subprocess.Popen(cmd)
-            for _ in range(100):
-                if os.path.exists(sock):
-                    break
-                time.sleep(0.05)
-            mc = Client(sock)
-            clients["pymemcache+memcached"] = (
-                lambda ks, v: [mc.get(k) for k in ks],
-                # noreply=False: wait for memcached's answer, as a set
-                # through the library returns once the value is stored.
-                lambda ks, v: [mc.set(k, v, noreply=False) for k in ks],
-                lambda k, v: mc.set(k, v, noreply=False))
+            server, mc = start_server(cmd, sock)
+            servers.append(server)
+            clients["pymemcache+memcached"] = pymemcache_calls(mc)
         else:
-            print("# pymemcache or memcached missing: hostcache alone "
+            print("# pymemcache or memcached missing: no memcached column "
                   "(make bench installs python3-pymemcache and memcached)")
         for _, _, put in clients.values():
             for k in keys:
@@ -111,7 +137,7 @@ def main():
             hostcache.unlink(name)
         except hostcache.NoSegment:
             pass
-        if server is not None:
+        for server in servers:
             server.send_signal(signal.SIGTERM)
             server.wait()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -9,7 +9,8 @@
 #                        (mk/miss.mk); about 15 minutes on 2 cores
 #   make bench-quick     the same, smaller and shorter (a few minutes)
 #   make bench-python    gets and sets from Python: the binding against
-#                        pymemcache to memcached (bench/bench_python.py)
+#                        pymemcache to hostcached and to memcached
+#                        (bench/bench_python.py)
 #   make bench-mc        memcached under build/mcload, the load generator
 #                        for memcached-protocol servers (bench/mcbench.sh)
 #   make bench-traces    replay bench/traces/*.trace and Zipf traces through
@@ -152,10 +153,11 @@ bench-setpath: $(BUILD)/bench/bench_setpath
 	cat $(BENCH_RESULTS)/setpath.txt
 
 # Gets and sets from Python: the binding against pymemcache to memcached.
-bench-python: $(BUILD)/libhostcache.so
+bench-python: $(BUILD)/libhostcache.so $(BUILD)/hostcached
 	@mkdir -p $(BENCH_RESULTS)
 	HOSTCACHE_LIB=$(abspath $(BUILD))/libhostcache.so /usr/bin/python3 \
-	  bench/bench_python.py $(if $(filter 1,$(BENCH_QUICK)),--ops 20000) \
+	  bench/bench_python.py --hostcached $(BUILD)/hostcached \
+	  $(if $(filter 1,$(BENCH_QUICK)),--ops 20000) \
 	  > $(BENCH_RESULTS)/python.out
 	grep -v '^{' $(BENCH_RESULTS)/python.out > $(BENCH_RESULTS)/python.txt
 	grep '^{' $(BENCH_RESULTS)/python.out > $(BENCH_RESULTS)/python.jsonl
