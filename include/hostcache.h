@@ -442,7 +442,7 @@ int hc_stats_self(hc_cache *c, hc_stats *out);
  * creation option, per thread; the others pay a countdown) from entry to
  * return, into histograms in its process slot.  Bucket 0 holds times
  * under 32 ns; then four buckets per power of two, each a fifth to a
- * quarter wide, up to the last, which holds everything from about 23 ms.
+ * quarter wide, up to the last, which holds everything from about 25 ms.
  */
 #define HC_LATENCY_BUCKETS 80
 

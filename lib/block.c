@@ -111,10 +111,10 @@ static struct open_block *open_for(hc_cache *c, bool moved)
 }
 
 /*
- * Visit the FREE blocks the map shows, from block START on, around the
- * table once, until VISIT returns true.  Returns the number visited.  Each
- * is FREE by its block word (relaxed: a claim's CAS decides); *FIRST and
- * *FIRST_WORD get the first.
+ * Count the FREE blocks the map shows, from block START on, around the
+ * table once, up to ENOUGH.  Each counted is FREE by its block word
+ * (relaxed: a claim's CAS decides); *FIRST (-1: none) and *FIRST_WORD get
+ * the first.
  */
 static uint32_t free_blocks_scan(hc_cache *c, uint32_t start, uint32_t enough,
                                  int64_t *first, uint64_t *first_word)

@@ -5,7 +5,7 @@
  * a virtual machine, more than a third of a get).  So each thread counts
  * down from the segment's latency_every and times only the operation that
  * reaches zero: the others pay a thread-local decrement and a branch
- * (latency_begin in internal.h).  A timed operation adds one to a bucket
+ * (latency_due in internal.h).  A timed operation adds one to a bucket
  * of its process slot's histogram with an atomic add (the threads of a
  * process share the slot); readers sum the slots, as they sum counters.
  *
@@ -13,7 +13,7 @@
  * s in 0..3, holds [2^o + s 2^(o-2), 2^o + (s+1) 2^(o-2)): four per power
  * of two, each 1/5 to 1/4 of its lower bound wide, so a quantile read from
  * them is within 25 % of the truth.  The last bucket holds everything from
- * 2^24 + 3 2^22 ns (about 29 ms) up: a process descheduled mid-operation.
+ * 2^24 + 2 2^22 ns (about 25 ms) up: a process descheduled mid-operation.
  */
 #include <math.h>
 
