@@ -11,7 +11,8 @@
  * Early refresh (XFetch): an item set with its compute time
  * (hc_set_options.compute_ms) makes hc_get_ex() set info.refresh now and
  * then before it expires, more often the nearer expiry is and the longer
- * the value took: one reader recomputes ahead of time and nobody misses.
+ * the value took: one reader recomputes ahead of time and nobody misses
+ * (refresh_ahead.c shows it with readers at work).
  *
  * Promises checked: while one process refreshes an expired value, another
  * is served the old one at once; the database is asked once.  A value far

@@ -2,18 +2,19 @@
 database has no such row, so that lookups of a missing id (a typo in a URL,
 a crawler, an attacker probing ids) are not a query each.
 
-    value = cache.get(key)
-    ABSENT:   known absent, answer "not found" without the database
-    None:     query; found: cache.set(key, value, ttl=...)
-              absent: cache.set(key, ABSENT, ttl=short)
+    item = cache.get_item(key)
+    item["negative"]:  known absent, answer "not found" without the database
+    None:              query; found: cache.set(key, value, ttl=...)
+                       absent: cache.set(key, b"", ttl=short, negative=True)
 
-ABSENT is a value no real entry can have.  The TTL of a negative entry
-bounds how long a row created meanwhile stays invisible; the writer that
-creates the row can also delete the key at once (invalidate on write).
-The decorator hostcache.cached(cache, ttl=..., negative=True) does the
-same for a function's None results, at the TTL of its other results.  (The
-C API marks such entries instead, HC_ITEM_NEGATIVE; cache.get() reads those
-as a miss and get_or_set() as None without loading.)
+A negative entry is an item flagged as "known absent" (HC_ITEM_NEGATIVE in
+C): get() reads it as a miss, get_item() says "negative", and
+get_or_set() returns None for it without loading.  The TTL of a negative
+entry bounds how long a row created meanwhile stays invisible; the writer
+that creates the row can also delete the key at once (invalidate on write).
+The decorator hostcache.cached(cache, ttl=..., negative=True) caches a
+function's None results in the same spirit, at the TTL of its other
+results.
 
 Promises checked: 100 lookups of a missing user ask the database once; once
 the user is created and its key deleted, the next lookup finds it.
@@ -23,21 +24,18 @@ import sys
 
 from harness import USERS, Source, check, segment, status
 
-ABSENT = b"\0absent"  # names never start with a NUL
-NEGATIVE_TTL = 5      # seconds "no such user" is believed
+NEGATIVE_TTL = 5  # seconds "no such user" is believed
 
 
 def user_name(cache, db, user_id):
     """The pattern: the name, or None for no such user."""
     key = "user:%d:name" % user_id
-    value = cache.get(key)
-    if value == ABSENT:
-        return None
-    if value is not None:
-        return value.decode()
+    item = cache.get_item(key)
+    if item is not None:
+        return None if item["negative"] else item["value"].decode()
     name = db.user_name(user_id)
     if name is None:
-        cache.set(key, ABSENT, ttl=NEGATIVE_TTL)
+        cache.set(key, b"", ttl=NEGATIVE_TTL, negative=True)
     else:
         cache.set(key, name, ttl=60)
     return name
@@ -50,8 +48,9 @@ def main():
     with segment("negative") as cache:
         found = [user_name(cache, db, missing) for _ in range(100)]
         queries = db.queries()
-        print("100 lookups of missing user %d: %d found, %d queries"
-              % (missing, 100 - found.count(None), queries))
+        print("100 lookups of missing user %d: %d found, %d queries, %d "
+              "negative hits" % (missing, 100 - found.count(None), queries,
+                                 cache.stats()["negative_hits"]))
         check(found == [None] * 100, "the user is reported absent every "
               "time")
         check(queries == 1, "the database was asked once (%d)" % queries)

@@ -7,9 +7,9 @@ item to everybody while the one caller that gets the lease refreshes it
 old value at once instead of waiting.  cache.get() never returns an expired
 item.
 
-(Early refresh before expiry, XFetch, needs the compute time of a value
-and the read's refresh hint, which the C API has: hc_set_options.compute_ms
-and hc_item_info.refresh; see ../c/stale_while_revalidate.c.)
+(Early refresh before expiry, XFetch, is refresh_ahead.py: a value set
+with its compute time, cache.set(..., compute=seconds), and the read's
+hint, cache.get_item(key)["refresh"].)
 
 Promises checked: while one process refreshes an expired value, another is
 served the old one without waiting; the database is asked once.
