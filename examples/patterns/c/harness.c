@@ -195,6 +195,21 @@ void hc_must(int rc, const char *what)
 		die(what, hc_last_error());
 }
 
+void sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
+}
+
+long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
 bool check(bool cond, const char *what, ...)
 {
 	va_list ap;

@@ -56,6 +56,10 @@ hc_cache *segment_create(const char *pattern, hc_config *cfg);
 /* An hc_* call that must succeed: on an error, say which and exit 2. */
 void hc_must(int rc, const char *what);
 
+/* Sleep MS milliseconds; the CLOCK_MONOTONIC time in ms, to time with. */
+void sleep_ms(long ms);
+long now_ms(void);
+
 /* Print "ok - WHAT" or "FAIL - WHAT" and remember a failure. */
 bool check(bool cond, const char *what, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -43,21 +42,6 @@ struct reading {
 	long reads, misses, told, refreshes;
 	long least_left_ms;  /* the least TTL left at a refresh */
 };
-
-static long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
-}
 
 /* Compute user 5's name and set it with the time that took. */
 static void load(hc_cache *c, source *db)

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -34,21 +33,6 @@
 #define THRESHOLD_MS 1000  /* re-warm a key with less TTL than this left */
 #define TICK_MS 100        /* how often the warmer looks */
 #define RUN_MS 4000        /* how long the requests go on: over two TTLs */
-
-static long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
-}
 
 static int user_key(long id, char *key, size_t cap)
 {

@@ -38,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -56,13 +55,6 @@ struct drained {
 	long skipped;        /* holes left by a writer that died */
 	long disorder;       /* a writer's write out of its order, or twice */
 };
-
-static void sleep_ms(long ms)
-{
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
-}
 
 static int queue_key(uint64_t seq, char *key, size_t cap)
 {
@@ -104,7 +96,8 @@ static void user_rename(hc_cache *c, long id, const char *name)
 
 /* Writer W (0: 'a', users 1..10; 1: 'b', users 11..20): its N-th write
  * names user base + N % 10 "<w><n>", so that the drainer can tell its
- * order.  An ACK byte after each write (-1: none, 'b' pauses between). */
+ * order.  With an ACK pipe (not -1), a byte to it and a pause of 1 ms
+ * after each write. */
 static void writer(hc_cache *c, int w, long writes, int ack)
 {
 	char name[32];

@@ -112,27 +112,35 @@ def segment(pattern, **config):
     return cache
 
 
+def fork_one(body):
+    """Fork a process that runs BODY() and exits with what it returns (an
+    int, 0 for None), 2 if it raises.  Returns its pid."""
+    sys.stdout.flush()  # else the child prints the parent's buffer too
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            code = body() or 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    return pid
+
+
 def fork_together(n, body):
     """Fork N processes released together; each runs BODY(i) and exits
     with what it returns (an int), 2 if it raises.  Returns their exit
     statuses, in order."""
     start_r, start_w = os.pipe()
-    sys.stdout.flush()  # else the children print the parent's buffer too
-    pids = []
-    for i in range(n):
-        pid = os.fork()
-        if pid == 0:
-            code = 2
-            try:
-                os.close(start_w)
-                os.read(start_r, 1)  # EOF once the parent closes it
-                code = body(i)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                os._exit(code)
-        pids.append(pid)
+
+    def released(i):
+        os.close(start_w)
+        os.read(start_r, 1)  # EOF once the parent closes it
+        return body(i)
+
+    pids = [fork_one(lambda i=i: released(i)) for i in range(n)]
     os.close(start_w)
     os.close(start_r)
     return [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]

@@ -24,9 +24,8 @@ import os
 import select
 import sys
 import time
-import traceback
 
-from harness import Source, check, segment, status
+from harness import Source, check, fork_one, segment, status
 
 HOT = 30          # the hot set: users 1..HOT
 TTL = 1.5
@@ -59,19 +58,12 @@ def warmer(cache, stop):
 def start_warmer(cache):
     """The warmer in a process of its own; the pipe end that stops it."""
     r, w = os.pipe()
-    sys.stdout.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 2
-        try:
-            os.close(w)
-            warmer(cache, r)
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            os._exit(code)
+
+    def body():
+        os.close(w)
+        warmer(cache, r)
+
+    pid = fork_one(body)
     os.close(r)
     return pid, w
 

@@ -37,9 +37,8 @@ import os
 import signal
 import sys
 import time
-import traceback
 
-from harness import Source, check, segment, status
+from harness import Source, check, fork_one, segment, status
 
 WRITES_A = 200         # writer a: users 1..10, then exits
 ACKS_BEFORE_KILL = 50  # writer b: users 11..20, killed after this many
@@ -107,28 +106,16 @@ def drain(cache):
     return d
 
 
-def in_child(body):
-    """Fork a process that runs BODY() and exits; its pid."""
-    sys.stdout.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 2
-        try:
-            body()
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            os._exit(code)
-    return pid
-
-
 def writer_killed(cache):
     """Writer b, killed once it has acknowledged ACKS_BEFORE_KILL writes:
     how many it acknowledged in all."""
     r, w = os.pipe()
-    pid = in_child(lambda: (os.close(r), writer(cache, 1, 1 << 30, w)))
+
+    def body():
+        os.close(r)
+        writer(cache, 1, 1 << 30, w)
+
+    pid = fork_one(body)
     os.close(w)
     acks = 0
     while acks < ACKS_BEFORE_KILL and os.read(r, 1):
@@ -146,9 +133,11 @@ def writer_killed(cache):
 
 def writer_killed_midway(cache):
     """A writer killed between its incr() and its add(): a hole."""
-    pid = in_child(lambda: (cache.incr("q:seq"),
-                            os.kill(os.getpid(), signal.SIGKILL)))
-    os.waitpid(pid, 0)
+    def body():
+        cache.incr("q:seq")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    os.waitpid(fork_one(body), 0)
 
 
 def run_drainer(cache):
@@ -160,7 +149,7 @@ def run_drainer(cache):
         os.close(r)
         os.write(w, json.dumps(drain(cache)).encode())
 
-    pid = in_child(body)
+    pid = fork_one(body)
     os.close(w)
     cache.set("q:stop", "1")
     report = b""
@@ -196,7 +185,7 @@ def main():
         check(name == "user50", "the database does not have it yet (%s)"
               % name)
 
-        pid = in_child(lambda: writer(cache, 0, WRITES_A))
+        pid = fork_one(lambda: writer(cache, 0, WRITES_A))
         acks = writer_killed(cache)
         writer_killed_midway(cache)
         os.waitpid(pid, 0)
