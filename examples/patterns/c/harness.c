@@ -2,6 +2,7 @@
  * harness.c - the slow source (SQLite), the example's own segment, and the
  * self-check; see harness.h.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,9 @@ hc_cache *segment_create(const char *pattern, hc_config *cfg)
 
 void hc_must(int rc, const char *what)
 {
+	/* HC_ESYS from an example's own system call: errno says why. */
+	if (rc == HC_ESYS)
+		die(what, strerror(errno));
 	if (rc < 0)
 		die(what, hc_last_error());
 }
