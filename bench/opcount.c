@@ -4,6 +4,7 @@
  *
  *   opcount prepare --segment NAME --items N --state get|set
  *                   [--latency-every N] (default 64; 0: none timed)
+ *                   [--journal N] (journal entries; default 0: none)
  *   opcount run     --segment NAME --items N --bench get_hit|get_miss|set
  *                   --ops N
  *   opcount remove  --segment NAME
@@ -99,6 +100,7 @@ static void make_key(uint64_t i, char *key)
 
 /* prepare --latency-every: the segment's creation option (0: off). */
 static uint32_t latency_every;
+static uint32_t journal_entries; /* prepare --journal */
 
 static void prepare(const char *name, uint64_t items, bool steady)
 {
@@ -118,6 +120,7 @@ static void prepare(const char *name, uint64_t items, bool steady)
 	cfg.max_value = VALUE_LEN;
 	cfg.avg_item_size = ITEM_LEN;
 	cfg.latency_every = latency_every == 0 ? HC_LATENCY_OFF : latency_every;
+	cfg.journal_entries = journal_entries;
 	/* Item memory for twice the items and its index, plus a guess at
 	 * the fixed part; grown until the smallest segment fits. */
 	cfg.size = items * (2 * ITEM_LEN + 40) + (64u << 10);
@@ -235,7 +238,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 	        "usage: opcount prepare --segment NAME --items N --state get|set\n"
-	        "                       [--latency-every N]\n"
+	        "                       [--latency-every N] [--journal N]\n"
 	        "       opcount run --segment NAME --items N "
 	        "--bench get_hit|get_miss|set --ops N\n"
 	        "       opcount remove --segment NAME\n");
@@ -299,6 +302,12 @@ int main(int argc, char **argv)
 			if (!parse_count(opt, arg, 0, 1000000, &every))
 				return usage();
 			latency_every = (uint32_t)every;
+		} else if (strcmp(opt, "--journal") == 0) {
+			uint64_t entries;
+
+			if (!parse_count(opt, arg, 0, 1u << 20, &entries))
+				return usage();
+			journal_entries = (uint32_t)entries;
 		} else if (strcmp(opt, "--ops") == 0) {
 			if (!parse_count(opt, arg, 0, 1000000000, &ops))
 				return usage();

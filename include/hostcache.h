@@ -140,6 +140,9 @@ typedef struct hc_config {
 	                           thread, into the segment's latency histograms
 	                           (hc_latency_get; default 64; HC_LATENCY_OFF:
 	                           none) */
+	uint32_t journal_entries; /* 0 (default): no journal; else a ring of this
+	                           many invalidations (up to 1048576, 320 bytes
+	                           each) for hc_journal_read() */
 } hc_config;
 
 #define HC_LATENCY_OFF 0xffffffffu
@@ -436,6 +439,52 @@ int hc_stats_get(hc_cache *c, hc_stats *out);
 
 /* Counters of the calling attachment alone, since it attached. */
 int hc_stats_self(hc_cache *c, hc_stats *out);
+
+/*
+ * The journal: with hc_config.journal_entries, every change a process makes
+ * (a store of any kind, incr/decr, a delete, an invalidation by tag or
+ * prefix, a flush) is also appended to a ring in the segment, for a sidecar
+ * to carry to other hosts: the data changed here, so their copies are
+ * stale.  Appending never waits: when the ring is full the oldest entries
+ * are overwritten, and a reader that fell behind is told how many it lost.
+ */
+enum {
+	HC_JOURNAL_KEY = 1,    /* a key was written or deleted */
+	HC_JOURNAL_PREFIX = 2, /* hc_invalidate_prefix */
+	HC_JOURNAL_TAG = 3,    /* hc_invalidate_tag */
+	HC_JOURNAL_FLUSH = 4   /* hc_flush */
+};
+
+typedef struct hc_journal_entry {
+	uint64_t seq;          /* its place in the journal */
+	unsigned kind;         /* HC_JOURNAL_* */
+	uint32_t origin;       /* hc_journal_origin() of the writing handle */
+	uint64_t stamp_us;     /* when, in the segment's clock */
+	uint32_t len;          /* bytes of data */
+	int whole;             /* 0: a key longer than data holds; data is its
+	                          first 256 bytes (invalidate that as a prefix) */
+	unsigned char data[256];
+} hc_journal_entry;
+
+/* Where a reader is: zero-initialise, then pass to every hc_journal_read().
+ * A new reader starts at the oldest entry still in the ring. */
+typedef struct hc_journal_cursor {
+	uint64_t next;         /* the next sequence number to read */
+	uint64_t lost;         /* entries this reader will never see (it fell
+	                          behind the ring, or a writer died mid-entry) */
+	uint64_t stuck_ns;     /* private: since when an entry is awaited */
+} hc_journal_cursor;
+
+/* Copy up to MAX entries from CURSOR on into OUT; returns how many (0: none
+ * new yet), HC_EINVAL when the segment keeps no journal.  Entries come in
+ * sequence order; CURSOR->lost grows by the ones skipped. */
+long hc_journal_read(hc_cache *c, hc_journal_cursor *cursor,
+                     hc_journal_entry *out, size_t max);
+
+/* The origin this handle's entries carry (default 0: this host).  A
+ * sidecar applying another host's invalidations sets that host's origin on
+ * the handle it applies them through, so that it does not send them back. */
+int hc_journal_origin(hc_cache *c, uint32_t origin);
 
 /*
  * Latency: every process times one get and one set in latency_every (a

@@ -95,6 +95,9 @@ struct hc_cache {
 	struct hc_bucket *index;
 	hc_word *inval;
 	struct hc_lease_entry *leases;
+	struct hc_journal_slot *journal; /* njournal entries (journal.c) */
+	uint32_t njournal;
+	uint32_t journal_origin;  /* what this handle's entries carry */
 	unsigned char *items;
 	uint32_t ninval, nleases, stale_grace_ms, clean_watermark_pct;
 	uint32_t latency_every;   /* 0: no operation is timed */
@@ -508,6 +511,9 @@ void lease_sleep(struct hc_lease_entry *e, uint64_t h, uint64_t ms);
 void lease_release(struct hc_lease_entry *e, uint64_t key, uint64_t owner);
 struct hc_lease_entry *lease_entry(hc_cache *c, const hc_lease *lease);
 void lease_release_slot(hc_cache *c, unsigned slot);
+
+/* journal.c */
+void journal_append(hc_cache *c, unsigned kind, const void *data, size_t len);
 
 /* latency.c: one get and one set in latency_every timed, per thread. */
 enum latency_op { LATENCY_GET, LATENCY_SET };

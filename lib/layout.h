@@ -15,6 +15,7 @@
  *   index        nbuckets buckets of 8 one-word slots (64 bytes each)
  *   inval table  ninval invalidated_at words (inval.c)
  *   lease table  nleases entries of 64 bytes (lease.c)
+ *   journal      njournal entries of 320 bytes (journal.c), when asked for
  *   items        nblocks blocks of block_size bytes
  *
  * No pointer is ever stored in the segment: every reference is an offset
@@ -90,8 +91,10 @@ struct hc_header {
 	                                 share of item memory; else clean */
 	uint32_t latency_every; /* time one get and one set in this many
 	                           (latency.c); 0: none */
-	uint32_t pad1b;
+	uint32_t njournal;      /* journal entries (journal.c); 0: none */
+	uint64_t off_journal;
 	hc_word index_moves;    /* entries moved between buckets (index.c) */
+	uint64_t pad1b[7];
 	/* Global words, each alone on its line: they are written rarely (once
 	 * per block seal, per invalidation), read often. */
 	hc_word seal_seq;       /* next seal sequence number (fetch-add) */
@@ -102,8 +105,10 @@ struct hc_header {
 	hc_word flush_at;       /* stamp of the last flush (inval.c) */
 	hc_word inval_latest;   /* stamp of the latest invalidation of any kind */
 	uint64_t pad4[6];
+	hc_word journal_head;   /* the next journal sequence number (fetch-add) */
+	uint64_t pad5[7];
 };
-_Static_assert(sizeof(struct hc_header) == 384, "header size");
+_Static_assert(sizeof(struct hc_header) == 512, "header size");
 
 /* The header's words up to here are written once, at creation, and never
  * again: the geometry every attach verifies. */
@@ -130,6 +135,8 @@ _Static_assert(offsetof(struct hc_header, alloc_hint) % HC_CACHELINE == 0,
                "alloc_hint on its own line");
 _Static_assert(offsetof(struct hc_header, flush_at) % HC_CACHELINE == 0,
                "flush_at on its own line");
+_Static_assert(offsetof(struct hc_header, journal_head) % HC_CACHELINE == 0,
+               "journal_head on its own line");
 
 /* Per-process counters, cumulative over the life of the segment. */
 enum hc_counter {
@@ -278,6 +285,31 @@ struct hc_lease_entry {
 _Static_assert(sizeof(struct hc_lease_entry) == HC_CACHELINE, "lease entry");
 
 #define HC_NINVAL 4096u
+
+/*
+ * A journal entry (journal.c), 320 bytes.
+ *  mark     seq << 13 | writer slot << 1 | done: a writer takes the entry
+ *           by CAS (only from a done entry of an older sequence, or one a
+ *           dead slot left half written), writes the rest, then stores
+ *           done with release; readers check it before and after copying
+ *  what     kind | origin << 8 | len << 40 (len of data, 0..256) | whole
+ *           (bit 63: data is the whole key, prefix or tag; else its first
+ *           256 bytes)
+ *  stamp    the invalidation's stamp (us since the segment's epoch)
+ *  data     the key, prefix or tag
+ */
+#define HC_JOURNAL_DATA 256u
+#define HC_JOURNAL_SEQ_SHIFT 13
+#define HC_JOURNAL_MAX (1u << 20)
+
+struct hc_journal_slot {
+	hc_word mark;
+	hc_word what;
+	hc_word stamp;
+	hc_word pad[5];
+	hc_word data[HC_JOURNAL_DATA / 8];
+};
+_Static_assert(sizeof(struct hc_journal_slot) == 320, "journal entry");
 
 /* One index bucket: a cache line of slot words. */
 #define HC_BUCKET_SLOTS 8

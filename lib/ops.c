@@ -185,6 +185,7 @@ static int store_untimed(hc_cache *c, const void *key, size_t klen,
 		return r->mode == MODE_FILL && rc == HC_EEXISTS ? 0 : rc;
 	}
 	counter_add(c, HC_CTR_SETS, 1);
+	journal_append(c, HC_JOURNAL_KEY, key, klen);
 	if (r->cas_out != NULL)
 		*r->cas_out = item_cas(&hdr);
 	return 0;
@@ -498,6 +499,9 @@ HC_API int hc_delete(hc_cache *c, const void *key, size_t klen)
 	if ((rc = handle_ready(c)) < 0 || (rc = key_check(c, key, klen)) < 0)
 		return hc_ret(rc);
 	key_prepare(c, &k, key, klen);
+	/* Journaled either way: the data changed, whether or not this host
+	 * held a copy. */
+	journal_append(c, HC_JOURNAL_KEY, key, klen);
 	if (index_remove_key(c, &k, now_ms(c)) == 0)
 		return hc_ret(HC_ENOTFOUND);
 	counter_add(c, HC_CTR_DELETES, 1);
@@ -566,6 +570,7 @@ static int arith(hc_cache *c, const void *key, size_t klen, uint64_t delta,
 		if (index_swap(c, f.bucket, f.slot, f.word, word)) {
 			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 			counter_add(c, HC_CTR_SETS, 1);
+			journal_append(c, HC_JOURNAL_KEY, key, klen);
 			if (result != NULL)
 				*result = v;
 			return 0;

@@ -81,9 +81,9 @@ int segment_name_check(const char *name, char *out, size_t cap)
 struct geometry {
 	uint64_t size;
 	uint32_t max_key, max_value, max_procs, block_size, nblocks, nbuckets;
-	uint32_t ninval, nleases;
+	uint32_t ninval, nleases, njournal;
 	uint64_t off_procs, off_block_words, off_block_meta, off_index,
-		off_inval, off_leases, off_items, item_memory, end;
+		off_inval, off_leases, off_journal, off_items, item_memory, end;
 };
 
 /* Lease entries: room for every process to refresh a few keys at once. */
@@ -138,8 +138,10 @@ static void geometry_place(struct geometry *g)
 	g->off_inval = page_align(g->off_index +
 	                          (uint64_t)g->nbuckets * sizeof(struct hc_bucket));
 	g->off_leases = page_align(g->off_inval + (uint64_t)g->ninval * sizeof(hc_word));
-	g->off_items = page_align(g->off_leases +
-	                          (uint64_t)g->nleases * sizeof(struct hc_lease_entry));
+	g->off_journal = page_align(g->off_leases +
+	                            (uint64_t)g->nleases * sizeof(struct hc_lease_entry));
+	g->off_items = page_align(g->off_journal +
+	                          (uint64_t)g->njournal * sizeof(struct hc_journal_slot));
 	g->item_memory = (uint64_t)g->nblocks * g->block_size;
 	g->end = g->off_items + g->item_memory;
 }
@@ -169,9 +171,10 @@ static uint32_t min_blocks(uint32_t procs)
 static void geometry_fill(struct geometry *g, uint64_t avg)
 {
 	uint64_t fixed = page_align(HC_PAGE + (uint64_t)g->max_procs *
-	                                          sizeof(struct hc_proc)) + 6 * HC_PAGE +
+	                                          sizeof(struct hc_proc)) + 7 * HC_PAGE +
 	                 (uint64_t)g->ninval * sizeof(hc_word) +
-	                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry);
+	                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry) +
+	                 (uint64_t)g->njournal * sizeof(struct hc_journal_slot);
 	uint64_t avail = g->size > fixed ? g->size - fixed : 0;
 	/* Each block costs its bytes, its word and meta, and index slots
 	 * for the items of AVG bytes it holds at a load of 2/3, where nearly
@@ -208,6 +211,10 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 	g->max_procs = cfg->max_procs ? cfg->max_procs : HC_DEFAULT_MAX_PROCS;
 	g->ninval = HC_NINVAL;
 	g->nleases = lease_count(g->max_procs > HC_MAX_PROCS ? HC_MAX_PROCS : g->max_procs);
+	g->njournal = cfg->journal_entries;
+	if (cfg->journal_entries > HC_JOURNAL_MAX)
+		return hc_fail(HC_EINVAL, "journal_entries %u is over the limit of %u",
+		               cfg->journal_entries, HC_JOURNAL_MAX);
 	if (avg < 32)
 		avg = 32;
 	if (g->max_key > HC_MAX_KEY_LIMIT)
@@ -267,9 +274,10 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 		/* Say what would fit: the largest value these slots allow, and
 		 * the size this value limit needs. */
 		uint64_t fixed = page_align(HC_PAGE + (uint64_t)g->max_procs *
-		                            sizeof(struct hc_proc)) + 10 * HC_PAGE +
+		                            sizeof(struct hc_proc)) + 11 * HC_PAGE +
 		                 (uint64_t)g->ninval * sizeof(hc_word) +
-		                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry);
+		                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry) +
+		                 (uint64_t)g->njournal * sizeof(struct hc_journal_slot);
 		uint64_t need_size = fixed + (uint64_t)need_blocks *
 		                     (bs + 40 + bs * 8 * 3 / (2 * avg));
 		uint64_t fit_bs = g->size > fixed
@@ -330,7 +338,8 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	    h->reserve_blocks != HC_RESERVE_BLOCKS ||
 	    h->ttl_jitter_pct > HC_MAX_JITTER_PCT ||
 	    h->clean_watermark_pct > 100 || h->latency_every > 1000000 ||
-	    h->ninval != HC_NINVAL || h->nleases != lease_count(h->max_procs))
+	    h->ninval != HC_NINVAL || h->nleases != lease_count(h->max_procs) ||
+	    h->njournal > HC_JOURNAL_MAX)
 		return hc_fail(HC_ECORRUPT, "segment header holds an impossible "
 		               "configuration");
 	g.size = h->size;
@@ -340,12 +349,14 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	g.nbuckets = h->nbuckets;
 	g.ninval = h->ninval;
 	g.nleases = h->nleases;
+	g.njournal = h->njournal;
 	geometry_place(&g);
 	if (g.end > h->size || g.off_procs != h->off_procs ||
 	    g.off_block_words != h->off_block_words ||
 	    g.off_block_meta != h->off_block_meta ||
 	    g.off_index != h->off_index || g.off_items != h->off_items ||
 	    g.off_inval != h->off_inval || g.off_leases != h->off_leases ||
+	    g.off_journal != h->off_journal ||
 	    g.item_memory != h->item_memory)
 		return hc_fail(HC_ECORRUPT, "segment header's regions do not match "
 		               "its configuration");
@@ -365,6 +376,7 @@ HC_API uint64_t hc_layout_word(void)
 		HC_RESERVE_BLOCKS, HC_DEAD_GEN_SHIFT, sizeof(void *) == 8,
 		sizeof(struct hc_lease_entry), HC_NINVAL, offsetof(struct hc_header, off_inval),
 		HC_IFLAG_DELTA, HC_IFLAG_CLIENT, HC_MAX_EXTRA,
+		sizeof(struct hc_journal_slot), offsetof(struct hc_header, journal_head),
 	};
 
 	return XXH64(facts, sizeof facts, 0x686f737463616368ULL);
@@ -449,6 +461,8 @@ static void handle_bind(hc_cache *c, const struct hc_header *h)
 	c->index = (struct hc_bucket *)(c->base + h->off_index);
 	c->inval = (hc_word *)(c->base + h->off_inval);
 	c->leases = (struct hc_lease_entry *)(c->base + h->off_leases);
+	c->journal = (struct hc_journal_slot *)(c->base + h->off_journal);
+	c->njournal = h->njournal;
 	c->ninval = h->ninval;
 	c->nleases = h->nleases;
 	c->stale_grace_ms = h->stale_grace_ms;
@@ -577,6 +591,8 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	h->item_memory = g.item_memory;
 	h->off_inval = g.off_inval;
 	h->off_leases = g.off_leases;
+	h->off_journal = g.off_journal;
+	h->njournal = g.njournal;
 	h->ninval = g.ninval;
 	h->nleases = g.nleases;
 	h->stale_grace_ms = cfg->stale_grace_ms;
