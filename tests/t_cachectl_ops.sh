@@ -397,6 +397,36 @@ expect_failure 2 'latency-every.*from 1 to 1000000, or off' \
     "create refuses --latency-every 0"
 
 # ---------------------------------------------------------------------
+# The journal: create --journal, then every change in order
+
+JN=hc-t-ops-journal-$$
+SEGMENTS="$SEGMENTS $JN"
+run create "$JN" --size 4M --journal 16
+"$CACHECTL" set "$JN" user:1 a >/dev/null &&
+    "$CACHECTL" del "$JN" user:2 >/dev/null 2>&1
+"$CACHECTL" invalidate "$JN" --tag t1 >/dev/null &&
+    "$CACHECTL" invalidate "$JN" --prefix p: >/dev/null &&
+    "$CACHECTL" flush "$JN" >/dev/null
+run journal "$JN"
+out_is '0 key origin 0 user:1
+1 key origin 0 user:2
+2 tag origin 0 t1
+3 prefix origin 0 p:
+4 flush origin 0 
+'
+check "journal lists a set, a delete of an absent key, tag and prefix invalidations and a flush, in order"
+for i in $(seq 1 20); do "$CACHECTL" set "$JN" "k$i" v >/dev/null; done
+run journal "$JN" --json
+line_count_is 16 && has_line '^\{"seq":24,"kind":"key","origin":0,"stamp_us":[0-9]+,"whole":true,"data":"k20"\}$' &&
+    [ ! -s "$TMP/err" ]
+check "journal --json: a full ring of 16 shows the newest 16, a new reader losing none"
+"$CACHECTL" destroy "$JN"
+run create "$JN" --size 4M
+run journal "$JN"
+expect_failure 3 'keeps no journal' "journal of a segment without one says so"
+"$CACHECTL" destroy "$JN"
+
+# ---------------------------------------------------------------------
 # Every command has --help
 
 run --help

@@ -56,7 +56,7 @@ static const struct option_spec create_options[] = {
 	{"max-value", true, false}, {"ttl-jitter", true, false},
 	{"delimiter", true, false}, {"clean-watermark", true, false},
 	{"avg-item", true, false}, {"latency-every", true, false},
-	{NULL, false, false},
+	{"journal", true, false}, {NULL, false, false},
 };
 _Static_assert(sizeof create_options / sizeof create_options[0] - 1 <=
                MAX_OPTIONS, "create takes more options than args can hold");
@@ -67,6 +67,9 @@ static const struct option_spec set_options[] = {
 	{"ttl", true, false}, {"escaped", false, false},
 	{"tag", true, true}, {"flags", true, false},
 	{NULL, false, false},
+};
+static const struct option_spec journal_options[] = {
+	{"follow", false, false}, {"json", false, false}, {NULL, false, false},
 };
 static const struct option_spec keys_options[] = {
 	{"prefix", true, false}, {"tag", true, false}, {"limit", true, false},
@@ -112,7 +115,8 @@ static const struct command commands[] = {
 	{"create",
 	 "NAME [--size 64M] [--mode 0600] [--max-procs N] [--max-key N] "
 	 "[--max-value N] [--ttl-jitter PCT] [--delimiter C] "
-	 "[--clean-watermark PCT] [--avg-item BYTES] [--latency-every N]",
+	 "[--clean-watermark PCT] [--avg-item BYTES] [--latency-every N] "
+	 "[--journal N]",
 	 "Create the segment NAME (\"name\" or \"/name\") in /dev/shm.\n"
 	 "  --size       segment bytes, with K, M or G (default 64M)\n"
 	 "  --mode       octal file mode (default 0600; 0660 shares with "
@@ -137,6 +141,9 @@ static const struct command commands[] = {
 	 "  --latency-every  time one get and one set in N per thread, for "
 	 "the\n               latency quantiles of stats (1-1000000 or off; "
 	 "default 64)\n"
+	 "  --journal    keep a journal of the last N changes for other hosts "
+	 "(see\n               journal; up to 1048576, 320 bytes each; "
+	 "default none)\n"
 	 "Fails if NAME exists, or says what would fit if the "
 	 "configuration cannot work.\n",
 	 name_only, create_options, cmd_create},
@@ -233,6 +240,15 @@ static const struct command commands[] = {
 	 "Make every item a miss for every process, at once.  Items set "
 	 "afterwards are\nvisible as usual.\n",
 	 name_only, no_options, cmd_flush},
+	{"journal", "NAME [--follow] [--json]",
+	 "Print the changes the segment's journal holds (created with "
+	 "--journal N),\noldest first, one a line: sequence, kind (key, prefix, "
+	 "tag, flush), origin,\nand the key, prefix or tag, escaped (\"...\" "
+	 "after the first 256 bytes of a\nlonger key).  Entries lost are "
+	 "counted on stderr.\n"
+	 "  --follow  keep printing new entries until interrupted\n"
+	 "  --json    one JSON object a line\n",
+	 name_only, journal_options, cmd_journal},
 	{"check", "NAME [--repair] [--json]",
 	 "Walk the whole segment while other processes keep working: every "
 	 "block, every\nindex entry, every process slot.  Prints each problem "

@@ -134,6 +134,7 @@ int cmd_touch(const struct args *a);
 int cmd_keys(const struct args *a);
 int cmd_invalidate(const struct args *a);
 int cmd_flush(const struct args *a);
+int cmd_journal(const struct args *a);
 int cmd_stats(const struct args *a);
 int cmd_ps(const struct args *a);
 int cmd_top(const struct args *a);

@@ -61,6 +61,11 @@ static int config_from_options(const struct args *a, hc_config *cfg)
 			return bad_option_value(cmd, "latency-every", v,
 			                        "a number from 1 to 1000000, or off");
 	}
+	if ((v = option_value(a, "journal")) != NULL &&
+	    (!parse_count(v, &cfg->journal_entries) ||
+	     cfg->journal_entries > 1048576))
+		return bad_option_value(cmd, "journal", v,
+		                        "a number of entries from 1 to 1048576");
 	if ((v = option_value(a, "delimiter")) != NULL &&
 	    !parse_delimiter(v, &cfg->delimiter))
 		return bad_option_value(cmd, "delimiter", v, "one printable "
