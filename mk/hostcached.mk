@@ -13,6 +13,7 @@ tools: $(BUILD)/hostcached
 install: install-hostcached
 
 $(BUILD)/tools/hostcached/%.o: tools/hostcached/%.c tools/hostcached/hostcached.h \
+    tools/hostcached/proto.h \
     tools/cachectl_parse.h include/hostcache.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@

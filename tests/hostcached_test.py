@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,67 @@ class Conn:
 
     def close(self):
         self.s.close()
+
+
+class BinConn(Conn):
+    """A binary protocol connection: requests and replies as tuples."""
+
+    HEADER = struct.Struct(">BBHBBHIIQ")
+
+    @staticmethod
+    def request(opcode, key=b"", extras=b"", value=b"", cas=0,
+                opaque=0xdeadbeef):
+        return BinConn.HEADER.pack(0x80, opcode, len(key), len(extras), 0, 0,
+                                   len(extras) + len(key) + len(value),
+                                   opaque, cas) + extras + key + value
+
+    def send_request(self, *args, **kw):
+        self.send(self.request(*args, **kw))
+
+    def reply(self):
+        """One reply: a Reply with its header fields and parts."""
+        (magic, opcode, klen, extlen, _, status, bodylen, opaque,
+         cas) = self.HEADER.unpack(self.exactly(24))
+        body = self.exactly(bodylen)
+        if magic != 0x81:
+            raise AssertionError("reply magic 0x%02x" % magic)
+        return Reply(opcode, status, body[:extlen],
+                     body[extlen:extlen + klen], body[extlen + klen:],
+                     cas, opaque)
+
+    def call(self, *args, **kw):
+        self.send_request(*args, **kw)
+        return self.reply()
+
+
+class Reply:
+    def __init__(self, opcode, status, extras, key, value, cas, opaque):
+        self.opcode, self.status, self.extras = opcode, status, extras
+        self.key, self.value, self.cas, self.opaque = key, value, cas, opaque
+
+    def __repr__(self):
+        return "Reply(op=0x%02x status=0x%02x key=%r value=%r cas=%d)" % (
+            self.opcode, self.status, self.key, self.value[:40], self.cas)
+
+
+# Binary opcodes and statuses (memcached's protocol_binary.h).
+OP = dict(get=0x00, set=0x01, add=0x02, replace=0x03, delete=0x04,
+          incr=0x05, decr=0x06, quit=0x07, flush=0x08, getq=0x09,
+          noop=0x0a, version=0x0b, getk=0x0c, getkq=0x0d, append=0x0e,
+          prepend=0x0f, stat=0x10, setq=0x11, addq=0x12, replaceq=0x13,
+          deleteq=0x14, incrq=0x15, decrq=0x16, quitq=0x17, flushq=0x18,
+          appendq=0x19, prependq=0x1a, verbosity=0x1b, touch=0x1c,
+          gat=0x1d, gatq=0x1e, gatk=0x23, gatkq=0x24)
+OK, NOT_FOUND, EXISTS, TOO_LARGE, INVALID, NOT_STORED, NOT_NUMBER = range(7)
+UNKNOWN = 0x81
+
+
+def set_extras(flags=0, exptime=0):
+    return struct.pack(">II", flags, exptime)
+
+
+def arith_extras(delta, initial=0, exptime=0):
+    return struct.pack(">QQI", delta, initial, exptime)
 
 
 class HostcachedTest(unittest.TestCase):
@@ -932,9 +994,9 @@ class HostcachedTest(unittest.TestCase):
                         reply)
         c.close()
         c = self.d.connect()
-        c.send(b"\x80\x00\x00\x00" * 1000)  # binary protocol, no newline
-        self.assertEqual(c.line(), b"CLIENT_ERROR line too long")
+        c.send(b"\x80\x00\x00\x00" * 1000)  # a binary body over 1 GiB
         self.assertTrue(c.closed())
+        self.assertEqual(c.buf, b"")
         # A client that sends its commands and shuts its side: answered.
         c = self.d.connect()
         c.send(b"set half 0 0 1\r\nh\r\nget half\r\n")
@@ -1010,6 +1072,322 @@ class HostcachedTest(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.05)
 
+
+    # ------------------------------------------------------------------
+    # The binary protocol
+
+    def bin_connect(self):
+        c = self.d.connect()
+        return BinConn(c.s)
+
+    def assert_status(self, reply, status, opcode=None):
+        self.assertEqual(reply.status, status, reply)
+        if opcode is not None:
+            self.assertEqual(reply.opcode, opcode, reply)
+        self.assertEqual(reply.opaque, 0xdeadbeef, reply)
+        if status != OK:
+            self.assertEqual((reply.cas, reply.extras), (0, b""), reply)
+
+    def bin_quiet_then_noop(self, c, *requests):
+        """Send REQUESTS and a noop; return the replies before the noop's."""
+        c.send(b"".join(c.request(*r) for r in requests) +
+               c.request(OP["noop"], opaque=0x1234))
+        replies = []
+        while True:
+            r = c.reply()
+            if r.opcode == OP["noop"] and r.opaque == 0x1234:
+                return replies
+            replies.append(r)
+
+    def test_binary_get_and_store(self):
+        self.started()
+        c = self.bin_connect()
+        r = c.call(OP["set"], b"k", set_extras(77), b"v1")
+        self.assert_status(r, OK, OP["set"])
+        self.assertNotEqual(r.cas, 0)
+        cas = r.cas
+        r = c.call(OP["get"], b"k")
+        self.assert_status(r, OK, OP["get"])
+        self.assertEqual((r.extras, r.key, r.value, r.cas),
+                         (struct.pack(">I", 77), b"", b"v1", cas))
+        r = c.call(OP["getk"], b"k", opaque=7)
+        self.assertEqual((r.key, r.value, r.opaque), (b"k", b"v1", 7))
+        r = c.call(OP["get"], b"nope")
+        self.assert_status(r, NOT_FOUND)
+        self.assertEqual(r.value, b"Not found")
+        r = c.call(OP["getk"], b"nope")
+        self.assertEqual((r.status, r.key), (NOT_FOUND, b"nope"))
+        # The same item through the text protocol, and the other way.
+        t = self.d.connect()
+        self.assertEqual(t.values(b"gets k\r\n")[b"k"], (77, b"v1", cas))
+        t.cmd(b"set fromtext 5 0 2\r\nhi\r\n")
+        r = c.call(OP["get"], b"fromtext")
+        self.assertEqual((r.extras, r.value), (struct.pack(">I", 5), b"hi"))
+        # add, replace
+        self.assert_status(c.call(OP["add"], b"k", set_extras(), b"x"),
+                           EXISTS)
+        self.assert_status(c.call(OP["add"], b"new", set_extras(), b"n"), OK)
+        self.assert_status(c.call(OP["replace"], b"gone", set_extras(),
+                                  b"x"), NOT_FOUND)
+        self.assert_status(c.call(OP["replace"], b"new", set_extras(),
+                                  b"N"), OK)
+        # CAS: right, wrong, on an absent key; replace by CAS.
+        self.assert_status(c.call(OP["set"], b"k", set_extras(), b"v0",
+                                  cas=cas + 1), EXISTS)
+        r = c.call(OP["set"], b"k", set_extras(), b"v2", cas=cas)
+        self.assert_status(r, OK)
+        self.assert_status(c.call(OP["replace"], b"k", set_extras(), b"v3",
+                                  cas=cas), EXISTS)
+        r = c.call(OP["replace"], b"k", set_extras(), b"v3", cas=r.cas)
+        self.assert_status(r, OK)
+        self.assert_status(c.call(OP["set"], b"absent", set_extras(), b"x",
+                                  cas=12345), NOT_FOUND)
+        # append, prepend, with and without CAS; on an absent key.
+        self.assert_status(c.call(OP["append"], b"k", value=b">"), OK)
+        r = c.call(OP["prepend"], b"k", value=b"<")
+        self.assert_status(r, OK)
+        self.assert_status(c.call(OP["append"], b"k", value=b"!",
+                                  cas=r.cas + 1), EXISTS)
+        self.assert_status(c.call(OP["append"], b"k", value=b"!",
+                                  cas=r.cas), OK)
+        self.assert_status(c.call(OP["append"], b"nope", value=b"x"),
+                           NOT_STORED)
+        self.assert_status(c.call(OP["prepend"], b"nope", value=b"x"),
+                           NOT_STORED)
+        self.assertEqual(c.call(OP["get"], b"k").value, b"<v3>!")
+        # An exptime in the past (an absolute time) stores nothing.
+        self.assert_status(c.call(OP["set"], b"past", set_extras(
+            0, int(time.time()) - 10), b"x"), OK)
+        self.assert_status(c.call(OP["get"], b"past"), NOT_FOUND)
+        blob = bytes(range(256)) * 4
+        self.assert_status(c.call(OP["set"], b"blob", set_extras(), blob), OK)
+        self.assertEqual(c.call(OP["get"], b"blob").value, blob)
+
+    def test_binary_quiet_variants(self):
+        self.started()
+        c = self.bin_connect()
+        c.call(OP["set"], b"hit", set_extras(3), b"h")
+        c.call(OP["set"], b"n", set_extras(), b"5")
+        # Quiet gets: misses say nothing, hits answer.
+        replies = self.bin_quiet_then_noop(
+            c, (OP["getq"], b"miss"), (OP["getq"], b"hit"),
+            (OP["getkq"], b"miss"), (OP["getkq"], b"hit"),
+            (OP["gatq"], b"miss", struct.pack(">I", 0)),
+            (OP["gatkq"], b"hit", struct.pack(">I", 0)))
+        self.assertEqual([(r.opcode, r.key, r.value) for r in replies],
+                         [(OP["getq"], b"", b"h"), (OP["getkq"], b"hit", b"h"),
+                          (OP["gatkq"], b"hit", b"h")])
+        # Quiet writes: successes say nothing ...
+        replies = self.bin_quiet_then_noop(
+            c, (OP["setq"], b"a", set_extras(), b"1"),
+            (OP["addq"], b"b", set_extras(), b"2"),
+            (OP["replaceq"], b"a", set_extras(), b"3"),
+            (OP["appendq"], b"a", b"", b"4"),
+            (OP["prependq"], b"a", b"", b"2"),
+            (OP["incrq"], b"n", arith_extras(10)),
+            (OP["decrq"], b"n", arith_extras(1)),
+            (OP["deleteq"], b"b"))
+        self.assertEqual(replies, [])
+        self.assertEqual(c.call(OP["get"], b"a").value, b"234")
+        self.assertEqual(c.call(OP["get"], b"n").value, b"14")
+        self.assert_status(c.call(OP["get"], b"b"), NOT_FOUND)
+        # ... and failures are sent, in order.
+        replies = self.bin_quiet_then_noop(
+            c, (OP["addq"], b"a", set_extras(), b"x"),
+            (OP["replaceq"], b"zz", set_extras(), b"x"),
+            (OP["appendq"], b"zz", b"", b"x"),
+            (OP["deleteq"], b"zz"),
+            (OP["incrq"], b"hit", arith_extras(1)),
+            (OP["decrq"], b"zz", arith_extras(1, 0, 0xffffffff)),
+            (OP["setq"], b"a", set_extras(), b"x", 999999))
+        self.assertEqual([(r.opcode, r.status) for r in replies],
+                         [(OP["addq"], EXISTS), (OP["replaceq"], NOT_FOUND),
+                          (OP["appendq"], NOT_STORED),
+                          (OP["deleteq"], NOT_FOUND),
+                          (OP["incrq"], NOT_NUMBER),
+                          (OP["decrq"], NOT_FOUND), (OP["setq"], EXISTS)])
+        # flushq says nothing; quitq closes without a word.
+        self.assertEqual(self.bin_quiet_then_noop(c, (OP["flushq"],)), [])
+        self.assert_status(c.call(OP["get"], b"a"), NOT_FOUND)
+        c.send_request(OP["quitq"])
+        self.assertTrue(c.closed())
+        self.assertEqual(c.buf, b"")
+
+    def test_binary_delete_incr_decr(self):
+        self.started()
+        c = self.bin_connect()
+        r = c.call(OP["set"], b"d", set_extras(), b"x")
+        self.assert_status(c.call(OP["delete"], b"d", cas=r.cas + 1), EXISTS)
+        r = c.call(OP["delete"], b"d", cas=r.cas)
+        self.assert_status(r, OK, OP["delete"])
+        self.assertEqual((r.cas, r.value), (0, b""))
+        self.assert_status(c.call(OP["delete"], b"d"), NOT_FOUND)
+        # An absent counter: made with the initial value, or refused.
+        r = c.call(OP["incr"], b"ctr", arith_extras(5, 100))
+        self.assert_status(r, OK, OP["incr"])
+        self.assertEqual(struct.unpack(">Q", r.value)[0], 100)
+        self.assertNotEqual(r.cas, 0)
+        r = c.call(OP["incr"], b"ctr", arith_extras(5, 100))
+        self.assertEqual(struct.unpack(">Q", r.value)[0], 105)
+        self.assertNotEqual(r.cas, 0)
+        r = c.call(OP["decr"], b"ctr", arith_extras(200))
+        self.assertEqual(struct.unpack(">Q", r.value)[0], 0)  # floors at 0
+        self.assert_status(c.call(OP["decr"], b"other", arith_extras(
+            1, 7, 0xffffffff)), NOT_FOUND)
+        self.assert_status(c.call(OP["get"], b"other"), NOT_FOUND)
+        r = c.call(OP["decr"], b"other", arith_extras(1, 7, 100))
+        self.assertEqual(struct.unpack(">Q", r.value)[0], 7)
+        t = self.d.connect()
+        self.assertEqual(t.values(b"get ctr other\r\n"),
+                         {b"ctr": (0, b"0", None), b"other": (0, b"7", None)})
+        self.assertGreater(self.ttls()["other"], 0)  # its exptime was kept
+        c.call(OP["set"], b"big", set_extras(), b"18446744073709551615")
+        r = c.call(OP["incr"], b"big", arith_extras(2))
+        self.assertEqual(struct.unpack(">Q", r.value)[0], 1)  # wraps
+        c.call(OP["set"], b"text", set_extras(), b"abc")
+        r = c.call(OP["incr"], b"text", arith_extras(1))
+        self.assert_status(r, NOT_NUMBER)
+        self.assertEqual(len(r.value) > 0, True)
+
+    def test_binary_touch_and_gat(self):
+        self.started()
+        c = self.bin_connect()
+        c.call(OP["set"], b"t", set_extras(9), b"tv")
+        r = c.call(OP["touch"], b"t", struct.pack(">I", 1000))
+        self.assert_status(r, OK, OP["touch"])
+        self.assertEqual(r.value, b"")
+        self.assertGreater(self.ttls()["t"], 900)
+        self.assert_status(c.call(OP["touch"], b"nope", struct.pack(">I", 1)),
+                           NOT_FOUND)
+        r = c.call(OP["gat"], b"t", struct.pack(">I", 0))
+        self.assertEqual((r.status, r.extras, r.key, r.value),
+                         (OK, struct.pack(">I", 9), b"", b"tv"))
+        self.assertEqual(self.ttls()["t"], 0)
+        r = c.call(OP["gatk"], b"t", struct.pack(">I", 2000))
+        self.assertEqual((r.status, r.key, r.value), (OK, b"t", b"tv"))
+        self.assert_status(c.call(OP["gat"], b"nope", struct.pack(">I", 0)),
+                           NOT_FOUND)
+        # gat to a time already past: the value once, then gone.
+        past = struct.pack(">I", int(time.time()) - 10)
+        self.assertEqual(c.call(OP["gat"], b"t", past).status, OK)
+        self.assert_status(c.call(OP["get"], b"t"), NOT_FOUND)
+        stats = self.d.connect().stats()
+        self.assertEqual((int(stats["cmd_touch"]), int(stats["touch_hits"]),
+                          int(stats["touch_misses"])), (6, 4, 2))
+
+    def test_binary_flush_noop_version_stat_verbosity_quit(self):
+        self.started()
+        c = self.bin_connect()
+        c.call(OP["set"], b"a", set_extras(), b"x")
+        r = c.call(OP["flush"])
+        self.assert_status(r, OK, OP["flush"])
+        self.assert_status(c.call(OP["get"], b"a"), NOT_FOUND)
+        c.call(OP["set"], b"a", set_extras(), b"x")
+        self.assert_status(c.call(OP["flush"], extras=struct.pack(">I", 2)),
+                           OK)
+        self.assertEqual(c.call(OP["get"], b"a").status, OK)  # not yet
+        deadline = time.monotonic() + PATIENCE
+        while c.call(OP["get"], b"a").status == OK:
+            self.assertLess(time.monotonic(), deadline, "no delayed flush")
+            time.sleep(0.1)
+        r = c.call(OP["noop"], opaque=42)
+        self.assertEqual((r.opcode, r.status, r.opaque, r.value),
+                         (OP["noop"], OK, 42, b""))
+        r = c.call(OP["version"])
+        self.assertTrue(r.value.startswith(b"1.6.0-hostcached-"), r)
+        c.send_request(OP["stat"])
+        stats = {}
+        while True:
+            r = c.reply()
+            self.assert_status(r, OK, OP["stat"])
+            if r.key == b"":
+                self.assertEqual(r.value, b"")
+                break
+            stats[r.key.decode()] = r.value.decode()
+        self.assertEqual(int(stats["pid"]), self.d.proc.pid)
+        for name in ("cmd_get", "curr_items", "curr_connections", "threads",
+                     "bytes_read"):
+            self.assertIn(name, stats)
+        self.assert_status(c.call(OP["stat"], b"settings"), NOT_FOUND)
+        self.assert_status(c.call(OP["verbosity"],
+                                  extras=struct.pack(">I", 1)), OK)
+        # An unknown opcode, and requests of the wrong shape: answered,
+        # and the connection goes on.
+        self.assert_status(c.call(0x60), UNKNOWN)
+        self.assert_status(c.call(OP["get"], b"k", b"xxxx"), INVALID)
+        self.assert_status(c.call(OP["get"]), INVALID)
+        self.assert_status(c.call(OP["set"], b"k", b"1234", b"v"), INVALID)
+        self.assert_status(c.call(OP["noop"], b"k"), INVALID)
+        self.assert_status(c.call(OP["delete"], b"k", value=b"v"), INVALID)
+        self.assert_status(c.call(OP["incr"], b"k", b"12345678"), INVALID)
+        self.assertEqual(c.call(OP["noop"]).status, OK)
+        r = c.call(OP["quit"])
+        self.assert_status(r, OK, OP["quit"])
+        self.assertTrue(c.closed())
+
+    def test_binary_too_large(self):
+        self.started()
+        c = self.bin_connect()
+        c.call(OP["set"], b"big", set_extras(), b"old")
+        big = b"v" * (1 << 20)
+        r = c.call(OP["set"], b"big", set_extras(), big)
+        self.assert_status(r, TOO_LARGE, OP["set"])
+        self.assert_status(c.call(OP["get"], b"big"), NOT_FOUND)
+        c.call(OP["set"], b"k", set_extras(), b"old")
+        self.assertEqual(self.bin_quiet_then_noop(
+            c, (OP["appendq"], b"k", b"", big))[0].status, TOO_LARGE)
+        self.assertEqual(c.call(OP["get"], b"k").value, b"old")
+        # The body came in pieces, and was dropped: the stream goes on.
+        self.assertEqual(c.call(OP["noop"]).status, OK)
+
+    def test_binary_bad_frames_close(self):
+        self.started()
+        head = BinConn.HEADER
+        cases = {
+            "bad magic after a good request":
+                BinConn.request(OP["noop"]) + b"\x81" + b"\0" * 23,
+            "text after binary": BinConn.request(OP["noop"]) +
+                b"get k\r\n" + b"\0" * 20,
+            "body over 1 GiB": head.pack(0x80, OP["set"], 1, 8, 0, 0,
+                                         (1 << 30) + 1, 0, 0),
+            "key over 250 bytes": head.pack(0x80, OP["get"], 251, 0, 0, 0,
+                                            251, 0, 0) + b"k" * 251,
+            "key beyond the body": head.pack(0x80, OP["get"], 10, 0, 0, 0,
+                                             5, 0, 0) + b"k" * 10,
+            "extras and key beyond the body":
+                head.pack(0x80, OP["set"], 4, 8, 0, 0, 10, 0, 0) + b"\0" * 10,
+            "a get with a body too large for any value":
+                head.pack(0x80, OP["get"], 1, 0, 0, 0, (1 << 20) + 1, 0, 0),
+        }
+        for what, data in cases.items():
+            c = self.bin_connect()
+            c.send(data)
+            self.assertTrue(c.closed(), what)
+            # A good request before the bad one is answered first.
+            if data[1] == OP["noop"] and data[0] == 0x80:
+                self.assertEqual(len(c.buf), 24, what)
+            else:
+                self.assertEqual(c.buf, b"", what)
+            c.close()
+            self.assert_server_answers()
+        # Half a request, then the client goes away.
+        c = self.bin_connect()
+        c.send(BinConn.request(OP["set"], b"k", set_extras(),
+                               b"v" * 100)[:60])
+        c.close()
+        self.assert_server_answers()
+
+    def test_binary_over_tcp(self):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        self.started("--port", str(port))
+        t = BinConn(socket.create_connection(("127.0.0.1", port),
+                                             timeout=PATIENCE))
+        self.assert_status(t.call(OP["set"], b"tcp", set_extras(), b"t"), OK)
+        self.assertEqual(t.call(OP["get"], b"tcp").value, b"t")
+        t.close()
 
 def main():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),

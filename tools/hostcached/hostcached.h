@@ -2,7 +2,7 @@
  * hostcached.h - what the files of hostcached share.
  *
  * hostcached owns one hostcache segment and serves it over the memcached
- * text protocol, on a unix socket (and TCP on 127.0.0.1 when asked), while
+ * text and binary protocols, on a unix socket (and TCP on 127.0.0.1 when asked), while
  * a background thread keeps the segment's housekeeping off the writers'
  * path.  Items set through the socket and through the library are the same
  * items.
@@ -16,6 +16,8 @@
  *   serve     server.c      listeners, worker threads, connections,
  *                           buffers and backpressure
  *   protocol  proto_text.c  the memcached text protocol: parsing, replies
+ *             proto_meta.c  its meta commands
+ *             proto_binary.c the binary protocol, on the same listeners
  *   items     store.c       memcached item semantics over the library:
  *                           exptime, client flags, append/prepend by CAS
  *   upkeep    maint.c       the maintenance thread: hc_maintain, counter
@@ -155,10 +157,28 @@ enum store_result store_write(struct store *s, const struct store_req *req,
                               const void *key, size_t klen, const void *val,
                               size_t vlen);
 enum store_result store_delete(struct store *s, const void *key, size_t klen);
+/* Delete KEY if its CAS id is CAS (0: whatever it is).  The check and the
+ * delete are two steps: a write between them is deleted too. */
+enum store_result store_delete_if(struct store *s, const void *key,
+                                  size_t klen, uint64_t cas);
 enum store_result store_touch(struct store *s, const void *key, size_t klen,
                               int64_t exptime);
 enum store_result store_arith(struct store *s, bool incr, const void *key,
                               size_t klen, uint64_t delta, uint64_t *result);
+
+/* The binary protocol's incr and decr: an absent key is created with
+ * INITIAL (and EXPTIME) when CREATE, and then *RESULT is INITIAL. */
+struct counter_req {
+	bool incr;
+	uint64_t delta;
+	bool create;
+	uint64_t initial;
+	int64_t exptime;
+};
+
+enum store_result store_counter(struct store *s, const struct counter_req *req,
+                                const void *key, size_t klen,
+                                uint64_t *result, uint64_t *cas_out);
 
 /* ------------------------------------------------------------------ */
 /* maint.c                                                             */
@@ -274,5 +294,20 @@ enum proto_status proto_text_process(struct text_state *st,
                                      const struct proto_env *env,
                                      struct evbuffer *in,
                                      struct evbuffer *out, size_t out_limit);
+
+/* ------------------------------------------------------------------ */
+/* proto_binary.c                                                      */
+
+/* What the binary protocol keeps between reads of a connection. */
+struct binary_state {
+	uint64_t swallow;        /* bytes of a refused body still to drop */
+};
+
+/* As proto_text_process, for a connection that speaks the binary
+ * protocol (its first byte was 0x80). */
+enum proto_status proto_binary_process(struct binary_state *st,
+                                       const struct proto_env *env,
+                                       struct evbuffer *in,
+                                       struct evbuffer *out, size_t out_limit);
 
 #endif /* HOSTCACHED_H */

@@ -38,6 +38,12 @@ void swallow(struct text_state *st, uint64_t bytes);
 /* A worker's counters of hits and misses (delete, incr, touch, cas). */
 void count_outcome(enum store_result r, uint64_t *hits, uint64_t *misses);
 void count_cas(struct worker_counters *k, enum store_result r);
+/* Shared with the binary protocol: every "STAT name value" line (no
+ * END), a flush now or after DELAY (0 or -1: failed, logged), and the
+ * log level of verbosity N. */
+void stats_write(const struct proto_env *env, struct evbuffer *out);
+int flush_after(const struct proto_env *env, int64_t delay);
+void verbosity_set(uint32_t level);
 /* Split S on spaces into L->tok[1...] (tok[0] is the command word). */
 void tokenize(char *s, struct line *l);
 

@@ -455,30 +455,38 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* flush_all [DELAY] [noreply]: DELAY is an exptime; the flush then runs
- * on the maintenance thread when it comes, and replaces any pending one. */
+/* Flush now (DELAY 0, or a time already past) or when DELAY (an exptime)
+ * comes, on the maintenance thread; a new flush replaces a pending one.
+ * Returns 0, or -1 when the flush failed (logged). */
+int flush_after(const struct proto_env *env, int64_t delay)
+{
+	uint64_t ttl_ms;
+
+	counter_add(&env->counters->cmd_flush, 1);
+	if (delay != 0 && exptime_to_ttl_ms(delay, &ttl_ms)) {
+		maint_flush_at(monotonic_ns() + ttl_ms * 1000000ull);
+		return 0;
+	}
+	maint_flush_at(0);
+	if (hc_flush(env->store->cache) != 0) {
+		log_msg(LOG_WARN, "flush_all: %s", hc_last_error());
+		return -1;
+	}
+	return 0;
+}
+
+/* flush_all [DELAY] [noreply] */
 static void cmd_flush_all(struct cmd_ctx *c)
 {
 	struct line *l = c->l;
 	int args = l->n - 1 - (l->noreply ? 1 : 0);
 	int64_t delay = 0;
-	uint64_t ttl_ms;
-	int rc;
 
 	if (args > 1 || (args == 1 && !parse_exptime(l->tok[1], &delay))) {
 		reply(c, "CLIENT_ERROR bad command line format");
 		return;
 	}
-	counter_add(&c->env->counters->cmd_flush, 1);
-	if (delay != 0 && exptime_to_ttl_ms(delay, &ttl_ms)) {
-		maint_flush_at(monotonic_ns() + ttl_ms * 1000000ull);
-		reply(c, "OK");
-		return;
-	}
-	maint_flush_at(0);
-	rc = hc_flush(c->env->store->cache);
-	if (rc != 0) {
-		log_msg(LOG_WARN, "flush_all: %s", hc_last_error());
+	if (flush_after(c->env, delay) != 0) {
 		reply_server_error(c, "flush failed, see the server's log");
 		return;
 	}
@@ -496,9 +504,8 @@ static void stat_counter(struct evbuffer *out, const char *name,
 	stat_u64(out, name, __atomic_load_n(counter, __ATOMIC_RELAXED));
 }
 
-static void stats_process(struct cmd_ctx *c, struct evbuffer *out)
+static void stats_process(const struct proto_env *env, struct evbuffer *out)
 {
-	const struct proto_env *env = c->env;
 	struct rusage ru;
 	time_t now = time(NULL);
 
@@ -581,12 +588,12 @@ static uint64_t worker_stat_sum(const struct proto_env *env, size_t offset)
 	return sum;
 }
 
-static void stats_segment(struct cmd_ctx *c, struct evbuffer *out)
+static void stats_segment(const struct proto_env *env, struct evbuffer *out)
 {
 	struct maint_sample sample;
 	hc_stats s;
 
-	if (hc_stats_get(c->env->store->cache, &s) != 0)
+	if (hc_stats_get(env->store->cache, &s) != 0)
 		memset(&s, 0, sizeof s);
 	for (size_t i = 0; i < sizeof segment_stats / sizeof segment_stats[0];
 	     i++)
@@ -596,7 +603,7 @@ static void stats_segment(struct cmd_ctx *c, struct evbuffer *out)
 	stat_u64(out, "hc_procs_attached", s.procs_attached);
 	for (size_t i = 0; i < sizeof worker_stats / sizeof worker_stats[0]; i++)
 		stat_u64(out, worker_stats[i].name,
-		         worker_stat_sum(c->env, worker_stats[i].offset));
+		         worker_stat_sum(env, worker_stats[i].offset));
 	maint_latest(&sample);
 	if (sample.have_rates)
 		evbuffer_add_printf(out,
@@ -606,6 +613,12 @@ static void stats_segment(struct cmd_ctx *c, struct evbuffer *out)
 		    sample.evictions_per_sec);
 }
 
+void stats_write(const struct proto_env *env, struct evbuffer *out)
+{
+	stats_process(env, out);
+	stats_segment(env, out);
+}
+
 static void cmd_stats(struct cmd_ctx *c)
 {
 	c->l->noreply = false;
@@ -613,8 +626,7 @@ static void cmd_stats(struct cmd_ctx *c)
 		reply(c, "ERROR");
 		return;
 	}
-	stats_process(c, c->out);
-	stats_segment(c, c->out);
+	stats_write(c->env, c->out);
 	evbuffer_add(c->out, "END\r\n", 5);
 }
 
@@ -625,6 +637,11 @@ static void cmd_version(struct cmd_ctx *c)
 }
 
 /* verbosity N: 0 warnings and errors, 1 info, 2 or more debug. */
+void verbosity_set(uint32_t level)
+{
+	log_set_level(level == 0 ? LOG_WARN : level == 1 ? LOG_INFO : LOG_DEBUG);
+}
+
 static void cmd_verbosity(struct cmd_ctx *c)
 {
 	struct line *l = c->l;
@@ -638,7 +655,7 @@ static void cmd_verbosity(struct cmd_ctx *c)
 		reply(c, "CLIENT_ERROR bad command line format");
 		return;
 	}
-	log_set_level(level == 0 ? LOG_WARN : level == 1 ? LOG_INFO : LOG_DEBUG);
+	verbosity_set(level);
 	reply(c, "OK");
 }
 

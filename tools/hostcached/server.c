@@ -46,7 +46,10 @@ void (*server_on_reload)(void);
 struct conn {
 	struct bufferevent *bev;
 	struct worker *w;
+	/* Which protocol it speaks, from its first byte, as memcached. */
+	enum { WIRE_UNKNOWN, WIRE_TEXT, WIRE_BINARY } wire;
 	struct text_state st;
+	struct binary_state bst;
 	struct conn *prev, *next;
 	bool paused;               /* not read: its output is full */
 	bool closing;              /* flushing its last replies */
@@ -113,12 +116,22 @@ static bool conn_close_after_write(struct conn *c)
 /* Run the commands that have come.  Returns true when C is freed. */
 static bool conn_process(struct conn *c)
 {
+	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	enum proto_status status;
+	unsigned char first;
 
-	status = proto_text_process(&c->st, &c->w->env,
-	                            bufferevent_get_input(c->bev), out,
-	                            OUT_LIMIT);
+	if (c->wire == WIRE_UNKNOWN) {
+		if (evbuffer_copyout(in, &first, 1) != 1)
+			return false;
+		c->wire = first == 0x80 ? WIRE_BINARY : WIRE_TEXT;
+	}
+	if (c->wire == WIRE_BINARY)
+		status = proto_binary_process(&c->bst, &c->w->env, in, out,
+		                              OUT_LIMIT);
+	else
+		status = proto_text_process(&c->st, &c->w->env, in, out,
+		                            OUT_LIMIT);
 	if (status == PROTO_CLOSE)
 		return conn_close_after_write(c);
 	/* Write the replies now: left to the bufferevent they would wait

@@ -12,6 +12,8 @@
  * the new value, store it on condition that the CAS id is unchanged, and
  * retry a bounded number of times if somebody wrote the key in between.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -130,7 +132,7 @@ static enum store_result store_expired(struct store *s, enum store_mode mode,
 static enum store_result store_concat(struct store *s, bool at_end,
                                       const void *key, size_t klen,
                                       const void *val, size_t vlen,
-                                      uint64_t *cas_out)
+                                      uint64_t cas, uint64_t *cas_out)
 {
 	for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
 		hc_item_info info;
@@ -143,6 +145,9 @@ static enum store_result store_concat(struct store *s, bool at_end,
 			return STORE_TOO_LARGE;
 		if (rc != 0)
 			return store_error(rc);
+		/* The binary protocol's append may name the CAS id it read. */
+		if (cas != 0 && info.cas != cas)
+			return STORE_EXISTS;
 		if (info.vlen + vlen > s->value_cap)
 			return STORE_TOO_LARGE;
 		if (at_end) {
@@ -189,7 +194,7 @@ enum store_result store_write(struct store *s, const struct store_req *req,
 		return STORE_TOO_LARGE;
 	if (req->mode == MODE_APPEND || req->mode == MODE_PREPEND)
 		return store_concat(s, req->mode == MODE_APPEND, key, klen, val,
-		                    vlen, req->cas_out);
+		                    vlen, req->cas, req->cas_out);
 	if (!exptime_to_ttl_ms(req->exptime, &ttl_ms))
 		return store_expired(s, req->mode, key, klen, val, vlen, req->cas);
 	o.ttl_ms = ttl_ms;
@@ -208,6 +213,24 @@ enum store_result store_delete(struct store *s, const void *key, size_t klen)
 {
 	if (klen == 0 || klen > s->key_max)
 		return STORE_BAD_KEY;
+	return store_error(hc_delete(s->cache, key, klen));
+}
+
+enum store_result store_delete_if(struct store *s, const void *key,
+                                  size_t klen, uint64_t cas)
+{
+	struct store_item it;
+	int rc;
+
+	if (cas == 0)
+		return store_delete(s, key, klen);
+	if (klen == 0 || klen > s->key_max)
+		return STORE_BAD_KEY;
+	rc = store_get(s, key, klen, s->scratch, s->value_cap, &it);
+	if (rc != 0)
+		return store_error(rc);
+	if (it.cas != cas)
+		return STORE_EXISTS;
 	return store_error(hc_delete(s->cache, key, klen));
 }
 
@@ -233,4 +256,42 @@ enum store_result store_arith(struct store *s, bool incr, const void *key,
 	rc = incr ? hc_incr(s->cache, key, klen, delta, result)
 	          : hc_decr(s->cache, key, klen, delta, result);
 	return store_error(rc);
+}
+
+/* Counter attempts before reporting contention: an absent key is
+ * created, unless another client creates it first, and then it counts. */
+#define COUNTER_RETRIES 8
+
+enum store_result store_counter(struct store *s, const struct counter_req *req,
+                                const void *key, size_t klen,
+                                uint64_t *result, uint64_t *cas_out)
+{
+	struct store_item it;
+	enum store_result r;
+
+	for (int attempt = 0; attempt < COUNTER_RETRIES; attempt++) {
+		struct store_req add = {
+			.mode = MODE_ADD, .exptime = req->exptime, .cas_out = cas_out,
+		};
+		char number[24];
+		int len;
+
+		r = store_arith(s, req->incr, key, klen, req->delta, result);
+		if (r == STORE_STORED) {
+			/* The library's incr does not say the new CAS id. */
+			if (store_get(s, key, klen, s->scratch, s->value_cap,
+			              &it) == 0)
+				*cas_out = it.cas;
+			return r;
+		}
+		if (r != STORE_NOT_FOUND || !req->create)
+			return r;
+		len = snprintf(number, sizeof number, "%" PRIu64, req->initial);
+		r = store_write(s, &add, key, klen, number, (size_t)len);
+		if (r == STORE_STORED)
+			*result = req->initial;
+		if (r != STORE_NOT_STORED)
+			return r;
+	}
+	return STORE_BUSY;
 }
