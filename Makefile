@@ -46,8 +46,10 @@ DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
         libinih-dev
 DEPS_TSAN := clang libclang-rt-dev
 # The Python binding's tests (tests/t_python.sh); memcached for mcload's
-# (tests/t_mcload.sh); pymemcache for hostcached's (tests/t_hostcached.sh).
-DEPS_CHECK := python3 python3-cffi python3-django memcached python3-pymemcache
+# (tests/t_mcload.sh); pymemcache and libmemcached's memcapable for
+# hostcached's (tests/t_hostcached.sh).
+DEPS_CHECK := python3 python3-cffi python3-django memcached python3-pymemcache \
+              libmemcached-tools
 
 .PHONY: all lib tools tests examples bench-bin check sanitize tsan demo bench \
         install clean deps

@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -1388,6 +1389,50 @@ class HostcachedTest(unittest.TestCase):
         self.assert_status(t.call(OP["set"], b"tcp", set_extras(), b"t"), OK)
         self.assertEqual(t.call(OP["get"], b"tcp").value, b"t")
         t.close()
+
+    # ------------------------------------------------------------------
+    # libmemcached's protocol conformance test
+
+    def memcapable(self, mode):
+        """Run memcapable MODE (-a ascii, -b binary) against a daemon on a
+        free TCP port; return {test name: result word}."""
+        prog = shutil.which("memccapable") or shutil.which("memcapable")
+        if prog is None:
+            self.skipTest("needs memcapable (make deps installs "
+                          "libmemcached-tools)")
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        self.started("--port", str(port))
+        r = subprocess.run([prog, "-h", "127.0.0.1", "-p", str(port), "-t",
+                            "10", mode], capture_output=True, text=True,
+                           timeout=PATIENCE * 6)
+        results = {}
+        for line in r.stdout.splitlines():
+            m = re.match(r"^(\S.*?)\s+\[(\w+)\]$", line)
+            if m:
+                results[m.group(1)] = m.group(2)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("All tests passed", r.stdout)
+        return results
+
+    # Every test memcapable has, of either protocol, must pass: none is
+    # skipped, as hostcached serves every command they use.
+    def test_memcapable_ascii(self):
+        results = self.memcapable("-a")
+        self.assertGreaterEqual(len(results), 27, results)
+        self.assertEqual({k: v for k, v in results.items() if v != "pass"},
+                         {})
+        self.assertTrue(all(k.startswith("ascii ") for k in results), results)
+
+    def test_memcapable_binary(self):
+        results = self.memcapable("-b")
+        self.assertGreaterEqual(len(results), 27, results)
+        self.assertEqual({k: v for k, v in results.items() if v != "pass"},
+                         {})
+        self.assertTrue(all(k.startswith("binary ") for k in results),
+                        results)
 
 def main():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
