@@ -6,9 +6,16 @@
 # as they call it).
 
 CACHECTL_PARTS := $(wildcard tools/cachectl_*.c)
-CACHECTL_OBJ := $(CACHECTL_PARTS:tools/%.c=$(BUILD)/tools/%.o)
+CACHECTL_OBJ := $(CACHECTL_PARTS:tools/%.c=$(BUILD)/tools/%.o) \
+                $(BUILD)/tools/stat_fields.o
 
 $(BUILD)/tools/cachectl_%.o: tools/cachectl_%.c tools/*.h include/hostcache.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The list of the segment's fields, shared with hostcached's /metrics.
+$(BUILD)/tools/stat_fields.o: tools/stat_fields.c tools/stat_fields.h \
+    include/hostcache.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
