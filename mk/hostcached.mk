@@ -1,7 +1,8 @@
 # hostcached, the sidecar daemon: tools/hostcached/*.c (the layers
 # tools/hostcached/hostcached.h shows), linked with the static library,
 # libevent, libinih and, for its own heap, jemalloc as cachectl is.  It
-# shares cachectl's number parsing (tools/cachectl_parse.c).
+# shares cachectl's number parsing (tools/cachectl_parse.c) and the list
+# of the segment's fields (tools/stat_fields.c).
 
 HOSTCACHED_SRC := $(wildcard tools/hostcached/*.c)
 HOSTCACHED_OBJ := $(HOSTCACHED_SRC:tools/hostcached/%.c=$(BUILD)/tools/hostcached/%.o)
@@ -13,14 +14,15 @@ tools: $(BUILD)/hostcached
 install: install-hostcached
 
 $(BUILD)/tools/hostcached/%.o: tools/hostcached/%.c tools/hostcached/hostcached.h \
-    tools/hostcached/proto.h \
+    tools/hostcached/proto.h tools/stat_fields.h \
     tools/cachectl_parse.h include/hostcache.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/hostcached: $(HOSTCACHED_OBJ) $(BUILD)/tools/cachectl_parse.o \
-    $(BUILD)/libhostcache.a
+    $(BUILD)/tools/stat_fields.o $(BUILD)/libhostcache.a
 	$(CC) $(CFLAGS) $(HOSTCACHED_OBJ) $(BUILD)/tools/cachectl_parse.o \
+	  $(BUILD)/tools/stat_fields.o \
 	  -o $@ $(BUILD)/libhostcache.a $(LDLIBS) $(HOSTCACHED_LIBS)
 
 hostcached: $(BUILD)/hostcached

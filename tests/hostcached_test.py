@@ -17,6 +17,8 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 BUILD = os.environ.get("HC_BUILD", "build")
 HOSTCACHED = os.path.join(BUILD, "hostcached")
@@ -850,6 +852,9 @@ class HostcachedTest(unittest.TestCase):
             (["--port", "70000"], r"--port '70000': not a number from 1 "
                                   r"to 65535"),
             (["--port"], r"--port needs a value"),
+            (["--metrics-port", "x"], r"--metrics-port 'x': not a number"),
+            (["--port", "4000", "--metrics-port", "4000"],
+             r"--port and --metrics-port are both 4000"),
             (["--log-level", "loud"], r"--log-level 'loud': not a log level"),
             (["--mode", "999"], r"--mode '999': not a file mode"),
             (["--name", "a/b"], r"--name 'a/b': not a segment name"),
@@ -1433,6 +1438,114 @@ class HostcachedTest(unittest.TestCase):
                          {})
         self.assertTrue(all(k.startswith("binary ") for k in results),
                         results)
+
+    # ------------------------------------------------------------------
+    # HTTP /metrics
+
+    def scrape(self, port, path="/metrics"):
+        """GET PATH; return {sample name with labels: value} after checking
+        the text format: every sample announced by # HELP and # TYPE,
+        counters ending in _total, names hostcache_* or hostcached_*."""
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                                    timeout=PATIENCE) as r:
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.headers["Content-Type"].startswith(
+                "text/plain; version=0.0.4"), r.headers["Content-Type"])
+            text = r.read().decode()
+        helped, typed, samples = set(), {}, {}
+        sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)'
+                            r'(\{[a-z_]+="(?:[^"\\]|\\.)*"'
+                            r'(?:,[a-z_]+="(?:[^"\\]|\\.)*")*\})? (\S+)$')
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                name, help_text = line[7:].split(" ", 1)
+                self.assertTrue(help_text, line)
+                helped.add(name)
+                continue
+            if line.startswith("# TYPE "):
+                name, kind = line[7:].split(" ")
+                self.assertIn(kind, ("counter", "gauge"), line)
+                self.assertIn(name, helped, "TYPE before HELP: " + line)
+                typed[name] = kind
+                continue
+            m = sample.match(line)
+            self.assertIsNotNone(m, "not a sample: %r" % line)
+            name = m.group(1)
+            self.assertRegex(name, r"^hostcached?_", line)
+            self.assertIn(name, typed, "sample not announced: " + line)
+            if typed[name] == "counter":
+                self.assertTrue(name.endswith("_total"), line)
+            value = float(m.group(3))
+            self.assertGreaterEqual(value, 0, line)
+            self.assertNotIn(name + (m.group(2) or ""), samples, line)
+            samples[name + (m.group(2) or "")] = value
+        return samples
+
+    def free_port(self):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        return port
+
+    def test_metrics_endpoint(self):
+        port = self.free_port()
+        c = self.started("--metrics-port", str(port))
+        seg = '{segment="%s"}' % self.name
+        before = self.scrape(port)
+        for name in ("hostcache_gets_total", "hostcache_hits_total",
+                     "hostcache_sets_total", "hostcache_items",
+                     "hostcache_get_p50_nanoseconds",
+                     "hostcache_get_p99_nanoseconds",
+                     "hostcache_set_p999_nanoseconds",
+                     "hostcache_latency_sample_every"):
+            self.assertIn(name + seg, before)
+        for name in ("hostcached_connections", "hostcached_connections_total",
+                     "hostcached_threads", 'hostcached_read_bytes_total'
+                     '{worker="0"}', 'hostcached_delete_hits_total'
+                     '{worker="1"}'):
+            self.assertIn(name, before)
+        self.assertEqual(before["hostcached_threads"], 2)
+        self.assertGreaterEqual(before["hostcached_connections"], 1)
+        c.cmd(b"set m 0 0 1\r\nx\r\n")
+        for _ in range(3):
+            c.values(b"get m\r\n")
+        c.values(b"get nope\r\n")
+        c.cmd(b"delete m\r\n")
+        after = self.scrape(port)
+        self.assertGreaterEqual(after["hostcache_gets_total" + seg]
+                                - before["hostcache_gets_total" + seg], 4)
+        self.assertGreaterEqual(after["hostcache_hits_total" + seg]
+                                - before["hostcache_hits_total" + seg], 3)
+        self.assertGreaterEqual(after["hostcache_sets_total" + seg]
+                                - before["hostcache_sets_total" + seg], 1)
+        read = sum(v for k, v in after.items()
+                   if k.startswith("hostcached_read_bytes_total"))
+        self.assertGreater(read, 0)
+        self.assertEqual(sum(v for k, v in after.items()
+                             if k.startswith("hostcached_delete_hits_total")),
+                         1)
+        # Only /metrics is served.
+        for path in ("/", "/metricsx", "/other"):
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                                       timeout=PATIENCE)
+            self.assertEqual(e.exception.code, 404, path)
+        self.assertIn("hostcache_gets_total" + seg,
+                      self.scrape(port, "/metrics?x=1"))
+
+    def test_metrics_off_by_default_and_from_config(self):
+        port = self.free_port()
+        self.started()
+        with self.assertRaises(urllib.error.URLError):
+            urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                   timeout=PATIENCE)
+        self.assert_stops_cleanly()
+        conf = os.path.join(self.tmp.name, self.name + ".conf")
+        with open(conf, "w") as f:
+            f.write("[hostcached]\nmetrics_port = %d\n" % port)
+        self.started("--config", conf)
+        self.assertIn("hostcached_threads", self.scrape(port))
 
 def main():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),

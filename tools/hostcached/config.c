@@ -128,6 +128,12 @@ static bool set_port(struct hcd_config *cfg, const char *value, char *why)
 	return set_bounded(&cfg->port, value, 65535, why);
 }
 
+static bool set_metrics_port(struct hcd_config *cfg, const char *value,
+                             char *why)
+{
+	return set_bounded(&cfg->metrics_port, value, 65535, why);
+}
+
 static bool set_threads(struct hcd_config *cfg, const char *value, char *why)
 {
 	return set_bounded(&cfg->threads, value, THREADS_MAX, why);
@@ -192,6 +198,8 @@ static const struct option_def options[] = {
 	  set_socket_mode, false },
 	{ "port", "N", "also listen on TCP 127.0.0.1:N (default off)",
 	  set_port, false },
+	{ "metrics-port", "N", "serve Prometheus metrics over HTTP at "
+	  "127.0.0.1:N/metrics (default off)", set_metrics_port, false },
 	{ "threads", "N", "worker threads (default 4)", set_threads, false },
 	{ "max-conns", "N", "most connections at once (default 1024)",
 	  set_max_conns, false },
@@ -467,6 +475,11 @@ int config_from_args(struct hcd_config *cfg, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	config_finish(cfg);
+	if (cfg->port != 0 && cfg->port == cfg->metrics_port) {
+		fprintf(stderr, "hostcached: --port and --metrics-port are both "
+		        "%u; give them different ports\n", cfg->port);
+		return EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -482,6 +495,8 @@ static const char *config_restart_change(const struct hcd_config *a,
 		return "socket";
 	if (a->port != b->port)
 		return "port";
+	if (a->metrics_port != b->metrics_port)
+		return "metrics_port";
 	if (a->threads != b->threads)
 		return "threads";
 	if (strcmp(a->pidfile, b->pidfile) != 0)

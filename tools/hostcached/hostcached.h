@@ -15,6 +15,7 @@
  *   config    config.c      the options: flags, the INI file, validation
  *   serve     server.c      listeners, worker threads, connections,
  *                           buffers and backpressure
+ *             metrics.c     HTTP /metrics (Prometheus) on the main thread
  *   protocol  proto_text.c  the memcached text protocol: parsing, replies
  *             proto_meta.c  its meta commands
  *             proto_binary.c the binary protocol, on the same listeners
@@ -38,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "hostcache.h"
 
@@ -81,6 +83,7 @@ struct hcd_config {
 	char socket_path[PATH_CAP];
 	uint32_t socket_mode;
 	unsigned port;           /* TCP on 127.0.0.1; 0 = off */
+	unsigned metrics_port;   /* HTTP /metrics on 127.0.0.1; 0 = off */
 	unsigned threads;
 	unsigned max_conns;
 	char pidfile[PATH_CAP];  /* "" = none */
@@ -226,6 +229,27 @@ static inline void counter_add(uint64_t *counter, uint64_t n)
 	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
 	                 __ATOMIC_RELAXED);
 }
+
+/* ------------------------------------------------------------------ */
+/* metrics.c                                                           */
+
+struct event_base;
+struct metrics;
+
+/* What /metrics reports besides the segment: the server's counters. */
+struct metrics_source {
+	const struct hcd_config *cfg;
+	const struct server_counters *conns;
+	const struct worker_counters *workers;  /* THREADS of them */
+	unsigned threads;
+	time_t started;
+};
+
+/* Serve GET /metrics over HTTP on 127.0.0.1:cfg->metrics_port from BASE
+ * (the main thread's).  On failure (logged), *OUT is still to be freed. */
+int metrics_start(struct event_base *base, const struct metrics_source *src,
+                  struct metrics **out);
+void metrics_free(struct metrics *m);
 
 struct server;
 

@@ -76,6 +76,7 @@ struct server {
 	unsigned nworkers, next_worker;
 	struct server_counters counters;
 	struct worker_counters *worker_counters;  /* one per worker */
+	struct metrics *metrics;                  /* NULL: no --metrics-port */
 	time_t started;
 	bool socket_created;
 };
@@ -535,6 +536,16 @@ int server_start(const struct hcd_config *cfg, struct server **out)
 		return -1;
 	if (cfg->port != 0 && listen_tcp(srv) != 0)
 		return -1;
+	if (cfg->metrics_port != 0) {
+		struct metrics_source src = {
+			.cfg = cfg, .conns = &srv->counters,
+			.workers = srv->worker_counters, .threads = srv->nworkers,
+			.started = srv->started,
+		};
+
+		if (metrics_start(srv->base, &src, &srv->metrics) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -556,6 +567,8 @@ void server_stop(struct server *srv)
 		evconnlistener_free(srv->tcp_listener);
 		srv->tcp_listener = NULL;
 	}
+	metrics_free(srv->metrics);
+	srv->metrics = NULL;
 	if (srv->socket_created) {
 		unlink(srv->cfg->socket_path);
 		srv->socket_created = false;
