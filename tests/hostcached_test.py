@@ -527,6 +527,39 @@ class HostcachedTest(unittest.TestCase):
         c.send(b"quit\r\n")
         self.assertTrue(c.closed())
 
+    def test_stats_latency_quantiles(self):
+        c = self.started()
+        c.cmd(b"set lat 0 0 1\r\nx\r\n")
+        # Gets, then sets: the library's countdown is one per thread for
+        # both, so strict alternation could time only one kind.
+        for i in range(300):
+            c.values(b"get lat\r\n")
+        for i in range(300):
+            c.cmd(b"set lat%d 0 0 1\r\nx\r\n" % (i % 10))
+        stats = c.stats()
+        names = ["latency_every"] + ["%s_%s" % (op, q) for op in ("get", "set")
+                                     for q in ("timed", "p50_ns", "p99_ns",
+                                               "p999_ns")]
+        got = {k: int(stats[k]) for k in names}
+        self.assertGreater(got["latency_every"], 0, got)
+        for op in ("get", "set"):
+            # One in latency_every is timed, per thread: 300 is enough.
+            self.assertGreater(got[op + "_timed"], 0, got)
+            self.assertGreater(got[op + "_p50_ns"], 0, got)
+            self.assertLessEqual(got[op + "_p50_ns"], got[op + "_p99_ns"], got)
+            self.assertLessEqual(got[op + "_p99_ns"], got[op + "_p999_ns"],
+                                 got)
+        # The binary protocol's stat says the same names.
+        b = self.bin_connect()
+        b.send_request(OP["stat"])
+        keys = set()
+        while True:
+            r = b.reply()
+            if r.key == b"":
+                break
+            keys.add(r.key.decode())
+        self.assertTrue(set(names) <= keys, set(names) - keys)
+
     def test_rates_are_sampled(self):
         c = self.started()
         deadline = time.monotonic() + PATIENCE

@@ -32,6 +32,7 @@
 
 #include "proto.h"
 #include "../cachectl_parse.h"
+#include "../stat_fields.h"
 
 #define EXPTIME_LIMIT INT32_MAX
 
@@ -532,14 +533,14 @@ static void stats_process(const struct proto_env *env, struct evbuffer *out)
 #define SEGMENT_STAT(name, field) { name, offsetof(hc_stats, field) }
 #define WORKER_STAT(name, field) { name, offsetof(struct worker_counters, field) }
 
-struct stat_field {
+struct counter_stat {
 	const char *name;
 	size_t offset;
 };
 
 /* The segment's counters, summed over every process that uses it, under
  * memcached's names, then the rest under hostcache's. */
-static const struct stat_field segment_stats[] = {
+static const struct counter_stat segment_stats[] = {
 	SEGMENT_STAT("cmd_get", gets),
 	SEGMENT_STAT("cmd_set", sets),
 	SEGMENT_STAT("get_hits", hits),
@@ -559,7 +560,7 @@ static const struct stat_field segment_stats[] = {
 };
 
 /* This daemon's own, summed over its workers. */
-static const struct stat_field worker_stats[] = {
+static const struct counter_stat worker_stats[] = {
 	WORKER_STAT("cmd_flush", cmd_flush),
 	WORKER_STAT("cmd_touch", cmd_touch),
 	WORKER_STAT("delete_misses", delete_misses),
@@ -588,6 +589,22 @@ static uint64_t worker_stat_sum(const struct proto_env *env, size_t offset)
 	return sum;
 }
 
+/* Get and store latency since the segment was created, from the one
+ * operation in latency_every that every process times: get_p50_ns,
+ * get_p99_ns, ..., under the keys cachectl stats --json gives them. */
+static void stats_latency(const struct proto_env *env, struct evbuffer *out)
+{
+	struct stat_field f[STAT_FIELDS_MAX];
+	hc_latency lat;
+	int n;
+
+	if (hc_latency_get(env->store->cache, &lat) != 0)
+		return;
+	n = collect_latency_fields(&lat, f);
+	for (int i = 0; i < n; i++)
+		stat_u64(out, f[i].key, f[i].value);
+}
+
 static void stats_segment(const struct proto_env *env, struct evbuffer *out)
 {
 	struct maint_sample sample;
@@ -604,6 +621,7 @@ static void stats_segment(const struct proto_env *env, struct evbuffer *out)
 	for (size_t i = 0; i < sizeof worker_stats / sizeof worker_stats[0]; i++)
 		stat_u64(out, worker_stats[i].name,
 		         worker_stat_sum(env, worker_stats[i].offset));
+	stats_latency(env, out);
 	maint_latest(&sample);
 	if (sample.have_rates)
 		evbuffer_add_printf(out,
