@@ -587,8 +587,6 @@ enum proto_status proto_binary_process(struct binary_state *st,
                                        struct evbuffer *out, size_t out_limit)
 {
 	struct bin_ctx c = { .env = env, .out = out };
-	size_t in_before = evbuffer_get_length(in);
-	size_t out_before = evbuffer_get_length(out);
 	enum proto_status status = PROTO_MORE;
 
 	while (evbuffer_get_length(out) < out_limit) {
@@ -610,9 +608,5 @@ enum proto_status proto_binary_process(struct binary_state *st,
 			break;
 		}
 	}
-	counter_add(&env->counters->bytes_read,
-	            in_before - evbuffer_get_length(in));
-	counter_add(&env->counters->bytes_written,
-	            evbuffer_get_length(out) - out_before);
 	return status;
 }

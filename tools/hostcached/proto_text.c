@@ -808,8 +808,6 @@ enum proto_status proto_text_process(struct text_state *st,
                                      struct evbuffer *out, size_t out_limit)
 {
 	struct cmd_ctx c = { .st = st, .env = env, .out = out };
-	size_t in_before = evbuffer_get_length(in);
-	size_t out_before = evbuffer_get_length(out);
 	enum proto_status status = PROTO_MORE;
 
 	while (evbuffer_get_length(out) < out_limit) {
@@ -838,9 +836,5 @@ enum proto_status proto_text_process(struct text_state *st,
 			}
 		}
 	}
-	counter_add(&env->counters->bytes_read,
-	            in_before - evbuffer_get_length(in));
-	counter_add(&env->counters->bytes_written,
-	            evbuffer_get_length(out) - out_before);
 	return status;
 }

@@ -120,6 +120,7 @@ static bool conn_process(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	enum proto_status status;
+	size_t in_before, out_before;
 	unsigned char first;
 
 	if (c->wire == WIRE_UNKNOWN) {
@@ -127,12 +128,18 @@ static bool conn_process(struct conn *c)
 			return false;
 		c->wire = first == 0x80 ? WIRE_BINARY : WIRE_TEXT;
 	}
+	in_before = evbuffer_get_length(in);
+	out_before = evbuffer_get_length(out);
 	if (c->wire == WIRE_BINARY)
 		status = proto_binary_process(&c->bst, &c->w->env, in, out,
 		                              OUT_LIMIT);
 	else
 		status = proto_text_process(&c->st, &c->w->env, in, out,
 		                            OUT_LIMIT);
+	counter_add(&c->w->env.counters->bytes_read,
+	            in_before - evbuffer_get_length(in));
+	counter_add(&c->w->env.counters->bytes_written,
+	            evbuffer_get_length(out) - out_before);
 	if (status == PROTO_CLOSE)
 		return conn_close_after_write(c);
 	/* Write the replies now: left to the bufferevent they would wait
