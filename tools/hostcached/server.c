@@ -6,7 +6,10 @@
  * accepted descriptor goes to the next worker round robin, written as an
  * int into the worker's pipe (atomic: fewer than PIPE_BUF bytes).  A
  * worker owns its event base, its connections, its attachment to the
- * segment and its buffers; nothing else touches them.
+ * segment and its buffers; nothing else touches them.  A connection's
+ * first byte picks its protocol for good, as memcached does: 0x80 (a
+ * binary request's magic) the binary protocol, anything else the text one.
+ * With --metrics-port the main thread's base also serves HTTP /metrics.
  *
  * Bounds per connection.  Input: a bufferevent stops reading at READ_HIGH
  * bytes, room for the largest data block and the longest line.  Output:
