@@ -517,22 +517,23 @@ void journal_append(hc_cache *c, unsigned kind, const void *data, size_t len);
 
 /* latency.c: one get and one set in latency_every timed, per thread. */
 enum latency_op { LATENCY_GET, LATENCY_SET };
-extern __thread uint32_t hc_latency_countdown;
-uint64_t latency_arm(const hc_cache *c);
+extern __thread uint32_t hc_latency_countdown[2];
+uint64_t latency_arm(const hc_cache *c, enum latency_op op);
 void latency_record(hc_cache *c, enum latency_op op, uint64_t t0, int rc);
 
-/* At the start of an operation: is this one to be timed (then the caller
- * calls latency_arm())?  The untimed ones pay this countdown, and nothing
+/* At the start of an operation of kind OP: is this one to be timed (then
+ * the caller calls latency_arm())?  Gets and sets count down apart, so
+ * that a thread alternating them times both.  The untimed ones pay this countdown, and nothing
  * else: the timed ones go through a function of their own, so that the
  * untimed path keeps no start time across the operation. */
-HC_HOT bool latency_due(const hc_cache *c)
+HC_HOT bool latency_due(const hc_cache *c, enum latency_op op)
 {
-	uint32_t n = hc_latency_countdown;
+	uint32_t n = hc_latency_countdown[op];
 
 	/* A countdown above the cap was started for a segment of another
 	 * latency_every (one thread, two segments): start again. */
 	if (likely(c != NULL && n > 1 && n <= c->latency_cap)) {
-		hc_latency_countdown = n - 1;
+		hc_latency_countdown[op] = n - 1;
 		return false;
 	}
 	return c != NULL;

@@ -3,7 +3,7 @@
  *
  * Timing every operation would cost two clock reads each (about 40 ns on
  * a virtual machine, more than a third of a get).  So each thread counts
- * down from the segment's latency_every and times only the operation that
+ * down, gets and sets apart, from the segment's latency_every and times only the operation that
  * reaches zero: the others pay a thread-local decrement and a branch
  * (latency_due in internal.h).  A timed operation adds one to a bucket
  * of its process slot's histogram with an atomic add (the threads of a
@@ -22,7 +22,7 @@
 _Static_assert(HC_LATENCY_BUCKETS == HC_LAT_BUCKETS,
                "public and segment bucket counts");
 
-__thread uint32_t hc_latency_countdown;
+__thread uint32_t hc_latency_countdown[2];
 
 static unsigned bucket_of(uint64_t ns)
 {
@@ -39,23 +39,23 @@ static unsigned bucket_of(uint64_t ns)
  * thread's first operation starts its countdown at a random point of the
  * cycle instead of being timed: otherwise every short-lived process (a
  * cachectl) would time its first, cold, operation. */
-uint64_t latency_arm(const hc_cache *c)
+uint64_t latency_arm(const hc_cache *c, enum latency_op op)
 {
 	uint32_t every = c->latency_every;
 	struct timespec ts;
 
 	if (every == 0) {
-		hc_latency_countdown = UINT32_MAX;
+		hc_latency_countdown[op] = UINT32_MAX;
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (hc_latency_countdown == 0 && every > 1) {
+	if (hc_latency_countdown[op] == 0 && every > 1) {
 		uint64_t x = (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts;
 
-		hc_latency_countdown = 1 + (uint32_t)((x * 0x9e3779b97f4a7c15ULL) >> 33) % every;
+		hc_latency_countdown[op] = 1 + (uint32_t)((x * 0x9e3779b97f4a7c15ULL) >> 33) % every;
 		return 0;
 	}
-	hc_latency_countdown = every;
+	hc_latency_countdown[op] = every;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + 1;
 }
 

@@ -195,7 +195,7 @@ static int store_untimed(hc_cache *c, const void *key, size_t klen,
 int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
                size_t vlen, const struct store_req *r)
 {
-	uint64_t t0 = latency_due(c) ? latency_arm(c) : 0;
+	uint64_t t0 = latency_due(c, LATENCY_SET) ? latency_arm(c, LATENCY_SET) : 0;
 	int rc = store_untimed(c, key, klen, val, vlen, r);
 
 	if (unlikely(t0 != 0))
@@ -462,7 +462,7 @@ static __attribute__((noinline)) int
 get_timed(hc_cache *c, const void *key, size_t klen, void *buf, size_t cap,
           hc_item_info *info, size_t *vlen)
 {
-	uint64_t t0 = latency_arm(c);
+	uint64_t t0 = latency_arm(c, LATENCY_GET);
 	int rc = get_untimed(c, key, klen, buf, cap, info, vlen);
 
 	if (t0 != 0)
@@ -474,7 +474,7 @@ get_timed(hc_cache *c, const void *key, size_t klen, void *buf, size_t cap,
 HC_HOT int get(hc_cache *c, const void *key, size_t klen, void *buf,
                size_t cap, hc_item_info *info, size_t *vlen)
 {
-	if (unlikely(latency_due(c)))
+	if (unlikely(latency_due(c, LATENCY_GET)))
 		return get_timed(c, key, klen, buf, cap, info, vlen);
 	return get_untimed(c, key, klen, buf, cap, info, vlen);
 }
