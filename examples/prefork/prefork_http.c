@@ -16,9 +16,10 @@
  * so that the two examples compare.  The parent opens the segment (or
  * creates it with --create), listens on 127.0.0.1:PORT (0: any free port;
  * the line printed at start says which) and forks the workers.  Each worker
- * accepts on the shared socket and maps the segment through the inherited
- * handle: the library attaches a forked child anew on its first call, so
- * the workers need no hc_open of their own.  Every page is cached under
+ * accepts on the shared socket and serves up to MAX_CONNS connections at
+ * once with poll(), since keep-alive clients (wrk) hold theirs open.  It
+ * maps the segment through the inherited handle: the library attaches a
+ * forked child anew on its first call, so workers need no hc_open.  Every page is cached under
  * "item:ID:page" with the tag "item:ID" for --ttl seconds; hc_get_or_load()
  * makes one worker render a missing page while the others wait for it.
  *
@@ -50,7 +51,7 @@
 
 #include "hostcache.h"
 
-#define MAX_WORKERS 64
+#define MAX_WORKERS 32         /* each takes a process slot of the segment */
 #define MAX_CONNS 64            /* connections one worker multiplexes */
 #define REQUEST_MAX 8192        /* request line, headers and body */
 #define PAGE_MAX 4096
@@ -545,6 +546,17 @@ static int segment_attach(void)
 	if (rc < 0)
 		die(opt.segment, hc_last_error(), rc == HC_EPERM ?
 		    "run as the segment's owner or a member of its group" : NULL);
+	hc_info info;
+
+	/* Said now, rather than by every worker that finds no slot left. */
+	if (hc_info_get(cache, &info) == 0 &&
+	    info.max_procs < (uint32_t)opt.workers + 2) {
+		fprintf(stderr, "prefork_http: %s: %u process slots, and %d workers,"
+		        " this server and a cachectl need %d; lower --workers or"
+		        " recreate it with more (cachectl create --max-procs)\n",
+		        opt.segment, info.max_procs, opt.workers, opt.workers + 2);
+		exit(2);
+	}
 	return 0;
 }
 
@@ -649,6 +661,7 @@ static void args_parse(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	static const int signals[3] = { SIGTERM, SIGINT, SIGCHLD };
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waiting;
 	int created = 0, rc = 0, lfd;
@@ -668,16 +681,13 @@ int main(int argc, char **argv)
 	lfd = listen_on();
 	/* The signals that end or wake us are blocked but while waiting. */
 	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGCHLD);
+	for (int i = 0; i < 3; i++)
+		sigaddset(&block, signals[i]);
 	sigprocmask(SIG_BLOCK, &block, &waiting);
-	sigdelset(&waiting, SIGTERM);
-	sigdelset(&waiting, SIGINT);
-	sigdelset(&waiting, SIGCHLD);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
+	for (int i = 0; i < 3; i++) {
+		sigdelset(&waiting, signals[i]);
+		sigaction(signals[i], &sa, NULL);
+	}
 	printf("prefork_http: listening on http://127.0.0.1:%d/ with %d workers,"
 	       " %s%s\n", opt.port, opt.workers, opt.no_cache ? "no cache" :
 	       "cache segment ", opt.no_cache ? "" : opt.segment);
