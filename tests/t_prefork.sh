@@ -69,6 +69,11 @@ start() {
 	done
 	port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/server.out")
 }
+# children PID: the pids of PID's children (from /proc, not pgrep: procps
+# may not be installed).
+children() {
+	awk -v parent="$1" '$4 == parent { print $1 }' /proc/[0-9]*/stat 2>/dev/null
+}
 server_log() { cat "$TMP/server.out" "$TMP/server.err"; }
 
 "$SERVER" --init-db "$TMP/db.sqlite" --users 100 --orders 2000 >/dev/null
@@ -154,7 +159,7 @@ for i in $(seq 10); do
 done
 "$CACHECTL" check "$SEGMENT" >"$TMP/check" 2>&1
 checked=$?
-workers=$(pgrep -P "$server" | tr '\n' ' ')
+workers=$(children "$server" | tr '\n' ' ')
 if [ -n "$victim" ] && [ $served = 10 ] && [ $checked = 0 ] &&
 	[ "$(echo $workers | wc -w)" -eq 3 ]; then
 	pass "a worker killed by SIGKILL is replaced; the segment checks clean"
