@@ -48,11 +48,14 @@ run() { # FLAGS...: start the server, load it, stop it; $rps, $port
 	server=$!
 	port=
 	for _ in $(seq 100); do
-		port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/server.out")
+		# (The shell may not have made server.out yet.)
+		port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' \
+			"$TMP/server.out" 2>/dev/null) || true
 		[ -n "$port" ] && break
 		sleep 0.1
 	done
-	[ -n "$port" ] || { cat "$TMP/server.err" >&2; exit 1; }
+	[ -n "$port" ] || { echo "loadtest: the server did not start:" >&2
+		cat "$TMP/server.err" >&2; exit 1; }
 	rps=$(wrk -t2 -c16 -d"${SECONDS_RUN}s" -s "$TMP/random.lua" \
 		"http://127.0.0.1:$port" | sed -n 's/^Requests\/sec: *//p')
 }
