@@ -16,8 +16,10 @@ if [ ! -x "$PY" ]; then
 fi
 SEGMENT=hc-prefork-$$
 OWNED=hc-prefork-owned-$$
-SEGMENTS="$SEGMENT $OWNED"
-echo "1..14"
+SIDECAR=hc-prefork-sidecar-$$
+SEGMENTS="$SEGMENT $OWNED $SIDECAR"
+HOSTCACHED=$HC_BUILD/hostcached
+echo "1..15"
 
 # client.py PORT page PATH [METHOD]: "STATUS WORKER CACHE", then the body.
 # client.py PORT raw BYTES: the status line of the answer to BYTES.
@@ -67,7 +69,8 @@ start() {
 		grep -qs listening "$TMP/server.out" && break
 		sleep 0.1
 	done
-	port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/server.out")
+	port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/server.out" \
+		2>/dev/null)
 }
 # children PID: the pids of PID's children (from /proc, not pgrep: procps
 # may not be installed).
@@ -150,6 +153,7 @@ fi
 victim=$(client page /item/10 | sed -n '1s/^200 \([0-9]*\) .*/\1/p')
 kill -KILL "$victim" 2>/dev/null
 for _ in $(seq 50); do
+	# Printed once the parent has reaped the worker's slot.
 	grep -q "worker $victim killed by signal 9" "$TMP/server.err" && break
 	sleep 0.1
 done
@@ -205,6 +209,37 @@ if [ "$status" -eq 0 ] && "$CACHECTL" info "$OWNED" >/dev/null 2>&1; then
 else
 	fail "the server never removes a segment it did not create" \
 		"exit status $status" "$(server_log)"
+fi
+
+if [ -x "$HOSTCACHED" ]; then
+	"$HOSTCACHED" --name "$SIDECAR" --size 16M --socket "$TMP/sidecar.sock" \
+		--log-level warn >"$TMP/sidecar.out" 2>&1 &
+	sidecar=$!
+	for _ in $(seq 100); do
+		[ -S "$TMP/sidecar.sock" ] && break
+		sleep 0.1
+	done
+	start --segment "$SIDECAR" --unlink-on-exit
+	background="$server $sidecar"
+	first=$(client page /item/4)
+	second=$(client page /item/4)
+	kill -TERM "$server"
+	wait "$server"
+	status=$?
+	kept=$("$CACHECTL" info "$SIDECAR" >/dev/null 2>&1 && echo yes)
+	kill -TERM "$sidecar"
+	wait "$sidecar"
+	background=
+	if echo "$second" | grep -q '^200 .* hit$' && [ "$status" -eq 0 ] &&
+		[ "$kept" = yes ]; then
+		pass "a segment the sidecar (hostcached) owns is used and left to it"
+	else
+		fail "a segment the sidecar (hostcached) owns is used and left to it" \
+			"$first" "$second" "exit status $status; kept: $kept" \
+			"$(server_log)" "$(cat "$TMP/sidecar.out")"
+	fi
+else
+	skip "a segment the sidecar (hostcached) owns" "$HOSTCACHED is not built"
 fi
 
 "$SERVER" --db "$TMP/db.sqlite" --segment "hc-prefork-none-$$" --port 0 \

@@ -515,13 +515,14 @@ static int workers_reap(int lfd, const sigset_t *waiting)
 			rc = 1;
 			continue;
 		}
-		if (WIFSIGNALED(status))
-			fprintf(stderr, "prefork_http: worker %d killed by signal %d;"
-			        " starting another\n", (int)pid, WTERMSIG(status));
 		/* Reclaim what it held (its open block, a lease it was filling)
 		 * now, not when some process next attaches. */
 		if (cache != NULL && hc_reap(cache) < 0)
 			fprintf(stderr, "prefork_http: reap: %s\n", hc_last_error());
+		if (WIFSIGNALED(status))
+			fprintf(stderr, "prefork_http: worker %d killed by signal %d;"
+			        " its slot reaped, starting another\n", (int)pid,
+			        WTERMSIG(status));
 		worker_pids[i] = worker_start(lfd, waiting);
 	}
 	return rc;
