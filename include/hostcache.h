@@ -338,7 +338,10 @@ int hc_lease_abandon(hc_cache *c, hc_lease *lease);
  * processes missing KEY at once, one calls LOAD and the others wait up to
  * O->wait_ms for its value (then call LOAD themselves).  A stale value
  * within the grace period is served while one process refreshes.  The
- * value's compute time is recorded, for early refresh (hc_get_ex). */
+ * value's compute time is recorded, for early refresh (hc_get_ex).  A
+ * loaded value is returned (0) even when storing it fails, for example
+ * when it is larger than the segment's max_value: the caller gets its
+ * value, and the next call loads again. */
 typedef int (*hc_loader_fn)(void *arg, const void *key, size_t klen,
                             void *buf, size_t cap, size_t *vlen,
                             uint64_t *ttl_ms);
