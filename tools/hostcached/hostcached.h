@@ -156,6 +156,8 @@ struct store {
  * another HC_E* error. */
 int store_get(struct store *s, const void *key, size_t klen, void *buf,
               size_t cap, struct store_item *it);
+/* What the library reports of an item, as the protocols see it. */
+void store_item_from(struct store_item *it, const hc_item_info *info);
 enum store_result store_write(struct store *s, const struct store_req *req,
                               const void *key, size_t klen, const void *val,
                               size_t vlen);
@@ -164,6 +166,12 @@ enum store_result store_delete(struct store *s, const void *key, size_t klen);
  * delete are two steps: a write between them is deleted too. */
 enum store_result store_delete_if(struct store *s, const void *key,
                                   size_t klen, uint64_t cas);
+/* Store the value computed under LEASE (hc_lease_fill), as a set with
+ * REQ's exptime and client flags, and release the lease.  A lease taken
+ * over meanwhile still stores, unless a newer value is there. */
+enum store_result store_fill(struct store *s, hc_lease *lease,
+                             const struct store_req *req, const void *key,
+                             size_t klen, const void *val, size_t vlen);
 enum store_result store_touch(struct store *s, const void *key, size_t klen,
                               int64_t exptime);
 enum store_result store_arith(struct store *s, bool incr, const void *key,

@@ -79,13 +79,17 @@ int store_get(struct store *s, const void *key, size_t klen, void *buf,
 
 	if (rc == HC_ENEGATIVE)
 		return HC_ENOTFOUND;
-	if (rc == 0) {
-		it->cas = info.cas;
-		it->ttl_ms = info.ttl_ms;
-		it->vlen = info.vlen;
-		it->flags = info.client_flags;
-	}
+	if (rc == 0)
+		store_item_from(it, &info);
 	return rc;
+}
+
+void store_item_from(struct store_item *it, const hc_item_info *info)
+{
+	it->cas = info->cas;
+	it->ttl_ms = info->ttl_ms;
+	it->vlen = info->vlen;
+	it->flags = info->client_flags;
 }
 
 static bool key_present(struct store *s, const void *key, size_t klen)
@@ -232,6 +236,33 @@ enum store_result store_delete_if(struct store *s, const void *key,
 	if (it.cas != cas)
 		return STORE_EXISTS;
 	return store_error(hc_delete(s->cache, key, klen));
+}
+
+enum store_result store_fill(struct store *s, hc_lease *lease,
+                             const struct store_req *req, const void *key,
+                             size_t klen, const void *val, size_t vlen)
+{
+	hc_set_options o = { 0 };
+	uint64_t ttl_ms;
+	int rc;
+
+	if (klen == 0 || klen > s->key_max || vlen > s->value_cap) {
+		hc_lease_abandon(s->cache, lease);
+		return klen == 0 || klen > s->key_max ? STORE_BAD_KEY
+		                                      : STORE_TOO_LARGE;
+	}
+	if (!exptime_to_ttl_ms(req->exptime, &ttl_ms)) {
+		/* Nothing to fill with: the next client to miss computes. */
+		hc_lease_abandon(s->cache, lease);
+		return store_expired(s, MODE_SET, key, klen, val, vlen, 0);
+	}
+	o.ttl_ms = ttl_ms;
+	o.client_flags = req->flags;
+	o.cas_out = req->cas_out;
+	rc = hc_lease_fill(s->cache, lease, key, klen, val, vlen, &o);
+	/* Taken over meanwhile (the lease time ran out): the value is
+	 * stored all the same unless a newer one is there, as a set. */
+	return store_error(rc == HC_ENOLEASE ? 0 : rc);
 }
 
 enum store_result store_touch(struct store *s, const void *key, size_t klen,
