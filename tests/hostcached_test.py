@@ -676,6 +676,133 @@ class HostcachedTest(unittest.TestCase):
         self.assertEqual(c.cmd(b"mn\r\n"), b"MN")
 
     # ------------------------------------------------------------------
+    # Stampede protection: win tokens (N, R; W, X, Z) over leases
+
+    def win_flags(self, c, line):
+        """An mg that may win: (its win flags, its value)."""
+        head, value = self.meta_value(c, line)
+        return "".join(w.decode() for w in head if w in (b"W", b"X", b"Z")), value
+
+    def expired(self, c, key, value):
+        """Set KEY to VALUE for one second, then wait until it expires."""
+        self.assertEqual(c.cmd(b"ms %s %d T1\r\n%s\r\n"
+                               % (key, len(value), value)), b"HD")
+        deadline = time.monotonic() + PATIENCE
+        while c.cmd(b"mg %s\r\n" % key) != b"EN":
+            self.assertLess(time.monotonic(), deadline, "never expired")
+            time.sleep(0.1)
+
+    def test_meta_vivify_one_winner(self):
+        # Three connections: with two workers, two of them share one
+        # attachment and the third has the other's.  N30 outlasts the
+        # patience of every read: a client made to wait would fail.
+        c1, c2, c3 = self.started(), self.d.connect(), self.d.connect()
+        head, value = self.meta_value(c1, b"mg k v N30 t s\r\n")
+        self.assertEqual((head, value), ([b"VA", b"0", b"t30", b"s0", b"W"],
+                                         b""))
+        self.assertEqual(self.win_flags(c2, b"mg k v N30\r\n"), ("Z", b""))
+        self.assertEqual(self.win_flags(c3, b"mg k v N30\r\n"), ("Z", b""))
+        self.assertEqual(c3.cmd(b"mg k N30\r\n"), b"HD Z")
+        # The winner asking again is told the token is out, as memcached.
+        self.assertEqual(self.win_flags(c1, b"mg k v N30\r\n"), ("Z", b""))
+        # No item is made on a miss: without N the key is absent.
+        self.assertEqual(c2.cmd(b"mg k v\r\n"), b"EN")
+        self.assertEqual(c2.values(b"get k\r\n"), {})
+        # The winner's ms fills the lease; everyone reads the value.
+        self.assertEqual(c1.cmd(b"ms k 3 T60\r\nnew\r\n"), b"HD")
+        for c in (c1, c2, c3):
+            self.assertEqual(self.win_flags(c, b"mg k v N30\r\n"), ("", b"new"))
+        self.assertEqual(c2.values(b"get k\r\n")[b"k"][1], b"new")
+        # A hit with N touches nothing and wins nothing.
+        self.assertEqual(c3.cmd(b"mg k N30 t\r\n"), b"HD t60")
+
+    def test_meta_win_token_released(self):
+        c1, c2 = self.started(), self.d.connect()
+        self.assertEqual(self.win_flags(c1, b"mg a v N30\r\n"), ("W", b""))
+        self.assertEqual(self.win_flags(c2, b"mg a v N30\r\n"), ("Z", b""))
+        # The winner goes away without a value: its lease is abandoned
+        # and the next client to miss wins (once the close is seen).
+        c1.close()
+        deadline = time.monotonic() + PATIENCE
+        while self.win_flags(c2, b"mg a v N30\r\n")[0] != "W":
+            self.assertLess(time.monotonic(), deadline, "lease kept")
+            time.sleep(0.05)
+        c3 = self.d.connect()
+        self.assertEqual(self.win_flags(c3, b"mg a v N30\r\n"), ("Z", b""))
+        # md by the winner gives the token back at once.
+        self.assertEqual(c2.cmd(b"md a\r\n"), b"NF")
+        self.assertEqual(self.win_flags(c3, b"mg a v N30\r\n"), ("W", b""))
+        # ms with C fills only with the CAS id sent with W (0 on a miss):
+        # another is refused and the lease stays.
+        self.assertEqual(c3.cmd(b"ms a 1 C7\r\nx\r\n"), b"NF")
+        self.assertEqual(self.win_flags(c2, b"mg a v N30\r\n"), ("Z", b""))
+        self.assertEqual(c3.cmd(b"ms a 1 C0\r\ny\r\n"), b"HD")
+        self.assertEqual(self.win_flags(c2, b"mg a v N30\r\n"), ("", b"y"))
+        # Another write that stores (here add) gives the lease back too.
+        self.assertEqual(self.win_flags(c2, b"mg b v N30\r\n"), ("W", b""))
+        self.assertEqual(c2.cmd(b"ms b 1 ME\r\nz\r\n"), b"HD")
+        c2.cmd(b"md b\r\n")
+        self.assertEqual(self.win_flags(c3, b"mg b v N30\r\n"), ("W", b""))
+
+    def test_meta_stale_value_with_x(self):
+        conf = os.path.join(self.tmp.name, self.name + ".conf")
+        with open(conf, "w") as f:
+            f.write("[hostcached]\nstale_grace = 600000\n")
+        c1 = self.started("--config", conf)
+        c2 = self.d.connect()
+        self.expired(c1, b"s", b"old")
+        # Within the grace period: the value, stale (X), to both; the
+        # first wins (W), the other is told a token is out (Z).
+        self.assertEqual(self.win_flags(c1, b"mg s v N30\r\n"), ("WX", b"old"))
+        self.assertEqual(self.win_flags(c2, b"mg s v N30\r\n"), ("XZ", b"old"))
+        self.assertEqual(c2.cmd(b"mg s t N30\r\n"), b"HD t1 X Z")
+        # Without N or R an expired item reads as a miss.
+        self.assertEqual(c2.cmd(b"mg s v\r\n"), b"EN")
+        self.assertEqual(c1.cmd(b"ms s 3 T60\r\nnew\r\n"), b"HD")
+        self.assertEqual(self.win_flags(c2, b"mg s v N30\r\n"), ("", b"new"))
+        # R alone: the same on a stale value, nothing on a miss.
+        self.expired(c1, b"r", b"old")
+        self.assertEqual(self.win_flags(c2, b"mg r v R30\r\n"), ("WX", b"old"))
+        self.assertEqual(self.win_flags(c1, b"mg r v R30\r\n"), ("XZ", b"old"))
+        self.assertEqual(c1.cmd(b"mg nope v R30\r\n"), b"EN")
+        self.assertEqual(c1.cmd(b"mg nope v R30 q\r\nmn\r\n"), b"MN")
+        self.assertEqual(self.meta_value(c1, b"mg nope v N30 q\r\n"),
+                         ([b"VA", b"0", b"W"], b""))
+        # The stale winner's CAS id is the one its ms may name.
+        cas = int(c2.cmd(b"mg r c R30\r\n").split(b" ")[1][1:])
+        self.assertEqual(c2.cmd(b"ms r 3 C%d\r\nnew\r\n" % cas), b"HD")
+        self.assertEqual(self.win_flags(c1, b"mg r v R30\r\n"), ("", b"new"))
+
+    def test_meta_stale_grace_flag_and_none(self):
+        # --stale-grace sets it when creating the segment ...
+        c = self.started("--stale-grace", "600000")
+        self.expired(c, b"g", b"v")
+        self.assertEqual(self.win_flags(c, b"mg g v N30\r\n"), ("WX", b"v"))
+        self.assert_stops_cleanly()
+        self.destroy()
+        # ... and without it an expired item is simply a miss.
+        c = self.started()
+        self.expired(c, b"g", b"v")
+        self.assertEqual(self.win_flags(c, b"mg g v N30\r\n"), ("W", b""))
+
+    def test_meta_invalidate_and_bad_win_flags(self):
+        c1, c2 = self.started(), self.d.connect()
+        c1.cmd(b"ms i 1\r\nx\r\n")
+        # md I deletes (the library keeps no stale mark on a live item):
+        # the next mg with N misses and one client wins.
+        self.assertEqual(c1.cmd(b"md i I T30 k\r\n"), b"HD ki")
+        self.assertEqual(c1.cmd(b"md i I q\r\nmn\r\n"), b"MN")
+        self.assertEqual(self.win_flags(c2, b"mg i v N30\r\n"), ("W", b""))
+        self.assertEqual(self.win_flags(c1, b"mg i v N30\r\n"), ("Z", b""))
+        for line in (b"mg k N0\r\n", b"mg k N-1\r\n", b"mg k N\r\n",
+                     b"mg k R0\r\n", b"mg k Rx\r\n", b"mg k E5\r\n",
+                     b"md k T30\r\n", b"md k Ix\r\n", b"mg k I\r\n"):
+            self.assertEqual(c1.cmd(line), b"CLIENT_ERROR invalid flag", line)
+        self.assertEqual(c1.cmd(b"ms k 1 I\r\nx\r\n"),
+                         b"CLIENT_ERROR invalid flag")
+        self.assertEqual(c1.cmd(b"mn\r\n"), b"MN")
+
+    # ------------------------------------------------------------------
     # Client flags
 
     def test_client_flags_round_trip(self):
@@ -890,6 +1017,8 @@ class HostcachedTest(unittest.TestCase):
              r"--port and --metrics-port are both 4000"),
             (["--log-level", "loud"], r"--log-level 'loud': not a log level"),
             (["--mode", "999"], r"--mode '999': not a file mode"),
+            (["--stale-grace", "-1"], r"--stale-grace '-1': not a number "
+                                      r"of milliseconds"),
             (["--name", "a/b"], r"--name 'a/b': not a segment name"),
             (["--socket", "/x" * 100], r"--socket .*longer than"),
             (["--bogus"], r"--bogus: unknown option"),

@@ -9,6 +9,7 @@
  * why it is refused and what would do.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,18 @@ static bool set_max_procs(struct hcd_config *cfg, const char *value, char *why)
 {
 	if (!parse_count(value, &cfg->max_procs) || cfg->max_procs > 4096)
 		return because(why, "not a count from 1 to 4096");
+	return true;
+}
+
+static bool set_stale_grace(struct hcd_config *cfg, const char *value,
+                            char *why)
+{
+	uint64_t ms;
+
+	if (!parse_u64(value, &ms) || ms > UINT32_MAX)
+		return because(why, "not a number of milliseconds from 0 to "
+		               "%" PRIu32, UINT32_MAX);
+	cfg->stale_grace_ms = (uint32_t)ms;
 	return true;
 }
 
@@ -190,6 +203,10 @@ static const struct option_def options[] = {
 	  false },
 	{ "max-procs", "N", "process slots when creating the segment "
 	  "(default 64)", set_max_procs, false },
+	{ "stale-grace", "MS", "when creating the segment: how long an "
+	  "expired item is still served, flagged stale (X), to mg with N or R "
+	  "while one client recomputes it (default 0: not at all)",
+	  set_stale_grace, false },
 	{ "mode", "MODE", "segment file mode when creating it (default 0600)",
 	  set_mode, false },
 	{ "socket", "PATH", "unix socket to listen on (default "

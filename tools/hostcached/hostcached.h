@@ -90,6 +90,7 @@ struct hcd_config {
 	char config_path[PATH_CAP];
 	enum log_level log_level;
 	bool unlink_on_exit;
+	uint32_t stale_grace_ms; /* segment's stale grace when creating it */
 };
 
 /* Fill CFG from ARGV: defaults, then the --config file, then the flags.
@@ -276,6 +277,17 @@ struct evbuffer;
 struct conn;
 
 #define META_FLAGS_MAX 256      /* the flags of one ms line */
+#define META_LEASES_MAX 8       /* win tokens (W) one connection holds */
+
+/* A win token that mg handed out: the lease that the same connection's ms
+ * of KEY fills, and that closing the connection abandons. */
+struct meta_lease {
+	hc_lease lease;          /* lease.held: this entry is in use */
+	uint64_t cas;            /* the CAS id sent with W (0: a miss) */
+	uint64_t seq;            /* age: the oldest gives way when all are used */
+	size_t klen;
+	char key[251];
+};
 
 /* What the protocol layer sees of a connection. */
 struct text_state {
@@ -294,6 +306,9 @@ struct text_state {
 	char meta_flags[META_FLAGS_MAX];
 	/* TEXT_SWALLOW: bytes of a refused data block still to drop */
 	uint64_t swallow;
+	/* win tokens held (proto_meta.c) */
+	struct meta_lease leases[META_LEASES_MAX];
+	uint64_t lease_seq;
 };
 
 /* What a connection offers the protocol layer. */
@@ -326,6 +341,10 @@ enum proto_status proto_text_process(struct text_state *st,
                                      const struct proto_env *env,
                                      struct evbuffer *in,
                                      struct evbuffer *out, size_t out_limit);
+
+/* The connection of ST is closing: abandon the leases it holds, so that
+ * the next client to miss their keys wins. */
+void proto_text_closed(struct text_state *st, const struct proto_env *env);
 
 /* ------------------------------------------------------------------ */
 /* proto_binary.c                                                      */

@@ -178,6 +178,7 @@ static int segment_attach(const struct hcd_config *cfg, hc_cache **out)
 		hc_config_init(&hc);
 		hc.size = cfg->size;
 		hc.mode = cfg->mode;
+		hc.stale_grace_ms = cfg->stale_grace_ms;
 		if (cfg->max_procs != 0)
 			hc.max_procs = cfg->max_procs;
 		rc = hc_create(cfg->name, &hc, out);

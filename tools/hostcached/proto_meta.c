@@ -9,12 +9,24 @@
  * ms reads back through get and the other way round.
  *
  * Served flags:
- *   mg  b c f k O q s t u v T    ms  b c C F k O q T M(E A P R S)
- *   md  b k O q                  ma  b c k O q t v D J N T M(I + D -)
- * Others (E, I, N and R of mg, C of md and ma, h, l, x) get
+ *   mg  b c f k N O q R s t u v T    ms  b c C F k O q T M(E A P R S)
+ *   md  b I k O q T                  ma  b c k O q t v D J N T M(I + D -)
+ * Others (E of mg, I of ms, C of md and ma, h, l, x) get
  * "CLIENT_ERROR invalid flag": they need state the segment does not keep
- * (last access, win tokens) or a compare-and-delete the library does not
- * offer, and a flag silently ignored would promise what is not done.
+ * (last access, a stale mark on a live item) or a compare-and-delete the
+ * library does not offer, and a flag silently ignored would promise what
+ * is not done.
+ *
+ * Stampede protection (N, R; W, X, Z in replies) maps onto the library's
+ * leases: mg with N<ttl> calls hc_get_or_lease without waiting; the one
+ * client granted the lease gets W, the others Z, and the lease lasts ttl.
+ * The connection remembers its leases: its ms of the key fills the lease
+ * (hc_lease_fill), its md or closing abandons it.  An item expired within
+ * the segment's stale grace period (--stale-grace) is served with X, and
+ * W or Z, to mg with N or R.  What differs from memcached: no item is
+ * made on a miss (plain get and mg without N miss while the lease is out);
+ * R wins only once the item has expired into the grace period, since the
+ * library leases missing or expired keys only; md I deletes (see there).
  *
  * Quiet mode (q) drops the replies that say "as expected": EN of mg, HD
  * of ms, md and ma, and NF of md.  Errors are always sent.
@@ -30,6 +42,7 @@
 
 #define OPAQUE_MAX 32          /* memcached's bound on an O token */
 #define META_SET_FLAGS "bcCFkOqTM"
+#define META_GET_FLAGS "bcfkNOqRstuvT"
 
 struct meta_flags {
 	bool base64, quiet, ret_value;
@@ -43,6 +56,9 @@ struct meta_flags {
 	char mode;                 /* M; 0 = the command's default */
 	bool has_vivify;           /* N */
 	int64_t vivify_ttl;
+	bool has_recache;          /* R */
+	int64_t recache_ttl;
+	bool invalidate;           /* I */
 	uint64_t initial;          /* J */
 	uint64_t delta;            /* D */
 	/* The flags that ask for something back, in request order. */
@@ -166,6 +182,12 @@ static bool meta_flag(const char *tok, size_t len, const char *allowed,
 	case 'N':
 		f->has_vivify = true;
 		return parse_exptime(arg, &f->vivify_ttl);
+	case 'R':
+		f->has_recache = true;
+		return parse_exptime(arg, &f->recache_ttl);
+	case 'I':
+		f->invalidate = true;
+		return len == 1;
 	case 'C':
 		f->has_cas = true;
 		return token_u64(arg, &f->cas);
@@ -271,7 +293,158 @@ static bool meta_begin(struct cmd_ctx *c, int first_flag, const char *allowed,
 }
 
 /* ------------------------------------------------------------------ */
+/* Win tokens: the leases a connection holds                           */
+
+static struct meta_lease *meta_lease_find(struct text_state *st,
+                                          const void *key, size_t klen)
+{
+	for (int i = 0; i < META_LEASES_MAX; i++) {
+		struct meta_lease *ml = &st->leases[i];
+
+		if (ml->lease.held && ml->klen == klen &&
+		    memcmp(ml->key, key, klen) == 0)
+			return ml;
+	}
+	return NULL;
+}
+
+/* Give ML's lease back: the next client to miss its key wins. */
+static void meta_lease_abandon(struct store *s, struct meta_lease *ml)
+{
+	hc_lease_abandon(s->cache, &ml->lease);
+	ml->lease.held = 0;
+}
+
+/* Remember LEASE, just granted for K, so that this connection's ms of K
+ * fills it.  When every entry is in use the oldest is abandoned: it is
+ * the likeliest to have overrun its lease time already. */
+static void meta_lease_keep(struct cmd_ctx *c, const hc_lease *lease,
+                            const struct meta_key *k, uint64_t cas)
+{
+	struct text_state *st = c->st;
+	struct meta_lease *ml = meta_lease_find(st, k->bytes, k->len);
+
+	/* One for the key already: a lease that ran out and was granted to
+	 * this worker again.  Replaced, not abandoned, as the two may name
+	 * the same entry and owner. */
+	if (ml != NULL)
+		ml->lease.held = 0;
+	else
+		ml = &st->leases[0];
+	for (int i = 0; i < META_LEASES_MAX && ml->lease.held; i++)
+		if (!st->leases[i].lease.held || st->leases[i].seq < ml->seq)
+			ml = &st->leases[i];
+	if (ml->lease.held)
+		meta_lease_abandon(c->env->store, ml);
+	ml->lease = *lease;
+	ml->cas = cas;
+	ml->seq = ++st->lease_seq;
+	ml->klen = k->len;
+	memcpy(ml->key, k->bytes, k->len);
+}
+
+void proto_text_closed(struct text_state *st, const struct proto_env *env)
+{
+	for (int i = 0; i < META_LEASES_MAX; i++)
+		if (st->leases[i].lease.held)
+			meta_lease_abandon(env->store, &st->leases[i]);
+}
+
+/* ------------------------------------------------------------------ */
 /* mg                                                                  */
+
+/* The reply to a found item IT (its value in the scratch buffer), or to a
+ * win token's empty stand-in; WIN is what to add: " W", " X Z", ... */
+static void meta_get_value(struct cmd_ctx *c, const struct meta_flags *f,
+                           const struct meta_key *k,
+                           const struct store_item *it, const char *win)
+{
+	if (f->ret_value)
+		evbuffer_add_printf(c->out, "VA %" PRIu32, it->vlen);
+	else
+		evbuffer_add(c->out, "HD", 2);
+	meta_ret_flags(c->out, f, k, it);
+	evbuffer_add_printf(c->out, "%s\r\n", win);
+	if (f->ret_value) {
+		evbuffer_add(c->out, c->env->store->scratch, it->vlen);
+		evbuffer_add(c->out, "\r\n", 2);
+	}
+}
+
+/* A plain read: RC is store_get's, IT the item when it is 0. */
+static void meta_get_found(struct cmd_ctx *c, const struct meta_flags *f,
+                           const struct meta_key *k, int rc,
+                           struct store_item *it)
+{
+	struct store *s = c->env->store;
+
+	if (rc == 0 && f->has_ttl) {
+		if (store_touch(s, k->bytes, k->len, f->ttl) != STORE_STORED)
+			rc = HC_ENOTFOUND;
+		else if (!exptime_to_ttl_ms(f->ttl, &it->ttl_ms))
+			it->ttl_ms = 1; /* expired now: "t1", the value served once */
+	}
+	if (rc != 0) {
+		if (rc != HC_ENOTFOUND)
+			log_msg(LOG_DEBUG, "mg: %s", hc_strerror(rc));
+		if (!f->quiet)
+			evbuffer_add(c->out, "EN\r\n", 4);
+		return;
+	}
+	meta_get_value(c, f, k, it, "");
+}
+
+/* The lease time of mg's N (or, without N, R) token, in ms.  False for a
+ * TTL of 0 or one already past: a win token must run out. */
+static bool meta_lease_ms(const struct meta_flags *f, uint64_t *ms)
+{
+	int64_t ttl = f->has_vivify ? f->vivify_ttl : f->recache_ttl;
+
+	return exptime_to_ttl_ms(ttl, ms) && *ms != 0;
+}
+
+/* mg with N or R: stampede protection over hc_get_or_lease, which never
+ * waits here (wait 0) so that the worker's other connections go on.  A
+ * miss with N hands out the lease as W, or says Z while another client
+ * holds it, with an empty value as memcached's vivified item; a value in
+ * its stale grace period comes with X, and W or Z.  R alone adds no reply
+ * to a miss. */
+static void meta_get_leased(struct cmd_ctx *c, const struct meta_flags *f,
+                            const struct meta_key *k, uint64_t lease_ms)
+{
+	struct store *s = c->env->store;
+	hc_item_info info = { 0 };
+	struct store_item it = { .ttl_ms = lease_ms };
+	hc_lease lease;
+	int rc = hc_get_or_lease(s->cache, k->bytes, k->len, s->scratch,
+	                         s->value_cap, &info, lease_ms, 0, &lease);
+
+	if (rc == 0 && !info.stale) {
+		store_item_from(&it, &info);
+		meta_get_found(c, f, k, 0, &it);
+		return;
+	}
+	if (rc == 0) {
+		store_item_from(&it, &info);
+		it.ttl_ms = 1; /* expired: "t1", as for a value served once */
+		if (lease.held)
+			meta_lease_keep(c, &lease, k, info.cas);
+		meta_get_value(c, f, k, &it, lease.held ? " W X" : " X Z");
+		return;
+	}
+	if (f->has_vivify && (rc == HC_ENOTFOUND || rc == HC_ETIMEDOUT)) {
+		/* HC_ENOTFOUND without the lease: the lease table is full,
+		 * and the library's advice is to compute all the same. */
+		if (lease.held)
+			meta_lease_keep(c, &lease, k, 0);
+		meta_get_value(c, f, k, &it, rc == HC_ENOTFOUND ? " W" : " Z");
+		return;
+	}
+	if (lease.held)
+		hc_lease_abandon(s->cache, &lease);
+	meta_get_found(c, f, k, rc == HC_ETIMEDOUT || rc == HC_ENEGATIVE
+	                        ? HC_ENOTFOUND : rc, &it);
+}
 
 void cmd_meta_get(struct cmd_ctx *c)
 {
@@ -279,33 +452,22 @@ void cmd_meta_get(struct cmd_ctx *c)
 	struct meta_flags f;
 	struct meta_key k;
 	struct store_item it;
-	int rc;
+	uint64_t lease_ms;
 
-	if (!meta_begin(c, 2, "bcfkOqstuvT", &f, &k))
+	if (!meta_begin(c, 2, META_GET_FLAGS, &f, &k))
 		return;
-	rc = store_get(s, k.bytes, k.len, s->scratch, s->value_cap, &it);
-	if (rc == 0 && f.has_ttl) {
-		if (store_touch(s, k.bytes, k.len, f.ttl) != STORE_STORED)
-			rc = HC_ENOTFOUND;
-		else if (!exptime_to_ttl_ms(f.ttl, &it.ttl_ms))
-			it.ttl_ms = 1; /* expired now: "t1", the value served once */
-	}
-	if (rc != 0) {
-		if (rc != HC_ENOTFOUND)
-			log_msg(LOG_DEBUG, "mg: %s", hc_strerror(rc));
-		if (!f.quiet)
-			evbuffer_add(c->out, "EN\r\n", 4);
+	if (!f.has_vivify && !f.has_recache) {
+		int rc = store_get(s, k.bytes, k.len, s->scratch, s->value_cap,
+		                   &it);
+
+		meta_get_found(c, &f, &k, rc, &it);
 		return;
 	}
-	if (!f.ret_value) {
-		meta_reply(c, "HD", false, &f, &k, &it);
+	if (!meta_lease_ms(&f, &lease_ms)) {
+		reply(c, "CLIENT_ERROR invalid flag");
 		return;
 	}
-	evbuffer_add_printf(c->out, "VA %" PRIu32, it.vlen);
-	meta_ret_flags(c->out, &f, &k, &it);
-	evbuffer_add(c->out, "\r\n", 2);
-	evbuffer_add(c->out, s->scratch, it.vlen);
-	evbuffer_add(c->out, "\r\n", 2);
+	meta_get_leased(c, &f, &k, lease_ms);
 }
 
 /* ------------------------------------------------------------------ */
@@ -396,6 +558,31 @@ void cmd_meta_set(struct cmd_ctx *c)
 	st->noreply = false;
 }
 
+/* Store the data of an ms.  The set of a key this connection holds the
+ * win token of fills its lease (with C: only the CAS id sent with W); any
+ * other write that stores gives the lease back. */
+static enum store_result meta_set_store(struct cmd_ctx *c,
+                                        struct store_req *req,
+                                        const char *val)
+{
+	struct text_state *st = c->st;
+	struct store *s = c->env->store;
+	struct meta_lease *ml = meta_lease_find(st, st->key, st->klen);
+	enum store_result r;
+
+	if (ml != NULL && (req->mode == MODE_SET ||
+	                   (req->mode == MODE_CAS && req->cas == ml->cas))) {
+		r = store_fill(s, &ml->lease, req, st->key, st->klen, val,
+		               st->vlen);
+		ml->lease.held = 0;
+		return r;
+	}
+	r = store_write(s, req, st->key, st->klen, val, st->vlen);
+	if (ml != NULL && r == STORE_STORED)
+		meta_lease_abandon(s, ml);
+	return r;
+}
+
 void meta_set_complete(struct cmd_ctx *c, const char *val)
 {
 	struct text_state *st = c->st;
@@ -415,7 +602,7 @@ void meta_set_complete(struct cmd_ctx *c, const char *val)
 	req.flags = f.client_flags;
 	req.exptime = f.has_ttl ? f.ttl : 0;
 	req.cas = f.cas;
-	r = store_write(c->env->store, &req, st->key, st->klen, val, st->vlen);
+	r = meta_set_store(c, &req, val);
 	if (req.mode == MODE_CAS)
 		count_cas(c->env->counters, r);
 	switch (r) {
@@ -443,11 +630,24 @@ void cmd_meta_delete(struct cmd_ctx *c)
 {
 	struct meta_flags f;
 	struct meta_key k;
+	struct meta_lease *ml;
 	enum store_result r;
 
-	if (!meta_begin(c, 2, "bkOq", &f, &k))
+	if (!meta_begin(c, 2, "bIkOqT", &f, &k))
 		return;
+	if (f.has_ttl && !f.invalidate) {
+		reply(c, "CLIENT_ERROR invalid flag");  /* T goes with I */
+		return;
+	}
+	/* I asks to keep the item as stale; the library cannot mark a live
+	 * item so, and a TTL cut short would leave it fresh for another
+	 * millisecond.  So I deletes (and T, the stale item's TTL, has
+	 * nothing to apply to): the next mg with N misses, and one client
+	 * wins. */
 	r = store_delete(c->env->store, k.bytes, k.len);
+	ml = meta_lease_find(c->st, k.bytes, k.len);
+	if (ml != NULL)
+		meta_lease_abandon(c->env->store, ml);
 	count_outcome(r, &c->env->counters->delete_hits,
 	              &c->env->counters->delete_misses);
 	if (r == STORE_STORED)

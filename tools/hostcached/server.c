@@ -91,6 +91,8 @@ static void conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	if (c->wire == WIRE_TEXT)
+		proto_text_closed(&c->st, &w->env);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
