@@ -536,6 +536,10 @@ typedef struct hc_info {
 	uint64_t index_memory;  /* bytes of the hash table */
 	char delimiter;
 	char name[256];
+	uint32_t stale_grace_ms;      /* the creation options, as in effect */
+	uint32_t clean_watermark_pct;
+	uint32_t latency_every;       /* 0: none timed */
+	uint32_t journal_entries;     /* 0: no journal */
 } hc_info;
 
 int hc_info_get(hc_cache *c, hc_info *out);

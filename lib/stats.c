@@ -148,6 +148,10 @@ HC_API int hc_info_get(hc_cache *c, hc_info *out)
 	out->item_memory = c->item_memory;
 	out->index_memory = (uint64_t)c->nbuckets * sizeof(struct hc_bucket);
 	out->delimiter = (char)c->hdr->delimiter;
+	out->stale_grace_ms = c->stale_grace_ms;
+	out->clean_watermark_pct = c->clean_watermark_pct;
+	out->latency_every = c->latency_every;
+	out->journal_entries = c->njournal;
 	memcpy(out->name, c->name, sizeof out->name);
 	out->name[sizeof out->name - 1] = '\0';
 	return 0;

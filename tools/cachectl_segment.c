@@ -154,6 +154,13 @@ static void print_info_table(const hc_info *info, const hc_stats *stats)
 	            info->item_overhead);
 	print_field("mode", "%04" PRIo32, info->mode);
 	print_delimiter_field("delimiter", info->delimiter);
+	print_field("stale grace", "%" PRIu32 " ms", info->stale_grace_ms);
+	print_field("clean watermark", "%" PRIu32 "%%", info->clean_watermark_pct);
+	if (info->latency_every)
+		print_field("latency timed", "1 in %" PRIu32, info->latency_every);
+	else
+		print_field("latency timed", "none");
+	print_field("journal", "%" PRIu32 " entries", info->journal_entries);
 	/* This cachectl is attached while it looks, so it counts itself. */
 	print_field("attached processes", "%" PRIu32 " of %" PRIu32
 	            " (this cachectl included)", stats->procs_attached,
@@ -182,6 +189,10 @@ static void print_info_json(const hc_info *info, const hc_stats *stats)
 	       info->item_memory, info->index_memory, info->item_overhead,
 	       info->mode);
 	json_bytes(stdout, delimiter, 1);
+	printf(",\"stale_grace_ms\":%" PRIu32 ",\"clean_watermark_pct\":%" PRIu32
+	       ",\"latency_every\":%" PRIu32 ",\"journal_entries\":%" PRIu32,
+	       info->stale_grace_ms, info->clean_watermark_pct,
+	       info->latency_every, info->journal_entries);
 	printf(",\"procs_attached\":%" PRIu32 "}\n", stats->procs_attached);
 }
 
