@@ -16,37 +16,6 @@ SEGMENTS="$SEG $SEG2"
 # ---------------------------------------------------------------------
 # Checking what cachectl did
 
-# expect_success DESCRIPTION: the last run exited 0 and printed no error.
-expect_success() {
-	if [ "$status" -eq 0 ] && [ ! -s "$TMP/err" ]; then
-		pass "$1"
-	else
-		fail "$1" "want exit status 0 and an empty stderr" "$(last_run)"
-	fi
-}
-
-# expect_failure STATUS PATTERN DESCRIPTION: the last run exited STATUS
-# (or, for "nonzero", anything but 0) and printed exactly one line on
-# stderr, "cachectl: ...", matching the extended regex PATTERN.
-expect_failure() {
-	want=$1
-	pattern=$2
-	lines=$(wc -l <"$TMP/err")
-	if [ "$want" = nonzero ]; then
-		status_ok=$([ "$status" -ne 0 ] && echo yes)
-	else
-		status_ok=$([ "$status" -eq "$want" ] && echo yes)
-	fi
-	if [ "$status_ok" = yes ] && [ "$lines" -eq 1 ] &&
-	    grep -Eq "^cachectl: .*($pattern)" "$TMP/err"; then
-		pass "$3"
-	else
-		fail "$3" "want exit status $want and one stderr line" \
-		    "matching /^cachectl: .*($pattern)/, got $lines lines" \
-		    "$(last_run)"
-	fi
-}
-
 # expect_output FILE DESCRIPTION: the last run exited 0 and its stdout is
 # byte for byte FILE.
 expect_output() {
@@ -67,11 +36,6 @@ expect_stdout_line() {
 		fail "$2" "want exit status 0 and a line matching /$1/" \
 		    "$(last_run)"
 	fi
-}
-
-# json_number KEY: the number under KEY in the one-line JSON in $TMP/out.
-json_number() {
-	sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$TMP/out"
 }
 
 # ---------------------------------------------------------------------

@@ -29,26 +29,9 @@ check() {
 	fi
 }
 
-# expect_failure STATUS PATTERN DESCRIPTION: exit STATUS and exactly one
-# stderr line "cachectl: ..." matching the extended regex PATTERN.
-expect_failure() {
-	lines=$(wc -l <"$TMP/err")
-	if [ "$status" -eq "$1" ] && [ "$lines" -eq 1 ] &&
-	    grep -Eq "^cachectl: .*($2)" "$TMP/err"; then
-		pass "$3"
-	else
-		fail "$3" "want exit status $1 and one stderr line matching /$2/" \
-		    "$(last_run)"
-	fi
-}
-
 line_count_is() { [ "$(wc -l <"$TMP/out")" -eq "$1" ]; }
 out_is() { printf '%s' "$1" | cmp -s - "$TMP/out"; }
 
-# json_number KEY: the number under KEY in the one-line JSON in $TMP/out.
-json_number() {
-	sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$TMP/out"
-}
 number_at_least() { [ -n "$1" ] && awk "BEGIN { exit !($1 >= $2) }"; }
 
 : >"$TMP/empty"

@@ -1,6 +1,6 @@
 # tap.sh - what the cachectl shell tests share: finding the programs, TAP
-# output, running cachectl with its output captured, segments kept busy,
-# and cleaning up.  Sourced, not run.
+# output, running cachectl with its output captured, checking its exit
+# status and messages, segments kept busy, and cleaning up.  Sourced, not run.
 #
 # The programs are found under $HC_BUILD (default ./build).  Sourcing makes
 # TMP, a private directory holding an empty file $TMP/empty; the sourcing
@@ -77,6 +77,42 @@ last_run() {
 	echo "exit status: $status"
 	echo "stdout: $(head -c 2000 "$TMP/out")"
 	echo "stderr: $(cat "$TMP/err")"
+}
+
+# expect_success DESCRIPTION: the last run exited 0 and printed no error.
+expect_success() {
+	if [ "$status" -eq 0 ] && [ ! -s "$TMP/err" ]; then
+		pass "$1"
+	else
+		fail "$1" "want exit status 0 and an empty stderr" "$(last_run)"
+	fi
+}
+
+# expect_failure STATUS PATTERN DESCRIPTION: the last run exited STATUS
+# (or, for "nonzero", anything but 0) and printed exactly one line on
+# stderr, "cachectl: ...", matching the extended regex PATTERN.
+expect_failure() {
+	want=$1
+	pattern=$2
+	lines=$(wc -l <"$TMP/err")
+	if [ "$want" = nonzero ]; then
+		status_ok=$([ "$status" -ne 0 ] && echo yes)
+	else
+		status_ok=$([ "$status" -eq "$want" ] && echo yes)
+	fi
+	if [ "$status_ok" = yes ] && [ "$lines" -eq 1 ] &&
+	    grep -Eq "^cachectl: .*($pattern)" "$TMP/err"; then
+		pass "$3"
+	else
+		fail "$3" "want exit status $want and one stderr line" \
+		    "matching /^cachectl: .*($pattern)/, got $lines lines" \
+		    "$(last_run)"
+	fi
+}
+
+# json_number KEY: the number under KEY in the one-line JSON in $TMP/out.
+json_number() {
+	sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$TMP/out"
 }
 
 has_line() { grep -Eq "$1" "$TMP/out"; }
