@@ -18,12 +18,32 @@ static bool parse_delimiter(const char *s, char *out)
 	return true;
 }
 
+/*
+ * The count option NAME of "create", when given, into OUT; a usage error
+ * naming WANTED unless it is a number from MIN to MAX.
+ */
+static int count_option(const struct args *a, const char *name,
+                        uint32_t min, uint32_t max, const char *wanted,
+                        uint32_t *out)
+{
+	const char *v = option_value(a, name);
+	uint32_t n;
+
+	if (v == NULL)
+		return STATUS_OK;
+	if (!parse_count(v, &n) || n < min || n > max)
+		return bad_option_value(a->cmd, name, v, wanted);
+	*out = n;
+	return STATUS_OK;
+}
+
 /* Fill CFG from the options of "create"; a usage error for a bad one. */
 static int config_from_options(const struct args *a, hc_config *cfg)
 {
 	const struct command *cmd = a->cmd;
 	const char *v;
 	uint64_t max_value;
+	int status;
 
 	hc_config_init(cfg);
 	if ((v = option_value(a, "size")) != NULL &&
@@ -33,39 +53,33 @@ static int config_from_options(const struct args *a, hc_config *cfg)
 	if ((v = option_value(a, "mode")) != NULL && !parse_mode(v, &cfg->mode))
 		return bad_option_value(cmd, "mode", v, "octal permission bits "
 		                        "such as 0600 or 0660");
-	if ((v = option_value(a, "max-procs")) != NULL &&
-	    !parse_count(v, &cfg->max_procs))
-		return bad_option_value(cmd, "max-procs", v, "a positive number");
-	if ((v = option_value(a, "max-key")) != NULL &&
-	    !parse_count(v, &cfg->max_key))
-		return bad_option_value(cmd, "max-key", v, "a positive number");
-	if ((v = option_value(a, "ttl-jitter")) != NULL &&
-	    (!parse_count(v, &cfg->ttl_jitter_pct) || cfg->ttl_jitter_pct > 50))
-		return bad_option_value(cmd, "ttl-jitter", v, "a percentage "
-		                        "from 1 to 50");
-	if ((v = option_value(a, "clean-watermark")) != NULL &&
-	    (!parse_count(v, &cfg->clean_watermark_pct) ||
-	     cfg->clean_watermark_pct > 100))
-		return bad_option_value(cmd, "clean-watermark", v,
-		                        "a percentage from 1 to 100");
-	if ((v = option_value(a, "avg-item")) != NULL &&
-	    (!parse_count(v, &cfg->avg_item_size) || cfg->avg_item_size < 32 ||
-	     cfg->avg_item_size > 65536))
-		return bad_option_value(cmd, "avg-item", v,
-		                        "bytes from 32 to 65536");
-	if ((v = option_value(a, "latency-every")) != NULL) {
-		if (strcmp(v, "off") == 0)
-			cfg->latency_every = HC_LATENCY_OFF;
-		else if (!parse_count(v, &cfg->latency_every) ||
-		         cfg->latency_every > 1000000)
-			return bad_option_value(cmd, "latency-every", v,
-			                        "a number from 1 to 1000000, or off");
-	}
-	if ((v = option_value(a, "journal")) != NULL &&
-	    (!parse_count(v, &cfg->journal_entries) ||
-	     cfg->journal_entries > 1048576))
-		return bad_option_value(cmd, "journal", v,
-		                        "a number of entries from 1 to 1048576");
+	if ((status = count_option(a, "max-procs", 1, UINT32_MAX,
+	                           "a positive number",
+	                           &cfg->max_procs)) != STATUS_OK ||
+	    (status = count_option(a, "max-key", 1, UINT32_MAX,
+	                           "a positive number",
+	                           &cfg->max_key)) != STATUS_OK ||
+	    (status = count_option(a, "ttl-jitter", 1, 50,
+	                           "a percentage from 1 to 50",
+	                           &cfg->ttl_jitter_pct)) != STATUS_OK ||
+	    (status = count_option(a, "clean-watermark", 1, 100,
+	                           "a percentage from 1 to 100",
+	                           &cfg->clean_watermark_pct)) != STATUS_OK ||
+	    (status = count_option(a, "avg-item", 32, 65536,
+	                           "bytes from 32 to 65536",
+	                           &cfg->avg_item_size)) != STATUS_OK)
+		return status;
+	v = option_value(a, "latency-every");
+	if (v != NULL && strcmp(v, "off") == 0)
+		cfg->latency_every = HC_LATENCY_OFF;
+	else if ((status = count_option(a, "latency-every", 1, 1000000,
+	                                "a number from 1 to 1000000, or off",
+	                                &cfg->latency_every)) != STATUS_OK)
+		return status;
+	if ((status = count_option(a, "journal", 1, 1048576,
+	                           "a number of entries from 1 to 1048576",
+	                           &cfg->journal_entries)) != STATUS_OK)
+		return status;
 	if ((v = option_value(a, "delimiter")) != NULL &&
 	    !parse_delimiter(v, &cfg->delimiter))
 		return bad_option_value(cmd, "delimiter", v, "one printable "
