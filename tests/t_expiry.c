@@ -71,13 +71,22 @@ static void test_zero_ttl_never_expires(void **state)
 	assert_missing(c, KEY("brief"));
 }
 
+/*
+ * Set "k" to expire in 100 ms, touch it to TTL_MS, and wait 300 ms: the
+ * touch replaced the first TTL, so "k" is still there.
+ */
+static void touch_outlives_first_ttl(hc_cache *c, uint64_t ttl_ms)
+{
+	assert_hc_ok(hc_set(c, KEY("k"), KEY("kept"), 100));
+	assert_hc_ok(hc_touch(c, KEY("k"), ttl_ms));
+	sleep_ms(300);
+	assert_value(c, KEY("k"), "kept", 4);
+}
+
 static void test_touch_extends_and_shortens(void **state)
 {
 	hc_cache *c = test_fixture_create(*state, "exp-touch", NULL);
-	assert_hc_ok(hc_set(c, KEY("k"), KEY("kept"), 100));
-	assert_hc_ok(hc_touch(c, KEY("k"), 5000));
-	sleep_ms(300);
-	assert_value(c, KEY("k"), "kept", 4);
+	touch_outlives_first_ttl(c, 5000);
 	assert_in_range(item_info_of(c, KEY("k")).ttl_ms, 4000, 5000);
 
 	assert_hc_ok(hc_touch(c, KEY("k"), 50));
@@ -89,10 +98,7 @@ static void test_touch_extends_and_shortens(void **state)
 static void test_touch_zero_removes_expiry(void **state)
 {
 	hc_cache *c = test_fixture_create(*state, "exp-touch0", NULL);
-	assert_hc_ok(hc_set(c, KEY("k"), KEY("kept"), 100));
-	assert_hc_ok(hc_touch(c, KEY("k"), 0));
-	sleep_ms(300);
-	assert_value(c, KEY("k"), "kept", 4);
+	touch_outlives_first_ttl(c, 0);
 	assert_u64_equal(item_info_of(c, KEY("k")).ttl_ms, 0);
 }
 
@@ -263,22 +269,18 @@ static void test_ttl_jitter(void **state)
 
 int main(void)
 {
-#define T(fn)                                                                 \
-	cmocka_unit_test_setup_teardown(fn, test_fixture_setup,                \
-	                                test_fixture_teardown)
 	const struct CMUnitTest group[] = {
-		T(test_short_ttl_expires),
-		T(test_zero_ttl_never_expires),
-		T(test_touch_extends_and_shortens),
-		T(test_touch_zero_removes_expiry),
-		T(test_touch_missing),
-		T(test_get_ex_reports_ttl_left),
-		T(test_expirations_counted),
-		T(test_incr_keeps_expiry),
-		T(test_write_sets_new_ttl),
-		T(test_expired_counts_as_absent),
-		T(test_ttl_jitter),
+		fixture_test(test_short_ttl_expires),
+		fixture_test(test_zero_ttl_never_expires),
+		fixture_test(test_touch_extends_and_shortens),
+		fixture_test(test_touch_zero_removes_expiry),
+		fixture_test(test_touch_missing),
+		fixture_test(test_get_ex_reports_ttl_left),
+		fixture_test(test_expirations_counted),
+		fixture_test(test_incr_keeps_expiry),
+		fixture_test(test_write_sets_new_ttl),
+		fixture_test(test_expired_counts_as_absent),
+		fixture_test(test_ttl_jitter),
 	};
-#undef T
 	return run_tap_group(group, NULL, NULL);
 }

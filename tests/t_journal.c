@@ -262,18 +262,14 @@ static void test_bad_arguments(void **state)
 
 int main(void)
 {
-#define T(fn)                                                                 \
-	cmocka_unit_test_setup_teardown(fn, test_fixture_setup,                \
-	                                test_fixture_teardown)
 	const struct CMUnitTest group[] = {
-		T(test_off_by_default),
-		T(test_every_change_in_order),
-		T(test_long_key_is_a_prefix),
-		T(test_full_ring_counts_the_lost),
-		T(test_writer_processes),
-		T(test_half_written_entries),
-		T(test_bad_arguments),
+		fixture_test(test_off_by_default),
+		fixture_test(test_every_change_in_order),
+		fixture_test(test_long_key_is_a_prefix),
+		fixture_test(test_full_ring_counts_the_lost),
+		fixture_test(test_writer_processes),
+		fixture_test(test_half_written_entries),
+		fixture_test(test_bad_arguments),
 	};
-#undef T
 	return run_tap_group(group, NULL, NULL);
 }

@@ -193,17 +193,13 @@ static void test_bad_configuration(void **state)
 
 int main(void)
 {
-#define T(fn)                                                                 \
-	cmocka_unit_test_setup_teardown(fn, test_fixture_setup,                \
-	                                test_fixture_teardown)
 	const struct CMUnitTest group[] = {
-		T(test_every_operation),
-		T(test_one_in_ten),
-		T(test_off_times_nothing),
-		T(test_counts_add_up_across_processes),
-		T(test_buckets_and_quantiles),
-		T(test_bad_configuration),
+		fixture_test(test_every_operation),
+		fixture_test(test_one_in_ten),
+		fixture_test(test_off_times_nothing),
+		fixture_test(test_counts_add_up_across_processes),
+		fixture_test(test_buckets_and_quantiles),
+		fixture_test(test_bad_configuration),
 	};
-#undef T
 	return run_tap_group(group, NULL, NULL);
 }

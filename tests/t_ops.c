@@ -632,29 +632,25 @@ static void test_stats(void **state)
 
 int main(void)
 {
-#define T(fn)                                                                 \
-	cmocka_unit_test_setup_teardown(fn, test_fixture_setup,                \
-	                                test_fixture_teardown)
 	const struct CMUnitTest group[] = {
-		T(test_set_get_roundtrip),
-		T(test_empty_value),
-		T(test_buffer_too_small),
-		T(test_get_missing),
-		T(test_key_length_limits),
-		T(test_configured_key_length),
-		T(test_value_size_limits),
-		T(test_set_overwrites),
-		T(test_add),
-		T(test_replace),
-		T(test_cas),
-		T(test_client_flags),
-		T(test_delete),
-		T(test_incr_decr),
-		T(test_incr_refuses_non_numbers),
-		T(test_ttl_limit),
-		T(test_null_arguments),
-		T(test_stats),
+		fixture_test(test_set_get_roundtrip),
+		fixture_test(test_empty_value),
+		fixture_test(test_buffer_too_small),
+		fixture_test(test_get_missing),
+		fixture_test(test_key_length_limits),
+		fixture_test(test_configured_key_length),
+		fixture_test(test_value_size_limits),
+		fixture_test(test_set_overwrites),
+		fixture_test(test_add),
+		fixture_test(test_replace),
+		fixture_test(test_cas),
+		fixture_test(test_client_flags),
+		fixture_test(test_delete),
+		fixture_test(test_incr_decr),
+		fixture_test(test_incr_refuses_non_numbers),
+		fixture_test(test_ttl_limit),
+		fixture_test(test_null_arguments),
+		fixture_test(test_stats),
 	};
-#undef T
 	return run_tap_group(group, NULL, NULL);
 }

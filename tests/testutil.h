@@ -192,6 +192,11 @@ static inline int test_fixture_teardown(void **state)
 	return 0;
 }
 
+/* A test FN run with a fresh struct test_fixture as its state. */
+#define fixture_test(fn)                                                       \
+	cmocka_unit_test_setup_teardown(fn, test_fixture_setup,                \
+	                                test_fixture_teardown)
+
 /* Create F's segment, named after TAG, from CFG (NULL: TEST_SEG_SIZE and
  * TEST_SEG_PROCS); asserts that it worked. */
 static inline hc_cache *test_fixture_create(struct test_fixture *f,
