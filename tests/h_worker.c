@@ -403,6 +403,27 @@ static void check_not_deleted(struct worker *w, uint32_t i, bool found,
 		violation(what, key, (size_t)klen, why);
 }
 
+/*
+ * RC of a private write OP that needs the key there (replace, delete,
+ * touch): HC_ENOTFOUND is an answer, but success on a key this worker
+ * deleted is a violation (WHY says which).  Returns what check_rc does:
+ * 0 when the write took, HC_ENOTFOUND when the key was not there, 1 for
+ * a tolerated error.
+ */
+static int private_write_on_key(struct worker *w, uint32_t i, const char *op,
+                                int rc, const char *key, int klen,
+                                const char *why)
+{
+	char what[32];
+
+	rc = check_rc(w, op, rc, HC_ENOTFOUND, 0);
+	if (rc != 1) {
+		snprintf(what, sizeof what, "private %s", op);
+		check_not_deleted(w, i, rc == 0, what, key, klen, why);
+	}
+	return rc;
+}
+
 /* The full mix's private writes beyond set: add, replace, delete, touch. */
 static void private_write_full(struct worker *w, uint32_t i, const char *key,
                                int klen, unsigned char *val)
@@ -424,30 +445,24 @@ static void private_write_full(struct worker *w, uint32_t i, const char *key,
 		return;
 	case 1:
 		rc = hc_replace(w->c, key, (size_t)klen, val, len, some_ttl(w));
-		if (check_rc(w, "replace", rc, HC_ENOTFOUND, 0) == 1)
-			return;
-		check_not_deleted(w, i, rc == 0, "private replace", key, klen,
-		                  "replaced a key known absent");
-		if (rc == 0)
+		if (private_write_on_key(w, i, "replace", rc, key, klen,
+		                         "replaced a key known absent") == 0)
 			private_stored(w, i);
 		return;
 	case 2:
 		rc = hc_delete(w->c, key, (size_t)klen);
-		if (check_rc(w, "delete", rc, HC_ENOTFOUND, 0) == 1)
+		rc = private_write_on_key(w, i, "delete", rc, key, klen,
+		                          "deleted a key known absent");
+		if (rc == 1)
 			return;
-		check_not_deleted(w, i, rc == 0, "private delete", key, klen,
-		                  "deleted a key known absent");
 		if (rc == 0)
 			w->n.deletes++;
 		w->last[i] = ABSENT;
 		return;
 	default:
 		rc = hc_touch(w->c, key, (size_t)klen, some_ttl(w));
-		if (check_rc(w, "touch", rc, HC_ENOTFOUND, 0) == 1)
-			return;
-		check_not_deleted(w, i, rc == 0, "private touch", key, klen,
-		                  "touched a key known absent");
-		if (rc == 0)
+		if (private_write_on_key(w, i, "touch", rc, key, klen,
+		                         "touched a key known absent") == 0)
 			w->n.touches++;
 		return;
 	}
