@@ -22,14 +22,11 @@ static int user_name(hc_cache *c, source *db, long id, uint64_t ttl_ms,
                      char *buf, size_t cap)
 {
 	char key[32];
-	size_t len;
 	int klen = snprintf(key, sizeof key, "user:%ld:name", id);
-	int rc = hc_get(c, key, (size_t)klen, buf, cap - 1, &len);
+	int rc = get_string(c, key, (size_t)klen, buf, cap);
 
-	if (rc == 0) {
-		buf[len] = '\0';
+	if (rc == 0)
 		return 1;
-	}
 	/* HC_EBUFSIZE would mean a value larger than BUF: with names of a
 	 * known bound it is a bug, so it is treated like any other error. */
 	if (rc != HC_ENOTFOUND)

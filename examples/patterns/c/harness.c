@@ -190,6 +190,17 @@ hc_cache *segment_create(const char *pattern, hc_config *cfg)
 	return c;
 }
 
+int get_string(hc_cache *c, const char *key, size_t klen, char *buf,
+               size_t cap)
+{
+	size_t len;
+	int rc = hc_get(c, key, klen, buf, cap - 1, &len);
+
+	if (rc == 0)
+		buf[len] = '\0';
+	return rc;
+}
+
 void hc_must(int rc, const char *what)
 {
 	/* HC_ESYS from an example's own system call: errno says why. */

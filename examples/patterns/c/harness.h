@@ -53,6 +53,11 @@ long source_queries(source *s);
  * 16 process slots), removed at exit. */
 hc_cache *segment_create(const char *pattern, hc_config *cfg);
 
+/* hc_get of KEY into BUF as a string: at most CAP - 1 bytes, then a NUL
+ * (BUF is left as it was unless the get succeeds).  hc_get's result. */
+int get_string(hc_cache *c, const char *key, size_t klen, char *buf,
+               size_t cap);
+
 /* An hc_* call that must succeed: on an error, say which and exit 2. */
 void hc_must(int rc, const char *what);
 

@@ -27,14 +27,11 @@
 static int user_name(hc_cache *c, source *db, long id, char *buf, size_t cap)
 {
 	char key[32];
-	size_t len;
 	int klen = snprintf(key, sizeof key, "user:%ld:name", id);
-	int rc = hc_get(c, key, (size_t)klen, buf, cap - 1, &len);
+	int rc = get_string(c, key, (size_t)klen, buf, cap);
 
-	if (rc == 0) {
-		buf[len] = '\0';
+	if (rc == 0)
 		return 1;
-	}
 	if (rc == HC_ENEGATIVE)
 		return 0;
 	if (rc != HC_ENOTFOUND)

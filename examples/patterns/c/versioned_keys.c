@@ -64,15 +64,12 @@ static void user_name(hc_cache *c, source *db, long id, char *buf,
                       size_t cap)
 {
 	char key[64];
-	size_t len;
 	int klen = snprintf(key, sizeof key, "users:v%" PRIu64 ":%ld",
 	                    users_version(c), id);
-	int rc = hc_get(c, key, (size_t)klen, buf, cap - 1, &len);
+	int rc = get_string(c, key, (size_t)klen, buf, cap);
 
-	if (rc == 0) {
-		buf[len] = '\0';
+	if (rc == 0)
 		return;
-	}
 	if (rc != HC_ENOTFOUND)
 		hc_must(rc, key);
 	source_user_name(db, id, buf, cap);
