@@ -108,12 +108,7 @@ static const struct {
 	{ "0123456789abcdef0123456789abcdef", MAX_KEY }, { "zz", 2 },
 };
 
-#define fail(...)                                                              \
-	do {                                                                   \
-		fprintf(stderr, "fuzz_diff: DIVERGENCE: " __VA_ARGS__);        \
-		fputc('\n', stderr);                                           \
-		abort();                                                       \
-	} while (0)
+#define fail(...) fuzz_fail("fuzz_diff: DIVERGENCE: ", __VA_ARGS__)
 
 static uint64_t mono_ns(void)
 {

@@ -75,12 +75,7 @@ static void print_stats(void)
 	        "below the mapping\n", F.attaches, F.guarded);
 }
 
-#define fail(...)                                                              \
-	do {                                                                   \
-		fprintf(stderr, "fuzz_segment: " __VA_ARGS__);                 \
-		fputc('\n', stderr);                                           \
-		abort();                                                       \
-	} while (0)
+#define fail(...) fuzz_fail("fuzz_segment: ", __VA_ARGS__)
 
 static void key_of(unsigned i, char *key, size_t cap, size_t *len)
 {
