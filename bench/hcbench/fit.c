@@ -149,7 +149,7 @@ static void fit_run(const struct workload *w, unsigned procs,
 		.sets = (want + procs - 1) / procs,
 		.deadline = kit_now_ns() + FIT_TIME_LIMIT * 1000000000ULL,
 	};
-	uint64_t errors = 0, wrong = 0, ns = 0;
+	struct proc_totals sum = { 0 };
 	hc_stats before, after;
 
 	f->w = w;
@@ -163,22 +163,21 @@ static void fit_run(const struct workload *w, unsigned procs,
 	for (unsigned p = 0; p < procs; p++) {
 		const struct proc_result *r = kit_team_result(&team, p);
 
-		f->ops += r->ops;
-		f->gets += r->gets;
-		f->sets += r->sets;
-		f->misses += r->misses;
-		errors += r->errors;
-		wrong += r->wrong;
-		ns = r->ns > ns ? r->ns : ns;
+		proc_totals_add(&sum, r);
 		f->complete = f->complete && r->sets >= lim.sets;
 	}
 	kit_team_free(&team);
-	if (errors || wrong)
+	if (sum.errors || sum.wrong)
 		fail("hostcache on %s (%s set): %llu failed calls, %llu wrong "
-		     "values read", w->bench, d->fits, (unsigned long long)errors,
-		     (unsigned long long)wrong);
-	f->seconds = (double)ns / 1e9;
-	f->ops_per_sec = ns ? (double)f->ops * 1e9 / (double)ns : 0;
+		     "values read", w->bench, d->fits,
+		     (unsigned long long)sum.errors,
+		     (unsigned long long)sum.wrong);
+	f->ops += sum.ops;
+	f->gets += sum.gets;
+	f->sets += sum.sets;
+	f->misses += sum.misses;
+	f->seconds = (double)sum.ns / 1e9;
+	f->ops_per_sec = sum.ns ? (double)f->ops * 1e9 / (double)sum.ns : 0;
 	f->lost = fit_count_lost(d);
 	f->evictions = after.evictions - before.evictions;
 	f->bucket_evictions = after.bucket_evictions - before.bucket_evictions;
@@ -203,11 +202,7 @@ static void print_fit_json(const struct fit_result *f)
 		return;
 	struct kit_json j;
 
-	kit_json_begin(&j, stdout);
-	kit_json_str(&j, "type", "fit");
-	json_workload_fields(&j, f->w);
-	kit_json_str(&j, "impl", "hostcache");
-	kit_json_uint(&j, "procs", f->procs);
+	json_record_begin(&j, "fit", f->w, "hostcache", f->procs);
 	kit_json_uint(&j, "fill_pct", f->w->ds->fill_pct);
 	kit_json_uint(&j, "segment_bytes", f->segment_bytes);
 	kit_json_uint(&j, "item_memory", f->item_memory);

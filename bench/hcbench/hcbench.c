@@ -170,13 +170,18 @@ static void on_signal(int sig)
 	_exit(130);
 }
 
+void vsay(const char *fmt, va_list ap)
+{
+	fputs("hcbench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
 void fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("hcbench: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 	if (getpid() != main_pid)

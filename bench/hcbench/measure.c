@@ -133,6 +133,19 @@ void procs_run(const struct workload *w, enum impl_id impl,
 		fail("a %s process of %s failed", impl_names[impl], w->bench);
 }
 
+void proc_totals_add(struct proc_totals *t, const struct proc_result *r)
+{
+	t->ops += r->ops;
+	t->ns = r->ns > t->ns ? r->ns : t->ns;
+	t->cpu_ns += r->cpu_ns;
+	t->gets += r->gets;
+	t->misses += r->misses;
+	t->sets += r->sets;
+	t->errors += r->errors;
+	t->wrong += r->wrong;
+	t->lat_ops += r->lat_ops;
+}
+
 /* Fork PROCS processes that each run W on IMPL with their sequence of
  * SEQS; fill M.  Exits on any failed call or wrong value. */
 void measure(const struct workload *w, enum impl_id impl,
@@ -142,7 +155,7 @@ void measure(const struct workload *w, enum impl_id impl,
 	struct run_limit lim = { .seconds = span };
 	struct dataset *d = w->ds;
 	static struct kit_hist hist;
-	uint64_t cpu = 0, errors = 0, wrong = 0;
+	struct proc_totals sum = { 0 };
 
 	procs_run(w, impl, procs, seqs, proc_run, &lim);
 	kit_hist_clear(&hist);
@@ -154,21 +167,20 @@ void measure(const struct workload *w, enum impl_id impl,
 		const struct proc_result *r = kit_team_result(&team, p);
 
 		m->ops_per_sec += r->ns ? (double)r->ops * 1e9 / (double)r->ns : 0;
-		cpu += r->cpu_ns;
-		m->ops += r->ops;
-		m->gets += r->gets;
-		m->misses += r->misses;
-		m->lat_ops += r->lat_ops;
-		errors += r->errors;
-		wrong += r->wrong;
+		proc_totals_add(&sum, r);
 		kit_hist_merge(&hist, &r->hist);
 	}
 	kit_team_free(&team);
-	if (errors || wrong)
+	if (sum.errors || sum.wrong)
 		fail("%s on %s (%u B values): %llu failed calls, %llu wrong "
 		     "values read", impl_names[impl], w->bench, d->value,
-		     (unsigned long long)errors, (unsigned long long)wrong);
-	m->cpu_ns_per_op = m->ops ? (double)cpu / (double)m->ops : 0;
+		     (unsigned long long)sum.errors,
+		     (unsigned long long)sum.wrong);
+	m->ops = sum.ops;
+	m->gets = sum.gets;
+	m->misses = sum.misses;
+	m->lat_ops = sum.lat_ops;
+	m->cpu_ns_per_op = m->ops ? (double)sum.cpu_ns / (double)m->ops : 0;
 	m->p50 = kit_hist_percentile(&hist, 0.5);
 	m->p99 = kit_hist_percentile(&hist, 0.99);
 	m->p999 = kit_hist_percentile(&hist, 0.999);

@@ -49,9 +49,8 @@ void usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("hcbench: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n%s", usage_text);
 	exit(2);

@@ -42,8 +42,12 @@ const char *count_str(uint64_t n, char *buf, size_t cap)
 	return buf;
 }
 
-void json_workload_fields(struct kit_json *j, const struct workload *w)
+void json_record_begin(struct kit_json *j, const char *type,
+                       const struct workload *w, const char *impl,
+                       unsigned procs)
 {
+	kit_json_begin(j, stdout);
+	kit_json_str(j, "type", type);
 	kit_json_str(j, "bench", w->bench);
 	kit_json_uint(j, "key_size", KEY_LEN);
 	kit_json_uint(j, "value_size", w->ds->value);
@@ -51,6 +55,8 @@ void json_workload_fields(struct kit_json *j, const struct workload *w)
 	kit_json_str(j, "fits", w->ds->fits);
 	kit_json_str(j, "dist", dist_names[w->dist]);
 	kit_json_uint(j, "set_percent", w->set_percent);
+	kit_json_str(j, "impl", impl);
+	kit_json_uint(j, "procs", procs);
 }
 
 void print_measurement_json(const struct measurement *m)
@@ -59,11 +65,8 @@ void print_measurement_json(const struct measurement *m)
 		return;
 	struct kit_json j;
 
-	kit_json_begin(&j, stdout);
-	kit_json_str(&j, "type", "measurement");
-	json_workload_fields(&j, m->w);
-	kit_json_str(&j, "impl", impl_names[m->impl]);
-	kit_json_uint(&j, "procs", m->procs);
+	json_record_begin(&j, "measurement", m->w, impl_names[m->impl],
+	                  m->procs);
 	kit_json_uint(&j, "rep", m->rep);
 	kit_json_uint(&j, "ops", m->ops);
 	kit_json_num(&j, "ops_per_sec", 0, m->ops_per_sec);
@@ -95,11 +98,7 @@ static void print_summary_json(const struct workload *w, int impl,
 {
 	struct kit_json j;
 
-	kit_json_begin(&j, stdout);
-	kit_json_str(&j, "type", "summary");
-	json_workload_fields(&j, w);
-	kit_json_str(&j, "impl", impl_names[impl]);
-	kit_json_uint(&j, "procs", procs);
+	json_record_begin(&j, "summary", w, impl_names[impl], procs);
 	kit_json_uint(&j, "reps", ops->n);
 	kit_json_uint(&j, "ops", total);
 	kit_json_num(&j, "ops_per_sec", 0, ops->med);

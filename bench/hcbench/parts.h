@@ -5,6 +5,7 @@
 #ifndef BENCH_HCBENCH_PARTS_H
 #define BENCH_HCBENCH_PARTS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,14 @@ struct proc_result {
 	uint64_t errors, wrong;
 	uint64_t lat_ops;
 	struct kit_hist hist;
+};
+
+/* The counters of the processes of a run, summed (ns: the longest). */
+struct proc_totals {
+	uint64_t ops, ns, cpu_ns;
+	uint64_t gets, misses, sets;
+	uint64_t errors, wrong;
+	uint64_t lat_ops;
 };
 
 /* How long each process of a run goes on. */
@@ -125,6 +134,9 @@ extern struct kit_team team;
 extern const char *const fits_names[3];
 void stores_remove(void);
 void out_check(void);
+/* "hcbench: " and the message on stderr, no newline: for fail() and
+ * usage_error(), which say what follows. */
+void vsay(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* machine.c */
 void cache_level_choose(struct cache_level *l, int level,
@@ -183,6 +195,7 @@ void step(struct conn *c, const struct dataset *d,
 void procs_run(const struct workload *w, enum impl_id impl,
 	       unsigned procs, const struct seq *seqs, proc_fn *fn,
 	       const struct run_limit *lim);
+void proc_totals_add(struct proc_totals *t, const struct proc_result *r);
 void measure(const struct workload *w, enum impl_id impl,
 	     unsigned procs, double span, const struct seq *seqs,
 	     struct measurement *m);
@@ -211,8 +224,12 @@ const struct workload *find_workload(const char *bench, enum dist dist,
 extern FILE *table_out;
 void tprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *count_str(uint64_t n, char *buf, size_t cap);
-/* The fields of W in a JSON line: bench, sizes, items, fits, dist, sets. */
-void json_workload_fields(struct kit_json *j, const struct workload *w);
+/* Begin a JSON line on stdout with the fields every record starts with:
+ * TYPE, then W's (bench, sizes, items, fits, dist, sets), then IMPL and
+ * PROCS, the processes it ran with. */
+void json_record_begin(struct kit_json *j, const char *type,
+                       const struct workload *w, const char *impl,
+                       unsigned procs);
 void print_measurement_json(const struct measurement *m);
 void print_summaries(const bool *enabled);
 void print_scaling(const bool *enabled);
