@@ -79,6 +79,18 @@ static void small_config(hc_config *cfg)
 	*cfg = test_config(TEST_SEG_SIZE, TEST_SEG_PROCS);
 }
 
+/* Create the segment named after TAG with the usual small configuration,
+ * as handle 0 of F; its name. */
+static const char *fixture_create(struct fixture *f, const char *tag)
+{
+	const char *name = fixture_name(f, tag);
+	hc_config cfg;
+
+	small_config(&cfg);
+	assert_hc_ok(hc_create(name, &cfg, &f->c[0]));
+	return name;
+}
+
 /* Where the segment NAME ("/name") lives in the file system. */
 static void shm_path(char *path, size_t cap, const char *name)
 {
@@ -193,11 +205,8 @@ static void test_name_with_or_without_slash(void **state)
 static void test_create_existing_leaves_it_alone(void **state)
 {
 	struct fixture *f = *state;
-	const char *name = fixture_name(f, "seg-exists");
-	hc_config cfg;
-	small_config(&cfg);
+	const char *name = fixture_create(f, "seg-exists");
 
-	assert_hc_ok(hc_create(name, &cfg, &f->c[0]));
 	assert_hc_ok(hc_set(f->c[0], KEY("keep"), KEY("data"), 0));
 
 	hc_config other;
@@ -380,11 +389,8 @@ static void flip_layout_bit(const char *name)
 static void test_other_layout_is_refused(void **state)
 {
 	struct fixture *f = *state;
-	const char *name = fixture_name(f, "seg-layout");
-	hc_config cfg;
-	small_config(&cfg);
+	const char *name = fixture_create(f, "seg-layout");
 
-	assert_hc_ok(hc_create(name, &cfg, &f->c[0]));
 	assert_hc_ok(hc_set(f->c[0], KEY("k"), KEY("v"), 0));
 	hc_info info;
 	assert_hc_ok(hc_info_get(f->c[0], &info));
@@ -411,11 +417,8 @@ static void test_other_layout_is_refused(void **state)
 static void test_truncated_segment_is_corrupt(void **state)
 {
 	struct fixture *f = *state;
-	const char *name = fixture_name(f, "seg-trunc");
-	hc_config cfg;
-	small_config(&cfg);
+	const char *name = fixture_create(f, "seg-trunc");
 
-	assert_hc_ok(hc_create(name, &cfg, &f->c[0]));
 	assert_hc_ok(hc_set(f->c[0], KEY("k"), KEY("v"), 0));
 	assert_hc_ok(hc_close(f->c[0]));
 	f->c[0] = NULL;
@@ -587,12 +590,9 @@ static void test_info_reports_config(void **state)
 static void test_default_delimiter(void **state)
 {
 	struct fixture *f = *state;
-	const char *name = fixture_name(f, "seg-delim");
-	hc_config cfg;
-	small_config(&cfg);
-
-	assert_hc_ok(hc_create(name, &cfg, &f->c[0]));
 	hc_info info;
+
+	fixture_create(f, "seg-delim");
 	assert_hc_ok(hc_info_get(f->c[0], &info));
 	assert_int_equal(info.delimiter, ':');
 }
@@ -600,11 +600,8 @@ static void test_default_delimiter(void **state)
 static void test_process_slots_run_out(void **state)
 {
 	struct fixture *f = *state;
-	const char *name = fixture_name(f, "seg-procs");
-	hc_config cfg;
-	small_config(&cfg);
+	const char *name = fixture_create(f, "seg-procs");
 
-	assert_hc_ok(hc_create(name, &cfg, &f->c[0]));
 	for (int i = 1; i < TEST_SEG_PROCS; i++)
 		assert_hc_ok(hc_open(name, &f->c[i]));
 	hc_stats st;
