@@ -8,10 +8,9 @@ Promise checked: 200 requests over 20 users ask the database 20 times (once
 per user), and an entry that has outlived its TTL is asked for again.
 """
 
-import sys
 import time
 
-from harness import Source, check, segment, status
+from harness import check, run
 
 TTL = 60  # seconds a cached name may be served
 
@@ -29,28 +28,23 @@ def user_name(cache, db, user_id, ttl=TTL):
     return name
 
 
-def main():
-    Source.create()
-    db = Source()
-    with segment("cache-aside") as cache:
-        right = all(user_name(cache, db, 1 + i % 20) == "user%d" % (1 + i % 20)
-                    for i in range(200))
-        queries = db.queries()
-        print("200 requests for 20 users: %d database queries" % queries)
-        check(right, "every request got the user's name")
-        check(queries == 20, "one query per user (%d)" % queries)
+def main(cache, db):
+    right = all(user_name(cache, db, 1 + i % 20) == "user%d" % (1 + i % 20)
+                for i in range(200))
+    queries = db.queries()
+    print("200 requests for 20 users: %d database queries" % queries)
+    check(right, "every request got the user's name")
+    check(queries == 20, "one query per user (%d)" % queries)
 
-        # Expiry: a short TTL, then past it the entry is a miss again.
-        cache.delete("user:1:name")
-        user_name(cache, db, 1, ttl=0.05)
-        time.sleep(0.15)
-        user_name(cache, db, 1, ttl=0.05)
-        queries = db.queries() - queries
-        check(queries == 2, "past its TTL an entry is queried again (%d "
-              "queries for 2 requests)" % queries)
-    db.close()
-    return status()
+    # Expiry: a short TTL, then past it the entry is a miss again.
+    cache.delete("user:1:name")
+    user_name(cache, db, 1, ttl=0.05)
+    time.sleep(0.15)
+    user_name(cache, db, 1, ttl=0.05)
+    queries = db.queries() - queries
+    check(queries == 2, "past its TTL an entry is queried again (%d "
+          "queries for 2 requests)" % queries)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("cache-aside", main)

@@ -16,9 +16,7 @@ Promise checked: the record ends at 1200 visits: no update was lost, at
 any number of retries.
 """
 
-import sys
-
-from harness import Source, check, fork_together, segment, status
+from harness import check, fork_together, run
 
 PROCS, VISITS = 4, 300
 
@@ -40,20 +38,15 @@ def visitor(cache, i):
     return 0
 
 
-def main():
-    Source.create()
-    db = Source()
-    with segment("cas") as cache:
-        cache.set("user:3:visits", "%s 0" % db.user_name(3))
-        codes = fork_together(PROCS, lambda i: visitor(cache, i))
-        value = cache.get("user:3:visits").decode()
-        want = "user3 %d" % (PROCS * VISITS)
-        check(codes == [0] * PROCS, "every process finished its updates")
-        check(value == want, 'no update was lost: "%s" (want "%s")'
-              % (value, want))
-    db.close()
-    return status()
+def main(cache, db):
+    cache.set("user:3:visits", "%s 0" % db.user_name(3))
+    codes = fork_together(PROCS, lambda i: visitor(cache, i))
+    value = cache.get("user:3:visits").decode()
+    want = "user3 %d" % (PROCS * VISITS)
+    check(codes == [0] * PROCS, "every process finished its updates")
+    check(value == want, 'no update was lost: "%s" (want "%s")'
+          % (value, want))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("cas", main)

@@ -9,7 +9,9 @@ and little else:
 - segment(), a segment of the example's own, named after it and the pid,
   removed when the example exits;
 - check() and status(): each promise of the pattern is one check line,
-  and status() is the exit status (0 when every check held).
+  and status() is the exit status (0 when every check held);
+- run(), the frame of an example: the database, a connection, the
+  segment, the example's main(cache, db), and the exit status.
 
 hostcache is imported from where Python finds it (installed, or
 PYTHONPATH), else from the source tree these examples sit in.
@@ -31,6 +33,7 @@ except ImportError:
     import hostcache
 
 USERS = 100
+QUERY_DELAY = 0.001  # seconds a read of the database sleeps, by default
 _owner = os.getpid()
 _failures = 0
 
@@ -65,7 +68,7 @@ class Source:
         db.close()
         _remove_at_exit(lambda: os.unlink(cls.path))
 
-    def __init__(self, delay=0.001):
+    def __init__(self, delay=QUERY_DELAY):
         # Autocommit; processes that count queries at once take turns.
         self.db = sqlite3.connect(self.path, timeout=10,
                                   isolation_level=None)
@@ -158,3 +161,15 @@ def check(cond, what):
 def status():
     """0 when every check held, 1 otherwise."""
     return 1 if _failures else 0
+
+
+def run(pattern, main, delay=QUERY_DELAY, **config):
+    """Make this run's database and open it (every read sleeps DELAY
+    seconds), call MAIN(cache, db) on the segment of PATTERN (CONFIG as
+    for segment()), then close both and exit with status()."""
+    Source.create()
+    db = Source(delay=delay)
+    with segment(pattern, **config) as cache:
+        main(cache, db)
+    db.close()
+    sys.exit(status())

@@ -17,9 +17,7 @@ Promises checked: after a write, the next read returns the new name; a read
 that loaded the old name before the write does not cache it.
 """
 
-import sys
-
-from harness import Source, check, segment, status
+from harness import check, run
 
 
 def user_name(cache, db, user_id, load=None):
@@ -36,32 +34,27 @@ def user_rename(cache, db, user_id, name):
     cache.invalidate_tag("user:%d" % user_id)
 
 
-def main():
-    Source.create()
-    db = Source()
-    with segment("invalidate") as cache:
-        user_name(cache, db, 5)  # cached: user5
-        user_rename(cache, db, 5, "alice")
-        name = user_name(cache, db, 5)
-        check(name == "alice", "the read after a write gets the new name "
-              "(%s)" % name)
+def main(cache, db):
+    user_name(cache, db, 5)  # cached: user5
+    user_rename(cache, db, 5, "alice")
+    name = user_name(cache, db, 5)
+    check(name == "alice", "the read after a write gets the new name "
+          "(%s)" % name)
 
-        # The race, step by step: a read loads the old row, a write
-        # commits and invalidates, then the read stores what it loaded.
-        def slow_read():
-            old = db.user_name(6)
-            user_rename(cache, db, 6, "bob")  # another process, meanwhile
-            return old
+    # The race, step by step: a read loads the old row, a write
+    # commits and invalidates, then the read stores what it loaded.
+    def slow_read():
+        old = db.user_name(6)
+        user_rename(cache, db, 6, "bob")  # another process, meanwhile
+        return old
 
-        stored = user_name(cache, db, 6, load=slow_read)
-        print('a read loaded "%s", a write made it "bob", then the read '
-              'stored "%s"' % (stored, stored))
-        name = user_name(cache, db, 6)
-        check(name == "bob", "the late fill lost to the write's "
-              "invalidation: the next read gets %s" % name)
-    db.close()
-    return status()
+    stored = user_name(cache, db, 6, load=slow_read)
+    print('a read loaded "%s", a write made it "bob", then the read '
+          'stored "%s"' % (stored, stored))
+    name = user_name(cache, db, 6)
+    check(name == "bob", "the late fill lost to the write's "
+          "invalidation: the next read gets %s" % name)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("invalidate", main)

@@ -20,9 +20,7 @@ Promises checked: 100 lookups of a missing user ask the database once; once
 the user is created and its key deleted, the next lookup finds it.
 """
 
-import sys
-
-from harness import USERS, Source, check, segment, status
+from harness import USERS, check, run
 
 NEGATIVE_TTL = 5  # seconds "no such user" is believed
 
@@ -41,29 +39,24 @@ def user_name(cache, db, user_id):
     return name
 
 
-def main():
-    Source.create()
-    db = Source()
+def main(cache, db):
     missing = USERS + 404
-    with segment("negative") as cache:
-        found = [user_name(cache, db, missing) for _ in range(100)]
-        queries = db.queries()
-        print("100 lookups of missing user %d: %d found, %d queries, %d "
-              "negative hits" % (missing, 100 - found.count(None), queries,
-                                 cache.stats()["negative_hits"]))
-        check(found == [None] * 100, "the user is reported absent every "
-              "time")
-        check(queries == 1, "the database was asked once (%d)" % queries)
+    found = [user_name(cache, db, missing) for _ in range(100)]
+    queries = db.queries()
+    print("100 lookups of missing user %d: %d found, %d queries, %d "
+          "negative hits" % (missing, 100 - found.count(None), queries,
+                             cache.stats()["negative_hits"]))
+    check(found == [None] * 100, "the user is reported absent every "
+          "time")
+    check(queries == 1, "the database was asked once (%d)" % queries)
 
-        # The row appears: its writer drops the negative entry.
-        db.rename(missing, "erin")
-        cache.delete("user:%d:name" % missing)
-        name = user_name(cache, db, missing)
-        check(name == "erin", "after the insert and the delete the user "
-              "is found (%s)" % name)
-    db.close()
-    return status()
+    # The row appears: its writer drops the negative entry.
+    db.rename(missing, "erin")
+    cache.delete("user:%d:name" % missing)
+    name = user_name(cache, db, missing)
+    check(name == "erin", "after the insert and the delete the user "
+          "is found (%s)" % name)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("negative", main)

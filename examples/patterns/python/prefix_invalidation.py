@@ -17,9 +17,7 @@ with it; after invalidate_prefix("v1:user:") every v1:user: key misses and
 every v1:team: key still hits.
 """
 
-import sys
-
-from harness import Source, check, segment, status
+from harness import check, run
 
 
 def fill(cache, db, space, n):
@@ -34,31 +32,26 @@ def hits(cache, space, n):
                for i in range(1, n + 1))
 
 
-def main():
-    Source.create()
-    db = Source()
-    with segment("prefix") as cache:
-        fill(cache, db, "user", 50)
-        fill(cache, db, "team", 9)
+def main(cache, db):
+    fill(cache, db, "user", 50)
+    fill(cache, db, "team", 9)
 
-        # Not at the delimiter: a scan, which counts what it dropped.
-        dropped = cache.invalidate_prefix("v1:user:1")
-        users = hits(cache, "user", 50)
-        print('invalidate_prefix("v1:user:1") scanned and dropped %d keys; '
-              '%d of 50 user keys hit' % (dropped, users))
-        # v1:user:1 and v1:user:10 to v1:user:19 start with it.
-        check(dropped == 11 and users == 39, "the scan dropped the 11 keys "
-              "that start with v1:user:1 and no other")
+    # Not at the delimiter: a scan, which counts what it dropped.
+    dropped = cache.invalidate_prefix("v1:user:1")
+    users = hits(cache, "user", 50)
+    print('invalidate_prefix("v1:user:1") scanned and dropped %d keys; '
+          '%d of 50 user keys hit' % (dropped, users))
+    # v1:user:1 and v1:user:10 to v1:user:19 start with it.
+    check(dropped == 11 and users == 39, "the scan dropped the 11 keys "
+          "that start with v1:user:1 and no other")
 
-        cache.invalidate_prefix("v1:user:")
-        users, teams = hits(cache, "user", 50), hits(cache, "team", 9)
-        print('invalidate_prefix("v1:user:"): %d of 50 user keys and %d of '
-              '9 team keys hit' % (users, teams))
-        check(users == 0, "every v1:user: key misses")
-        check(teams == 9, "v1:team: keys still hit")
-    db.close()
-    return status()
+    cache.invalidate_prefix("v1:user:")
+    users, teams = hits(cache, "user", 50), hits(cache, "team", 9)
+    print('invalidate_prefix("v1:user:"): %d of 50 user keys and %d of '
+          '9 team keys hit' % (users, teams))
+    check(users == 0, "every v1:user: key misses")
+    check(teams == 9, "v1:team: keys still hit")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("prefix", main)

@@ -24,10 +24,9 @@ asked once to load it and once per refresh, and the refreshes are about a
 TTL apart (at most two per TTL).
 """
 
-import sys
 import time
 
-from harness import Source, check, fork_together, segment, status
+from harness import Source, check, fork_together, run
 
 READERS = 4
 TTL = 4.0        # the value's lifetime
@@ -87,37 +86,32 @@ def reader(cache, i):
     return 0
 
 
-def main():
-    Source.create()
-    db = Source(delay=QUERY)
-    with segment("refresh-ahead") as cache:
-        load(cache, db)
-        for counter in ("misses", "refreshes", "told"):
-            cache.set("count:" + counter, "0")
-        codes = fork_together(READERS, lambda i: reader(cache, i))
-        misses, refreshes, told = (int(cache.get("count:" + counter))
-                                   for counter in ("misses", "refreshes",
-                                                   "told"))
-        lefts = [int(cache.get("count:left:%d" % i) or TTL * 1000)
-                 for i in range(READERS)]
-        queries = db.queries()
-        print("%d readers, %d s, TTL %d s: %d misses, %d told to refresh "
-              "early, %d refreshes (%d ms or more before expiry), %d queries"
-              % (READERS, RUN, TTL, misses, told, refreshes, min(lefts),
-                 queries))
-        check(codes == [0] * READERS, "every reader ran to the end")
-        check(misses == 0, "no reader missed the value (misses: %d)"
-              % misses)
-        check(refreshes >= RUN // TTL, "it was refreshed before it "
-              "expired, every TTL (%d refreshes)" % refreshes)
-        check(refreshes <= 2 * RUN // TTL, "about once per TTL, not once "
-              "per reader told to (%d refreshes, %d told)"
-              % (refreshes, told))
-        check(queries == 1 + refreshes + misses, "the database was asked "
-              "once to load and once per refresh (%d)" % queries)
-    db.close()
-    return status()
+def main(cache, db):
+    load(cache, db)
+    for counter in ("misses", "refreshes", "told"):
+        cache.set("count:" + counter, "0")
+    codes = fork_together(READERS, lambda i: reader(cache, i))
+    misses, refreshes, told = (int(cache.get("count:" + counter))
+                               for counter in ("misses", "refreshes",
+                                               "told"))
+    lefts = [int(cache.get("count:left:%d" % i) or TTL * 1000)
+             for i in range(READERS)]
+    queries = db.queries()
+    print("%d readers, %d s, TTL %d s: %d misses, %d told to refresh "
+          "early, %d refreshes (%d ms or more before expiry), %d queries"
+          % (READERS, RUN, TTL, misses, told, refreshes, min(lefts),
+             queries))
+    check(codes == [0] * READERS, "every reader ran to the end")
+    check(misses == 0, "no reader missed the value (misses: %d)"
+          % misses)
+    check(refreshes >= RUN // TTL, "it was refreshed before it "
+          "expired, every TTL (%d refreshes)" % refreshes)
+    check(refreshes <= 2 * RUN // TTL, "about once per TTL, not once "
+          "per reader told to (%d refreshes, %d told)"
+          % (refreshes, told))
+    check(queries == 1 + refreshes + misses, "the database was asked "
+          "once to load and once per refresh (%d)" % queries)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("refresh-ahead", main, delay=QUERY)

@@ -15,10 +15,9 @@ Promises checked: while one process refreshes an expired value, another is
 served the old one without waiting; the database is asked once.
 """
 
-import sys
 import time
 
-from harness import Source, check, fork_together, segment, status
+from harness import check, fork_together, run
 
 
 def other_reader(cache):
@@ -29,31 +28,26 @@ def other_reader(cache):
     return 0 if value == b"user9" else 1
 
 
-def main():
-    Source.create()
-    db = Source(delay=0.1)
-    with segment("swr", stale_grace=60) as cache:
-        cache.set("user:9", "user9", ttl=0.1)
-        db.rename(9, "dave")
-        time.sleep(0.2)  # past the TTL, within the grace
-        check(cache.get("user:9") is None, "get() misses an expired item")
+def main(cache, db):
+    cache.set("user:9", "user9", ttl=0.1)
+    db.rename(9, "dave")
+    time.sleep(0.2)  # past the TTL, within the grace
+    check(cache.get("user:9") is None, "get() misses an expired item")
 
-        served = []
+    served = []
 
-        def refresh():  # called with the lease held
-            served.extend(fork_together(1, lambda i: other_reader(cache)))
-            return db.user_name(9)
+    def refresh():  # called with the lease held
+        served.extend(fork_together(1, lambda i: other_reader(cache)))
+        return db.user_name(9)
 
-        value = cache.get_or_set("user:9", refresh, ttl=60)
-        check(served == [0], "meanwhile another process is served the "
-              "stale value without waiting")
-        check(value == b"dave" and cache.get("user:9") == b"dave",
-              "after the refresh: %s" % value.decode())
-        queries = db.queries()
-        check(queries == 1, "the database was asked once (%d)" % queries)
-    db.close()
-    return status()
+    value = cache.get_or_set("user:9", refresh, ttl=60)
+    check(served == [0], "meanwhile another process is served the "
+          "stale value without waiting")
+    check(value == b"dave" and cache.get("user:9") == b"dave",
+          "after the refresh: %s" % value.decode())
+    queries = db.queries()
+    check(queries == 1, "the database was asked once (%d)" % queries)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("swr", main, delay=0.1, stale_grace=60)

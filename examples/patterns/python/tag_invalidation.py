@@ -15,9 +15,7 @@ Promise checked: after the tag is invalidated, the three items of user 42
 miss and the items of user 43 still hit.
 """
 
-import sys
-
-from harness import Source, check, segment, status
+from harness import check, run
 
 VIEWS = ("user:%d:name", "user:%d:card", "page:/users/%d")
 
@@ -35,29 +33,24 @@ def views_cached(cache, user_id):
     return sum(cache.get(view % user_id) is not None for view in VIEWS)
 
 
-def main():
-    Source.create()
-    db = Source()
-    with segment("tags") as cache:
-        cache_views(cache, db, 42)
-        cache_views(cache, db, 43)
-        check(views_cached(cache, 42) == views_cached(cache, 43) == 3,
-              "both users' views are cached")
+def main(cache, db):
+    cache_views(cache, db, 42)
+    cache_views(cache, db, 43)
+    check(views_cached(cache, 42) == views_cached(cache, 43) == 3,
+          "both users' views are cached")
 
-        db.rename(42, "carol")
-        cache.invalidate_tag("user:42")
-        hits42, hits43 = views_cached(cache, 42), views_cached(cache, 43)
-        print('after invalidate_tag("user:42"): %d of 3 views of user 42 '
-              'hit, %d of 3 of user 43' % (hits42, hits43))
-        check(hits42 == 0, "every item tagged user:42 misses")
-        check(hits43 == 3, "items of another tag still hit")
+    db.rename(42, "carol")
+    cache.invalidate_tag("user:42")
+    hits42, hits43 = views_cached(cache, 42), views_cached(cache, 43)
+    print('after invalidate_tag("user:42"): %d of 3 views of user 42 '
+          'hit, %d of 3 of user 43' % (hits42, hits43))
+    check(hits42 == 0, "every item tagged user:42 misses")
+    check(hits43 == 3, "items of another tag still hit")
 
-        cache_views(cache, db, 42)  # rebuilt from the database: carol
-        check(views_cached(cache, 42) == 3,
-              "items set after the invalidation hit again")
-    db.close()
-    return status()
+    cache_views(cache, db, 42)  # rebuilt from the database: carol
+    check(views_cached(cache, 42) == 3,
+          "items set after the invalidation hit again")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("tags", main)

@@ -23,10 +23,9 @@ cache, unreachable, until their TTL.  A version item lost and made again
 reaches no old key.
 """
 
-import sys
 import time
 
-from harness import Source, check, segment, status
+from harness import check, run
 
 USERS = 20
 TTL = 60
@@ -58,42 +57,37 @@ def read_all(cache, db, name):
                for _ in range(2) for i in range(1, USERS + 1))
 
 
-def main():
-    Source.create()
-    db = Source()
-    with segment("versioned") as cache:
-        cache.set("v:users", "1")
-        right = read_all(cache, db, "user")
-        queries = db.queries()
-        old = users_version(cache)
-        check(right == 2 * USERS and queries == USERS, "version %d: %d "
-              "reads, %d right, %d queries" % (old, 2 * USERS, right,
-                                              queries))
+def main(cache, db):
+    cache.set("v:users", "1")
+    right = read_all(cache, db, "user")
+    queries = db.queries()
+    old = users_version(cache)
+    check(right == 2 * USERS and queries == USERS, "version %d: %d "
+          "reads, %d right, %d queries" % (old, 2 * USERS, right,
+                                          queries))
 
-        for user_id in range(1, USERS + 1):
-            db.rename(user_id, "new%d" % user_id)
-        now = cache.incr("v:users")
-        right = read_all(cache, db, "new")
-        queries = db.queries() - queries
-        print("renamed every user, bumped the version to %d; %d reads: %d "
-              "new names, %d queries" % (now, 2 * USERS, right, queries))
-        check(right == 2 * USERS, "no read after the bump returned an old "
-              "name (%d of %d new)" % (right, 2 * USERS))
-        check(queries == USERS, "the database was asked once per key (%d "
-              "for %d)" % (queries, USERS))
-        key = "users:v%d:1" % old
-        check(cache.get(key) is not None, "%s is still in the cache, "
-              "unreachable, until its TTL" % key)
+    for user_id in range(1, USERS + 1):
+        db.rename(user_id, "new%d" % user_id)
+    now = cache.incr("v:users")
+    right = read_all(cache, db, "new")
+    queries = db.queries() - queries
+    print("renamed every user, bumped the version to %d; %d reads: %d "
+          "new names, %d queries" % (now, 2 * USERS, right, queries))
+    check(right == 2 * USERS, "no read after the bump returned an old "
+          "name (%d of %d new)" % (right, 2 * USERS))
+    check(queries == USERS, "the database was asked once per key (%d "
+          "for %d)" % (queries, USERS))
+    key = "users:v%d:1" % old
+    check(cache.get(key) is not None, "%s is still in the cache, "
+          "unreachable, until its TTL" % key)
 
-        # The version item lost, as an eviction would lose it.
-        cache.delete("v:users")
-        name = user_name(cache, db, 1)
-        made = users_version(cache)
-        check(made > now and name == "new1", "a version made again (%d) "
-              "reaches no old key (%s)" % (made, name))
-    db.close()
-    return status()
+    # The version item lost, as an eviction would lose it.
+    cache.delete("v:users")
+    name = user_name(cache, db, 1)
+    made = users_version(cache)
+    check(made > now and name == "new1", "a version made again (%d) "
+          "reaches no old key (%s)" % (made, name))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("versioned", main)

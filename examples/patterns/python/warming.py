@@ -22,10 +22,9 @@ same time outside the schedule expires.
 
 import os
 import select
-import sys
 import time
 
-from harness import Source, check, fork_one, segment, status
+from harness import Source, check, fork_one, run
 
 HOT = 30          # the hot set: users 1..HOT
 TTL = 1.5
@@ -76,45 +75,40 @@ def request(cache, db, user_id):
     return False
 
 
-def main():
-    Source.create()
-    db = Source()
-    with segment("warming") as cache:
-        for user_id in range(1, HOT + 1):  # start-up
-            load(cache, db, user_id)
-        load(cache, db, HOT + 1)  # the same TTL, not in the schedule
-        pid, stop = start_warmer(cache)
-        warmed = db.queries()
+def main(cache, db):
+    for user_id in range(1, HOT + 1):  # start-up
+        load(cache, db, user_id)
+    load(cache, db, HOT + 1)  # the same TTL, not in the schedule
+    pid, stop = start_warmer(cache)
+    warmed = db.queries()
 
-        hits = sum(request(cache, db, i) for i in range(1, HOT + 1))
-        check(hits == HOT, "after warming, the first request for each hot "
-              "key hits (%d of %d)" % (hits, HOT))
+    hits = sum(request(cache, db, i) for i in range(1, HOT + 1))
+    check(hits == HOT, "after warming, the first request for each hot "
+          "key hits (%d of %d)" % (hits, HOT))
 
-        requests = misses = 0
-        end = time.monotonic() + RUN
-        while time.monotonic() < end:
-            for user_id in range(1, HOT + 1):
-                requests += 1
-                misses += not request(cache, db, user_id)
-            time.sleep(0.01)
-        queries = db.queries()
+    requests = misses = 0
+    end = time.monotonic() + RUN
+    while time.monotonic() < end:
+        for user_id in range(1, HOT + 1):
+            requests += 1
+            misses += not request(cache, db, user_id)
+        time.sleep(0.01)
+    queries = db.queries()
 
-        os.close(stop)  # the warmer stops
-        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-        outside = cache.get("user:%d:name" % (HOT + 1))
-        print("%d hot keys and one outside the schedule warmed with %d "
-              "queries; %d requests in %d s (TTL %d ms): %d misses; %d "
-              "queries since" % (HOT, warmed, requests, RUN, TTL * 1000,
-                                 misses, queries - warmed))
-        check(code == 0, "the warmer ran to the end")
-        check(misses == 0, "no hot key expired while the schedule ran "
-              "(misses: %d)" % misses)
-        check(queries - warmed - misses >= HOT, "the warmer re-warmed them "
-              "(%d queries)" % (queries - warmed - misses))
-        check(outside is None, "a key outside the schedule expired")
-    db.close()
-    return status()
+    os.close(stop)  # the warmer stops
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    outside = cache.get("user:%d:name" % (HOT + 1))
+    print("%d hot keys and one outside the schedule warmed with %d "
+          "queries; %d requests in %d s (TTL %d ms): %d misses; %d "
+          "queries since" % (HOT, warmed, requests, RUN, TTL * 1000,
+                             misses, queries - warmed))
+    check(code == 0, "the warmer ran to the end")
+    check(misses == 0, "no hot key expired while the schedule ran "
+          "(misses: %d)" % misses)
+    check(queries - warmed - misses >= HOT, "the warmer re-warmed them "
+          "(%d queries)" % (queries - warmed - misses))
+    check(outside is None, "a key outside the schedule expired")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("warming", main)

@@ -35,10 +35,9 @@ queue is empty afterwards.
 import json
 import os
 import signal
-import sys
 import time
 
-from harness import Source, check, fork_one, segment, status
+from harness import Source, check, fork_one, run
 
 WRITES_A = 200         # writer a: users 1..10, then exits
 ACKS_BEFORE_KILL = 50  # writer b: users 11..20, killed after this many
@@ -170,56 +169,51 @@ def database_has_last(db, w, applied):
                for n in range(applied - 10, applied))
 
 
-def main():
-    Source.create()
-    db = Source(delay=0)
-    with segment("write-behind") as cache:
-        cache.set("q:seq", "0")
-        cache.set("q:done", "0")
+def main(cache, db):
+    cache.set("q:seq", "0")
+    cache.set("q:done", "0")
 
-        user_rename(cache, 50, "erin")
-        name = cache.get("user:50:name").decode()
-        check(name == "erin", "a read through the cache sees the queued "
-              "write at once (%s)" % name)
-        name = db.user_name(50)
-        check(name == "user50", "the database does not have it yet (%s)"
-              % name)
+    user_rename(cache, 50, "erin")
+    name = cache.get("user:50:name").decode()
+    check(name == "erin", "a read through the cache sees the queued "
+          "write at once (%s)" % name)
+    name = db.user_name(50)
+    check(name == "user50", "the database does not have it yet (%s)"
+          % name)
 
-        pid = fork_one(lambda: writer(cache, 0, WRITES_A))
-        acks = writer_killed(cache)
-        writer_killed_midway(cache)
-        os.waitpid(pid, 0)
-        before = counter(cache, "q:seq") - counter(cache, "q:done")
-        print("queued: 1 write, %d of writer a, %d acknowledged by writer b "
-              "before SIGKILL, a hole; queue depth %d"
-              % (WRITES_A, acks, before))
+    pid = fork_one(lambda: writer(cache, 0, WRITES_A))
+    acks = writer_killed(cache)
+    writer_killed_midway(cache)
+    os.waitpid(pid, 0)
+    before = counter(cache, "q:seq") - counter(cache, "q:done")
+    print("queued: 1 write, %d of writer a, %d acknowledged by writer b "
+          "before SIGKILL, a hole; queue depth %d"
+          % (WRITES_A, acks, before))
 
-        d = run_drainer(cache)
-        after = counter(cache, "q:seq") - counter(cache, "q:done")
-        applied = d["applied"]
-        print("drained: %d + %d + %d writes applied, holes skipped: %d; "
-              "queue depth %d" % (applied[0], applied[1], d["others"],
-                                  d["skipped"], after))
-        # Writer b's kill may have made a second hole.
-        check(1 <= d["skipped"] <= 2, "the hole left by a writer killed "
-              "between its two calls was skipped (%d skipped)"
-              % d["skipped"])
-        check(d["disorder"] == 0, "every write was applied once, in its "
-              "writer's order (%d out of order)" % d["disorder"])
-        check(applied[0] == WRITES_A and d["others"] == 1 and
-              database_has_last(db, 0, applied[0]), "the %d writes of the "
-              "writer that exited reached the database" % WRITES_A)
-        check(acks <= applied[1] <= acks + 1 and
-              database_has_last(db, 1, applied[1]), "the killed writer's "
-              "queued writes reached the database (%d, %d acknowledged)"
-              % (applied[1], acks))
-        name = db.user_name(50)
-        check(name == "erin", "the database has the first write now (%s)"
-              % name)
-        check(after == 0, "the queue is empty (depth %d)" % after)
-    db.close()
-    return status()
+    d = run_drainer(cache)
+    after = counter(cache, "q:seq") - counter(cache, "q:done")
+    applied = d["applied"]
+    print("drained: %d + %d + %d writes applied, holes skipped: %d; "
+          "queue depth %d" % (applied[0], applied[1], d["others"],
+                              d["skipped"], after))
+    # Writer b's kill may have made a second hole.
+    check(1 <= d["skipped"] <= 2, "the hole left by a writer killed "
+          "between its two calls was skipped (%d skipped)"
+          % d["skipped"])
+    check(d["disorder"] == 0, "every write was applied once, in its "
+          "writer's order (%d out of order)" % d["disorder"])
+    check(applied[0] == WRITES_A and d["others"] == 1 and
+          database_has_last(db, 0, applied[0]), "the %d writes of the "
+          "writer that exited reached the database" % WRITES_A)
+    check(acks <= applied[1] <= acks + 1 and
+          database_has_last(db, 1, applied[1]), "the killed writer's "
+          "queued writes reached the database (%d, %d acknowledged)"
+          % (applied[1], acks))
+    name = db.user_name(50)
+    check(name == "erin", "the database has the first write now (%s)"
+          % name)
+    check(after == 0, "the queue is empty (depth %d)" % after)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("write-behind", main, delay=0)

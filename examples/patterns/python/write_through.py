@@ -16,7 +16,7 @@ user returns the new name without one database query.
 import sys
 
 import hostcache
-from harness import Source, check, segment, status
+from harness import check, run
 
 TTL = 60
 
@@ -38,24 +38,19 @@ def user_name(cache, db, user_id):
     return value.decode() if value is not None else db.user_name(user_id)
 
 
-def main():
-    Source.create()
-    db = Source()
-    with segment("write-through") as cache:
-        for user_id in range(1, 51):
-            user_rename(cache, db, user_id, "renamed%d" % user_id)
-        before = db.queries()
-        right = sum(user_name(cache, db, i) == "renamed%d" % i
-                    for i in range(1, 51))
-        queries = db.queries() - before
-        print("50 renames written through, then 50 reads: %d queries"
-              % queries)
-        check(right == 50, "every read returned the new name (%d of 50)"
-              % right)
-        check(queries == 0, "no read went to the database (%d)" % queries)
-    db.close()
-    return status()
+def main(cache, db):
+    for user_id in range(1, 51):
+        user_rename(cache, db, user_id, "renamed%d" % user_id)
+    before = db.queries()
+    right = sum(user_name(cache, db, i) == "renamed%d" % i
+                for i in range(1, 51))
+    queries = db.queries() - before
+    print("50 renames written through, then 50 reads: %d queries"
+          % queries)
+    check(right == 50, "every read returned the new name (%d of 50)"
+          % right)
+    check(queries == 0, "no read went to the database (%d)" % queries)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("write-through", main)
