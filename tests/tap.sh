@@ -110,6 +110,28 @@ expect_failure() {
 	fi
 }
 
+# expect_output FILE DESCRIPTION: the last run exited 0 and its stdout is
+# byte for byte FILE.
+expect_output() {
+	if [ "$status" -eq 0 ] && cmp -s "$1" "$TMP/out"; then
+		pass "$2"
+	else
+		fail "$2" "want exit status 0 and stdout equal to $1" \
+		    "$(last_run)" "$(cmp "$1" "$TMP/out" 2>&1)"
+	fi
+}
+
+# expect_stdout_line REGEX DESCRIPTION: the last run exited 0 and printed
+# a line matching the extended regex.
+expect_stdout_line() {
+	if [ "$status" -eq 0 ] && grep -Eq "$1" "$TMP/out"; then
+		pass "$2"
+	else
+		fail "$2" "want exit status 0 and a line matching /$1/" \
+		    "$(last_run)"
+	fi
+}
+
 # json_number KEY: the number under KEY in the one-line JSON in $TMP/out.
 json_number() {
 	sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$TMP/out"
