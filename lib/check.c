@@ -360,6 +360,23 @@ static bool walk_block(struct checker *k, uint32_t b, uint64_t w)
 		off += size;
 		n++;
 	}
+	/* Items lie end to end up to the committed offset, as many as it
+	 * counts: a header whose lengths were changed in place, still
+	 * within the block, breaks that chain, and its value would take in
+	 * the next item's bytes.  (An OPEN block is its owner's to seal
+	 * first.) */
+	if ((off != bytes || n != items) && bw_state(w) != HC_BLOCK_OPEN) {
+		if (load_acquire(&c->block_words[b]) != w)
+			return false;
+		problem(k, "block %u: its items end at offset %llu after %llu "
+		        "items, but its committed offset is %llu after %llu "
+		        "(an item's lengths were changed)", b,
+		        (unsigned long long)off, (unsigned long long)n,
+		        (unsigned long long)bytes, (unsigned long long)items);
+		if (k->repair)
+			damage_claim(k, b, w);
+		return true;
+	}
 	return load_acquire(&c->block_words[b]) == w;
 }
 
