@@ -283,6 +283,16 @@ void swallow(struct text_state *st, uint64_t bytes)
 	st->swallow = bytes;
 }
 
+/* Does the line have WANT tokens, or WANT and noreply?  Else ERROR, as
+ * memcached answers a command with the wrong number of arguments. */
+static bool args_counted(struct cmd_ctx *c, int want)
+{
+	if (c->l->n == want || (c->l->n == want + 1 && c->l->noreply))
+		return true;
+	reply(c, "ERROR");
+	return false;
+}
+
 /* The command line of a storage command: check it, then wait for the
  * data block (TEXT_DATA) or drop it (TEXT_SWALLOW). */
 static void cmd_store(struct cmd_ctx *c, enum store_mode mode)
@@ -294,10 +304,8 @@ static void cmd_store(struct cmd_ctx *c, enum store_mode mode)
 	int64_t exptime;
 	uint64_t vlen, cas = 0;
 
-	if (l->n != want && !(l->n == want + 1 && l->noreply)) {
-		reply(c, "ERROR");
+	if (!args_counted(c, want))
 		return;
-	}
 	if (!parse_u32(l->tok[2], &flags) || !parse_exptime(l->tok[3], &exptime) ||
 	    !parse_u64(l->tok[4], &vlen) || vlen > VLEN_MAX ||
 	    (mode == MODE_CAS && !parse_u64(l->tok[5], &cas))) {
@@ -400,10 +408,8 @@ static void cmd_arith(struct cmd_ctx *c)
 	char number[24];
 	bool incr;
 
-	if (l->n != 3 && !(l->n == 4 && l->noreply)) {
-		reply(c, "ERROR");
+	if (!args_counted(c, 3))
 		return;
-	}
 	if (!parse_u64(l->tok[2], &delta)) {
 		reply(c, "CLIENT_ERROR invalid numeric delta argument");
 		return;
@@ -427,10 +433,8 @@ static void cmd_touch(struct cmd_ctx *c)
 	int64_t exptime;
 	enum store_result r;
 
-	if (l->n != 3 && !(l->n == 4 && l->noreply)) {
-		reply(c, "ERROR");
+	if (!args_counted(c, 3))
 		return;
-	}
 	if (!parse_exptime(l->tok[2], &exptime)) {
 		reply(c, "CLIENT_ERROR invalid exptime argument");
 		return;
@@ -665,10 +669,8 @@ static void cmd_verbosity(struct cmd_ctx *c)
 	struct line *l = c->l;
 	uint32_t level;
 
-	if (l->n != 2 && !(l->n == 3 && l->noreply)) {
-		reply(c, "ERROR");
+	if (!args_counted(c, 2))
 		return;
-	}
 	if (!parse_u32(l->tok[1], &level)) {
 		reply(c, "CLIENT_ERROR bad command line format");
 		return;
