@@ -79,7 +79,8 @@ void journal_append(hc_cache *c, unsigned kind, const void *data, size_t len)
 	size_t n = len < HC_JOURNAL_DATA ? len : HC_JOURNAL_DATA;
 	hc_word words[HC_JOURNAL_DATA / 8] = { 0 };
 
-	memcpy(words, data, n);
+	if (n > 0) /* a flush has no data, and DATA may be NULL */
+		memcpy(words, data, n);
 	store_relaxed(&e->what, kind | (uint64_t)c->journal_origin << 8 |
 	                        (uint64_t)n << 40 |
 	                        (uint64_t)(len <= HC_JOURNAL_DATA) << 63);
