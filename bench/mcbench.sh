@@ -16,8 +16,7 @@
 #   REPS            runs of each kind, interleaved; the table shows the
 #                   medians (default 3)
 #   KEYS, KEY_SIZE, VALUE_SIZE   the data (default 100000, 16, 64)
-#   PROTOS          the protocols (default "text binary"; for a hostcached
-#                   that does not speak the binary protocol, "text")
+#   PROTOS          the protocols (default "text binary")
 #
 # For each transport the server is started on its own (a unix socket in a
 # private directory, or a free loopback port), every key is set once
@@ -116,8 +115,7 @@ hostcached)
 		echo "mcbench.sh: $hostcached is not built: skipping SERVER=hostcached"
 		exit 0
 	fi
-	"$hostcached" --help 2>/dev/null | grep -qi binary ||
-	    protos=${PROTOS:-text} ;;
+	;;
 *)
 	echo "mcbench.sh: SERVER=$server: want memcached or hostcached" >&2
 	exit 1 ;;

@@ -274,8 +274,9 @@ static void print_folded(const char *text, int indent, int width)
 static void print_help(void)
 {
 	printf("usage: hostcached [OPTION]...\n"
-	       "Own a hostcache segment and serve it over the memcached text "
-	       "protocol.\n\n");
+	       "Own a hostcache segment and serve it over the memcached "
+	       "protocols:\ntext, meta and binary, told apart by the first "
+	       "byte of each connection.\n\n");
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		char left[40];
 

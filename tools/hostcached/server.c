@@ -11,8 +11,14 @@
  * binary request's magic) the binary protocol, anything else the text one.
  * With --metrics-port the main thread's base also serves HTTP /metrics.
  *
- * Bounds per connection.  Input: a bufferevent stops reading at READ_HIGH
- * bytes, room for the largest data block and the longest line.  Output:
+ * A connection is a descriptor with two events: readable, armed for its
+ * life (a request costs one read, one writev and its share of an
+ * epoll_wait, no epoll_ctl), and writable, armed only while a reply waits
+ * for room in the socket.
+ *
+ * Bounds per connection.  Input: reading stops at read_high bytes, room
+ * for the largest data block and the longest line; a request that fills
+ * it without the protocol taking any of it closes the connection.  Output:
  * once a connection's replies reach OUT_LIMIT bytes it is no longer read
  * (so a client that never reads its replies stops being served, and
  * costs at most OUT_LIMIT plus one reply); it is read again when the
@@ -34,7 +40,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
@@ -43,17 +48,22 @@
 
 #define OUT_LIMIT (4u << 20)
 #define LISTEN_BACKLOG 1024
+#define READ_CHUNK (16u << 10)
 
 void (*server_on_reload)(void);
 
 struct conn {
-	struct bufferevent *bev;
+	int fd;
+	struct event *rev, *wev;   /* readable (kept armed), writable */
+	struct evbuffer *in, *out;
+	size_t read_high;          /* input bound */
 	struct worker *w;
 	/* Which protocol it speaks, from its first byte, as memcached. */
 	enum { WIRE_UNKNOWN, WIRE_TEXT, WIRE_BINARY } wire;
 	struct text_state st;
 	struct binary_state bst;
 	struct conn *prev, *next;
+	bool reading, writing;     /* rev, wev armed */
 	bool paused;               /* not read: its output is full */
 	bool closing;              /* flushing its last replies */
 };
@@ -99,10 +109,56 @@ static void conn_free(struct conn *c)
 		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	bufferevent_free(c->bev);
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	close(c->fd);
 	free(c);
 	__atomic_fetch_sub(&w->srv->counters.curr_connections, 1,
 	                   __ATOMIC_RELAXED);
+}
+
+static void conn_reading(struct conn *c, bool on)
+{
+	if (on != c->reading) {
+		c->reading = on;
+		if (on)
+			event_add(c->rev, NULL);
+		else
+			event_del(c->rev);
+	}
+}
+
+/* Write what the socket takes of C's replies; the rest waits for the
+ * socket to be writable (the only time the write event is armed).
+ * Returns true when C is freed. */
+static bool conn_flush(struct conn *c)
+{
+	size_t left = evbuffer_get_length(c->out);
+
+	if (left > 0 && evbuffer_write(c->out, c->fd) < 0 &&
+	    errno != EAGAIN && errno != EINTR) {
+		conn_free(c);
+		return true;
+	}
+	left = evbuffer_get_length(c->out);
+	if (left == 0 && c->closing) {
+		conn_free(c);
+		return true;
+	}
+	if ((left > 0) != c->writing) {
+		c->writing = left > 0;
+		if (c->writing)
+			event_add(c->wev, NULL);
+		else
+			event_del(c->wev);
+	}
+	return false;
 }
 
 /* Stop reading; free the connection once its replies are written.
@@ -110,120 +166,162 @@ static void conn_free(struct conn *c)
 static bool conn_close_after_write(struct conn *c)
 {
 	c->closing = true;
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		conn_free(c);
-		return true;
-	}
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	return false;
+	conn_reading(c, false);
+	return conn_flush(c);
 }
 
-/* Run the commands that have come.  Returns true when C is freed. */
+/* Run the commands that have come, and write the replies now (left to a
+ * write event they would wait for another turn of the event loop).
+ * Returns true when C is freed. */
 static bool conn_process(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 	enum proto_status status;
 	size_t in_before, out_before;
 	unsigned char first;
 
 	if (c->wire == WIRE_UNKNOWN) {
-		if (evbuffer_copyout(in, &first, 1) != 1)
+		if (evbuffer_copyout(c->in, &first, 1) != 1)
 			return false;
 		c->wire = first == 0x80 ? WIRE_BINARY : WIRE_TEXT;
 	}
-	in_before = evbuffer_get_length(in);
-	out_before = evbuffer_get_length(out);
+	in_before = evbuffer_get_length(c->in);
+	out_before = evbuffer_get_length(c->out);
 	if (c->wire == WIRE_BINARY)
-		status = proto_binary_process(&c->bst, &c->w->env, in, out,
+		status = proto_binary_process(&c->bst, &c->w->env, c->in, c->out,
 		                              OUT_LIMIT);
 	else
-		status = proto_text_process(&c->st, &c->w->env, in, out,
+		status = proto_text_process(&c->st, &c->w->env, c->in, c->out,
 		                            OUT_LIMIT);
 	counter_add(&c->w->env.counters->bytes_read,
-	            in_before - evbuffer_get_length(in));
+	            in_before - evbuffer_get_length(c->in));
 	counter_add(&c->w->env.counters->bytes_written,
-	            evbuffer_get_length(out) - out_before);
+	            evbuffer_get_length(c->out) - out_before);
 	if (status == PROTO_CLOSE)
 		return conn_close_after_write(c);
-	/* Write the replies now: left to the bufferevent they would wait
-	 * for another turn of the event loop (one more epoll_wait per
-	 * request).  What the socket does not take is written as usual. */
-	if (evbuffer_get_length(out) > 0 &&
-	    evbuffer_write(out, bufferevent_getfd(c->bev)) < 0 &&
-	    errno != EAGAIN && errno != EINTR) {
-		conn_free(c);
+	if (conn_flush(c))
 		return true;
-	}
-	if (evbuffer_get_length(out) >= OUT_LIMIT && !c->paused) {
+	if (evbuffer_get_length(c->out) >= OUT_LIMIT && !c->paused) {
 		c->paused = true;
-		bufferevent_disable(c->bev, EV_READ);
+		conn_reading(c, false);
 	}
 	return false;
 }
 
-static void conn_read(struct bufferevent *bev, void *arg)
+/* Read into C's input up to its bound.  A read that does not fill the
+ * space offered means the socket is drained: no second read to learn it
+ * from EAGAIN.  Returns 1 data came, 0 nothing new, -1 end of stream or
+ * an error (errno 0 for the end). */
+static int conn_fill(struct conn *c)
 {
-	(void)bev;
-	conn_process(arg);
+	bool got = false;
+
+	for (;;) {
+		size_t have = evbuffer_get_length(c->in), want = READ_CHUNK;
+		struct evbuffer_iovec v;
+		ssize_t n;
+
+		if (have >= c->read_high)
+			return got;
+		if (want > c->read_high - have)
+			want = c->read_high - have;
+		if (evbuffer_reserve_space(c->in, (ev_ssize_t)want, &v, 1) < 1)
+			return got;
+		if (v.iov_len > want)
+			v.iov_len = want;
+		n = read(c->fd, v.iov_base, v.iov_len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? got : -1;
+		}
+		if (n == 0) {
+			errno = 0;
+			return -1;
+		}
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(c->in, &v, 1);
+		got = true;
+		if ((size_t)n < want)
+			return 1;
+	}
 }
 
-/* The output drained to the write low watermark. */
-static void conn_written(struct bufferevent *bev, void *arg)
+static void conn_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int rc = conn_fill(c);
+
+	(void)fd;
+	(void)what;
+	if (rc < 0 && errno != 0) {
+		conn_free(c);
+		return;
+	}
+	if (rc != 0 || evbuffer_get_length(c->in) > 0) {
+		if (conn_process(c) || c->closing)
+			return;
+	}
+	if (rc < 0) /* the client closed its side: answered, now go */
+		conn_close_after_write(c);
+	else if (evbuffer_get_length(c->in) >= c->read_high && !c->paused)
+		conn_free(c); /* a request larger than any the protocol takes */
+}
+
+static void conn_writable(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_free(c);
+	(void)fd;
+	(void)what;
+	if (conn_flush(c))
 		return;
-	}
-	if (c->paused) {
+	if (c->paused && !c->closing &&
+	    evbuffer_get_length(c->out) <= OUT_LIMIT / 2) {
 		c->paused = false;
-		bufferevent_enable(bev, EV_READ);
+		conn_reading(c, true);
 		conn_process(c);
 	}
-}
-
-static void conn_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->closing) {
-		/* The client closed its side: answer what it sent, then go. */
-		if (!conn_process(c) && !c->closing)
-			conn_close_after_write(c);
-		return;
-	}
-	conn_free(c);
 }
 
 static void conn_new(struct worker *w, int fd)
 {
 	struct conn *c = calloc(1, sizeof *c);
-	size_t read_high = w->store.value_cap + 2 + GET_LINE_MAX_BYTES + 4096;
 
-	if (c != NULL)
-		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c == NULL || c->bev == NULL) {
+	if (c != NULL) {
+		c->fd = fd;
+		c->w = w;
+		c->read_high = w->store.value_cap + 2 + GET_LINE_MAX_BYTES + 4096;
+		c->in = evbuffer_new();
+		c->out = evbuffer_new();
+		c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST,
+		                   conn_readable, c);
+		c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST,
+		                   conn_writable, c);
+	}
+	if (c == NULL || c->in == NULL || c->out == NULL || c->rev == NULL ||
+	    c->wev == NULL || evutil_make_socket_nonblocking(fd) != 0) {
 		log_msg(LOG_WARN, "out of memory for a new connection; closed");
+		if (c != NULL) {
+			if (c->rev != NULL)
+				event_free(c->rev);
+			if (c->wev != NULL)
+				event_free(c->wev);
+			if (c->in != NULL)
+				evbuffer_free(c->in);
+			if (c->out != NULL)
+				evbuffer_free(c->out);
+		}
 		free(c);
 		close(fd);
 		__atomic_fetch_sub(&w->srv->counters.curr_connections, 1,
 		                   __ATOMIC_RELAXED);
 		return;
 	}
-	c->w = w;
 	c->next = w->conns;
 	if (w->conns != NULL)
 		w->conns->prev = c;
 	w->conns = c;
-	bufferevent_setcb(c->bev, conn_read, conn_written, conn_event, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, read_high);
-	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LIMIT / 2, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_reading(c, true);
 }
 
 /* ------------------------------------------------------------------ */
