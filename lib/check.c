@@ -577,8 +577,8 @@ static void check_duplicates(struct checker *k, uint32_t bucket)
 			uint64_t wj = load_acquire(slot_at(c, jb, j));
 
 			if (wj == 0 || sw_fp(wj) != key.fp ||
-			    item_locate(c, wj, &f.block_word, &f.at, &f.hdr) != 0 ||
-			    !key_matches(&f.hdr, f.at, &key) ||
+			    found_locate(c, wj, &f) != 0 ||
+			    !key_matches(&f, &key) ||
 			    !item_validate(c, wj, f.block_word))
 				continue;
 			/* Writers resolve duplicates right after publishing:

@@ -255,6 +255,7 @@ struct found {
 	uint64_t block_word;     /* the block word as read */
 	struct hc_item hdr;      /* private copy of the header */
 	const unsigned char *at; /* the item in shared memory */
+	const unsigned char *key_at; /* its key, where hdr says */
 };
 
 struct key {
@@ -319,7 +320,7 @@ void do_index_move_recover(hc_cache *c, unsigned slot);
  * lies inside its block.  Returns 0, or HC_ENOTFOUND for a stale or
  * malformed item.  The caller validates with item_validate() after reading.
  */
-static inline int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
+HC_HOT int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
                               const unsigned char **at,
                               struct hc_item *hdr)
 {
@@ -366,11 +367,23 @@ static inline bool item_validate(const hc_cache *c, uint64_t word,
 	return bw_gen(now) == bw_gen(bw) && bw_state(now) != HC_BLOCK_FREE;
 }
 
-HC_HOT bool key_matches(const struct hc_item *hdr, const unsigned char *at,
-                        const struct key *k)
+/* item_locate() into F, with where its key starts worked out once: the
+ * get reads the key and then the value after it. */
+HC_HOT int found_locate(const hc_cache *c, uint64_t word, struct found *f)
 {
-	return item_klen(hdr) == k->len &&
-	       shm_equal(item_key_at(at, hdr), k->ptr, k->len);
+	int rc = item_locate(c, word, &f->block_word, &f->at, &f->hdr);
+
+	if (rc == 0)
+		f->key_at = item_key_at(f->at, &f->hdr);
+	return rc;
+}
+
+/* Is the item F located that of key K?  (Its bytes still need
+ * item_validate().) */
+HC_HOT bool key_matches(const struct found *f, const struct key *k)
+{
+	return item_klen(&f->hdr) == k->len &&
+	       shm_equal(f->key_at, k->ptr, k->len);
 }
 
 static inline hc_word *slot_at(hc_cache *c, uint32_t bucket, unsigned i)
@@ -392,9 +405,9 @@ HC_HOT enum holds slot_holds(hc_cache *c, const struct key *k, uint64_t w,
 		return HOLDS_NO;
 	/* Its block freed or reused: stale, or just moved by an evictor
 	 * that swung the slot to a copy; the caller reads the slot again. */
-	if (item_locate(c, w, &f->block_word, &f->at, &f->hdr) != 0)
+	if (found_locate(c, w, f) != 0)
 		return HOLDS_MOVED;
-	bool match = key_matches(&f->hdr, f->at, k);
+	bool match = key_matches(f, k);
 
 	/* Bytes read from a block being reused are garbage, whether they
 	 * match or not: a mismatch may be another key's item written where

@@ -350,7 +350,7 @@ static void clock_touch(hc_cache *c, const struct found *f)
 
 static const unsigned char *item_value(const struct found *f)
 {
-	return item_key_at(f->at, &f->hdr) + item_klen(&f->hdr);
+	return f->key_at + item_klen(&f->hdr);
 }
 
 /* XFetch (Vattani et al.): refresh early with a probability that grows as

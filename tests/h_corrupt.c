@@ -45,13 +45,10 @@ static bool find_key(const char *key, uint64_t *word)
 	key_prepare(c, &k, key, strlen(key));
 	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
 		uint64_t w = load_acquire(slot_at(c, k.bucket, i));
-		const unsigned char *at;
-		struct hc_item hdr;
-		uint64_t bw;
+		struct found f;
 
-		if (w == 0 || sw_fp(w) != k.fp ||
-		    item_locate(c, w, &bw, &at, &hdr) != 0 ||
-		    !key_matches(&hdr, at, &k))
+		if (w == 0 || sw_fp(w) != k.fp || found_locate(c, w, &f) != 0 ||
+		    !key_matches(&f, &k))
 			continue;
 		*word = w;
 		return true;

@@ -126,15 +126,14 @@ static void dump_bucket_to(FILE *out, hc_cache *c, const char *tag,
 		        sw_fp(w), (unsigned long long)loc,
 		        (unsigned long long)(loc < c->item_memory ? block_of(c, loc) : 0),
 		        bw_state(bw), bw_owner(bw), (unsigned long long)bw_gen(bw));
-		const unsigned char *at;
-		struct hc_item hdr;
+		struct found f;
 
-		if (sw_fp(w) == k.fp && item_locate(c, w, &bw, &at, &hdr) == 0 &&
-		    key_matches(&hdr, at, &k))
+		if (sw_fp(w) == k.fp && found_locate(c, w, &f) == 0 &&
+		    key_matches(&f, &k))
 			fprintf(out, " KEY cas %#llx (slot %llu) stamp %llu",
-			        (unsigned long long)item_cas(&hdr),
-			        (unsigned long long)(item_cas(&hdr) >> 42) - 1,
-			        (unsigned long long)item_stamp(&hdr));
+			        (unsigned long long)item_cas(&f.hdr),
+			        (unsigned long long)(item_cas(&f.hdr) >> 42) - 1,
+			        (unsigned long long)item_stamp(&f.hdr));
 		fputc('\n', out);
 	}
 }
