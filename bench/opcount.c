@@ -220,13 +220,15 @@ static void run(const char *name, uint64_t items, enum bench b, uint64_t ops)
 		api_fail("hc_stats_self", rc);
 	printf("bench=%s ops=%llu ok=%llu notfound=%llu hits=%llu misses=%llu "
 	       "sets=%llu evictions=%llu second_chances=%llu "
-	       "blocks_evicted=%llu bucket_evictions=%llu\n", bench_names[b],
+	       "blocks_evicted=%llu blocks_cleaned=%llu bucket_evictions=%llu\n",
+	       bench_names[b],
 	       (unsigned long long)ops, (unsigned long long)n.ok,
 	       (unsigned long long)n.notfound, (unsigned long long)st.hits,
 	       (unsigned long long)st.misses, (unsigned long long)st.sets,
 	       (unsigned long long)st.evictions,
 	       (unsigned long long)st.second_chances,
 	       (unsigned long long)st.blocks_evicted,
+	       (unsigned long long)st.blocks_cleaned,
 	       (unsigned long long)st.bucket_evictions);
 	if ((rc = hc_close(c)) != 0)
 		api_fail("hc_close", rc);
