@@ -43,13 +43,14 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS := libatomic-ops-dev libxxhash-dev libcmocka-dev libjemalloc-dev \
         pkg-config make gcc libc6-dev perl libsqlite3-dev libevent-dev \
-        libinih-dev
+        libinih-dev libhiredis-dev
 DEPS_TSAN := clang libclang-rt-dev
 # The Python binding's tests (tests/t_python.sh); memcached for mcload's
 # (tests/t_mcload.sh); pymemcache and libmemcached's memcapable for
-# hostcached's (tests/t_hostcached.sh).
+# hostcached's (tests/t_hostcached.sh); redis-server for hostcached's link
+# between hosts (tests/t_redis.sh).
 DEPS_CHECK := python3 python3-cffi python3-django memcached python3-pymemcache \
-              libmemcached-tools
+              libmemcached-tools redis-server
 
 .PHONY: all lib tools tests examples bench-bin check sanitize tsan demo bench \
         install clean deps

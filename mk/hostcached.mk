@@ -1,12 +1,13 @@
 # hostcached, the sidecar daemon: tools/hostcached/*.c (the layers
 # tools/hostcached/hostcached.h shows), linked with the static library,
-# libevent, libinih and, for its own heap, jemalloc as cachectl is.  It
-# shares cachectl's number parsing (tools/cachectl_parse.c) and the list
-# of the segment's fields (tools/stat_fields.c).
+# libevent, libinih, hiredis (--redis: tools/hostcached/redis.c) and, for
+# its own heap, jemalloc as cachectl is.  It shares cachectl's number
+# parsing (tools/cachectl_parse.c) and the list of the segment's fields
+# (tools/stat_fields.c).
 
 HOSTCACHED_SRC := $(wildcard tools/hostcached/*.c)
 HOSTCACHED_OBJ := $(HOSTCACHED_SRC:tools/hostcached/%.c=$(BUILD)/tools/hostcached/%.o)
-HOSTCACHED_LIBS := -levent_pthreads -levent -linih -ljemalloc
+HOSTCACHED_LIBS := -levent_pthreads -levent -linih -lhiredis -ljemalloc
 MANDIR ?= $(PREFIX)/share/man
 
 .PHONY: hostcached install-hostcached

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -23,6 +24,8 @@
 #include "../cachectl_parse.h"
 
 #define WHY_CAP 320
+#define JOURNAL_MAX 1048576u     /* the library's limit */
+#define JOURNAL_DEFAULT 65536u
 
 /* Store VALUE in CFG, or write why it cannot be used into WHY. */
 typedef bool (*option_setter)(struct hcd_config *cfg, const char *value,
@@ -196,6 +199,47 @@ static bool set_unlink_on_exit(struct hcd_config *cfg, const char *value,
 	return because(why, "not a boolean; give yes or no");
 }
 
+static bool set_journal(struct hcd_config *cfg, const char *value, char *why)
+{
+	if (!parse_count(value, &cfg->journal_entries) ||
+	    cfg->journal_entries > JOURNAL_MAX)
+		return because(why, "not a number of entries from 1 to %u",
+		               JOURNAL_MAX);
+	cfg->journal_given = true;
+	return true;
+}
+
+static bool set_redis(struct hcd_config *cfg, const char *value, char *why)
+{
+	if (strlen(value) >= sizeof cfg->redis_url)
+		return because(why, "longer than %zu bytes",
+		               sizeof cfg->redis_url - 1);
+	if (!redis_url_parse(value, &cfg->redis, why, WHY_CAP))
+		return false;
+	strcpy(cfg->redis_url, value);
+	return true;
+}
+
+static bool set_redis_channel(struct hcd_config *cfg, const char *value,
+                              char *why)
+{
+	if (value[0] == '\0' || strlen(value) >= sizeof cfg->redis_channel)
+		return because(why, "not a channel name; give 1 to %zu bytes",
+		               sizeof cfg->redis_channel - 1);
+	strcpy(cfg->redis_channel, value);
+	return true;
+}
+
+static bool set_origin(struct hcd_config *cfg, const char *value, char *why)
+{
+	if (!redis_origin_valid(value))
+		return because(why, "not an origin name; give 1 to %d letters, "
+		               "digits, '.', '_' or '-', unique to this host",
+		               ORIGIN_CAP - 1);
+	strcpy(cfg->origin, value);
+	return true;
+}
+
 static const struct option_def options[] = {
 	{ "name", "NAME", "segment name (default hostcached)", set_name, false },
 	{ "size", "SIZE", "segment size when creating it, such as 64M or 1G "
@@ -224,6 +268,17 @@ static const struct option_def options[] = {
 	  false },
 	{ "log-level", "LEVEL", "error, warn, info or debug (default info)",
 	  set_log_level, false },
+	{ "journal", "N", "when creating the segment: keep a journal of the "
+	  "last N changes for other hosts (320 bytes each; default none, or "
+	  "with --redis 65536 or as many as take 1/16 of --size, whichever is "
+	  "fewer)", set_journal, false },
+	{ "redis", "URL", "carry invalidations to and from the other hosts "
+	  "through Redis at redis://HOST[:PORT] or unix:/PATH (default off)",
+	  set_redis, false },
+	{ "redis-channel", "NAME", "the Redis channel of the hosts that share "
+	  "data (default hostcache:NAME)", set_redis_channel, false },
+	{ "origin", "NAME", "this host's name to the others on the channel "
+	  "(default the hostname)", set_origin, false },
 	{ "unlink-on-exit", NULL, "remove the segment when stopping (default: "
 	  "keep it, so that a restart finds its data)", set_unlink_on_exit,
 	  false },
@@ -286,6 +341,12 @@ static void print_help(void)
 		printf("  %-22s ", left);
 		print_folded(options[i].help, 25, 54);
 	}
+	printf("\nWith --redis, every host's hostcached publishes the "
+	       "invalidations made on its\nsegment and applies the others': "
+	       "at most once, and any gap it knows of (Redis\nlost, the "
+	       "journal overran) ends in a flush of the hosts that may have "
+	       "missed\nsomething.  The stats command and /metrics show "
+	       "the redis_* counters.\n");
 	printf("\nSIGTERM or SIGINT stop (the segment is kept unless "
 	       "--unlink-on-exit); SIGHUP\nrereads the config file's "
 	       "log_level.  Exit status: 0 stopped cleanly, 1 could\nnot "
@@ -451,12 +512,44 @@ static int config_read_file(struct hcd_config *cfg, const char *path,
 	return -1;
 }
 
+/* The hostname as the default origin. */
+static int default_origin(struct hcd_config *cfg)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof host - 1) != 0 ||
+	    !redis_origin_valid(host)) {
+		fprintf(stderr, "hostcached: the hostname '%s' cannot name this "
+		        "host to the others (1 to %d letters, digits, '.', '_' "
+		        "or '-'); give --origin NAME\n", host, ORIGIN_CAP - 1);
+		return EXIT_USAGE;
+	}
+	strcpy(cfg->origin, host);
+	return 0;
+}
+
 /* What depends on other options, once all are known. */
-static void config_finish(struct hcd_config *cfg)
+static int config_finish(struct hcd_config *cfg)
 {
 	if (cfg->socket_path[0] == '\0')
 		snprintf(cfg->socket_path, sizeof cfg->socket_path,
 		         "/run/hostcached/%.80s.sock", cfg->name);
+	if (cfg->redis_channel[0] == '\0')
+		snprintf(cfg->redis_channel, sizeof cfg->redis_channel,
+		         "hostcache:%s", cfg->name);
+	if (cfg->redis_url[0] != '\0' && cfg->origin[0] == '\0')
+		return default_origin(cfg);
+	return 0;
+}
+
+uint32_t config_journal_entries(const struct hcd_config *cfg)
+{
+	uint64_t fit = cfg->size / 16 / 320;
+
+	if (cfg->journal_given || cfg->redis_url[0] == '\0')
+		return cfg->journal_entries;
+	return fit < JOURNAL_DEFAULT ? (uint32_t)(fit > 0 ? fit : 1)
+	                             : JOURNAL_DEFAULT;
 }
 
 /* The file's options alone, as read at start: SIGHUP compares with it. */
@@ -492,7 +585,9 @@ int config_from_args(struct hcd_config *cfg, int argc, char **argv)
 	rc = apply_flags(cfg, argc, argv, false);
 	if (rc != 0)
 		return rc;
-	config_finish(cfg);
+	rc = config_finish(cfg);
+	if (rc != 0)
+		return rc;
 	if (cfg->port != 0 && cfg->port == cfg->metrics_port) {
 		fprintf(stderr, "hostcached: --port and --metrics-port are both "
 		        "%u; give them different ports\n", cfg->port);
@@ -519,6 +614,12 @@ static const char *config_restart_change(const struct hcd_config *a,
 		return "threads";
 	if (strcmp(a->pidfile, b->pidfile) != 0)
 		return "pidfile";
+	if (strcmp(a->redis_url, b->redis_url) != 0)
+		return "redis";
+	if (strcmp(a->redis_channel, b->redis_channel) != 0)
+		return "redis_channel";
+	if (strcmp(a->origin, b->origin) != 0)
+		return "origin";
 	return NULL;
 }
 

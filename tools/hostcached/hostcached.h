@@ -23,6 +23,8 @@
  *                           exptime, client flags, append/prepend by CAS
  *   upkeep    maint.c       the maintenance thread: hc_maintain, counter
  *                           samples and rates, delayed flush_all
+ *             redis.c       the Redis thread (--redis): this host's journal
+ *                           out to the other hosts, theirs in
  *   base      log.c         leveled log lines on stderr
  *
  * Threads.  The main thread runs the listeners and the signal events on
@@ -30,7 +32,8 @@
  * robin.  Each worker runs its own event base and owns its connections and
  * its own attachment (hc_cache handle) and counters, so workers share
  * nothing but the segment and the connection counts.  The maintenance thread has the main
- * attachment.
+ * attachment.  With --redis, one more thread, with its own event base and
+ * attachment, carries invalidations to and from Redis (redis.c).
  */
 #ifndef HOSTCACHED_H
 #define HOSTCACHED_H
@@ -73,6 +76,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 #define PATH_CAP 256
 #define THREADS_MAX 64
+#define ORIGIN_CAP 65            /* an origin name and its NUL */
+#define CHANNEL_CAP 300
+
+/* Where Redis is: a unix socket path, or a host and port. */
+struct redis_target {
+	char unix_path[108];     /* "" = TCP */
+	char host[256];
+	unsigned port;
+};
 
 struct hcd_config {
 	char name[256];          /* segment name */
@@ -91,7 +103,18 @@ struct hcd_config {
 	enum log_level log_level;
 	bool unlink_on_exit;
 	uint32_t stale_grace_ms; /* segment's stale grace when creating it */
+	uint32_t journal_entries; /* when creating it: 0 = none, or the
+	                           default under --redis */
+	bool journal_given;
+	char redis_url[PATH_CAP]; /* --redis; "" = no link to other hosts */
+	struct redis_target redis;
+	char redis_channel[CHANNEL_CAP]; /* default hostcache:NAME */
+	char origin[ORIGIN_CAP];  /* this host's name to the others */
 };
+
+/* The journal to create a segment with: --journal, else under --redis 65536
+ * entries or as many as take 1/16 of the segment, whichever is fewer. */
+uint32_t config_journal_entries(const struct hcd_config *cfg);
 
 /* Fill CFG from ARGV: defaults, then the --config file, then the flags.
  * Returns -1 to exit EXIT_OK (--help, --version printed), 0 to run, or
@@ -208,6 +231,51 @@ void maint_latest(struct maint_sample *out);
 /* flush_all DELAY: flush when the CLOCK_MONOTONIC ns AT comes (0: cancel
  * a pending one). */
 void maint_flush_at(uint64_t at_ns);
+
+/* ------------------------------------------------------------------ */
+/* redis.c                                                             */
+
+#define REDIS_DELAY_BUCKETS 16
+
+/* The link's counters.  One writer, the Redis thread; read with
+ * redis_stats_get.  Only uint64_t fields. */
+struct redis_stats {
+	uint64_t link_up;        /* gauge: 1 both connections up, subscribed */
+	uint64_t published, publish_errors, in_flight;
+	uint64_t applied, apply_errors, own_skipped, bad_messages;
+	uint64_t resyncs_sent, resyncs_received, local_flushes;
+	uint64_t journal_lost, reconnects;
+	/* propagation delay: publisher's wall clock to our receipt, in us */
+	uint64_t delay_count, delay_sum_us, delay_max_us, delay_last_us;
+	uint64_t delay_buckets[REDIS_DELAY_BUCKETS]; /* the last: larger */
+};
+
+/* Each field of struct redis_stats the stats command and /metrics show:
+ * its stat name, its metric (NULL: the delay histogram says it), kind. */
+struct redis_field {
+	const char *stat, *metric, *help;
+	bool counter;
+	size_t offset;
+};
+
+extern const struct redis_field redis_fields[];
+extern const size_t redis_field_count;
+/* The upper bounds of delay_buckets but the last. */
+extern const uint64_t redis_delay_bounds_us[REDIS_DELAY_BUCKETS - 1];
+
+/* Parse --redis URL into T, or say why not in WHY. */
+bool redis_url_parse(const char *url, struct redis_target *t, char *why,
+                     size_t cap);
+/* 1..64 of [A-Za-z0-9._-]: an origin name fits a message's header. */
+bool redis_origin_valid(const char *name);
+/* Start the Redis thread when CFG has --redis (0 also when it has not). */
+int redis_start(const struct hcd_config *cfg);
+void redis_stop(void);
+bool redis_enabled(void);
+void redis_stats_get(struct redis_stats *out);
+/* The delay under which a share Q of the deliveries came (a bucket's
+ * bound). */
+uint64_t redis_delay_quantile_us(const struct redis_stats *s, double q);
 
 /* ------------------------------------------------------------------ */
 /* server.c                                                            */

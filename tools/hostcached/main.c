@@ -1,6 +1,7 @@
 /*
  * main.c - hostcached's life: options, pid file, segment, then the
- * maintenance thread and the server, until SIGTERM or SIGINT.
+ * maintenance thread, the server and (--redis) the link to the other
+ * hosts, until SIGTERM or SIGINT.
  *
  * The segment outlives the daemon: stopping keeps it (and its data), so
  * that a restart attaches to it again, warm; only --unlink-on-exit
@@ -159,6 +160,20 @@ static int segment_check_existing(const struct hcd_config *cfg, hc_cache *c)
 		        info.max_procs, cfg->max_procs, cfg->name);
 		return EXIT_RUNTIME;
 	}
+	if (cfg->redis_url[0] != '\0' && info.journal_entries == 0) {
+		fprintf(stderr, "hostcached: segment '%s': exists without a "
+		        "journal, which --redis needs to tell the other hosts what "
+		        "changed here; remove it with 'cachectl destroy %s' so that "
+		        "hostcached creates it with one (its data is lost), or "
+		        "create it with 'cachectl create %s --journal N'\n",
+		        cfg->name, cfg->name, cfg->name);
+		return EXIT_RUNTIME;
+	}
+	if (cfg->journal_given && info.journal_entries != cfg->journal_entries)
+		log_msg(LOG_WARN, "segment '%s': exists with a journal of %" PRIu32
+		        " entries; --journal %" PRIu32 " applies only when "
+		        "creating it", cfg->name, info.journal_entries,
+		        cfg->journal_entries);
 	log_msg(LOG_INFO, "segment '%s': attached to the existing segment "
 	        "(%" PRIu64 " bytes, %" PRIu64 " items kept)", cfg->name,
 	        info.size, st.items);
@@ -179,13 +194,15 @@ static int segment_attach(const struct hcd_config *cfg, hc_cache **out)
 		hc.size = cfg->size;
 		hc.mode = cfg->mode;
 		hc.stale_grace_ms = cfg->stale_grace_ms;
+		hc.journal_entries = config_journal_entries(cfg);
 		if (cfg->max_procs != 0)
 			hc.max_procs = cfg->max_procs;
 		rc = hc_create(cfg->name, &hc, out);
 		if (rc == 0) {
 			segment_created = true;
 			log_msg(LOG_INFO, "segment '%s': created (%" PRIu64
-			        " bytes)", cfg->name, cfg->size);
+			        " bytes, journal of %" PRIu32 " entries)", cfg->name,
+			        cfg->size, hc.journal_entries);
 			return 0;
 		}
 		if (rc != HC_ESEGEXISTS)
@@ -231,12 +248,16 @@ int main(int argc, char **argv)
 	server_on_reload = reload;
 	if (server_start(&config, &srv) != 0)
 		goto out;
+	/* After server_start: libevent's threading is set up. */
+	if (redis_start(&config) != 0)
+		goto out;
 	log_msg(LOG_INFO, "hostcached %s ready: segment '%s', %u threads, pid "
 	        "%ld", HOSTCACHED_VERSION, config.name, config.threads,
 	        (long)getpid());
 	server_run(srv);
 	status = EXIT_OK;
 out:
+	redis_stop();
 	server_stop(srv);
 	maint_stop();
 	server_free(srv);

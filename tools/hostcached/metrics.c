@@ -10,7 +10,8 @@
  * What it says: the segment's counters, gauges and latency quantiles under
  * the names and labels `cachectl stats --prometheus` gives them (the list
  * is tools/stat_fields.c's), then hostcached's own: its connections and
- * every worker's command counters, labelled by worker.  Every metric has
+ * every worker's command counters, labelled by worker, and with --redis
+ * the link's (hostcached_redis_*).  Every metric has
  * its # HELP and # TYPE lines; counters end in _total.
  *
  * It reads the segment through its own attachment (one process slot),
@@ -183,6 +184,43 @@ static void daemon_metrics(struct metrics *m, struct evbuffer *out)
 	}
 }
 
+/* The link to the other hosts (--redis), and its propagation delay as
+ * a histogram in seconds. */
+static void redis_metrics(struct evbuffer *out)
+{
+	static const char delay[] = "hostcached_redis_propagation_delay_seconds";
+	struct redis_stats s;
+	uint64_t below = 0;
+
+	if (!redis_enabled())
+		return;
+	redis_stats_get(&s);
+	for (size_t i = 0; i < redis_field_count; i++) {
+		const struct redis_field *f = &redis_fields[i];
+
+		if (f->metric == NULL)
+			continue;
+		metric_header(out, f->metric, f->counter ? "counter" : "gauge",
+		              f->help);
+		evbuffer_add_printf(out, "%s %" PRIu64 "\n", f->metric,
+		                    *(const uint64_t *)((const char *)&s +
+		                                        f->offset));
+	}
+	metric_header(out, delay, "histogram", "From an invalidation's "
+	              "publishing on another host to its applying here (the "
+	              "hosts' wall clocks).");
+	for (unsigned b = 0; b < REDIS_DELAY_BUCKETS - 1; b++) {
+		below += s.delay_buckets[b];
+		evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n",
+		                    delay, (double)redis_delay_bounds_us[b] / 1e6,
+		                    below);
+	}
+	evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+	                    "%s_sum %.6f\n%s_count %" PRIu64 "\n", delay,
+	                    s.delay_count, delay, (double)s.delay_sum_us / 1e6,
+	                    delay, s.delay_count);
+}
+
 /* ------------------------------------------------------------------ */
 /* HTTP                                                                */
 
@@ -204,6 +242,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	segment_metrics(m, body);
 	daemon_metrics(m, body);
+	redis_metrics(body);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	                  "Content-Type", "text/plain; version=0.0.4; "
 	                  "charset=utf-8");

@@ -635,10 +635,30 @@ static void stats_segment(const struct proto_env *env, struct evbuffer *out)
 		    sample.evictions_per_sec);
 }
 
+/* The link to the other hosts (--redis): redis.c's counters, and the
+ * propagation delay's average and quantiles in us. */
+static void stats_redis(struct evbuffer *out)
+{
+	struct redis_stats s;
+
+	if (!redis_enabled())
+		return;
+	redis_stats_get(&s);
+	for (size_t i = 0; i < redis_field_count; i++)
+		stat_u64(out, redis_fields[i].stat,
+		         *(const uint64_t *)((const char *)&s +
+		                             redis_fields[i].offset));
+	stat_u64(out, "redis_delay_avg_us",
+	         s.delay_count ? s.delay_sum_us / s.delay_count : 0);
+	stat_u64(out, "redis_delay_p50_us", redis_delay_quantile_us(&s, 0.50));
+	stat_u64(out, "redis_delay_p99_us", redis_delay_quantile_us(&s, 0.99));
+}
+
 void stats_write(const struct proto_env *env, struct evbuffer *out)
 {
 	stats_process(env, out);
 	stats_segment(env, out);
+	stats_redis(out);
 }
 
 static void cmd_stats(struct cmd_ctx *c)
