@@ -1626,7 +1626,7 @@ class HostcachedTest(unittest.TestCase):
                 continue
             if line.startswith("# TYPE "):
                 name, kind = line[7:].split(" ")
-                self.assertIn(kind, ("counter", "gauge"), line)
+                self.assertIn(kind, ("counter", "gauge", "histogram"), line)
                 self.assertIn(name, helped, "TYPE before HELP: " + line)
                 typed[name] = kind
                 continue
@@ -1634,13 +1634,16 @@ class HostcachedTest(unittest.TestCase):
             self.assertIsNotNone(m, "not a sample: %r" % line)
             name = m.group(1)
             self.assertRegex(name, r"^hostcached?_", line)
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            if typed.get(base) == "histogram":
+                name = base  # its _bucket{le=...}, _sum and _count
             self.assertIn(name, typed, "sample not announced: " + line)
             if typed[name] == "counter":
                 self.assertTrue(name.endswith("_total"), line)
             value = float(m.group(3))
             self.assertGreaterEqual(value, 0, line)
-            self.assertNotIn(name + (m.group(2) or ""), samples, line)
-            samples[name + (m.group(2) or "")] = value
+            self.assertNotIn(m.group(1) + (m.group(2) or ""), samples, line)
+            samples[m.group(1) + (m.group(2) or "")] = value
         return samples
 
     def free_port(self):
