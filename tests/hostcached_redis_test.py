@@ -198,6 +198,13 @@ class RedisLinkTest(unittest.TestCase):
             rc = d.start(flag, value, expect_ready=False)
             self.assertEqual(rc, 2, (flag, value, d.log()))
             self.assertIn("--" + flag[2:], d.log())
+        conf = os.path.join(self.tmp.name, "bad-redis.conf")
+        with open(conf, "w") as f:
+            f.write("[hostcached]\nredis = tcp://h\n")
+        d = hct.Daemon(self.names[0], self.tmp.name)
+        self.assertEqual(d.start("--config", conf, expect_ready=False), 2)
+        self.assertIn("bad-redis.conf:2: redis = 'tcp://h': not a Redis URL",
+                      d.log())
         out = subprocess.run([hct.HOSTCACHED, "--help"], capture_output=True,
                              text=True).stdout
         for flag in ("--redis URL", "--redis-channel", "--origin", "--journal"):
@@ -215,7 +222,13 @@ class RedisLinkTest(unittest.TestCase):
     def test_starts_while_redis_is_down_then_links(self):
         self.need_redis()
         self.redis.kill()
-        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
+        # the link's options from the configuration file this time
+        conf = os.path.join(self.tmp.name, "redis.conf")
+        with open(conf, "w") as f:
+            f.write("[hostcached]\nredis = unix:%s\norigin = fileA\n"
+                    "redis_channel = %s\n" % (self.redis.sock, self.channel))
+        self.a.start("--config", conf)
+        self.assertIn("origin 'fileA'", self.a.log())
         ca = self.a.connect()
         self.assertEqual(self.rstats(ca)["link_up"], 0)
         self.eventually(lambda: "retrying" in self.a.log(),
@@ -261,6 +274,25 @@ class RedisLinkTest(unittest.TestCase):
         sb = self.rstats(cb)
         self.assertEqual(sb["apply_errors"], 0)
         self.assertGreaterEqual(sb["applied"], 6)
+
+    def test_long_key_invalidates_its_first_256_bytes(self):
+        # Segments made beforehand with longer keys than the journal keeps.
+        for n in self.names:
+            self.assertEqual(self.cachectl("create", n, "--size", "8M",
+                                           "--max-key", "1000", "--journal",
+                                           "256").returncode, 0)
+        ca, cb = self.hosts()
+        B = self.names[1]
+        stem = "L" * 256
+        for key in (stem + "-one", stem + "-two", "short"):
+            self.assertEqual(self.cachectl("set", B, key, "v").returncode, 0)
+        self.assertEqual(self.cachectl("set", self.names[0], stem + "-one",
+                                       "new").returncode, 0)
+        self.eventually(lambda: self.cachectl("get", B, stem + "-one")
+                        .returncode == 1, "the long key gone from B")
+        # The journal kept 256 bytes: B drops every key they start.
+        self.assertEqual(self.cachectl("get", B, stem + "-two").returncode, 1)
+        self.assertEqual(self.cachectl("get", B, "short").returncode, 0)
 
     def test_protocol_changes_reach_the_other_host(self):
         ca, cb = self.hosts()
