@@ -379,6 +379,24 @@ class RedisLinkTest(unittest.TestCase):
         self.set_on(ca, b"after")
         self.gone_from(cb, b"after", "a set on A after the outage")
 
+    def test_publish_refused(self):
+        ca, cb = self.hosts()
+        a0 = self.rstats(ca)
+        self.set_on(cb, b"k")
+        self.assertEqual(self.redis.command(b"ACL", b"SETUSER", b"default",
+                                            b"-publish"), b"+OK")
+        self.set_on(ca, b"k", b"new")  # its PUBLISH is refused
+        self.eventually(lambda: self.rstats(ca)["publish_errors"] >
+                        a0["publish_errors"], "the refusal counted")
+        self.assertEqual(self.redis.command(b"ACL", b"SETUSER", b"default",
+                                            b"+publish"), b"+OK")
+        # A reconnects after its backoff and resyncs: B flushes.
+        self.eventually(lambda: not self.present(cb, b"k"),
+                        "B flushed by A's resync", timeout=10)
+        self.assertGreater(self.rstats(ca)["resyncs_sent"],
+                           a0["resyncs_sent"])
+        self.assertIn("NOPERM", self.a.log())
+
     def test_sidecar_restarted(self):
         ca, cb = self.hosts()
         self.set_on(cb, b"k")

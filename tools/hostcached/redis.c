@@ -333,6 +333,15 @@ static void link_down(struct link *l, const char *why)
 	link_retry_later(l, why);
 }
 
+/* L did what it is for (a PUBLISH answered, a SUBSCRIBE confirmed): the
+ * next failure is news again, and retried soon.  Not merely connecting,
+ * or a Redis that refuses our commands would be retried at 10 Hz. */
+static void link_healthy(struct link *l)
+{
+	l->failing = false;
+	l->backoff_ms = BACKOFF_MIN_MS;
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct link *l = ac->data;
@@ -346,8 +355,6 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	if (l->ever_up)
 		stat_add(&r.stats.reconnects, 1);
 	l->ever_up = true;
-	l->failing = false;
-	l->backoff_ms = BACKOFF_MIN_MS;
 	log_msg(LOG_INFO, "redis %s: connected to %s", l->what,
 	        r.cfg->redis_url);
 	l->on_up(l);
@@ -400,7 +407,9 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	link_connect(arg);
 }
 
-/* Close L now (not from inside one of its own callbacks), and retry. */
+/* Close L now and retry after the backoff.  From one of L's own
+ * callbacks too: hiredis then frees the context once the callback
+ * returns, and its disconnect callback finds L->ac changed. */
 static void link_drop(struct link *l, const char *why)
 {
 	redisAsyncContext *ac = l->ac;
@@ -425,16 +434,18 @@ static void on_published(redisAsyncContext *ac, void *reply, void *resync)
 	if (rep == NULL)
 		return; /* the connection went: link_down asks for a resync */
 	if (rep->type == REDIS_REPLY_ERROR) {
-		log_msg(LOG_WARN, "redis publisher: PUBLISH refused: %s",
-		        rep->str);
 		stat_add(&r.stats.publish_errors, 1);
-		r.need_resync = true;
+		/* Start again from a new connection, after the backoff (not
+		 * at every tick), with a resync. */
+		link_drop(&r.pub, rep->str);
 		return;
 	}
 	stat_add(resync ? &r.stats.resyncs_sent : &r.stats.published, 1);
+	link_healthy(&r.pub);
 }
 
-/* PUBLISH one message; false when it could not even be queued. */
+/* PUBLISH one message; false when it could not even be queued (then a
+ * resync is due: something went unsaid). */
 static bool message_publish(char kind, const void *data, size_t len,
                             uint64_t stamp_us, bool resync)
 {
@@ -444,8 +455,10 @@ static bool message_publish(char kind, const void *data, size_t len,
 	                 kind, clock_us(CLOCK_REALTIME), stamp_us);
 
 	if (r.pub.ac == NULL || h <= 0 || h >= HEADER_MAX ||
-	    len > MESSAGE_MAX - (size_t)h)
+	    len > MESSAGE_MAX - (size_t)h) {
+		r.need_resync = true;
 		return false;
+	}
 	if (len > 0)
 		memcpy(msg + h, data, len);
 	if (redisAsyncCommand(r.pub.ac, on_published, resync ? &r : NULL,
@@ -716,6 +729,7 @@ static void subscribed(void)
 	int rc;
 
 	r.sub.ready = true;
+	link_healthy(&r.sub);
 	stat_set(&r.stats.link_up, r.pub.ready);
 	hc_journal_origin(r.cache, r.own_origin_id); /* not to publish */
 	rc = hc_flush(r.cache);
@@ -743,8 +757,7 @@ static void on_subscription(redisAsyncContext *ac, void *reply, void *arg)
 	else if (reply_is(rep, 3, "subscribe"))
 		subscribed();
 	else if (rep->type == REDIS_REPLY_ERROR)
-		log_msg(LOG_ERROR, "redis subscriber: SUBSCRIBE refused: %s",
-		        rep->str);
+		link_drop(&r.sub, rep->str); /* SUBSCRIBE refused: again later */
 }
 
 static void sub_up(struct link *l)
