@@ -76,6 +76,29 @@ class Redis:
         finally:
             s.close()
 
+    def info(self, section):
+        """INFO SECTION as {name: value text}."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(hct.PATIENCE)
+        try:
+            s.connect(self.sock)
+            s.sendall(b"INFO %s\r\n" % section)
+            data = b""
+            while b"\r\n" not in data:
+                data += s.recv(65536)
+            head, data = data.split(b"\r\n", 1)
+            size = int(head[1:])
+            while len(data) < size:
+                data += s.recv(65536)
+        finally:
+            s.close()
+        return dict(line.split(":", 1) for line in
+                    data[:size].decode().splitlines() if ":" in line)
+
+    def calls(self, command):
+        stat = self.info(b"commandstats").get("cmdstat_" + command, "")
+        return int(stat.split(",")[0].split("=")[1]) if stat else 0
+
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -436,6 +459,95 @@ class RedisLinkTest(unittest.TestCase):
         self.assertEqual(a1["resyncs_sent"], a0["resyncs_sent"] + 1)
         self.assertEqual(a1["reconnects"], a0["reconnects"])
         self.assertEqual(b1["resyncs_received"], b0["resyncs_received"] + 1)
+
+    # ------------------------------------------------------------------
+    # mg G: a miss read through from Redis
+
+    def test_read_through(self):
+        self.need_redis()
+        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
+        ca = self.a.connect()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
+                        timeout=hct.PATIENCE)
+        R = self.redis.command
+        self.assertEqual(R(b"SET", b"rt:ttl", b"hello", b"PX", b"5000"),
+                         b"+OK")
+        self.assertEqual(R(b"SET", b"rt:forever", b"v"), b"+OK")
+        self.assertEqual(R(b"CONFIG", b"RESETSTAT"), b"+OK")
+        # Pipelined: the replies keep the commands' order.
+        ca.send(b"mg rt:ttl v t G\r\nmn\r\nmg rt:forever v t G\r\n"
+                b"mg rt:absent v G\r\nmg rt:absent v q G\r\nmn\r\n")
+        self.assertEqual(ca.line(), b"VA 5 t5")
+        self.assertEqual(ca.line(), b"hello")
+        self.assertEqual(ca.line(), b"MN")
+        self.assertEqual(ca.line(), b"VA 1 t-1")
+        self.assertEqual(ca.line(), b"v")
+        self.assertEqual(ca.line(), b"EN")
+        self.assertEqual(ca.line(), b"MN")
+        # Stored with Redis's TTL: a hit now, through the library too.
+        self.assertEqual(ca.cmd(b"mg rt:ttl s G\r\n"), b"HD s5")
+        got = self.cachectl("get", self.names[0], "rt:ttl")
+        self.assertEqual((got.returncode, got.stdout), (0, b"hello"))
+        # One GET and PTTL each, absent twice: a miss in Redis is not
+        # cached.
+        self.assertEqual(self.redis.calls("get"), 4)
+        self.assertEqual(self.redis.calls("pttl"), 4)
+
+    def test_read_through_asks_once_for_many_clients(self):
+        self.need_redis()
+        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
+        conns = [self.a.connect() for _ in range(8)]
+        self.eventually(lambda: self.rstats(conns[0])["link_up"] == 1,
+                        "linked", timeout=hct.PATIENCE)
+        self.assertEqual(self.redis.command(b"SET", b"hot", b"value"),
+                         b"+OK")
+        self.assertEqual(self.redis.command(b"CONFIG", b"RESETSTAT"), b"+OK")
+        # Redis stopped: the first miss's read hangs, the 7 others find
+        # the lease held and wait for its value.
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            for c in conns:
+                c.send(b"mg hot v G\r\n")
+            time.sleep(0.1)
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        for c in conns:
+            self.assertEqual((c.line(), c.line()), (b"VA 5", b"value"))
+        self.assertEqual(self.redis.calls("get"), 1)
+        self.assertEqual(self.rstats(conns[0])["reads"], 1)
+
+    def test_read_through_errors(self):
+        # Without --redis, G is refused.
+        self.a.start()
+        ca = self.a.connect()
+        self.assertEqual(ca.cmd(b"mg k v G\r\n"), b"CLIENT_ERROR G reads "
+                         b"through from Redis: start hostcached with --redis")
+        ca.close()
+        self.assertEqual(self.a.stop(), 0)
+        self.destroy(self.names[0])  # it has no journal
+        self.need_redis()
+        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
+        ca = self.a.connect()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
+                        timeout=hct.PATIENCE)
+        self.assertEqual(ca.cmd(b"mg k v N30 G\r\n"),
+                         b"CLIENT_ERROR invalid flag")
+        # A client that leaves while its read waits: the lease goes back.
+        self.assertEqual(self.redis.command(b"SET", b"k", b"x"), b"+OK")
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        gone = self.a.connect()
+        gone.send(b"mg k v G\r\n")
+        time.sleep(0.05)
+        gone.close()
+        self.redis.proc.send_signal(signal.SIGCONT)
+        self.assertEqual(ca.cmd(b"mg k v G\r\n"), b"VA 1")
+        self.assertEqual(ca.line(), b"x")
+        # Redis down: SERVER_ERROR, and the next try asks again.
+        self.redis.kill()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 0, "link down")
+        self.assertTrue(ca.cmd(b"mg other v G\r\n").startswith(
+            b"SERVER_ERROR"))
+        self.assertGreaterEqual(self.rstats(ca)["read_errors"], 1)
 
     def test_metrics(self):
         port = hct.HostcachedTest.free_port(self)

@@ -19,6 +19,7 @@
  *   protocol  proto_text.c  the memcached text protocol: parsing, replies
  *             proto_meta.c  its meta commands
  *             proto_binary.c the binary protocol, on the same listeners
+ *             readthrough.c mg G: a miss read from Redis under the lease
  *   items     store.c       memcached item semantics over the library:
  *                           exptime, client flags, append/prepend by CAS
  *   upkeep    maint.c       the maintenance thread: hc_maintain, counter
@@ -245,6 +246,7 @@ struct redis_stats {
 	uint64_t applied, apply_errors, own_skipped, bad_messages;
 	uint64_t resyncs_sent, resyncs_received, local_flushes;
 	uint64_t journal_lost, reconnects;
+	uint64_t reads, read_errors;   /* read through (mg G) */
 	/* propagation delay: publisher's wall clock to our receipt, in us */
 	uint64_t delay_count, delay_sum_us, delay_max_us, delay_last_us;
 	uint64_t delay_buckets[REDIS_DELAY_BUCKETS]; /* the last: larger */
@@ -273,6 +275,13 @@ int redis_start(const struct hcd_config *cfg);
 void redis_stop(void);
 bool redis_enabled(void);
 void redis_stats_get(struct redis_stats *out);
+/* Ask Redis for KEY's value and TTL, from any thread.  DONE is called
+ * once, on the Redis thread (or at once on this one when the link is
+ * off or stopping): STATUS 0 VALUE (VLEN bytes, valid during the call)
+ * with PTTL_MS (-1: no expiry), 1 Redis has no such key, -1 no answer. */
+typedef void (*redis_get_done)(void *arg, int status, const char *value,
+                               size_t vlen, int64_t pttl_ms);
+void redis_get(const void *key, size_t klen, redis_get_done done, void *arg);
 /* The delay under which a share Q of the deliveries came (a bucket's
  * bound). */
 uint64_t redis_delay_quantile_us(const struct redis_stats *s, double q);
@@ -377,6 +386,9 @@ struct text_state {
 	/* win tokens held (proto_meta.c) */
 	struct meta_lease leases[META_LEASES_MAX];
 	uint64_t lease_seq;
+	/* an mg G reading through (readthrough.c); while it waits, the
+	 * connection's commands wait behind it, its line still unread */
+	struct read_through *read_through;
 };
 
 /* What a connection offers the protocol layer. */
@@ -392,11 +404,16 @@ struct proto_env {
 	const struct hcd_config *cfg;
 	time_t started;
 	unsigned threads;
+	struct event_base *base;       /* the worker's */
+	/* A connection that got PROTO_WAIT can go on: run its commands. */
+	void (*resume)(struct text_state *st);
 };
 
 enum proto_status {
 	PROTO_MORE,       /* waiting for more input */
 	PROTO_CLOSE,      /* quit, or input beyond repair: flush and close */
+	PROTO_WAIT,       /* a command waits (mg G): read nothing more until
+	                     env->resume */
 };
 
 #define LINE_MAX_BYTES 2048       /* a command line other than get */

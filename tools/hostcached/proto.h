@@ -57,4 +57,18 @@ void cmd_meta_debug(struct cmd_ctx *c);
 /* ms: its data block VAL (st->vlen bytes) has come. */
 void meta_set_complete(struct cmd_ctx *c, const char *val);
 
+/* mg G (readthrough.c): on a miss of KEY, read it from Redis under the
+ * library's lease, or wait for the client that does.  RT_WAIT: the
+ * command waits (st->read_through), its line is run again once it can
+ * go on; RT_GO_ON: serve the mg as usual (the value is in the segment,
+ * or is not to be had); RT_FAILED: Redis did not answer. */
+enum read_through_outcome { RT_GO_ON, RT_WAIT, RT_FAILED };
+
+enum read_through_outcome read_through(struct cmd_ctx *c, const void *key,
+                                       size_t klen);
+/* Whether the connection waits for a read through. */
+bool read_through_waiting(const struct text_state *st);
+/* The connection closes: forget its read through. */
+void read_through_closed(struct text_state *st);
+
 #endif /* HOSTCACHED_PROTO_H */

@@ -9,7 +9,7 @@
  * ms reads back through get and the other way round.
  *
  * Served flags:
- *   mg  b c f k N O q R s t u v T    ms  b c C F k O q T M(E A P R S)
+ *   mg  b c f G k N O q R s t u v T  ms  b c C F k O q T M(E A P R S)
  *   md  b I k O q T                  ma  b c k O q t v D J N T M(I + D -)
  * Others (E of mg, I of ms, C of md and ma, h, l, x) get
  * "CLIENT_ERROR invalid flag": they need state the segment does not keep
@@ -28,6 +28,9 @@
  * R wins only once the item has expired into the grace period, since the
  * library leases missing or expired keys only; md I deletes (see there).
  *
+ * G (ours, with --redis): a miss is read from Redis (GET and PTTL) under
+ * the lease, stored with Redis's TTL and served; readthrough.c.
+ *
  * Quiet mode (q) drops the replies that say "as expected": EN of mg, HD
  * of ms, md and ma, and NF of md.  Errors are always sent.
  */
@@ -42,7 +45,7 @@
 
 #define OPAQUE_MAX 32          /* memcached's bound on an O token */
 #define META_SET_FLAGS "bcCFkOqTM"
-#define META_GET_FLAGS "bcfkNOqRstuvT"
+#define META_GET_FLAGS "bcfGkNOqRstuvT"
 
 struct meta_flags {
 	bool base64, quiet, ret_value;
@@ -59,6 +62,7 @@ struct meta_flags {
 	bool has_recache;          /* R */
 	int64_t recache_ttl;
 	bool invalidate;           /* I */
+	bool read_through;         /* G */
 	uint64_t initial;          /* J */
 	uint64_t delta;            /* D */
 	/* The flags that ask for something back, in request order. */
@@ -187,6 +191,9 @@ static bool meta_flag(const char *tok, size_t len, const char *allowed,
 		return parse_exptime(arg, &f->recache_ttl);
 	case 'I':
 		f->invalidate = true;
+		return len == 1;
+	case 'G':
+		f->read_through = true;
 		return len == 1;
 	case 'C':
 		f->has_cas = true;
@@ -348,6 +355,7 @@ void proto_text_closed(struct text_state *st, const struct proto_env *env)
 	for (int i = 0; i < META_LEASES_MAX; i++)
 		if (st->leases[i].lease.held)
 			meta_lease_abandon(env->store, &st->leases[i]);
+	read_through_closed(st);
 }
 
 /* ------------------------------------------------------------------ */
@@ -446,6 +454,33 @@ static void meta_get_leased(struct cmd_ctx *c, const struct meta_flags *f,
 	                        ? HC_ENOTFOUND : rc, &it);
 }
 
+/* mg G: a miss read from Redis first (readthrough.c).  False when the
+ * command waits or was answered here. */
+static bool meta_get_read_through(struct cmd_ctx *c,
+                                  const struct meta_flags *f,
+                                  const struct meta_key *k)
+{
+	if (!redis_enabled()) {
+		reply(c, "CLIENT_ERROR G reads through from Redis: start "
+		      "hostcached with --redis");
+		return false;
+	}
+	if (f->has_vivify || f->has_recache) {
+		reply(c, "CLIENT_ERROR invalid flag");  /* one lease, one use */
+		return false;
+	}
+	switch (read_through(c, k->bytes, k->len)) {
+	case RT_WAIT:
+		return false;
+	case RT_FAILED:
+		reply_server_error(c, "reading through from Redis failed, see "
+		                   "the server's log");
+		return false;
+	default:
+		return true;
+	}
+}
+
 void cmd_meta_get(struct cmd_ctx *c)
 {
 	struct store *s = c->env->store;
@@ -455,6 +490,8 @@ void cmd_meta_get(struct cmd_ctx *c)
 	uint64_t lease_ms;
 
 	if (!meta_begin(c, 2, META_GET_FLAGS, &f, &k))
+		return;
+	if (f.read_through && !meta_get_read_through(c, &f, &k))
 		return;
 	if (!f.has_vivify && !f.has_recache) {
 		int rc = store_get(s, k.bytes, k.len, s->scratch, s->value_cap,

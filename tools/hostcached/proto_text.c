@@ -799,11 +799,12 @@ static size_t line_limit(struct evbuffer *in)
 	return LINE_MAX_BYTES;
 }
 
-enum line_outcome { LINE_NONE, LINE_DONE, LINE_CLOSE };
+enum line_outcome { LINE_NONE, LINE_DONE, LINE_CLOSE, LINE_WAIT };
 
 static enum line_outcome next_line(struct cmd_ctx *c, struct evbuffer *in)
 {
-	size_t eol_len = 0, len, limit = line_limit(in);
+	size_t eol_len = 0, len, cmd_len, limit = line_limit(in);
+	enum proto_status status;
 	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len,
 	                                              EVBUFFER_EOL_LF);
 	char *s = c->env->line;
@@ -816,12 +817,14 @@ static enum line_outcome next_line(struct cmd_ctx *c, struct evbuffer *in)
 		return LINE_CLOSE;
 	}
 	len = (size_t)eol.pos;
-	evbuffer_remove(in, s, len);
-	evbuffer_drain(in, eol_len);
-	if (len > 0 && s[len - 1] == '\r')
-		len--;
-	s[len] = '\0';
-	return run_line(c, s, len) == PROTO_CLOSE ? LINE_CLOSE : LINE_DONE;
+	evbuffer_copyout(in, s, len);
+	cmd_len = len > 0 && s[len - 1] == '\r' ? len - 1 : len;
+	s[cmd_len] = '\0';
+	status = run_line(c, s, cmd_len);
+	if (status != PROTO_CLOSE && read_through_waiting(c->st))
+		return LINE_WAIT; /* mg G keeps its line, to run it again */
+	evbuffer_drain(in, len + eol_len);
+	return status == PROTO_CLOSE ? LINE_CLOSE : LINE_DONE;
 }
 
 enum proto_status proto_text_process(struct text_state *st,
@@ -832,6 +835,8 @@ enum proto_status proto_text_process(struct text_state *st,
 	struct cmd_ctx c = { .st = st, .env = env, .out = out };
 	enum proto_status status = PROTO_MORE;
 
+	if (read_through_waiting(st))
+		return PROTO_WAIT;
 	while (evbuffer_get_length(out) < out_limit) {
 		size_t avail = evbuffer_get_length(in);
 
@@ -854,6 +859,10 @@ enum proto_status proto_text_process(struct text_state *st,
 				break;
 			if (o == LINE_CLOSE) {
 				status = PROTO_CLOSE;
+				break;
+			}
+			if (o == LINE_WAIT) {
+				status = PROTO_WAIT;
 				break;
 			}
 		}

@@ -41,6 +41,10 @@
  * so the library journals it with that origin and the publisher, which
  * publishes origin 0 only, does not send it back: no loops.
  *
+ * Reading through.  redis_get() (mg G, readthrough.c) queues a key from
+ * a request thread; this thread sends GET and PTTL on the publisher's
+ * connection and calls back with the answer, still on this thread.
+ *
  * Threads.  Everything here runs on one thread with its own event base
  * and its own attachment; the request threads never touch Redis.  The
  * counters have one writer, this thread; stats and /metrics read them
@@ -113,6 +117,10 @@ const struct redis_field redis_fields[] = {
 	      journal_lost, "Journal entries overwritten before publishing."),
 	FIELD("redis_reconnects", "hostcached_redis_reconnects_total", true,
 	      reconnects, "Connections to Redis made again after a loss."),
+	FIELD("redis_reads", "hostcached_redis_reads_total", true, reads,
+	      "Misses read through from Redis (mg G): GET and PTTL asked."),
+	FIELD("redis_read_errors", "hostcached_redis_read_errors_total", true,
+	      read_errors, "Reads through that Redis could not answer."),
 	FIELD("redis_delay_count", NULL, true, delay_count, NULL),
 	FIELD("redis_delay_max_us", NULL, false, delay_max_us, NULL),
 	FIELD("redis_delay_last_us", NULL, false, delay_last_us, NULL),
@@ -158,9 +166,30 @@ static struct {
 	uint64_t in_flight;
 	uint64_t ping_sent_ms;     /* 0: no PING unanswered */
 	struct link pub, sub;
+	struct event *get_wake;    /* redis_get's requests are queued */
 	hc_journal_entry batch[BATCH];
 	struct redis_stats stats;
 } r;
+
+/* A read through (redis_get): queued by any thread, then the Redis
+ * thread's until DONE is called. */
+struct get_request {
+	struct get_request *next;
+	redis_get_done done;
+	void *arg;
+	int status;                /* what GET said: 0 a value, 1 none, -1 */
+	char *value;
+	size_t vlen;
+	bool alone;                /* PTTL could not be sent: GET finishes */
+	size_t klen;
+	char key[];
+};
+
+static struct {
+	pthread_mutex_t lock;      /* guards all below */
+	struct get_request *head, *tail;
+	bool closed;               /* stopping: answered at once with -1 */
+} gets = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void stat_add(uint64_t *counter, uint64_t n)
 {
@@ -602,6 +631,128 @@ static void on_health(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* Reading through (mg G)                                              */
+
+static void get_finish(struct get_request *q, int status, int64_t pttl_ms)
+{
+	if (status < 0)
+		stat_add(&r.stats.read_errors, 1);
+	q->done(q->arg, status, q->value, q->vlen, pttl_ms);
+	free(q->value);
+	free(q);
+}
+
+static void on_get_reply(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct get_request *q = arg;
+	redisReply *rep = reply;
+
+	(void)ac;
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+		q->status = -1;
+		if (rep != NULL)
+			log_msg(LOG_WARN, "redis read-through: GET refused: %s",
+			        rep->str);
+	} else if (rep->type == REDIS_REPLY_STRING) {
+		q->value = malloc(rep->len > 0 ? rep->len : 1);
+		q->status = q->value != NULL ? 0 : -1;
+		if (q->value != NULL)
+			memcpy(q->value, rep->str, rep->len);
+		q->vlen = rep->len;
+	} else {
+		q->status = 1; /* nil: Redis has no such key */
+	}
+	if (q->alone)
+		get_finish(q, q->status < 0 ? -1 : q->status, -1);
+}
+
+static void on_pttl_reply(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct get_request *q = arg;
+	redisReply *rep = reply;
+	int status = q->status;
+
+	(void)ac;
+	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
+		status = -1;
+	else if (status == 0 && rep->integer == -2)
+		status = 1; /* gone between the GET and the PTTL */
+	get_finish(q, status, rep != NULL && rep->type == REDIS_REPLY_INTEGER
+	                      ? rep->integer : -1);
+}
+
+/* Send one request's GET and PTTL (pipelined on the publisher's
+ * connection: Redis answers in order). */
+static void get_send(struct get_request *q)
+{
+	stat_add(&r.stats.reads, 1);
+	if (!r.pub.ready || redisAsyncCommand(r.pub.ac, on_get_reply, q,
+	                                      "GET %b", q->key, q->klen)
+	                    != REDIS_OK) {
+		get_finish(q, -1, -1);
+		return;
+	}
+	if (redisAsyncCommand(r.pub.ac, on_pttl_reply, q, "PTTL %b", q->key,
+	                      q->klen) != REDIS_OK)
+		q->alone = true;
+}
+
+static struct get_request *gets_take(void)
+{
+	struct get_request *all;
+
+	pthread_mutex_lock(&gets.lock);
+	all = gets.head;
+	gets.head = gets.tail = NULL;
+	pthread_mutex_unlock(&gets.lock);
+	return all;
+}
+
+static void on_get_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct get_request *q = gets_take(), *next;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (; q != NULL; q = next) {
+		next = q->next;
+		get_send(q);
+	}
+}
+
+void redis_get(const void *key, size_t klen, redis_get_done done, void *arg)
+{
+	struct get_request *q = malloc(sizeof *q + klen);
+
+	if (q == NULL || !redis_enabled()) {
+		free(q);
+		done(arg, -1, NULL, 0, -1);
+		return;
+	}
+	memset(q, 0, sizeof *q);
+	q->done = done;
+	q->arg = arg;
+	q->klen = klen;
+	memcpy(q->key, key, klen);
+	pthread_mutex_lock(&gets.lock);
+	if (gets.closed) {
+		pthread_mutex_unlock(&gets.lock);
+		free(q);
+		done(arg, -1, NULL, 0, -1);
+		return;
+	}
+	if (gets.tail != NULL)
+		gets.tail->next = q;
+	else
+		gets.head = q;
+	gets.tail = q;
+	/* Under the lock: redis_stop frees the event only after closing. */
+	event_active(r.get_wake, EV_READ, 1);
+	pthread_mutex_unlock(&gets.lock);
+}
+
+/* ------------------------------------------------------------------ */
 /* Subscribing and applying                                            */
 
 struct message {
@@ -845,7 +996,8 @@ int redis_start(const struct hcd_config *cfg)
 		return -1;
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, NULL);
 	r.health = event_new(r.base, -1, EV_PERSIST, on_health, NULL);
-	if (r.tick == NULL || r.health == NULL ||
+	r.get_wake = event_new(r.base, -1, 0, on_get_wake, NULL);
+	if (r.tick == NULL || r.health == NULL || r.get_wake == NULL ||
 	    link_init(&r.pub, "publisher", pub_up) != 0 ||
 	    link_init(&r.sub, "subscriber", sub_up) != 0)
 		return -1;
@@ -863,12 +1015,23 @@ int redis_start(const struct hcd_config *cfg)
 
 void redis_stop(void)
 {
+	struct get_request *q, *next;
+
 	if (r.running) {
 		__atomic_store_n(&r.stopping, true, __ATOMIC_RELAXED);
 		event_base_loopexit(r.base, NULL);
 		pthread_join(r.thread, NULL);
 		r.running = false;
 	}
+	pthread_mutex_lock(&gets.lock);
+	gets.closed = true;
+	pthread_mutex_unlock(&gets.lock);
+	for (q = gets_take(); q != NULL; q = next) {
+		next = q->next;
+		get_finish(q, -1, -1);
+	}
+	if (r.get_wake != NULL)
+		event_free(r.get_wake);
 	if (r.tick != NULL)
 		event_free(r.tick);
 	if (r.health != NULL)
@@ -882,7 +1045,7 @@ void redis_stop(void)
 	if (r.cache != NULL)
 		hc_close(r.cache);
 	/* The counters stay readable: stats may still be asked for. */
-	r.tick = r.health = r.pub.retry = r.sub.retry = NULL;
+	r.tick = r.health = r.pub.retry = r.sub.retry = r.get_wake = NULL;
 	r.base = NULL;
 	r.cache = NULL;
 }

@@ -198,6 +198,8 @@ static bool conn_process(struct conn *c)
 	            evbuffer_get_length(c->out) - out_before);
 	if (status == PROTO_CLOSE)
 		return conn_close_after_write(c);
+	if (status == PROTO_WAIT)
+		conn_reading(c, false); /* until conn_resume */
 	if (conn_flush(c))
 		return true;
 	if (evbuffer_get_length(c->out) >= OUT_LIMIT && !c->paused) {
@@ -244,6 +246,17 @@ static int conn_fill(struct conn *c)
 		if ((size_t)n < want)
 			return 1;
 	}
+}
+
+/* A command of the connection whose text state is ST waited (mg G) and
+ * can go on: run it and what came after it, and read again. */
+static void conn_resume(struct text_state *st)
+{
+	struct conn *c = (struct conn *)((char *)st - offsetof(struct conn, st));
+
+	if (!c->paused && !c->closing)
+		conn_reading(c, true);
+	conn_process(c); /* which stops reading again if it waits again */
 }
 
 static void conn_readable(evutil_socket_t fd, short what, void *arg)
@@ -391,7 +404,9 @@ static int worker_init(struct server *srv, struct worker *w)
 	w->env.cfg = srv->cfg;
 	w->env.started = srv->started;
 	w->env.threads = srv->nworkers;
+	w->env.resume = conn_resume;
 	w->base = event_base_new();
+	w->env.base = w->base;
 	if (w->base == NULL || pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
 		log_msg(LOG_ERROR, "creating a worker's event base: %s",
 		        strerror(errno));
