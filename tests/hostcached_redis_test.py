@@ -6,6 +6,7 @@ key within a bounded wait; B's applying is not sent back; a lost Redis, a
 restarted sidecar and an overrun journal end in resyncs and nothing stale.
 Run by tests/t_redis.sh, which prints TAP."""
 
+import atexit
 import os
 import shutil
 import signal
@@ -27,6 +28,16 @@ BOUND = 2.0
 DELAY_SAMPLES = 50
 
 
+STARTED = []  # every redis-server, killed at exit whatever happened
+
+
+@atexit.register
+def kill_started():
+    for proc in STARTED:
+        if proc.poll() is None:
+            proc.kill()
+
+
 class Redis:
     """One redis-server: no persistence, unix socket and a loopback port."""
 
@@ -44,6 +55,7 @@ class Redis:
              "--logfile", self.log],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
+        STARTED.append(self.proc)
         deadline = time.monotonic() + hct.PATIENCE
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
