@@ -142,9 +142,14 @@ else
 		"answer: $bad" "next: $next"
 fi
 
-distinct=$(client workers /item/9 50)
+# Which worker accepts is the scheduler's choice: on a loaded machine one
+# worker may take a whole burst, so up to 5 bursts are tried.
+for burst in 1 2 3 4 5; do
+	distinct=$(client workers /item/9 50)
+	[ "$distinct" -gt 1 ] 2>/dev/null && break
+done
 if [ "$distinct" -gt 1 ] 2>/dev/null; then
-	pass "several workers serve requests ($distinct distinct X-Worker in 50)"
+	pass "several workers serve requests ($distinct distinct X-Worker in 50, burst $burst)"
 else
 	fail "several workers serve requests (distinct X-Worker in 50)" \
 		"distinct workers: $distinct" "$(server_log)"
