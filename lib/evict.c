@@ -99,7 +99,11 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 
 	shm_copy_out(keybuf, item_key_at(at, hdr), klen);
 	key_prepare(c, &k, keybuf, klen);
-	bool move = true;
+	/* An item over this handle's limits (a header damaged in a way that
+	 * stays consistent shrinks them) is one check calls malformed and
+	 * drops: dropped here too, not copied into our block for check to
+	 * find there. */
+	bool move = klen <= c->max_key && item_vlen(hdr) <= c->max_value;
 
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		uint64_t w;
