@@ -88,6 +88,30 @@ class Redis:
         finally:
             s.close()
 
+    def reply(self, *words):
+        """One command over the unix socket; its whole reply, a bulk
+        string's bytes (None for nil) or the first line of any other."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(hct.PATIENCE)
+        try:
+            s.connect(self.sock)
+            s.sendall(b"*%d\r\n" % len(words) + b"".join(
+                b"$%d\r\n%s\r\n" % (len(w), w) for w in words))
+            data = b""
+            while b"\r\n" not in data:
+                data += s.recv(65536)
+            head, data = data.split(b"\r\n", 1)
+            if not head.startswith(b"$"):
+                return head
+            if head == b"$-1":
+                return None
+            size = int(head[1:])
+            while len(data) < size + 2:
+                data += s.recv(65536)
+            return data[:size]
+        finally:
+            s.close()
+
     def info(self, section):
         """INFO SECTION as {name: value text}."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -560,6 +584,141 @@ class RedisLinkTest(unittest.TestCase):
         self.assertTrue(ca.cmd(b"mg other v G\r\n").startswith(
             b"SERVER_ERROR"))
         self.assertGreaterEqual(self.rstats(ca)["read_errors"], 1)
+
+    def test_write_through(self):
+        ca, cb = self.hosts()
+        R = self.redis.reply
+        value = b"bin\r\n\x00\xffary"  # binary-safe, CRLF inside
+        applied = self.rstats(ca)["applied"]
+        self.set_on(cb, b"wt:k", b"old")
+        # B's set drops A's copy when it arrives: let it arrive first.
+        self.eventually(lambda: self.rstats(ca)["applied"] > applied,
+                        "B's set applied on A")
+        self.assertEqual(ca.cmd(b"ms wt:k %d T60 F7 G\r\n%s\r\n"
+                                % (len(value), value)), b"HD")
+        # In Redis with the item's TTL as PX ...
+        self.assertEqual(R(b"GET", b"wt:k"), value)
+        pttl = int(R(b"PTTL", b"wt:k")[1:])
+        self.assertTrue(58000 < pttl <= 60000, pttl)
+        # ... here, readable at once, through the library too ...
+        self.assertEqual(ca.cmd(b"mg wt:k v f t\r\n"), b"VA %d f7 t60"
+                         % len(value))
+        self.assertEqual(ca.exactly(len(value) + 2), value + b"\r\n")
+        got = self.cachectl("get", self.names[0], "wt:k")
+        self.assertEqual((got.returncode, got.stdout), (0, value))
+        # ... and the other host's copy dropped, as by any set on A.
+        self.gone_from(cb, b"wt:k", "ms G on A")
+        # No T: no expiry in Redis either.
+        self.assertEqual(ca.cmd(b"ms wt:forever 1 G\r\nv\r\n"), b"HD")
+        self.assertEqual(R(b"PTTL", b"wt:forever"), b":-1")
+        # md G: gone from Redis, then from here (and from B).
+        self.set_on(cb, b"wt:forever", b"b")
+        self.assertEqual(ca.cmd(b"md wt:forever G\r\n"), b"HD")
+        self.assertEqual(R(b"EXISTS", b"wt:forever"), b":0")
+        self.assertFalse(self.present(ca, b"wt:forever"))
+        self.gone_from(cb, b"wt:forever", "md G on A")
+        # HD when only Redis had it, NF when neither did.
+        self.assertEqual(R(b"SET", b"wt:redis-only", b"x"), b"+OK")
+        self.assertEqual(ca.cmd(b"md wt:redis-only G\r\n"), b"HD")
+        self.assertEqual(R(b"EXISTS", b"wt:redis-only"), b":0")
+        self.assertEqual(ca.cmd(b"md wt:redis-only G\r\n"), b"NF")
+        self.assertEqual(self.rstats(ca)["writes"], 5)
+        self.assertEqual(self.rstats(ca)["write_errors"], 0)
+
+    def test_write_through_pipelined(self):
+        self.need_redis()
+        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
+        ca = self.a.connect()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
+                        timeout=hct.PATIENCE)
+        # Redis stopped while the pipeline arrives: every reply waits for
+        # the write before it, and the order holds once Redis answers.
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            ca.send(b"ms p:a 1 G\r\nx\r\nmn\r\nms p:b 2 q G\r\nyy\r\n"
+                    b"mg p:a v\r\nmd p:a G\r\nmg p:a v\r\n"
+                    b"ms p:c 1 k O9 G\r\nz\r\nmg p:b v\r\nmn\r\n")
+            time.sleep(0.1)
+            self.assertFalse(self.present(self.a.connect(), b"p:a"),
+                             "stored here before Redis answered")
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        for want in (b"HD", b"MN", b"VA 1", b"x", b"HD", b"EN",
+                     b"HD kp:c O9", b"VA 2", b"yy", b"MN"):
+            self.assertEqual(ca.line(), want)
+        self.assertEqual(self.redis.reply(b"MGET", b"p:a", b"p:b", b"p:c"),
+                         b"*3")
+
+    def test_write_through_errors(self):
+        # Without --redis, G is refused, and the data block dropped.
+        self.a.start()
+        ca = self.a.connect()
+        self.assertEqual(ca.cmd(b"ms k 1 G\r\nv\r\nmn\r\n"),
+                         b"CLIENT_ERROR G writes through to Redis: start "
+                         b"hostcached with --redis")
+        self.assertEqual(ca.line(), b"MN")
+        self.assertEqual(ca.cmd(b"md k G\r\n"), b"CLIENT_ERROR G deletes "
+                         b"through Redis: start hostcached with --redis")
+        ca.close()
+        self.assertEqual(self.a.stop(), 0)
+        self.destroy(self.names[0])  # it has no journal
+        self.need_redis()
+        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
+        ca = self.a.connect()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
+                        timeout=hct.PATIENCE)
+        R = self.redis.reply
+        # Only a plain set writes through.
+        for flags in (b"ME", b"MA", b"C5"):
+            self.assertEqual(ca.cmd(b"ms k 1 %s G\r\nv\r\nmn\r\n" % flags),
+                             b"CLIENT_ERROR G writes through with a plain "
+                             b"set only (no M mode, no C)")
+            self.assertEqual(ca.line(), b"MN")
+        # Redis refuses (out of memory): SERVER_ERROR with its reason,
+        # nothing stored here, and the old local copy dropped.
+        self.set_on(ca, b"k", b"old")
+        self.assertEqual(R(b"CONFIG", b"SET", b"maxmemory", b"1"), b"+OK")
+        try:
+            reply = ca.cmd(b"ms k 3 G\r\nnew\r\n")
+        finally:
+            self.assertEqual(R(b"CONFIG", b"SET", b"maxmemory", b"0"),
+                             b"+OK")
+        self.assertTrue(reply.startswith(b"SERVER_ERROR writing through to "
+                                         b"Redis failed, not stored here "
+                                         b"either: Redis refused the SET: "
+                                         b"OOM"), reply)
+        self.assertFalse(self.present(ca, b"k"))
+        self.assertIsNone(R(b"GET", b"k"))
+        # A client that leaves mid-write: Redis has the value, and this
+        # host never keeps its older copy once Redis answered (it stores
+        # the new one when the write runs on before the close is seen,
+        # else drops the key).
+        self.set_on(ca, b"k", b"old")
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            gone = self.a.connect()
+            gone.send(b"ms k 3 G\r\nnew\r\n")
+            time.sleep(0.05)
+            gone.close()
+            time.sleep(0.05)
+            self.assertTrue(self.present(ca, b"k"))  # Redis has not said
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        self.eventually(lambda: ca.values(b"get k\r\n").get(
+            b"k", (0, b"new"))[1] == b"new",
+                        "the orphaned write's old local copy gone")
+        self.assertEqual(R(b"GET", b"k"), b"new")
+        # Redis down: SERVER_ERROR saying so, nothing stored here.
+        self.set_on(ca, b"k", b"old")
+        self.redis.kill()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 0, "link down")
+        self.assertEqual(ca.cmd(b"ms k 3 G\r\nnew\r\n"), b"SERVER_ERROR "
+                         b"writing through to Redis failed, not stored here "
+                         b"either: the link to Redis is down (see the "
+                         b"server's log)")
+        self.assertFalse(self.present(ca, b"k"))
+        self.assertTrue(ca.cmd(b"md k G\r\n").startswith(b"SERVER_ERROR"))
+        self.assertGreaterEqual(self.rstats(ca)["write_errors"], 3)
 
     def test_metrics(self):
         port = hct.HostcachedTest.free_port(self)

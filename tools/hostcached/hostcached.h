@@ -20,6 +20,7 @@
  *             proto_meta.c  its meta commands
  *             proto_binary.c the binary protocol, on the same listeners
  *             readthrough.c mg G: a miss read from Redis under the lease
+ *             writethrough.c ms G, md G: Redis first, then this host
  *   items     store.c       memcached item semantics over the library:
  *                           exptime, client flags, append/prepend by CAS
  *   upkeep    maint.c       the maintenance thread: hc_maintain, counter
@@ -247,6 +248,7 @@ struct redis_stats {
 	uint64_t resyncs_sent, resyncs_received, local_flushes;
 	uint64_t journal_lost, reconnects;
 	uint64_t reads, read_errors;   /* read through (mg G) */
+	uint64_t writes, write_errors; /* write through (ms G, md G) */
 	/* propagation delay: publisher's wall clock to our receipt, in us */
 	uint64_t delay_count, delay_sum_us, delay_max_us, delay_last_us;
 	uint64_t delay_buckets[REDIS_DELAY_BUCKETS]; /* the last: larger */
@@ -282,6 +284,16 @@ void redis_stats_get(struct redis_stats *out);
 typedef void (*redis_get_done)(void *arg, int status, const char *value,
                                size_t vlen, int64_t pttl_ms);
 void redis_get(const void *key, size_t klen, redis_get_done done, void *arg);
+/* Write KEY through to Redis, from any thread: SET KEY VAL (VLEN bytes,
+ * binary-safe) with PX PX_MS (0: no expiry), or DEL KEY.  DONE is
+ * called once, on the Redis thread (or at once on this one when the link
+ * is off or stopping): STATUS 1 done (DEL: a key was removed), 0 DEL
+ * removed none, -1 not done or not known to be, WHY says which. */
+typedef void (*redis_write_done)(void *arg, int status, const char *why);
+void redis_set(const void *key, size_t klen, const void *val, size_t vlen,
+               uint64_t px_ms, redis_write_done done, void *arg);
+void redis_del(const void *key, size_t klen, redis_write_done done,
+               void *arg);
 /* The delay under which a share Q of the deliveries came (a bucket's
  * bound). */
 uint64_t redis_delay_quantile_us(const struct redis_stats *s, double q);
@@ -389,6 +401,9 @@ struct text_state {
 	/* an mg G reading through (readthrough.c); while it waits, the
 	 * connection's commands wait behind it, its line still unread */
 	struct read_through *read_through;
+	/* an ms G or md G waiting for Redis (writethrough.c); its data
+	 * block or line stays unread meanwhile, as mg G's */
+	struct write_through *write_through;
 };
 
 /* What a connection offers the protocol layer. */
@@ -412,7 +427,7 @@ struct proto_env {
 enum proto_status {
 	PROTO_MORE,       /* waiting for more input */
 	PROTO_CLOSE,      /* quit, or input beyond repair: flush and close */
-	PROTO_WAIT,       /* a command waits (mg G): read nothing more until
+	PROTO_WAIT,       /* a command waits (mg, ms, md G): read nothing more until
 	                     env->resume */
 };
 

@@ -71,4 +71,28 @@ bool read_through_waiting(const struct text_state *st);
 /* The connection closes: forget its read through. */
 void read_through_closed(struct text_state *st);
 
+/* ms G and md G (writethrough.c): Redis first, then this host. */
+struct write_through_req {
+	const void *key;
+	size_t klen;
+	bool del;                  /* DEL, else SET VAL with TTL_MS */
+	const void *val;
+	size_t vlen;
+	uint64_t ttl_ms;           /* 0: no expiry */
+};
+
+enum write_through_outcome { WT_WAIT, WT_DONE, WT_FAILED };
+
+/* The first call asks Redis and returns WT_WAIT: the command waits
+ * (st->write_through) and runs again once Redis answered; that call
+ * returns WT_DONE (*STATUS 1 done, for DEL 0: Redis had no such key) or
+ * WT_FAILED (WHY, CAP bytes, says why). */
+enum write_through_outcome write_through(struct cmd_ctx *c,
+                                         const struct write_through_req *w,
+                                         int *status, char *why, size_t cap);
+/* Whether the connection waits for Redis to answer a write through. */
+bool write_through_waiting(const struct text_state *st);
+/* The connection closes: forget its write through. */
+void write_through_closed(struct text_state *st);
+
 #endif /* HOSTCACHED_PROTO_H */

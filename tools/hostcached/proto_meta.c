@@ -9,8 +9,8 @@
  * ms reads back through get and the other way round.
  *
  * Served flags:
- *   mg  b c f G k N O q R s t u v T  ms  b c C F k O q T M(E A P R S)
- *   md  b I k O q T                  ma  b c k O q t v D J N T M(I + D -)
+ *   mg  b c f G k N O q R s t u v T  ms  b c C F G k O q T M(E A P R S)
+ *   md  b G I k O q T                ma  b c k O q t v D J N T M(I + D -)
  * Others (E of mg, I of ms, C of md and ma, h, l, x) get
  * "CLIENT_ERROR invalid flag": they need state the segment does not keep
  * (last access, a stale mark on a live item) or a compare-and-delete the
@@ -28,8 +28,12 @@
  * R wins only once the item has expired into the grace period, since the
  * library leases missing or expired keys only; md I deletes (see there).
  *
- * G (ours, with --redis): a miss is read from Redis (GET and PTTL) under
- * the lease, stored with Redis's TTL and served; readthrough.c.
+ * G (ours, with --redis): through Redis.  On mg a miss is read from
+ * Redis (GET and PTTL) under the lease, stored with Redis's TTL and
+ * served (readthrough.c); on ms (a plain set) the value is SET in Redis
+ * with the item's TTL first and stored here once Redis said OK, on md
+ * the key is DELeted in Redis first, then here (writethrough.c).  No
+ * standard meta flag is G (memcached 1.6: none of mg, ms, md, ma).
  *
  * Quiet mode (q) drops the replies that say "as expected": EN of mg, HD
  * of ms, md and ma, and NF of md.  Errors are always sent.
@@ -44,7 +48,8 @@
 #include "../cachectl_parse.h"
 
 #define OPAQUE_MAX 32          /* memcached's bound on an O token */
-#define META_SET_FLAGS "bcCFkOqTM"
+#define META_SET_FLAGS "bcCFGkOqTM"
+#define META_DELETE_FLAGS "bGIkOqT"
 #define META_GET_FLAGS "bcfGkNOqRstuvT"
 
 struct meta_flags {
@@ -62,7 +67,7 @@ struct meta_flags {
 	bool has_recache;          /* R */
 	int64_t recache_ttl;
 	bool invalidate;           /* I */
-	bool read_through;         /* G */
+	bool through_redis;        /* G */
 	uint64_t initial;          /* J */
 	uint64_t delta;            /* D */
 	/* The flags that ask for something back, in request order. */
@@ -193,7 +198,7 @@ static bool meta_flag(const char *tok, size_t len, const char *allowed,
 		f->invalidate = true;
 		return len == 1;
 	case 'G':
-		f->read_through = true;
+		f->through_redis = true;
 		return len == 1;
 	case 'C':
 		f->has_cas = true;
@@ -356,6 +361,7 @@ void proto_text_closed(struct text_state *st, const struct proto_env *env)
 		if (st->leases[i].lease.held)
 			meta_lease_abandon(env->store, &st->leases[i]);
 	read_through_closed(st);
+	write_through_closed(st);
 }
 
 /* ------------------------------------------------------------------ */
@@ -491,7 +497,7 @@ void cmd_meta_get(struct cmd_ctx *c)
 
 	if (!meta_begin(c, 2, META_GET_FLAGS, &f, &k))
 		return;
-	if (f.read_through && !meta_get_read_through(c, &f, &k))
+	if (f.through_redis && !meta_get_read_through(c, &f, &k))
 		return;
 	if (!f.has_vivify && !f.has_recache) {
 		int rc = store_get(s, k.bytes, k.len, s->scratch, s->value_cap,
@@ -554,6 +560,49 @@ static bool meta_keep_flags(struct text_state *st, const struct line *l)
 	return true;
 }
 
+/* ms G and md G need the link, and G on ms a plain set: an add, append
+ * or compared CAS would have to be decided in Redis, which a SET does
+ * not do.  Replies and returns false when not to be served. */
+static bool meta_write_through_ok(struct cmd_ctx *c, enum store_mode mode)
+{
+	if (!redis_enabled()) {
+		reply(c, "CLIENT_ERROR G writes through to Redis: start "
+		      "hostcached with --redis");
+		return false;
+	}
+	if (mode != MODE_SET) {
+		reply(c, "CLIENT_ERROR G writes through with a plain set only "
+		      "(no M mode, no C)");
+		return false;
+	}
+	return true;
+}
+
+/* Redis first (writethrough.c).  True to go on with the local write;
+ * false when the command waits or was answered here.  Either way, a
+ * write through that failed drops the local copy: an unanswered SET or
+ * DEL may have been done, and the old value here would then be older
+ * than Redis's. */
+static bool meta_write_through(struct cmd_ctx *c,
+                               const struct write_through_req *w,
+                               int *status)
+{
+	char why[200], text[280];
+
+	switch (write_through(c, w, status, why, sizeof why)) {
+	case WT_WAIT:
+		return false;
+	case WT_FAILED:
+		store_delete(c->env->store, w->key, w->klen);
+		snprintf(text, sizeof text, "writing through to Redis failed, "
+		         "not stored here either: %s", why);
+		reply_server_error(c, text);
+		return false;
+	default:
+		return true;
+	}
+}
+
 void cmd_meta_set(struct cmd_ctx *c)
 {
 	struct line *l = c->l;
@@ -576,6 +625,10 @@ void cmd_meta_set(struct cmd_ctx *c)
 	}
 	if (!meta_set_mode(&f, &mode) || !meta_keep_flags(st, l)) {
 		reply(c, "CLIENT_ERROR invalid flag");
+		swallow(st, vlen + 2);
+		return;
+	}
+	if (f.through_redis && !meta_write_through_ok(c, mode)) {
 		swallow(st, vlen + 2);
 		return;
 	}
@@ -639,6 +692,17 @@ void meta_set_complete(struct cmd_ctx *c, const char *val)
 	req.flags = f.client_flags;
 	req.exptime = f.has_ttl ? f.ttl : 0;
 	req.cas = f.cas;
+	if (f.through_redis) {
+		/* The item's TTL as Redis's PX; a TTL already past is a
+		 * DEL there (and the set here stores nothing). */
+		struct write_through_req w = { .key = k.bytes, .klen = k.len,
+		                               .val = val, .vlen = st->vlen };
+		int status;
+
+		w.del = !exptime_to_ttl_ms(req.exptime, &w.ttl_ms);
+		if (!meta_write_through(c, &w, &status))
+			return;
+	}
 	r = meta_set_store(c, &req, val);
 	if (req.mode == MODE_CAS)
 		count_cas(c->env->counters, r);
@@ -669,12 +733,25 @@ void cmd_meta_delete(struct cmd_ctx *c)
 	struct meta_key k;
 	struct meta_lease *ml;
 	enum store_result r;
+	int in_redis = 0;
 
-	if (!meta_begin(c, 2, "bIkOqT", &f, &k))
+	if (!meta_begin(c, 2, META_DELETE_FLAGS, &f, &k))
 		return;
 	if (f.has_ttl && !f.invalidate) {
 		reply(c, "CLIENT_ERROR invalid flag");  /* T goes with I */
 		return;
+	}
+	if (f.through_redis) {
+		struct write_through_req w = { .key = k.bytes, .klen = k.len,
+		                               .del = true };
+
+		if (!redis_enabled()) {
+			reply(c, "CLIENT_ERROR G deletes through Redis: start "
+			      "hostcached with --redis");
+			return;
+		}
+		if (!meta_write_through(c, &w, &in_redis))
+			return;
 	}
 	/* I asks to keep the item as stale; the library cannot mark a live
 	 * item so, and a TTL cut short would leave it fresh for another
@@ -687,6 +764,9 @@ void cmd_meta_delete(struct cmd_ctx *c)
 		meta_lease_abandon(c->env->store, ml);
 	count_outcome(r, &c->env->counters->delete_hits,
 	              &c->env->counters->delete_misses);
+	/* With G: HD when Redis or this host had the key. */
+	if (r == STORE_NOT_FOUND && in_redis == 1)
+		r = STORE_STORED;
 	if (r == STORE_STORED)
 		meta_reply(c, "HD", f.quiet, &f, &k, NULL);
 	else if (r == STORE_NOT_FOUND)

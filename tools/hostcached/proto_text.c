@@ -344,7 +344,16 @@ static void cmd_append(struct cmd_ctx *c) { cmd_store(c, MODE_APPEND); }
 static void cmd_prepend(struct cmd_ctx *c) { cmd_store(c, MODE_PREPEND); }
 static void cmd_cas(struct cmd_ctx *c) { cmd_store(c, MODE_CAS); }
 
-/* The data block has come whole (IN holds vlen + 2 bytes of it). */
+/* Whether a command of the connection waits for Redis (mg, ms, md G):
+ * its bytes stay in the input, and nothing after it runs. */
+static bool command_waiting(const struct text_state *st)
+{
+	return read_through_waiting(st) || write_through_waiting(st);
+}
+
+/* The data block has come whole (IN holds vlen + 2 bytes of it).  It is
+ * consumed once the command is done: an ms G waiting for Redis finds it
+ * there again when it runs again. */
 static void complete_data(struct cmd_ctx *c, struct evbuffer *in)
 {
 	struct text_state *st = c->st;
@@ -353,10 +362,11 @@ static void complete_data(struct cmd_ctx *c, struct evbuffer *in)
 	struct store_req req = { 0 };
 	enum store_result r;
 
-	evbuffer_remove(in, val, st->vlen + 2);
-	st->phase = TEXT_COMMAND;
+	evbuffer_copyout(in, val, st->vlen + 2);
 	c->l = &l;
 	if (val[st->vlen] != '\r' || val[st->vlen + 1] != '\n') {
+		evbuffer_drain(in, st->vlen + 2);
+		st->phase = TEXT_COMMAND;
 		/* A meta set reports its errors even when quiet. */
 		l.noreply = l.noreply && !st->meta;
 		reply(c, "CLIENT_ERROR bad data chunk");
@@ -364,8 +374,14 @@ static void complete_data(struct cmd_ctx *c, struct evbuffer *in)
 	}
 	if (st->meta) {
 		meta_set_complete(c, val);
+		if (command_waiting(st))
+			return;
+		evbuffer_drain(in, st->vlen + 2);
+		st->phase = TEXT_COMMAND;
 		return;
 	}
+	evbuffer_drain(in, st->vlen + 2);
+	st->phase = TEXT_COMMAND;
 	req.mode = st->mode;
 	req.flags = st->flags;
 	req.exptime = st->exptime;
@@ -821,8 +837,8 @@ static enum line_outcome next_line(struct cmd_ctx *c, struct evbuffer *in)
 	cmd_len = len > 0 && s[len - 1] == '\r' ? len - 1 : len;
 	s[cmd_len] = '\0';
 	status = run_line(c, s, cmd_len);
-	if (status != PROTO_CLOSE && read_through_waiting(c->st))
-		return LINE_WAIT; /* mg G keeps its line, to run it again */
+	if (status != PROTO_CLOSE && command_waiting(c->st))
+		return LINE_WAIT; /* mg G, md G keep their line, to run again */
 	evbuffer_drain(in, len + eol_len);
 	return status == PROTO_CLOSE ? LINE_CLOSE : LINE_DONE;
 }
@@ -835,7 +851,7 @@ enum proto_status proto_text_process(struct text_state *st,
 	struct cmd_ctx c = { .st = st, .env = env, .out = out };
 	enum proto_status status = PROTO_MORE;
 
-	if (read_through_waiting(st))
+	if (command_waiting(st))
 		return PROTO_WAIT;
 	while (evbuffer_get_length(out) < out_limit) {
 		size_t avail = evbuffer_get_length(in);
@@ -852,6 +868,10 @@ enum proto_status proto_text_process(struct text_state *st,
 			if (avail < st->vlen + 2)
 				break;
 			complete_data(&c, in);
+			if (command_waiting(st)) {
+				status = PROTO_WAIT; /* ms G */
+				break;
+			}
 		} else {
 			enum line_outcome o = next_line(&c, in);
 

@@ -41,9 +41,13 @@
  * so the library journals it with that origin and the publisher, which
  * publishes origin 0 only, does not send it back: no loops.
  *
- * Reading through.  redis_get() (mg G, readthrough.c) queues a key from
- * a request thread; this thread sends GET and PTTL on the publisher's
- * connection and calls back with the answer, still on this thread.
+ * Reading and writing through.  redis_get() (mg G, readthrough.c)
+ * queues a key from a request thread; this thread sends GET and PTTL on
+ * the publisher's connection and calls back with the answer, still on
+ * this thread.  redis_set() and redis_del() (ms G and md G,
+ * writethrough.c) go the same way, with SET KEY VALUE [PX ms] and DEL.
+ * One queue for all three, so that Redis sees a worker's requests in the
+ * order it made them.
  *
  * Threads.  Everything here runs on one thread with its own event base
  * and its own attachment; the request threads never touch Redis.  The
@@ -121,6 +125,10 @@ const struct redis_field redis_fields[] = {
 	      "Misses read through from Redis (mg G): GET and PTTL asked."),
 	FIELD("redis_read_errors", "hostcached_redis_read_errors_total", true,
 	      read_errors, "Reads through that Redis could not answer."),
+	FIELD("redis_writes", "hostcached_redis_writes_total", true, writes,
+	      "Writes through to Redis (ms G: SET, md G: DEL) asked."),
+	FIELD("redis_write_errors", "hostcached_redis_write_errors_total", true,
+	      write_errors, "Writes through that Redis refused or did not answer."),
 	FIELD("redis_delay_count", NULL, true, delay_count, NULL),
 	FIELD("redis_delay_max_us", NULL, false, delay_max_us, NULL),
 	FIELD("redis_delay_last_us", NULL, false, delay_last_us, NULL),
@@ -166,28 +174,33 @@ static struct {
 	uint64_t in_flight;
 	uint64_t ping_sent_ms;     /* 0: no PING unanswered */
 	struct link pub, sub;
-	struct event *get_wake;    /* redis_get's requests are queued */
+	struct event *get_wake;    /* requests are queued (redis_get, ...) */
 	hc_journal_entry batch[BATCH];
 	struct redis_stats stats;
 } r;
 
-/* A read through (redis_get): queued by any thread, then the Redis
- * thread's until DONE is called. */
-struct get_request {
-	struct get_request *next;
-	redis_get_done done;
+/* A read or write through (redis_get, redis_set, redis_del): queued by
+ * any thread, then the Redis thread's until its callback is called. */
+enum request_kind { REQ_GET, REQ_SET, REQ_DEL };
+
+struct request {
+	struct request *next;
+	enum request_kind kind;
+	redis_get_done get_done;   /* REQ_GET */
+	redis_write_done write_done; /* REQ_SET, REQ_DEL */
 	void *arg;
 	int status;                /* what GET said: 0 a value, 1 none, -1 */
-	char *value;
+	char *value;               /* GET's answer */
 	size_t vlen;
 	bool alone;                /* PTTL could not be sent: GET finishes */
-	size_t klen;
-	char key[];
+	uint64_t px_ms;            /* REQ_SET: the TTL, 0 none */
+	size_t klen, set_len;      /* DATA: the key, then SET's value */
+	char data[];
 };
 
 static struct {
 	pthread_mutex_t lock;      /* guards all below */
-	struct get_request *head, *tail;
+	struct request *head, *tail;
 	bool closed;               /* stopping: answered at once with -1 */
 } gets = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -631,20 +644,37 @@ static void on_health(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
-/* Reading through (mg G)                                              */
+/* Reading and writing through (mg G, ms G, md G)                      */
 
-static void get_finish(struct get_request *q, int status, int64_t pttl_ms)
+static void get_finish(struct request *q, int status, int64_t pttl_ms)
 {
 	if (status < 0)
 		stat_add(&r.stats.read_errors, 1);
-	q->done(q->arg, status, q->value, q->vlen, pttl_ms);
+	q->get_done(q->arg, status, q->value, q->vlen, pttl_ms);
 	free(q->value);
 	free(q);
 }
 
+static void write_finish(struct request *q, int status, const char *why)
+{
+	if (status < 0)
+		stat_add(&r.stats.write_errors, 1);
+	q->write_done(q->arg, status, why);
+	free(q);
+}
+
+/* Any request that will not be sent: the link is down or stopping. */
+static void request_fail(struct request *q, const char *why)
+{
+	if (q->kind == REQ_GET)
+		get_finish(q, -1, -1);
+	else
+		write_finish(q, -1, why);
+}
+
 static void on_get_reply(redisAsyncContext *ac, void *reply, void *arg)
 {
-	struct get_request *q = arg;
+	struct request *q = arg;
 	redisReply *rep = reply;
 
 	(void)ac;
@@ -668,7 +698,7 @@ static void on_get_reply(redisAsyncContext *ac, void *reply, void *arg)
 
 static void on_pttl_reply(redisAsyncContext *ac, void *reply, void *arg)
 {
-	struct get_request *q = arg;
+	struct request *q = arg;
 	redisReply *rep = reply;
 	int status = q->status;
 
@@ -681,25 +711,85 @@ static void on_pttl_reply(redisAsyncContext *ac, void *reply, void *arg)
 	                      ? rep->integer : -1);
 }
 
-/* Send one request's GET and PTTL (pipelined on the publisher's
- * connection: Redis answers in order). */
-static void get_send(struct get_request *q)
+/* SET answers +OK, DEL the number of keys it removed. */
+static void on_write_reply(redisAsyncContext *ac, void *reply, void *arg)
 {
-	stat_add(&r.stats.reads, 1);
-	if (!r.pub.ready || redisAsyncCommand(r.pub.ac, on_get_reply, q,
-	                                      "GET %b", q->key, q->klen)
-	                    != REDIS_OK) {
-		get_finish(q, -1, -1);
+	struct request *q = arg;
+	redisReply *rep = reply;
+	const char *cmd = q->kind == REQ_SET ? "SET" : "DEL";
+	char why[160];
+
+	(void)ac;
+	if (rep == NULL) {
+		/* Sent, unanswered: Redis may or may not have done it. */
+		write_finish(q, -1, "the connection to Redis was lost before "
+		             "it answered");
 		return;
 	}
-	if (redisAsyncCommand(r.pub.ac, on_pttl_reply, q, "PTTL %b", q->key,
-	                      q->klen) != REDIS_OK)
-		q->alone = true;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		log_msg(LOG_WARN, "redis write-through: %s refused: %s", cmd,
+		        rep->str);
+		snprintf(why, sizeof why, "Redis refused the %s: %.100s", cmd,
+		         rep->str);
+		write_finish(q, -1, why);
+		return;
+	}
+	if (q->kind == REQ_DEL)
+		write_finish(q, rep->type == REDIS_REPLY_INTEGER &&
+		                rep->integer > 0 ? 1 : 0, NULL);
+	else if (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "OK") == 0)
+		write_finish(q, 1, NULL);
+	else
+		write_finish(q, -1, "Redis answered the SET with something "
+		             "other than OK");
 }
 
-static struct get_request *gets_take(void)
+/* Send one request (pipelined on the publisher's connection: Redis
+ * answers in order). */
+static void request_send(struct request *q)
 {
-	struct get_request *all;
+	const char *key = q->data, *val = q->data + q->klen;
+	int rc;
+
+	stat_add(q->kind == REQ_GET ? &r.stats.reads : &r.stats.writes, 1);
+	if (!r.pub.ready) {
+		request_fail(q, "the link to Redis is down (see the server's "
+		             "log)");
+		return;
+	}
+	switch (q->kind) {
+	case REQ_GET:
+		if (redisAsyncCommand(r.pub.ac, on_get_reply, q, "GET %b",
+		                      key, q->klen) != REDIS_OK)
+			break;
+		if (redisAsyncCommand(r.pub.ac, on_pttl_reply, q, "PTTL %b",
+		                      key, q->klen) != REDIS_OK)
+			q->alone = true;
+		return;
+	case REQ_SET:
+		rc = q->px_ms > 0
+		     ? redisAsyncCommand(r.pub.ac, on_write_reply, q,
+		                         "SET %b %b PX %llu", key, q->klen, val,
+		                         q->set_len,
+		                         (unsigned long long)q->px_ms)
+		     : redisAsyncCommand(r.pub.ac, on_write_reply, q,
+		                         "SET %b %b", key, q->klen, val,
+		                         q->set_len);
+		if (rc == REDIS_OK)
+			return;
+		break;
+	case REQ_DEL:
+		if (redisAsyncCommand(r.pub.ac, on_write_reply, q, "DEL %b",
+		                      key, q->klen) == REDIS_OK)
+			return;
+		break;
+	}
+	request_fail(q, "the command could not be sent to Redis");
+}
+
+static struct request *gets_take(void)
+{
+	struct request *all;
 
 	pthread_mutex_lock(&gets.lock);
 	all = gets.head;
@@ -710,37 +800,43 @@ static struct get_request *gets_take(void)
 
 static void on_get_wake(evutil_socket_t fd, short what, void *arg)
 {
-	struct get_request *q = gets_take(), *next;
+	struct request *q = gets_take(), *next;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
 	for (; q != NULL; q = next) {
 		next = q->next;
-		get_send(q);
+		request_send(q);
 	}
 }
 
-void redis_get(const void *key, size_t klen, redis_get_done done, void *arg)
+/* A request for KLEN bytes of KEY and VLEN of VAL, or NULL. */
+static struct request *request_new(enum request_kind kind, const void *key,
+                                   size_t klen, const void *val, size_t vlen)
 {
-	struct get_request *q = malloc(sizeof *q + klen);
+	struct request *q = malloc(sizeof *q + klen + vlen);
 
-	if (q == NULL || !redis_enabled()) {
-		free(q);
-		done(arg, -1, NULL, 0, -1);
-		return;
-	}
+	if (q == NULL)
+		return NULL;
 	memset(q, 0, sizeof *q);
-	q->done = done;
-	q->arg = arg;
+	q->kind = kind;
 	q->klen = klen;
-	memcpy(q->key, key, klen);
+	q->set_len = vlen;
+	memcpy(q->data, key, klen);
+	if (vlen > 0)
+		memcpy(q->data + klen, val, vlen);
+	return q;
+}
+
+/* Hand Q to the Redis thread; false (Q freed) when stopping. */
+static bool request_queue(struct request *q)
+{
 	pthread_mutex_lock(&gets.lock);
 	if (gets.closed) {
 		pthread_mutex_unlock(&gets.lock);
 		free(q);
-		done(arg, -1, NULL, 0, -1);
-		return;
+		return false;
 	}
 	if (gets.tail != NULL)
 		gets.tail->next = q;
@@ -750,6 +846,51 @@ void redis_get(const void *key, size_t klen, redis_get_done done, void *arg)
 	/* Under the lock: redis_stop frees the event only after closing. */
 	event_active(r.get_wake, EV_READ, 1);
 	pthread_mutex_unlock(&gets.lock);
+	return true;
+}
+
+void redis_get(const void *key, size_t klen, redis_get_done done, void *arg)
+{
+	struct request *q = redis_enabled()
+	                    ? request_new(REQ_GET, key, klen, NULL, 0) : NULL;
+
+	if (q != NULL) {
+		q->get_done = done;
+		q->arg = arg;
+	}
+	if (q == NULL || !request_queue(q))
+		done(arg, -1, NULL, 0, -1);
+}
+
+static void write_queue(struct request *q, redis_write_done done, void *arg)
+{
+	if (q != NULL) {
+		q->write_done = done;
+		q->arg = arg;
+	}
+	if (q == NULL)
+		done(arg, -1, redis_enabled() ? "out of memory"
+		                              : "hostcached runs without --redis");
+	else if (!request_queue(q))
+		done(arg, -1, "hostcached is stopping");
+}
+
+void redis_set(const void *key, size_t klen, const void *val, size_t vlen,
+               uint64_t px_ms, redis_write_done done, void *arg)
+{
+	struct request *q = redis_enabled()
+	                    ? request_new(REQ_SET, key, klen, val, vlen) : NULL;
+
+	if (q != NULL)
+		q->px_ms = px_ms;
+	write_queue(q, done, arg);
+}
+
+void redis_del(const void *key, size_t klen, redis_write_done done,
+               void *arg)
+{
+	write_queue(redis_enabled() ? request_new(REQ_DEL, key, klen, NULL, 0)
+	                            : NULL, done, arg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1015,7 +1156,7 @@ int redis_start(const struct hcd_config *cfg)
 
 void redis_stop(void)
 {
-	struct get_request *q, *next;
+	struct request *q, *next;
 
 	if (r.running) {
 		__atomic_store_n(&r.stopping, true, __ATOMIC_RELAXED);
@@ -1028,7 +1169,7 @@ void redis_stop(void)
 	pthread_mutex_unlock(&gets.lock);
 	for (q = gets_take(); q != NULL; q = next) {
 		next = q->next;
-		get_finish(q, -1, -1);
+		request_fail(q, "hostcached is stopping");
 	}
 	if (r.get_wake != NULL)
 		event_free(r.get_wake);
