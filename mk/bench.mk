@@ -13,6 +13,12 @@
 #                        (bench/bench_python.py)
 #   make bench-mc        memcached under build/mcload, the load generator
 #                        for memcached-protocol servers (bench/mcbench.sh)
+#   make bench-redis     the link between hosts (hostcached --redis): a
+#                        get hit from the segment beside a Redis GET, the
+#                        propagation delay A -> B at 10,000 changes/s for
+#                        10 s, the journal's instructions per set
+#                        (bench/redisbench.sh; about a minute; not part of
+#                        make bench)
 #   make bench-traces    replay bench/traces/*.trace and Zipf traces through
 #                        real segments, beside LRU, FIFO, CLOCK, SIEVE and
 #                        S3-FIFO at the same memory
@@ -34,7 +40,7 @@ TRACE_ARGS         ?=
 BENCH_RESULTS      ?= bench/results
 
 .PHONY: bench-quick bench-traces bench-overwrite bench-load bench-setpath \
-        bench-python bench-mc
+        bench-python bench-mc bench-redis
 
 # Built here rather than by the generic bench/% rule: it links the client
 # libraries of memcached and redis, which plain builds do not need.
@@ -163,3 +169,26 @@ bench-python: $(BUILD)/libhostcache.so $(BUILD)/hostcached
 	grep '^{' $(BENCH_RESULTS)/python.out > $(BENCH_RESULTS)/python.jsonl
 	rm -f $(BENCH_RESULTS)/python.out
 	cat $(BENCH_RESULTS)/python.txt
+
+# The link between hosts: bench/redisbench.sh starts a redis-server and
+# two hostcached on two segments, runs build/bench/redislink (latency,
+# propagation) and counts the journal's cost per set under callgrind
+# (bench/opcount).  RATE=N and SECONDS=N change the propagation run.
+# Writes redis.txt and redis.jsonl.
+BENCH_REDIS_DEPS := redis-server redis-tools valgrind python3 coreutils
+
+$(BUILD)/bench/redislink: bench/redislink/redislink.c bench/kit/kit.h \
+                          $(BENCH_KIT) $(BUILD)/libhostcache.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ibench $< -o $@ $(BENCH_KIT) $(BUILD)/libhostcache.a \
+	  -lhiredis $(LDLIBS) -lm
+
+bench-bin: $(BUILD)/bench/redislink
+
+bench-redis:
+	$(MAKE) deps
+	$(MAKE) deps DEPS="$(BENCH_REDIS_DEPS)"
+	$(MAKE) $(BUILD)/bench/redislink $(BUILD)/bench/opcount \
+	  $(BUILD)/hostcached $(BUILD)/cachectl
+	$(if $(RATE),RATE=$(RATE)) $(if $(SECONDS),SECONDS=$(SECONDS)) \
+	  sh bench/redisbench.sh $(BUILD) $(BENCH_RESULTS)
