@@ -526,7 +526,18 @@ struct hc_lease_entry *lease_entry(hc_cache *c, const hc_lease *lease);
 void lease_release_slot(hc_cache *c, unsigned slot);
 
 /* journal.c */
-void journal_append(hc_cache *c, unsigned kind, const void *data, size_t len);
+void journal_write(hc_cache *c, unsigned kind, const void *data, size_t len,
+                   uint64_t stamp);
+
+/* Append a change to the journal, if the segment keeps one.  STAMP: when,
+ * in the segment's clock (0: now); a store passes its item's. */
+static inline void journal_append(hc_cache *c, unsigned kind,
+                                  const void *data, size_t len,
+                                  uint64_t stamp)
+{
+	if (unlikely(c->njournal != 0))
+		journal_write(c, kind, data, len, stamp);
+}
 
 /* latency.c: one get and one set in latency_every timed, per thread. */
 enum latency_op { LATENCY_GET, LATENCY_SET };

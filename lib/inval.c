@@ -148,7 +148,7 @@ HC_API int hc_invalidate_tag(hc_cache *c, const char *tag)
 		return hc_ret(rc);
 	invalidate_word(c, inval_word(c, tag_hash(tag, len)), NULL);
 	counter_add(c, HC_CTR_INVAL_TAG, 1);
-	journal_append(c, HC_JOURNAL_TAG, tag, len);
+	journal_append(c, HC_JOURNAL_TAG, tag, len, 0);
 	return 0;
 }
 
@@ -160,7 +160,7 @@ HC_API int hc_flush(hc_cache *c)
 		return hc_ret(rc);
 	invalidate_word(c, NULL, &c->hdr->flush_at);
 	counter_add(c, HC_CTR_FLUSHES, 1);
-	journal_append(c, HC_JOURNAL_FLUSH, NULL, 0);
+	journal_append(c, HC_JOURNAL_FLUSH, NULL, 0, 0);
 	return 0;
 }
 
@@ -235,7 +235,7 @@ HC_API int hc_invalidate_prefix(hc_cache *c, const void *prefix, size_t len,
 	if (count != NULL)
 		*count = 0;
 	counter_add(c, HC_CTR_INVAL_PREFIX, 1);
-	journal_append(c, HC_JOURNAL_PREFIX, p, len);
+	journal_append(c, HC_JOURNAL_PREFIX, p, len, 0);
 	if (p[len - 1] == c->delimiter) {
 		invalidate_word(c, inval_word(c, prefix_hash(p, len)), NULL);
 		return 0;

@@ -57,7 +57,8 @@ static bool entry_takeable(hc_cache *c, uint64_t m, uint64_t seq)
 	return (m & 1) || !proc_slot_alive(c, mark_slot(m));
 }
 
-void journal_append(hc_cache *c, unsigned kind, const void *data, size_t len)
+void journal_write(hc_cache *c, unsigned kind, const void *data, size_t len,
+                   uint64_t stamp)
 {
 	if (c->njournal == 0 || c->self == NULL)
 		return;
@@ -77,16 +78,26 @@ void journal_append(hc_cache *c, unsigned kind, const void *data, size_t len)
 	if (!taken)
 		return; /* invariant 1: dropped, and readers count it */
 	size_t n = len < HC_JOURNAL_DATA ? len : HC_JOURNAL_DATA;
-	hc_word words[HC_JOURNAL_DATA / 8] = { 0 };
+	const unsigned char *p = data;
 
-	if (n > 0) /* a flush has no data, and DATA may be NULL */
-		memcpy(words, data, n);
 	store_relaxed(&e->what, kind | (uint64_t)c->journal_origin << 8 |
 	                        (uint64_t)n << 40 |
 	                        (uint64_t)(len <= HC_JOURNAL_DATA) << 63);
-	store_relaxed(&e->stamp, stamp_now(c));
-	for (size_t i = 0; i < (n + 7) / 8; i++)
-		store_relaxed(&e->data[i], words[i]);
+	store_relaxed(&e->stamp, stamp ? stamp : stamp_now(c));
+	/* Word by word, the last one zero-padded; a flush has no data (and
+	 * DATA may be NULL). */
+	size_t i = 0;
+	uint64_t word;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&word, p + i, 8);
+		store_relaxed(&e->data[i / 8], word);
+	}
+	if (i < n) {
+		word = 0;
+		memcpy(&word, p + i, n - i);
+		store_relaxed(&e->data[i / 8], word);
+	}
 	/* Release: the words above before done (invariant 2). */
 	store_release(&e->mark, mine | 1);
 }

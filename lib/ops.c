@@ -185,7 +185,7 @@ static int store_untimed(hc_cache *c, const void *key, size_t klen,
 		return r->mode == MODE_FILL && rc == HC_EEXISTS ? 0 : rc;
 	}
 	counter_add(c, HC_CTR_SETS, 1);
-	journal_append(c, HC_JOURNAL_KEY, key, klen);
+	journal_append(c, HC_JOURNAL_KEY, key, klen, r->stamp ? 0 : stamp);
 	if (r->cas_out != NULL)
 		*r->cas_out = item_cas(&hdr);
 	return 0;
@@ -501,7 +501,7 @@ HC_API int hc_delete(hc_cache *c, const void *key, size_t klen)
 	key_prepare(c, &k, key, klen);
 	/* Journaled either way: the data changed, whether or not this host
 	 * held a copy. */
-	journal_append(c, HC_JOURNAL_KEY, key, klen);
+	journal_append(c, HC_JOURNAL_KEY, key, klen, 0);
 	if (index_remove_key(c, &k, now_ms(c)) == 0)
 		return hc_ret(HC_ENOTFOUND);
 	counter_add(c, HC_CTR_DELETES, 1);
@@ -570,7 +570,7 @@ static int arith(hc_cache *c, const void *key, size_t klen, uint64_t delta,
 		if (index_swap(c, f.bucket, f.slot, f.word, word)) {
 			block_mark_dead_sized(c, f.word, item_size(&f.hdr));
 			counter_add(c, HC_CTR_SETS, 1);
-			journal_append(c, HC_JOURNAL_KEY, key, klen);
+			journal_append(c, HC_JOURNAL_KEY, key, klen, 0);
 			if (result != NULL)
 				*result = v;
 			return 0;

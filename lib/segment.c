@@ -717,7 +717,17 @@ static int header_verify(const struct hc_header *h, uint64_t file_size,
 		               "use the matching library", name,
 		               (unsigned long long)h->layout, HC_VERSION_STRING,
 		               (unsigned long long)hc_layout_word());
-	return geometry_verify(h, file_size);
+	int rc = geometry_verify(h, file_size);
+
+	/* Time zero is the creator's monotonic clock, which only goes
+	 * forward: one later than ours (in the same time namespace, checked
+	 * after) is damage, and would stamp every item 1, no later than a
+	 * flush. */
+	if (rc == 0 && h->timens_offset == timens_offset() &&
+	    h->epoch_ns > clock_ns(CLOCK_MONOTONIC))
+		return hc_fail(HC_ECORRUPT, "segment header's clock epoch is "
+		               "later than now (damaged)");
+	return rc;
 }
 
 int segment_map_fd(hc_cache *c, int fd, const char *name, unsigned flags)
