@@ -89,7 +89,8 @@ enum {
 	HC_ECORRUPT = -30910,   /* segment is damaged or not a segment */
 	HC_EPROCS = -30911,     /* all process slots are taken */
 	HC_ENOMEM = -30912,     /* no block can be freed for this item now */
-	HC_ENOSPC = -30913,     /* not enough shared memory to create */
+	HC_ENOSPC = -30913,     /* not enough shared memory to create; or a
+	                           write-behind set: the queue is full */
 	HC_EBUSY = -30914,      /* too much contention; try again */
 	HC_EBUFSIZE = -30915,   /* get: buffer too small (*vlen says how big) */
 	HC_ENAME = -30916,      /* bad segment name */
@@ -143,6 +144,10 @@ typedef struct hc_config {
 	uint32_t journal_entries; /* 0 (default): no journal; else a ring of this
 	                           many invalidations (up to 1048576, 320 bytes
 	                           each) for hc_journal_read() */
+	uint64_t writeback_bytes; /* 0 (default): no write-behind queue; else
+	                           its ring of this many bytes, rounded up to
+	                           a multiple of 4096, from 65536 to 268435456
+	                           (hc_set_options.writeback, hc_writeback_peek) */
 } hc_config;
 
 #define HC_LATENCY_OFF 0xffffffffu
@@ -209,6 +214,9 @@ typedef struct hc_set_options {
 	unsigned mode;             /* HC_STORE_*: set (0), add, replace, cas */
 	uint64_t cas;              /* HC_STORE_CAS: the CAS id the item must
 	                              have (as hc_cas()) */
+	unsigned writeback;        /* 1: also queue the write for upstream
+	                              (write-behind, below); the segment needs
+	                              writeback_bytes */
 } hc_set_options;
 
 /* hc_set_options.mode: the conditions of hc_set(), hc_add(), hc_replace()
@@ -427,6 +435,11 @@ typedef struct hc_stats {
 	uint64_t index_moves;    /* entries moved to their other index bucket
 	                            to make room (segment-wide; 0 in
 	                            hc_stats_self) */
+	uint64_t wb_enqueued;    /* write-behind records accepted */
+	uint64_t wb_drained;     /* popped by the consumer (sent upstream) */
+	uint64_t wb_refused_full; /* write-behind sets refused: queue full */
+	uint64_t wb_skipped_dead; /* records a killed producer left half
+	                            written, skipped (never accepted) */
 	/* gauges */
 	uint64_t items;          /* items in blocks not yet known dead */
 	uint64_t bytes_live;     /* item bytes not known dead */
@@ -436,6 +449,8 @@ typedef struct hc_stats {
 	uint64_t blocks_free, blocks_open, blocks_sealed, blocks_evicting;
 	uint32_t procs_attached;
 	uint32_t procs_max;
+	uint64_t wb_depth_bytes; /* write-behind bytes waiting (pads included) */
+	uint64_t wb_depth_records; /* records waiting: accepted, not drained */
 } hc_stats;
 
 int hc_stats_get(hc_cache *c, hc_stats *out);
@@ -490,6 +505,80 @@ long hc_journal_read(hc_cache *c, hc_journal_cursor *cursor,
 int hc_journal_origin(hc_cache *c, uint32_t origin);
 
 /*
+ * Write-behind: with hc_config.writeback_bytes, hc_set_ex() with
+ * opt->writeback stores the value locally *and* queues a record of the
+ * write (key, value, ttl_ms, flags, client flags, the new CAS id) in a
+ * ring in the segment, for one consumer (a sidecar) to send upstream
+ * later, without the writer waiting on the network.
+ *
+ *  - Nothing accepted is lost: when hc_set_ex() returns 0 the record is
+ *    whole in the segment.  It survives the writer's death, the
+ *    consumer's death or restart (the queue is in the segment), but not
+ *    the segment's removal or a reboot.
+ *  - A full queue is an error, never a silent drop: the call fails with
+ *    HC_ENOSPC (hc_last_error() says how many bytes wait and which option
+ *    sizes the queue) and stores nothing locally either, so that a caller
+ *    never believes a write accepted that is not queued.  Likewise when
+ *    the local store fails (HC_EEXISTS of an add, HC_ECASMISMATCH...), the
+ *    queued record is cancelled: success means both, failure neither.  A
+ *    record (48 bytes, key and value, 8-aligned) larger than half the ring
+ *    is refused with HC_EVALUE (hc_info.writeback_max_record).
+ *  - Ordered: records come out in the order they were reserved; the
+ *    records of one process (of one thread) in the order of its calls.
+ *  - At least once: the consumer peeks the oldest record, sends it, then
+ *    pops it.  A consumer killed between the two leaves it queued, and the
+ *    next consumer sends it again.  Make upstream writes idempotent (a SET
+ *    is), or dedupe on (slot, cas).
+ *  - A writer killed mid-call leaves a record half written; the consumer
+ *    skips it once that writer's process slot is dead (the call never
+ *    returned success), counting it in wb_skipped_dead.  A live writer
+ *    still at it is waited for: peek says HC_ENOTFOUND ("nothing yet").
+ *  - One consumer at a time: the first peek or pop claims the queue for
+ *    the calling attachment until hc_close() (or hc_writeback_release());
+ *    another process's peek gets HC_EBUSY while the holder is alive, and
+ *    takes the claim over once it is dead.  The threads of one process
+ *    sharing a handle must not consume at once.
+ */
+typedef struct hc_writeback_rec {
+	uint64_t pos;          /* its place in the queue (hc_writeback_pop) */
+	uint64_t ttl_ms;       /* the set's TTL (relative, as given; 0: none) */
+	uint64_t cas;          /* the CAS id the local item got */
+	uint64_t stamp_us;     /* when it was queued, in the segment's clock */
+	uint32_t klen, vlen;
+	uint32_t client_flags; /* hc_set_options.client_flags */
+	unsigned flags;        /* HC_ITEM_NEGATIVE, as set */
+	uint32_t slot;         /* the writer's process slot */
+	const void *key;       /* into the caller's BUF: klen bytes */
+	const void *value;     /* into BUF, after the key: vlen bytes */
+} hc_writeback_rec;
+
+/* Copy the oldest complete record into OUT, its key and value into BUF
+ * (capacity CAP, at least klen + vlen), claiming the queue for this
+ * attachment if nobody alive holds it.  0: a record; HC_ENOTFOUND: none
+ * yet (empty, or the oldest is still being written by a live writer);
+ * HC_EBUFSIZE: BUF is too small (OUT->klen and OUT->vlen say how large
+ * the record is; nothing is consumed); HC_EBUSY: another live process is
+ * the consumer; HC_EINVAL: the segment has no queue.  Records that dead
+ * writers left half written are skipped on the way.  Peeking again without
+ * a pop returns the same record. */
+int hc_writeback_peek(hc_cache *c, hc_writeback_rec *out, void *buf,
+                      size_t cap);
+
+/* Remove REC, the record the last hc_writeback_peek() returned, once it
+ * has been sent upstream.  HC_EINVAL if it is not the oldest record (a
+ * pop without a peek, or twice). */
+int hc_writeback_pop(hc_cache *c, const hc_writeback_rec *rec);
+
+/* What waits in the queue: *RECORDS (if not NULL) accepted and not yet
+ * popped (counted, so a writer killed at the wrong instant can make it
+ * one off until the queue empties), *BYTES (if not NULL) of the ring in
+ * use, exactly. */
+int hc_writeback_depth(hc_cache *c, uint64_t *records, uint64_t *bytes);
+
+/* Give up the consumer claim of this attachment (hc_close() does too). */
+int hc_writeback_release(hc_cache *c);
+
+/*
  * Latency: every process times one get and one set in latency_every (a
  * creation option, per thread; the others pay a countdown) from entry to
  * return, into histograms in its process slot.  Bucket 0 holds times
@@ -540,6 +629,8 @@ typedef struct hc_info {
 	uint32_t clean_watermark_pct;
 	uint32_t latency_every;       /* 0: none timed */
 	uint32_t journal_entries;     /* 0: no journal */
+	uint32_t writeback_bytes;     /* write-behind ring; 0: none */
+	uint32_t writeback_max_record; /* largest record it takes (bytes) */
 } hc_info;
 
 int hc_info_get(hc_cache *c, hc_info *out);

@@ -18,6 +18,9 @@
  *                      move forward) under the watermark, else CLOCK
  *                      eviction of the oldest
  *           lease.c    the lease table: claims, takeovers, futex sleeps
+ *           journal.c  the ring of changes for other hosts
+ *           writeback.c the write-behind queue: reservations for
+ *                      hc_set_ex, the one consumer's peek and pop
  *   slots   index.c    hashing, two buckets per key, moves, publication,
  *                      one entry per key
  *   blocks  block.c    the block log: states, claim, append, commit, seal,
@@ -98,6 +101,8 @@ struct hc_cache {
 	struct hc_journal_slot *journal; /* njournal entries (journal.c) */
 	uint32_t njournal;
 	uint32_t journal_origin;  /* what this handle's entries carry */
+	hc_word *writeback;       /* the write-behind ring (writeback.c) */
+	uint32_t wb_size;         /* its bytes; 0: none */
 	unsigned char *items;
 	uint32_t ninval, nleases, stale_grace_ms, clean_watermark_pct;
 	uint32_t latency_every;   /* 0: no operation is timed */
@@ -123,6 +128,8 @@ struct hc_cache {
 	 * whole lap of the log; kept apart from fresh writes, they fill blocks
 	 * that stay live, and fresh blocks die faster (LFS, RAMCloud). */
 	pthread_mutex_t lock;
+	pthread_mutex_t wb_lock;  /* one write-behind set at a time: the
+	                             slot has one wb_inflight word */
 	struct open_block open, moved;
 	struct walk walk;         /* the block we are freeing, if any */
 	uint32_t free_seen;       /* FREE blocks our last claim counted */
@@ -471,6 +478,7 @@ struct store_req {
 	uint32_t delta_ms;       /* compute time, for XFetch */
 	uint32_t client_flags;   /* memcached's per-item flags */
 	uint64_t *cas_out;
+	bool writeback;          /* hc_set_options.writeback */
 };
 
 int store_item(hc_cache *c, const void *key, size_t klen, const void *val,
@@ -538,6 +546,28 @@ static inline void journal_append(hc_cache *c, unsigned kind,
 	if (unlikely(c->njournal != 0))
 		journal_write(c, kind, data, len, stamp);
 }
+
+/* writeback.c: the producer side, for hc_set_ex (ops.c). */
+struct wb_record {
+	const void *key, *val;
+	uint32_t klen, vlen;
+	uint64_t ttl_ms;
+	uint32_t client_flags;
+	unsigned flags;
+};
+struct wb_reservation {
+	uint64_t pos;             /* where the record's mark is */
+	uint64_t mark;            /* the reserved mark */
+	uint64_t body;            /* position of the body (after a wrap pad) */
+};
+int writeback_size(uint64_t asked, uint32_t *bytes);
+void writeback_init(hc_cache *c);
+int do_writeback_reserve(hc_cache *c, const struct wb_record *r,
+                         struct wb_reservation *out);
+void do_writeback_finish(hc_cache *c, const struct wb_reservation *res,
+                         uint64_t cas, bool accepted);
+void writeback_release(hc_cache *c);
+uint64_t writeback_bytes_waiting(hc_cache *c);
 
 /* latency.c: one get and one set in latency_every timed, per thread. */
 enum latency_op { LATENCY_GET, LATENCY_SET };

@@ -16,6 +16,7 @@
  *   inval table  ninval invalidated_at words (inval.c)
  *   lease table  nleases entries of 64 bytes (lease.c)
  *   journal      njournal entries of 320 bytes (journal.c), when asked for
+ *   write-behind writeback_bytes of records (writeback.c), when asked for
  *   items        nblocks blocks of block_size bytes
  *
  * No pointer is ever stored in the segment: every reference is an offset
@@ -93,8 +94,11 @@ struct hc_header {
 	                           (latency.c); 0: none */
 	uint32_t njournal;      /* journal entries (journal.c); 0: none */
 	uint64_t off_journal;
+	uint32_t writeback_bytes; /* write-behind ring (writeback.c); 0: none */
+	uint32_t pad1a;
+	uint64_t off_writeback;
 	hc_word index_moves;    /* entries moved between buckets (index.c) */
-	uint64_t pad1b[7];
+	uint64_t pad1b[5];
 	/* Global words, each alone on its line: they are written rarely (once
 	 * per block seal, per invalidation), read often. */
 	hc_word seal_seq;       /* next seal sequence number (fetch-add) */
@@ -107,8 +111,17 @@ struct hc_header {
 	uint64_t pad4[6];
 	hc_word journal_head;   /* the next journal sequence number (fetch-add) */
 	uint64_t pad5[7];
+	/* The write-behind queue (writeback.c): producers CAS the head; the
+	 * one consumer alone writes the next line, so neither side's writes
+	 * take the other's line away on every record. */
+	hc_word wb_head;        /* byte position where the next record goes */
+	uint64_t pad6[7];
+	hc_word wb_tail;        /* byte position of the oldest record */
+	hc_word wb_freeing;     /* end of a pop in progress (> wb_tail) */
+	hc_word wb_consumer;    /* claim: attaches << 12 | slot, + 1; 0: none */
+	uint64_t pad7[5];
 };
-_Static_assert(sizeof(struct hc_header) == 512, "header size");
+_Static_assert(sizeof(struct hc_header) == 640, "header size");
 
 /* The header's words up to here are written once, at creation, and never
  * again: the geometry every attach verifies. */
@@ -137,6 +150,9 @@ _Static_assert(offsetof(struct hc_header, flush_at) % HC_CACHELINE == 0,
                "flush_at on its own line");
 _Static_assert(offsetof(struct hc_header, journal_head) % HC_CACHELINE == 0,
                "journal_head on its own line");
+_Static_assert(offsetof(struct hc_header, wb_head) % HC_CACHELINE == 0 &&
+               offsetof(struct hc_header, wb_tail) % HC_CACHELINE == 0,
+               "write-behind head and tail on lines of their own");
 
 /* Per-process counters, cumulative over the life of the segment. */
 enum hc_counter {
@@ -164,8 +180,12 @@ enum hc_counter {
 	HC_CTR_BLOCKS_CLEANED,  /* blocks freed by moving their live items */
 	HC_CTR_BYTES_CLEANED,   /* bytes those moves wrote */
 	HC_CTR_BYTES_SET,       /* item bytes appended by writes (sets, incr...) */
+	HC_CTR_WB_ENQUEUED,     /* write-behind records accepted (writeback.c) */
+	HC_CTR_WB_DRAINED,      /* popped by a consumer after sending them */
+	HC_CTR_WB_REFUSED_FULL, /* refused: the queue had no room */
+	HC_CTR_WB_SKIPPED_DEAD, /* left half written by a dead producer */
 	HC_NCOUNTERS_USED,
-	HC_NCOUNTERS = 24       /* room for later counters, same layout */
+	HC_NCOUNTERS = 32       /* room for later counters, same layout */
 };
 _Static_assert(HC_NCOUNTERS_USED <= HC_NCOUNTERS, "counter room");
 
@@ -186,7 +206,9 @@ struct hc_proc {
 	hc_word attaches;       /* how many times this slot was attached */
 	hc_word comm[2];        /* command name, 16 bytes, NUL-padded */
 	hc_word cas_seq;        /* CAS ids issued by this slot, never reset */
-	hc_word pad0;
+	hc_word wb_inflight;    /* write-behind: position + 1 of the record
+	                           this slot is reserving or writing, stored
+	                           before its reservation (writeback.c) */
 	hc_word counters[HC_NCOUNTERS]; /* never zeroed: totals never go back */
 	hc_word base[HC_NCOUNTERS];     /* counters when the holder attached */
 	/* The entry this slot is moving between buckets (index.c), for
@@ -197,7 +219,7 @@ struct hc_proc {
 	/* Timed operations by latency bucket (latency.c), get then set:
 	 * like the counters, never zeroed. */
 	hc_word latency[2][HC_LAT_BUCKETS];
-	hc_word pad2[32];
+	hc_word pad2[16];
 };
 _Static_assert(sizeof(struct hc_proc) == 2048, "proc slot size");
 #define MOVE_LOGGED 8u /* in move[0]: a move is in flight */
@@ -310,6 +332,29 @@ struct hc_journal_slot {
 	hc_word data[HC_JOURNAL_DATA / 8];
 };
 _Static_assert(sizeof(struct hc_journal_slot) == 320, "journal entry");
+
+/*
+ * The write-behind ring (writeback.c): writeback_bytes bytes of variable
+ * records, 8-aligned, each opening with a mark word:
+ *
+ *   bits 0-1   state: 0 free, 1 reserved, 2 done, 3 cancelled
+ *   bit  2     wrap: a pad up to the ring's end, the record at its start
+ *   bits 3-14  the producer's process slot
+ *   bits 15-40 the record's length in 8-byte units, pad included
+ *   bits 41-63 lap tag: (position / writeback_bytes) mod 2^23
+ *
+ * A free word holds HC_WB_FREE(lap) of the lap it will next be used in.
+ * After the mark: lengths (klen << 32 | vlen), ttl_ms, client_flags << 32
+ * | item flags, the set's CAS id, the stamp (us), then key and value.
+ */
+#define HC_WB_MIN_BYTES (64u << 10)
+#define HC_WB_MAX_BYTES (256u << 20)
+#define HC_WB_HEADER 48u
+#define HC_WB_LEN_SHIFT 15
+#define HC_WB_LEN_MASK ((1ULL << 26) - 1)
+#define HC_WB_TAG_SHIFT 41
+#define HC_WB_TAG_MASK ((1ULL << 23) - 1)
+#define HC_WB_FREE_MAGIC 0x00000168c3a5e47cULL /* bits 0-1 zero */
 
 /* One index bucket: a cache line of slot words. */
 #define HC_BUCKET_SLOTS 8

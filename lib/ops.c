@@ -270,7 +270,42 @@ int set_options_apply(const hc_set_options *opt, struct store_req *r)
 	r->mode = (enum store_mode)opt->mode;
 	r->expect = opt->cas;
 	r->cas_out = opt->cas_out;
+	r->writeback = opt->writeback != 0;
 	return 0;
+}
+
+/*
+ * A store written behind (writeback.c): the record is reserved and
+ * written first, then the item stored, then the record marked done with
+ * the item's CAS id, or cancelled when the store failed.  So success
+ * means both, and a failure neither: a full queue stores nothing.
+ */
+static int store_written_behind(hc_cache *c, const void *key, size_t klen,
+                                const void *val, size_t vlen,
+                                struct store_req *r)
+{
+	struct wb_record rec = {
+		.key = key, .val = val, .klen = (uint32_t)klen,
+		.vlen = (uint32_t)vlen, .ttl_ms = r->ttl_ms,
+		.client_flags = r->client_flags, .flags = r->flags,
+	};
+	struct wb_reservation res;
+	uint64_t cas = 0, *caller_cas = r->cas_out;
+	int rc;
+
+	if ((rc = handle_ready(c)) < 0 || (rc = key_check(c, key, klen)) < 0 ||
+	    (rc = value_check(c, val, vlen, r->ttl_ms)) < 0)
+		return rc;
+	pthread_mutex_lock(&c->wb_lock);
+	if ((rc = do_writeback_reserve(c, &rec, &res)) == 0) {
+		r->cas_out = &cas;
+		rc = store_item(c, key, klen, val, vlen, r);
+		do_writeback_finish(c, &res, cas, rc == 0);
+	}
+	pthread_mutex_unlock(&c->wb_lock);
+	if (rc == 0 && caller_cas != NULL)
+		*caller_cas = cas;
+	return rc;
 }
 
 HC_API int hc_set_ex(hc_cache *c, const void *key, size_t klen, const void *val,
@@ -283,6 +318,8 @@ HC_API int hc_set_ex(hc_cache *c, const void *key, size_t klen, const void *val,
 	r.mode = MODE_SET;
 	if (opt != NULL && (rc = set_options_apply(opt, &r)) < 0)
 		return hc_ret(rc);
+	if (unlikely(r.writeback))
+		return hc_ret(store_written_behind(c, key, klen, val, vlen, &r));
 	return hc_ret(store_item(c, key, klen, val, vlen, &r));
 }
 

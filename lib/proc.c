@@ -128,6 +128,9 @@ static void slot_init(hc_cache *c, unsigned i)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	store_relaxed(&p->attached_ns,
 	              (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+	/* A dead holder's write-behind record is not ours to finish: the
+	 * consumer skips it once the slot says nothing is in flight. */
+	store_relaxed(&p->wb_inflight, 0);
 	store_relaxed(&p->attaches, load_relaxed(&p->attaches) + 1);
 	/* Release: the fields above are visible to whoever sees ATTACHED. */
 	store_release(&p->state, HC_PROC_ATTACHED);
@@ -204,6 +207,7 @@ int proc_after_fork(hc_cache *c)
 	close(c->fd);
 	c->fd = fd;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->wb_lock, NULL);
 	memset(&c->open, 0, sizeof c->open);
 	memset(&c->moved, 0, sizeof c->moved);
 	c->open.block = c->moved.block = -1;

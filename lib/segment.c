@@ -35,7 +35,7 @@
 #define HC_DEFAULT_LATENCY_EVERY 64u
 #define HC_NAME_MAX 250u
 #define HC_OPEN_WAIT_MS 1000u
-#define HC_LAYOUT_REVISION 6u
+#define HC_LAYOUT_REVISION 7u
 #define HC_MAX_JITTER_PCT 50u
 
 HC_API void hc_config_init(hc_config *cfg)
@@ -81,9 +81,10 @@ int segment_name_check(const char *name, char *out, size_t cap)
 struct geometry {
 	uint64_t size;
 	uint32_t max_key, max_value, max_procs, block_size, nblocks, nbuckets;
-	uint32_t ninval, nleases, njournal;
+	uint32_t ninval, nleases, njournal, writeback_bytes;
 	uint64_t off_procs, off_block_words, off_block_meta, off_index,
-		off_inval, off_leases, off_journal, off_items, item_memory, end;
+		off_inval, off_leases, off_journal, off_writeback, off_items,
+		item_memory, end;
 };
 
 /* Lease entries: room for every process to refresh a few keys at once. */
@@ -140,8 +141,9 @@ static void geometry_place(struct geometry *g)
 	g->off_leases = page_align(g->off_inval + (uint64_t)g->ninval * sizeof(hc_word));
 	g->off_journal = page_align(g->off_leases +
 	                            (uint64_t)g->nleases * sizeof(struct hc_lease_entry));
-	g->off_items = page_align(g->off_journal +
-	                          (uint64_t)g->njournal * sizeof(struct hc_journal_slot));
+	g->off_writeback = page_align(g->off_journal +
+	                              (uint64_t)g->njournal * sizeof(struct hc_journal_slot));
+	g->off_items = page_align(g->off_writeback + g->writeback_bytes);
 	g->item_memory = (uint64_t)g->nblocks * g->block_size;
 	g->end = g->off_items + g->item_memory;
 }
@@ -174,7 +176,8 @@ static void geometry_fill(struct geometry *g, uint64_t avg)
 	                                          sizeof(struct hc_proc)) + 7 * HC_PAGE +
 	                 (uint64_t)g->ninval * sizeof(hc_word) +
 	                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry) +
-	                 (uint64_t)g->njournal * sizeof(struct hc_journal_slot);
+	                 (uint64_t)g->njournal * sizeof(struct hc_journal_slot) +
+	                 g->writeback_bytes;
 	uint64_t avail = g->size > fixed ? g->size - fixed : 0;
 	/* Each block costs its bytes, its word and meta, and index slots
 	 * for the items of AVG bytes it holds at a load of 2/3, where nearly
@@ -204,6 +207,7 @@ static void geometry_fill(struct geometry *g, uint64_t avg)
 static int geometry_choose(const hc_config *cfg, struct geometry *g)
 {
 	uint64_t avg = cfg->avg_item_size ? cfg->avg_item_size : HC_DEFAULT_AVG_ITEM;
+	int rc;
 
 	memset(g, 0, sizeof *g);
 	g->size = cfg->size ? cfg->size : HC_DEFAULT_SIZE;
@@ -215,6 +219,8 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 	if (cfg->journal_entries > HC_JOURNAL_MAX)
 		return hc_fail(HC_EINVAL, "journal_entries %u is over the limit of %u",
 		               cfg->journal_entries, HC_JOURNAL_MAX);
+	if ((rc = writeback_size(cfg->writeback_bytes, &g->writeback_bytes)) < 0)
+		return rc;
 	if (avg < 32)
 		avg = 32;
 	if (g->max_key > HC_MAX_KEY_LIMIT)
@@ -277,7 +283,8 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 		                            sizeof(struct hc_proc)) + 11 * HC_PAGE +
 		                 (uint64_t)g->ninval * sizeof(hc_word) +
 		                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry) +
-		                 (uint64_t)g->njournal * sizeof(struct hc_journal_slot);
+		                 (uint64_t)g->njournal * sizeof(struct hc_journal_slot) +
+		                 g->writeback_bytes;
 		uint64_t need_size = fixed + (uint64_t)need_blocks *
 		                     (bs + 40 + bs * 8 * 3 / (2 * avg));
 		uint64_t fit_bs = g->size > fixed
@@ -339,7 +346,11 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	    h->ttl_jitter_pct > HC_MAX_JITTER_PCT ||
 	    h->clean_watermark_pct > 100 || h->latency_every > 1000000 ||
 	    h->ninval != HC_NINVAL || h->nleases != lease_count(h->max_procs) ||
-	    h->njournal > HC_JOURNAL_MAX)
+	    h->njournal > HC_JOURNAL_MAX ||
+	    (h->writeback_bytes != 0 &&
+	     (h->writeback_bytes < HC_WB_MIN_BYTES ||
+	      h->writeback_bytes > HC_WB_MAX_BYTES ||
+	      h->writeback_bytes % HC_PAGE != 0)))
 		return hc_fail(HC_ECORRUPT, "segment header holds an impossible "
 		               "configuration");
 	g.size = h->size;
@@ -350,6 +361,7 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	g.ninval = h->ninval;
 	g.nleases = h->nleases;
 	g.njournal = h->njournal;
+	g.writeback_bytes = h->writeback_bytes;
 	geometry_place(&g);
 	if (g.end > h->size || g.off_procs != h->off_procs ||
 	    g.off_block_words != h->off_block_words ||
@@ -357,6 +369,7 @@ static int geometry_verify(const struct hc_header *h, uint64_t file_size)
 	    g.off_index != h->off_index || g.off_items != h->off_items ||
 	    g.off_inval != h->off_inval || g.off_leases != h->off_leases ||
 	    g.off_journal != h->off_journal ||
+	    g.off_writeback != h->off_writeback ||
 	    g.item_memory != h->item_memory)
 		return hc_fail(HC_ECORRUPT, "segment header's regions do not match "
 		               "its configuration");
@@ -377,6 +390,9 @@ HC_API uint64_t hc_layout_word(void)
 		sizeof(struct hc_lease_entry), HC_NINVAL, offsetof(struct hc_header, off_inval),
 		HC_IFLAG_DELTA, HC_IFLAG_CLIENT, HC_MAX_EXTRA,
 		sizeof(struct hc_journal_slot), offsetof(struct hc_header, journal_head),
+		offsetof(struct hc_header, wb_head), offsetof(struct hc_header, wb_tail),
+		offsetof(struct hc_proc, wb_inflight), HC_WB_HEADER, HC_WB_LEN_SHIFT,
+		HC_WB_TAG_SHIFT, HC_WB_FREE_MAGIC,
 	};
 
 	return XXH64(facts, sizeof facts, 0x686f737463616368ULL);
@@ -463,6 +479,8 @@ static void handle_bind(hc_cache *c, const struct hc_header *h)
 	c->leases = (struct hc_lease_entry *)(c->base + h->off_leases);
 	c->journal = (struct hc_journal_slot *)(c->base + h->off_journal);
 	c->njournal = h->njournal;
+	c->writeback = (hc_word *)(c->base + h->off_writeback);
+	c->wb_size = h->writeback_bytes;
 	c->ninval = h->ninval;
 	c->nleases = h->nleases;
 	c->stale_grace_ms = h->stale_grace_ms;
@@ -500,6 +518,7 @@ static hc_cache *handle_new(const char *name)
 	c->open.block = c->moved.block = c->walk.block = -1;
 	c->free_seen = UINT32_MAX;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->wb_lock, NULL);
 	snprintf(c->name, sizeof c->name, "%s", name);
 	return c;
 }
@@ -511,6 +530,7 @@ static void handle_free(hc_cache *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->wb_lock);
 	free(c);
 }
 
@@ -593,6 +613,8 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	h->off_leases = g.off_leases;
 	h->off_journal = g.off_journal;
 	h->njournal = g.njournal;
+	h->off_writeback = g.off_writeback;
+	h->writeback_bytes = g.writeback_bytes;
 	h->ninval = g.ninval;
 	h->nleases = g.nleases;
 	h->stale_grace_ms = cfg->stale_grace_ms;
@@ -605,6 +627,7 @@ HC_API int hc_create(const char *name, const hc_config *cfg, hc_cache **out)
 	handle_bind(c, h);
 	for (uint32_t b = 0; b < c->nblocks; b++)
 		block_map_free(c, b); /* every block starts FREE */
+	writeback_init(c);
 	/* Publish: pairs with the acquire load of magic in hc_open(). */
 	store_release(&h->magic, HC_MAGIC_WORD);
 	header_backup_write(c, h);
@@ -819,8 +842,10 @@ HC_API int hc_close(hc_cache *c)
 		return hc_ret(HC_EINVAL);
 	/* A child that never used an inherited handle holds no slot of its
 	 * own: it must not detach its parent's. */
-	if (load_relaxed(&hc_fork_gen) == c->fork_gen)
+	if (load_relaxed(&hc_fork_gen) == c->fork_gen) {
+		writeback_release(c);
 		proc_detach(c);
+	}
 	handle_free(c);
 	return 0;
 }

@@ -135,6 +135,10 @@ HC_API int hc_lease_fill(hc_cache *c, hc_lease *lease, const void *key,
 	if (r.mode != MODE_SET)
 		return hc_ret(hc_fail(HC_EINVAL, "a lease fill takes no store "
 		                      "mode: leave hc_set_options.mode 0"));
+	if (r.writeback)
+		return hc_ret(hc_fail(HC_EINVAL, "a lease fill stores what was "
+		                      "loaded from upstream: it is not written "
+		                      "behind (leave hc_set_options.writeback 0)"));
 	/* The grant's stamp: an invalidation since the grant wins, and a
 	 * newer value set meanwhile is kept (MODE_FILL). */
 	r.mode = MODE_FILL;

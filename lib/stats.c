@@ -39,6 +39,10 @@ static void counters_into(hc_stats *s, const uint64_t *v)
 	s->blocks_cleaned = v[HC_CTR_BLOCKS_CLEANED];
 	s->bytes_cleaned = v[HC_CTR_BYTES_CLEANED];
 	s->bytes_set = v[HC_CTR_BYTES_SET];
+	s->wb_enqueued = v[HC_CTR_WB_ENQUEUED];
+	s->wb_drained = v[HC_CTR_WB_DRAINED];
+	s->wb_refused_full = v[HC_CTR_WB_REFUSED_FULL];
+	s->wb_skipped_dead = v[HC_CTR_WB_SKIPPED_DEAD];
 }
 
 static void block_gauges(hc_cache *c, hc_stats *s)
@@ -102,6 +106,11 @@ HC_API int hc_stats_get(hc_cache *c, hc_stats *out)
 	counters_into(out, sum);
 	out->index_moves = load_relaxed(&c->hdr->index_moves);
 	block_gauges(c, out);
+	if (c->wb_size != 0) {
+		out->wb_depth_bytes = writeback_bytes_waiting(c);
+		out->wb_depth_records = out->wb_enqueued > out->wb_drained
+		                        ? out->wb_enqueued - out->wb_drained : 0;
+	}
 	out->procs_max = c->max_procs;
 	return 0;
 }
@@ -152,6 +161,8 @@ HC_API int hc_info_get(hc_cache *c, hc_info *out)
 	out->clean_watermark_pct = c->clean_watermark_pct;
 	out->latency_every = c->latency_every;
 	out->journal_entries = c->njournal;
+	out->writeback_bytes = c->wb_size;
+	out->writeback_max_record = c->wb_size / 2;
 	memcpy(out->name, c->name, sizeof out->name);
 	out->name[sizeof out->name - 1] = '\0';
 	return 0;
