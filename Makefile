@@ -134,7 +134,7 @@ tsan: deps
 	$(MAKE) BUILD=build/tsan CC=clang OPT="-O1 -g" SAN="-fsanitize=thread" tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  $(PROVE) $(PROVE_FLAGS) --exec '' build/tsan/tests/t_threads \
-	  build/tsan/tests/t_tsan_planted
+	  build/tsan/tests/t_tsan_planted build/tsan/tests/t_writeback
 
 demo: deps
 	$(MAKE) all
