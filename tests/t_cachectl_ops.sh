@@ -410,6 +410,52 @@ expect_failure 3 'keeps no journal' "journal of a segment without one says so"
 "$CACHECTL" destroy "$JN"
 
 # ---------------------------------------------------------------------
+# The write-behind queue: create --writeback, set --writeback, what info
+# and stats show, a full queue's error
+
+WB=hc-t-ops-writeback-$$
+SEGMENTS="$SEGMENTS $WB"
+run create "$WB" --size 4M --writeback 64K
+expect_success "create --writeback 64K"
+run info "$WB"
+has_line '^write-behind queue: +65536 \(64\.0 KiB\)$' &&
+    has_line '^write-behind limit: +32768 ' &&
+    has_line '^write-behind waiting: 0 records, 0 bytes$'
+check "info shows the write-behind queue's size, record limit and depth"
+big=$(head -c 4000 /dev/zero | tr '\0' x)
+for i in $(seq 1 16); do "$CACHECTL" set "$WB" "wb$i" "$big" --writeback; done
+run set "$WB" wb17 "$big" --writeback
+expect_failure 3 'write-behind queue is full: 64896 of its 65536 bytes wait.*may not be draining.*writeback' \
+    "set --writeback into a full queue fails, saying what waits and what sizes it"
+run get "$WB" wb17
+[ "$status" -eq 1 ] && pass "the refused set stored nothing" ||
+    fail "the refused set stored nothing" "$(last_run)"
+run set "$WB" plain v
+run stats "$WB"
+has_line '^wb enqueued: +16$' && has_line '^wb drained: +0$' &&
+    has_line '^wb refused full: +1$' && has_line '^wb skipped dead: +0$' &&
+    has_line '^wb depth records: +16$' && has_line '^wb depth bytes: +64896 '
+check "stats counts what was queued and refused, and the depth"
+run stats "$WB" --json
+[ "$(json_number wb_enqueued)" = 16 ] && [ "$(json_number wb_depth_bytes)" = 64896 ]
+check "stats --json has the write-behind counters"
+run info "$WB" --json
+[ "$(json_number writeback_bytes)" = 65536 ] &&
+    [ "$(json_number writeback_depth_records)" = 16 ]
+check "info --json has the queue's size and depth"
+"$CACHECTL" destroy "$WB"
+run create "$WB" --size 4M --writeback 1K
+expect_failure 3 'writeback_bytes 1024 is outside 65536\.\.268435456' \
+    "create refuses a queue under 64 KiB, naming the option"
+run create "$WB" --size 4M --writeback lots
+expect_failure 2 'writeback' "create refuses a --writeback that is not a size"
+run create "$WB" --size 4M
+run set "$WB" k v --writeback
+expect_failure 3 'no write-behind queue.*--writeback' \
+    "set --writeback on a segment without a queue says how to make one"
+"$CACHECTL" destroy "$WB"
+
+# ---------------------------------------------------------------------
 # Every command has --help
 
 run --help

@@ -56,7 +56,8 @@ static const struct option_spec create_options[] = {
 	{"max-value", true, false}, {"ttl-jitter", true, false},
 	{"delimiter", true, false}, {"clean-watermark", true, false},
 	{"avg-item", true, false}, {"latency-every", true, false},
-	{"journal", true, false}, {NULL, false, false},
+	{"journal", true, false}, {"writeback", true, false},
+	{NULL, false, false},
 };
 _Static_assert(sizeof create_options / sizeof create_options[0] - 1 <=
                MAX_OPTIONS, "create takes more options than args can hold");
@@ -66,7 +67,7 @@ static const struct option_spec key_options[] = {
 static const struct option_spec set_options[] = {
 	{"ttl", true, false}, {"escaped", false, false},
 	{"tag", true, true}, {"flags", true, false},
-	{NULL, false, false},
+	{"writeback", false, false}, {NULL, false, false},
 };
 static const struct option_spec journal_options[] = {
 	{"follow", false, false}, {"json", false, false}, {NULL, false, false},
@@ -99,7 +100,7 @@ static const struct option_spec invalidate_options[] = {
 	{"prefix", true, false}, {"tag", true, false},
 	{"escaped", false, false}, {NULL, false, false},
 };
-#define SET_SYNOPSIS "NAME KEY VALUE [--ttl SECONDS] [--tag T]... [--flags N] [--escaped]"
+#define SET_SYNOPSIS "NAME KEY VALUE [--ttl SECONDS] [--tag T]... [--flags N] [--writeback] [--escaped]"
 #define SET_TAG_HELP                                                        \
 	"  --tag      a tag for invalidate --tag, 1 to 64 bytes; up to "    \
 	"4 of them\n"
@@ -116,7 +117,7 @@ static const struct command commands[] = {
 	 "NAME [--size 64M] [--mode 0600] [--max-procs N] [--max-key N] "
 	 "[--max-value N] [--ttl-jitter PCT] [--delimiter C] "
 	 "[--clean-watermark PCT] [--avg-item BYTES] [--latency-every N] "
-	 "[--journal N]",
+	 "[--journal N] [--writeback SIZE]",
 	 "Create the segment NAME (\"name\" or \"/name\") in /dev/shm.\n"
 	 "  --size       segment bytes, with K, M or G (default 64M)\n"
 	 "  --mode       octal file mode (default 0600; 0660 shares with "
@@ -144,6 +145,10 @@ static const struct command commands[] = {
 	 "  --journal    keep a journal of the last N changes for other hosts "
 	 "(see\n               journal; up to 1048576, 320 bytes each; "
 	 "default none)\n"
+	 "  --writeback  keep a write-behind queue of SIZE bytes, with K or M, "
+	 "for\n               writes a sidecar sends upstream "
+	 "(hc_set_options.writeback;\n               64K to 256M; default "
+	 "none)\n"
 	 "Fails if NAME exists, or says what would fit if the "
 	 "configuration cannot work.\n",
 	 name_only, create_options, cmd_create},
@@ -204,6 +209,8 @@ static const struct command commands[] = {
 	 "             0 or none: no expiry\n"
 	 "  --flags    client flags, 0..4294967295, kept with the item and\n"
 	 "             returned by memcached's get (keys --json shows them)\n"
+	 "  --writeback  also queue the write for the sidecar to send "
+	 "upstream\n             (a segment created with --writeback)\n"
 	 SET_TAG_HELP ESCAPED_HELP,
 	 name_key_value, set_options, cmd_set},
 	{"get", "NAME KEY [--escaped]",

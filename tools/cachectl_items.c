@@ -160,6 +160,7 @@ struct set_request {
 	uint64_t ttl_ms;
 	const struct option_given *tags; /* --tag, repeatable */
 	uint32_t client_flags;           /* --flags */
+	bool writeback;                  /* --writeback */
 };
 
 static int store(const struct args *a, hc_cache *c,
@@ -167,7 +168,7 @@ static int store(const struct args *a, hc_cache *c,
 {
 	int err;
 
-	if (r->tags->count > 0 || r->client_flags != 0) {
+	if (r->tags->count > 0 || r->client_flags != 0 || r->writeback) {
 		hc_set_options opt;
 
 		memset(&opt, 0, sizeof(opt));
@@ -175,6 +176,7 @@ static int store(const struct args *a, hc_cache *c,
 		opt.tags = r->tags->all;
 		opt.ntags = (unsigned)r->tags->count;
 		opt.client_flags = r->client_flags;
+		opt.writeback = r->writeback;
 		err = hc_set_ex(c, r->key->ptr, r->key->len, r->value, r->vlen,
 		                &opt);
 		return err != 0 ? fail_hc(a, err) : STATUS_OK;
@@ -209,7 +211,8 @@ int cmd_set(const struct args *a)
 	const char *ttl = option_value(a, "ttl");
 	const char *flags = option_value(a, "flags");
 	struct set_request r = {NULL, a->positional[2], 0, 0,
-	                        option_all(a, "tag"), 0};
+	                        option_all(a, "tag"), 0,
+	                        option_given(a, "writeback")};
 	struct bytes key;
 	uint64_t n;
 	hc_cache *c;

@@ -80,6 +80,10 @@ static int config_from_options(const struct args *a, hc_config *cfg)
 	                           "a number of entries from 1 to 1048576",
 	                           &cfg->journal_entries)) != STATUS_OK)
 		return status;
+	if ((v = option_value(a, "writeback")) != NULL &&
+	    !parse_size(v, UINT64_MAX, &cfg->writeback_bytes))
+		return bad_option_value(cmd, "writeback", v, "bytes, or a number "
+		                        "with K or M such as 1M");
 	if ((v = option_value(a, "delimiter")) != NULL &&
 	    !parse_delimiter(v, &cfg->delimiter))
 		return bad_option_value(cmd, "delimiter", v, "one printable "
@@ -175,6 +179,16 @@ static void print_info_table(const hc_info *info, const hc_stats *stats)
 	else
 		print_field("latency timed", "none");
 	print_field("journal", "%" PRIu32 " entries", info->journal_entries);
+	if (info->writeback_bytes) {
+		print_bytes_field("write-behind queue", info->writeback_bytes);
+		print_bytes_field("write-behind limit",
+		                  info->writeback_max_record);
+		print_field("write-behind waiting", "%" PRIu64 " records, %"
+		            PRIu64 " bytes", stats->wb_depth_records,
+		            stats->wb_depth_bytes);
+	} else {
+		print_field("write-behind queue", "none");
+	}
 	/* This cachectl is attached while it looks, so it counts itself. */
 	print_field("attached processes", "%" PRIu32 " of %" PRIu32
 	            " (this cachectl included)", stats->procs_attached,
@@ -207,6 +221,11 @@ static void print_info_json(const hc_info *info, const hc_stats *stats)
 	       ",\"latency_every\":%" PRIu32 ",\"journal_entries\":%" PRIu32,
 	       info->stale_grace_ms, info->clean_watermark_pct,
 	       info->latency_every, info->journal_entries);
+	printf(",\"writeback_bytes\":%" PRIu32 ",\"writeback_max_record\":%"
+	       PRIu32 ",\"writeback_depth_records\":%" PRIu64
+	       ",\"writeback_depth_bytes\":%" PRIu64, info->writeback_bytes,
+	       info->writeback_max_record, stats->wb_depth_records,
+	       stats->wb_depth_bytes);
 	printf(",\"procs_attached\":%" PRIu32 "}\n", stats->procs_attached);
 }
 
