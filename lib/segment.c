@@ -173,7 +173,7 @@ static uint32_t min_blocks(uint32_t procs)
 static void geometry_fill(struct geometry *g, uint64_t avg)
 {
 	uint64_t fixed = page_align(HC_PAGE + (uint64_t)g->max_procs *
-	                                          sizeof(struct hc_proc)) + 7 * HC_PAGE +
+	                                          sizeof(struct hc_proc)) + 8 * HC_PAGE +
 	                 (uint64_t)g->ninval * sizeof(hc_word) +
 	                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry) +
 	                 (uint64_t)g->njournal * sizeof(struct hc_journal_slot) +
@@ -280,7 +280,7 @@ static int geometry_choose(const hc_config *cfg, struct geometry *g)
 		/* Say what would fit: the largest value these slots allow, and
 		 * the size this value limit needs. */
 		uint64_t fixed = page_align(HC_PAGE + (uint64_t)g->max_procs *
-		                            sizeof(struct hc_proc)) + 11 * HC_PAGE +
+		                            sizeof(struct hc_proc)) + 12 * HC_PAGE +
 		                 (uint64_t)g->ninval * sizeof(hc_word) +
 		                 (uint64_t)g->nleases * sizeof(struct hc_lease_entry) +
 		                 (uint64_t)g->njournal * sizeof(struct hc_journal_slot) +

@@ -315,7 +315,8 @@ static void pop_settle(hc_cache *c)
 	uint64_t tail = load_relaxed(&c->hdr->wb_tail);
 	uint64_t end = load_relaxed(&c->hdr->wb_freeing);
 
-	if (end <= tail || end - tail > c->wb_size)
+	/* Nothing begun, or a damaged word: never free past head. */
+	if (end <= tail || end > load_acquire(&c->hdr->wb_head))
 		return;
 	ring_free(c, tail, end);
 	/* Release: the free words before the tail that lets producers at
@@ -396,6 +397,8 @@ static int oldest_mark(hc_cache *c, uint64_t tail, uint64_t *m)
 
 	if (len < HC_WB_HEADER || len > head - tail)
 		return ring_damaged(tail, "a record longer than the queue holds");
+	if (!(*m & WB_WRAP) && tail % c->wb_size + len > c->wb_size)
+		return ring_damaged(tail, "a record across the ring's end");
 	return 0;
 }
 
