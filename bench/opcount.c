@@ -5,7 +5,9 @@
  *   opcount prepare --segment NAME --items N --state get|set
  *                   [--latency-every N] (default 64; 0: none timed)
  *                   [--journal N] (journal entries; default 0: none)
- *   opcount run     --segment NAME --items N --bench get_hit|get_miss|set
+ *                   [--writeback BYTES] (write-behind queue; default 0)
+ *   opcount run     --segment NAME --items N
+ *                   --bench get_hit|get_miss|set|set_ex|set_wb
  *                   --ops N
  *   opcount remove  --segment NAME
  *
@@ -36,6 +38,10 @@
  *                        a 64-byte value (on the set state: an overwrite
  *                        that appends, and pays its share of evicting the
  *                        oldest block)
+ *              set_ex:   the same through hc_set_ex with no option
+ *              set_wb:   hc_set_ex written behind (.writeback), on a
+ *                        segment prepared with --writeback large enough
+ *                        for OPS records of 128 bytes (nothing drains)
  *            then prints one line, "key=value ...": the bench, ops, and
  *            what this attachment's counters say it did (hits, misses,
  *            sets, evictions, second chances, blocks evicted), and
@@ -67,9 +73,10 @@
 #define ITEM_LEN 104             /* 24-byte header + 16 + 64, 8-aligned */
 #define MISS_BASE (1ULL << 40)   /* get_miss keys: N..2N-1 shifted far */
 
-enum bench { GET_HIT, GET_MISS, SET };
+enum bench { GET_HIT, GET_MISS, SET, SET_EX, SET_WB };
 
-static const char *const bench_names[] = { "get_hit", "get_miss", "set" };
+static const char *const bench_names[] = { "get_hit", "get_miss", "set",
+                                            "set_ex", "set_wb" };
 
 static void api_fail(const char *what, int rc)
 {
@@ -101,6 +108,7 @@ static void make_key(uint64_t i, char *key)
 /* prepare --latency-every: the segment's creation option (0: off). */
 static uint32_t latency_every;
 static uint32_t journal_entries; /* prepare --journal */
+static uint64_t writeback_bytes; /* prepare --writeback */
 
 static void prepare(const char *name, uint64_t items, bool steady)
 {
@@ -121,9 +129,10 @@ static void prepare(const char *name, uint64_t items, bool steady)
 	cfg.avg_item_size = ITEM_LEN;
 	cfg.latency_every = latency_every == 0 ? HC_LATENCY_OFF : latency_every;
 	cfg.journal_entries = journal_entries;
+	cfg.writeback_bytes = writeback_bytes;
 	/* Item memory for twice the items and its index, plus a guess at
 	 * the fixed part; grown until the smallest segment fits. */
-	cfg.size = items * (2 * ITEM_LEN + 40) + (64u << 10);
+	cfg.size = items * (2 * ITEM_LEN + 40) + (64u << 10) + writeback_bytes;
 	hc_unlink(name);
 	while ((rc = hc_create(name, &cfg, &c)) == HC_ECONFIG &&
 	       cfg.size < (1ULL << 36))
@@ -184,7 +193,10 @@ measure(hc_cache *c, enum bench b, uint64_t items, uint64_t ops)
 	uint64_t seed = 2;
 	size_t vlen;
 	int rc;
+	hc_set_options opt;
 
+	memset(&opt, 0, sizeof opt);
+	opt.writeback = b == SET_WB;
 	memset(value, 'w', sizeof value);
 	for (uint64_t i = 0; i < ops; i++) {
 		uint64_t k = rng_below(&seed, items);
@@ -194,6 +206,8 @@ measure(hc_cache *c, enum bench b, uint64_t items, uint64_t ops)
 		make_key(k, key);
 		if (b == SET)
 			rc = hc_set(c, key, KEY_LEN, value, VALUE_LEN, 0);
+		else if (b >= SET_EX)
+			rc = hc_set_ex(c, key, KEY_LEN, value, VALUE_LEN, &opt);
 		else
 			rc = hc_get(c, key, KEY_LEN, buf, sizeof buf, &vlen);
 		if (rc == 0)
@@ -201,7 +215,8 @@ measure(hc_cache *c, enum bench b, uint64_t items, uint64_t ops)
 		else if (rc == HC_ENOTFOUND)
 			n.notfound++;
 		else
-			api_fail(b == SET ? "hc_set" : "hc_get", rc);
+			api_fail(b == SET ? "hc_set" : b >= SET_EX ? "hc_set_ex"
+			         : "hc_get", rc);
 	}
 	return n;
 }
@@ -241,8 +256,9 @@ static int usage(void)
 	fprintf(stderr,
 	        "usage: opcount prepare --segment NAME --items N --state get|set\n"
 	        "                       [--latency-every N] [--journal N]\n"
+	        "                       [--writeback BYTES]\n"
 	        "       opcount run --segment NAME --items N "
-	        "--bench get_hit|get_miss|set --ops N\n"
+	        "--bench get_hit|get_miss|set|set_ex|set_wb --ops N\n"
 	        "       opcount remove --segment NAME\n");
 	return 2;
 }
@@ -310,6 +326,9 @@ int main(int argc, char **argv)
 			if (!parse_count(opt, arg, 0, 1u << 20, &entries))
 				return usage();
 			journal_entries = (uint32_t)entries;
+		} else if (strcmp(opt, "--writeback") == 0) {
+			if (!parse_count(opt, arg, 0, 256u << 20, &writeback_bytes))
+				return usage();
 		} else if (strcmp(opt, "--ops") == 0) {
 			if (!parse_count(opt, arg, 0, 1000000000, &ops))
 				return usage();
@@ -347,12 +366,12 @@ int main(int argc, char **argv)
 		prepare(name, items, strcmp(state, "set") == 0);
 		return 0;
 	}
-	for (b = GET_HIT; b <= SET; b++)
+	for (b = GET_HIT; b <= SET_WB; b++)
 		if (bench != NULL && strcmp(bench, bench_names[b]) == 0)
 			break;
-	if (b > SET || !have_ops) {
-		fprintf(stderr, "opcount: run needs --bench get_hit, get_miss or "
-		        "set, and --ops N\n");
+	if (b > SET_WB || !have_ops) {
+		fprintf(stderr, "opcount: run needs --bench get_hit, get_miss, "
+		        "set, set_ex or set_wb, and --ops N\n");
 		return usage();
 	}
 	run(name, items, b, ops);
