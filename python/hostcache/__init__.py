@@ -202,7 +202,7 @@ def _set_options(ttl, tags):
 
 _CONFIG_FIELDS = ("size", "max_key", "max_value", "max_procs", "mode",
                   "avg_item_size", "ttl_jitter_pct", "clean_watermark_pct",
-                  "latency_every")
+                  "latency_every", "journal_entries", "writeback_bytes")
 
 
 class Cache:
@@ -221,7 +221,8 @@ class Cache:
     def create(cls, name, *, stale_grace=None, delimiter=None, **config):
         """Create segment NAME and attach.  Options as hc_config: size,
         max_key, max_value, max_procs, mode, avg_item_size, ttl_jitter_pct,
-        clean_watermark_pct; stale_grace in seconds; delimiter one char."""
+        clean_watermark_pct, latency_every, journal_entries,
+        writeback_bytes; stale_grace in seconds; delimiter one char."""
         cfg = _ffi.new("hc_config *")
         _lib.hc_config_init(cfg)
         for k, v in config.items():
@@ -355,15 +356,18 @@ class Cache:
     # -- writes ------------------------------------------------------------
 
     def set(self, key, value, ttl=None, tags=(), *, negative=False,
-            compute=None, client_flags=0):
+            compute=None, client_flags=0, writeback=False):
         """Store VALUE under KEY (TTL in seconds; up to 4 tags).  NEGATIVE
         caches "known absent" (get() misses, get_item() says negative);
         COMPUTE, the seconds the value took to compute, lets readers
         refresh early (get_item()'s refresh); CLIENT_FLAGS, 32 bits kept
-        with the item (memcached's flags).  Returns the new item's CAS id."""
+        with the item (memcached's flags); WRITEBACK also queues the write
+        for the sidecar to send upstream (a segment created with
+        writeback_bytes; a full queue raises and stores nothing).  Returns
+        the new item's CAS id."""
         k = key if type(key) is bytes else _bytes(key, "key")
         v = value if type(value) is bytes else _bytes(value, "value")
-        if tags or negative or compute or client_flags:
+        if tags or negative or compute or client_flags or writeback:
             opt, keep = _set_options(ttl, tags)
             if negative:
                 opt.flags = _lib.HC_ITEM_NEGATIVE
@@ -373,6 +377,8 @@ class Cache:
                 if not 0 <= client_flags <= 0xFFFFFFFF:
                     raise ValueError("client_flags must be 0..4294967295")
                 opt.client_flags = client_flags
+            if writeback:
+                opt.writeback = 1
             owner = _ffi.new("uint64_t *")  # opt only points at it
             opt.cas_out = owner
             keep.append(owner)

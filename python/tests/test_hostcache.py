@@ -276,6 +276,34 @@ class CacheTest(unittest.TestCase):
         self.assertGreater(info["blocks"], 0)
         self.assertGreaterEqual(self.cache.maintain(0.001), 0)
 
+    def test_set_writeback(self):
+        name = self.name + "-wb"
+        try:
+            hostcache.unlink(name)
+        except hostcache.NoSegment:
+            pass
+        c = hostcache.Cache.create(name, size=4 << 20,
+                                   writeback_bytes=64 << 10)
+        try:
+            c.set("wb", b"v" * 4000, writeback=True)
+            self.assertEqual(c.get("wb"), b"v" * 4000)
+            st = c.stats()
+            self.assertEqual(st["wb_enqueued"], 1)
+            self.assertEqual(st["wb_depth_records"], 1)
+            for i in range(15):
+                c.set("wb%d" % i, b"v" * 4000, writeback=True)
+            with self.assertRaises(hostcache.HostcacheError) as e:
+                c.set("full", b"v" * 4000, writeback=True)
+            self.assertEqual(e.exception.name, "HC_ENOSPC")
+            self.assertIn("write-behind queue is full", str(e.exception))
+            self.assertIsNone(c.get("full"))
+        finally:
+            c.close()
+            hostcache.unlink(name)
+        with self.assertRaises(hostcache.HostcacheError) as e:
+            self.cache.set("k", b"v", writeback=True)
+        self.assertIn("no write-behind queue", str(e.exception))
+
     def test_item_options_negative_compute_client_flags(self):
         self.cache.set("nf", b"", ttl=60, negative=True)
         self.assertIsNone(self.cache.get("nf"))
