@@ -7,7 +7,9 @@
  *
  * Once, at start-up, real segments are made and filled through the API
  * (items of many sizes, expired and deleted ones, counters, eviction, a
- * block left EVICTING by a dead slot) and their bytes kept as templates.
+ * block left EVICTING by a dead slot; in one, a write-behind queue that
+ * has gone round, its consumer claim held by a slot dead in the copy)
+ * and their bytes kept as templates.
  * Each input then:
  *   1. copies a template into a fresh shared-memory file, mapped here
  *      between two inaccessible pages;
@@ -20,8 +22,8 @@
  *   4. runs the rest of the input: mutations through our mapping while the
  *      handle is attached (the header was checked once; everything else is
  *      read at run time), interleaved with every operation, hc_check (with
- *      and without repair), hc_walk, hc_stats_get, hc_procs, hc_reap and a
- *      second attach.
+ *      and without repair), hc_walk, hc_stats_get, hc_procs, hc_reap, the
+ *      write-behind queue's set, peek, pop and depth, and a second attach.
  *   5. detaches the second handle, repairs once with hc_check, and then
  *      a read-only hc_check must find nothing, and a key set reads back.
  * Every result must be 0 or an HC_E* code; buffers handed to the library
@@ -120,6 +122,23 @@ static void template_fill(hc_cache *c, unsigned variant)
 				hc_touch(c, key, klen, 0);
 		}
 	}
+	if (info.writeback_bytes != 0) {
+		/* Records of many sizes, round the ring's end; some drained
+		 * (the claim is then this handle's, dead in the copy). */
+		hc_set_options o;
+		hc_writeback_rec r;
+
+		memset(&o, 0, sizeof o);
+		o.writeback = 1;
+		for (unsigned i = 0; i < 120; i++) {
+			key_of(i % NKEYS, key, sizeof key, &klen);
+			if (hc_set_ex(c, key, klen, val, (i * 131) % 1500, &o) ==
+			    HC_ENOSPC ||
+			    i % 3 == 0)
+				if (hc_writeback_peek(c, &r, val, sizeof val) == 0)
+					hc_writeback_pop(c, &r);
+		}
+	}
 	if (variant == 2) {
 		/* A wide key and a value as large as allowed. */
 		memset(val, 'z', sizeof val);
@@ -142,6 +161,7 @@ static void template_make(unsigned t)
 	cfg.max_procs = 3;
 	cfg.max_key = t == 2 ? 600 : 64;
 	cfg.avg_item_size = 128;
+	cfg.writeback_bytes = t == 1 ? 64u << 10 : 0;
 	/* The sizes are small on purpose; if the layout grew past them, grow
 	 * with it. */
 	while (hc_create(name, &cfg, &c) == HC_ECONFIG && cfg.size < (8u << 20))
@@ -275,7 +295,7 @@ static unsigned char *region(unsigned r, uint64_t *len)
 {
 	const struct hc_header *h = &F.t->h;
 
-	switch (r % 7) {
+	switch (r % 8) {
 	case 0:
 		*len = sizeof(struct hc_header);
 		return F.seg;
@@ -294,6 +314,9 @@ static unsigned char *region(unsigned r, uint64_t *len)
 	case 5:
 		*len = h->item_memory;
 		return F.seg + h->off_items;
+	case 6:
+		*len = h->writeback_bytes ? h->writeback_bytes : F.size;
+		return F.seg + (h->writeback_bytes ? h->off_writeback : 0);
 	default:
 		*len = F.size;
 		return F.seg;
@@ -439,6 +462,34 @@ static void ignore_report(void *arg, const char *msg)
 	(void)msg;
 }
 
+/* The write-behind queue: a set written behind, a peek into a buffer of
+ * exactly its stated size, sometimes its pop, the depth. */
+static void writeback_operate(struct input *in, hc_cache *c, const char *key,
+                              size_t klen)
+{
+	size_t cap = next(in) % 2 ? 2048 : next(in);
+	unsigned char *buf = malloc(cap ? cap : 1);
+	hc_writeback_rec r;
+	hc_set_options o;
+	uint64_t records, bytes;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.writeback = 1;
+	memset(buf, 'q', cap ? cap : 1);
+	rc_ok("set written behind", hc_set_ex(c, key, klen, buf,
+	                                      cap < 1200 ? cap : 1200, &o));
+	rc = hc_writeback_peek(c, &r, cap ? buf : NULL, cap);
+	rc_ok("writeback peek", rc);
+	if (rc == 0 && (uint64_t)r.klen + r.vlen > cap)
+		fail("writeback peek: success with %u + %u bytes into %zu",
+		     r.klen, r.vlen, cap);
+	if (rc == 0 && next(in) % 2)
+		rc_ok("writeback pop", hc_writeback_pop(c, &r));
+	rc_ok("writeback depth", hc_writeback_depth(c, &records, &bytes));
+	free(buf);
+}
+
 static void operate(struct input *in, hc_cache *c)
 {
 	char key[32];
@@ -512,6 +563,7 @@ static void operate(struct input *in, hc_cache *c)
 		rc_ok("stats", hc_stats_get(c, &st));
 		rc_ok("stats_self", hc_stats_self(c, &st));
 		rc_ok("info", hc_info_get(c, &info));
+		writeback_operate(in, c, key, klen);
 		return;
 	}
 	case 14: {
