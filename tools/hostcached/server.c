@@ -97,6 +97,19 @@ struct server {
 /* ------------------------------------------------------------------ */
 /* Connections (worker threads)                                        */
 
+/* C's events and buffers, whichever were made. */
+static void conn_parts_free(struct conn *c)
+{
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+}
+
 static void conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
@@ -109,14 +122,7 @@ static void conn_free(struct conn *c)
 		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	if (c->rev != NULL)
-		event_free(c->rev);
-	if (c->wev != NULL)
-		event_free(c->wev);
-	if (c->in != NULL)
-		evbuffer_free(c->in);
-	if (c->out != NULL)
-		evbuffer_free(c->out);
+	conn_parts_free(c);
 	close(c->fd);
 	free(c);
 	__atomic_fetch_sub(&w->srv->counters.curr_connections, 1,
@@ -314,16 +320,8 @@ static void conn_new(struct worker *w, int fd)
 	if (c == NULL || c->in == NULL || c->out == NULL || c->rev == NULL ||
 	    c->wev == NULL || evutil_make_socket_nonblocking(fd) != 0) {
 		log_msg(LOG_WARN, "out of memory for a new connection; closed");
-		if (c != NULL) {
-			if (c->rev != NULL)
-				event_free(c->rev);
-			if (c->wev != NULL)
-				event_free(c->wev);
-			if (c->in != NULL)
-				evbuffer_free(c->in);
-			if (c->out != NULL)
-				evbuffer_free(c->out);
-		}
+		if (c != NULL)
+			conn_parts_free(c);
 		free(c);
 		close(fd);
 		__atomic_fetch_sub(&w->srv->counters.curr_connections, 1,
