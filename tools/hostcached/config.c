@@ -209,6 +209,17 @@ static bool set_journal(struct hcd_config *cfg, const char *value, char *why)
 	return true;
 }
 
+static bool set_writeback(struct hcd_config *cfg, const char *value,
+                          char *why)
+{
+	if (!parse_size(value, (uint64_t)1 << 28, &cfg->writeback_bytes) ||
+	    cfg->writeback_bytes < 65536)
+		return because(why, "not a size from 64K to 256M; give bytes "
+		               "with an optional K or M suffix, such as 4M");
+	cfg->writeback_given = true;
+	return true;
+}
+
 static bool set_redis(struct hcd_config *cfg, const char *value, char *why)
 {
 	if (strlen(value) >= sizeof cfg->redis_url)
@@ -272,6 +283,9 @@ static const struct option_def options[] = {
 	  "last N changes for other hosts (320 bytes each; default none, or "
 	  "with --redis 65536 or as many as take 1/16 of --size, whichever is "
 	  "fewer)", set_journal, false },
+	{ "writeback", "SIZE", "when creating the segment: keep a "
+	  "write-behind queue of SIZE bytes (64K to 256M; default none), which "
+	  "hostcached --redis drains to Redis", set_writeback, false },
 	{ "redis", "URL", "carry invalidations to and from the other hosts "
 	  "through Redis at redis://HOST[:PORT] or unix:/PATH (default off)",
 	  set_redis, false },
@@ -347,6 +361,10 @@ static void print_help(void)
 	       "journal overran) ends in a flush of the hosts that may have "
 	       "missed\nsomething.  The stats command and /metrics show "
 	       "the redis_* counters.\n");
+	printf("\nWith --redis and a segment with a write-behind queue "
+	       "(--writeback), hostcached\nis the queue's one consumer: it "
+	       "sends each queued write to Redis (SET, in\nqueue order, at "
+	       "least once) and removes it only once Redis said OK.\n");
 	printf("\nSIGTERM or SIGINT stop (the segment is kept unless "
 	       "--unlink-on-exit); SIGHUP\nrereads the config file's "
 	       "log_level.  Exit status: 0 stopped cleanly, 1 could\nnot "

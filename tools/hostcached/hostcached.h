@@ -108,6 +108,9 @@ struct hcd_config {
 	uint32_t journal_entries; /* when creating it: 0 = none, or the
 	                           default under --redis */
 	bool journal_given;
+	uint64_t writeback_bytes; /* when creating it: write-behind queue
+	                           bytes (0 = none) */
+	bool writeback_given;
 	char redis_url[PATH_CAP]; /* --redis; "" = no link to other hosts */
 	struct redis_target redis;
 	char redis_channel[CHANNEL_CAP]; /* default hostcache:NAME */
@@ -249,6 +252,10 @@ struct redis_stats {
 	uint64_t journal_lost, reconnects;
 	uint64_t reads, read_errors;   /* read through (mg G) */
 	uint64_t writes, write_errors; /* write through (ms G, md G) */
+	/* write-behind drain (drain.c) */
+	uint64_t wb_claim;       /* gauge: DRAIN_CLAIM_* */
+	uint64_t wb_drained, wb_drain_errors, wb_dropped;
+	uint64_t wb_depth_records, wb_depth_bytes; /* gauges, at each tick */
 	/* propagation delay: publisher's wall clock to our receipt, in us */
 	uint64_t delay_count, delay_sum_us, delay_max_us, delay_last_us;
 	uint64_t delay_buckets[REDIS_DELAY_BUCKETS]; /* the last: larger */
@@ -294,6 +301,37 @@ void redis_set(const void *key, size_t klen, const void *val, size_t vlen,
                uint64_t px_ms, redis_write_done done, void *arg);
 void redis_del(const void *key, size_t klen, redis_write_done done,
                void *arg);
+/* ------------------------------------------------------------------ */
+/* drain.c                                                             */
+
+/* redis_stats.wb_claim: who drains the segment's write-behind queue. */
+enum {
+	DRAIN_CLAIM_NO_QUEUE = 0, /* the segment has none (writeback_bytes 0) */
+	DRAIN_CLAIM_NONE = 1,     /* not claimed yet (Redis not reached yet) */
+	DRAIN_CLAIM_HELD = 2,     /* this hostcached drains it */
+	DRAIN_CLAIM_OTHER = 3,    /* another live process does; we retry */
+};
+
+struct redisAsyncContext;
+
+/* What the drain needs from the Redis thread: its attachment, its
+ * counters, and LANDED, called when a record's write landed in Redis
+ * (redis.c publishes the key's invalidation once more). */
+struct drain_env {
+	hc_cache *cache;
+	struct redis_stats *stats;
+	void (*landed)(const void *key, size_t klen);
+};
+
+/* All on the Redis thread.  drain_init: before the thread runs; 0 also
+ * when the segment has no queue (then the rest does nothing). */
+int drain_init(const struct drain_env *env);
+/* At every tick: AC is the connection to send on (NULL: down). */
+void drain_poll(struct redisAsyncContext *ac);
+/* The connection handed to drain_poll is gone. */
+void drain_link_lost(void);
+void drain_stop(void);
+
 /* The delay under which a share Q of the deliveries came (a bucket's
  * bound). */
 uint64_t redis_delay_quantile_us(const struct redis_stats *s, double q);

@@ -174,6 +174,11 @@ static int segment_check_existing(const struct hcd_config *cfg, hc_cache *c)
 		        " entries; --journal %" PRIu32 " applies only when "
 		        "creating it", cfg->name, info.journal_entries,
 		        cfg->journal_entries);
+	if (cfg->writeback_given && info.writeback_bytes != cfg->writeback_bytes)
+		log_msg(LOG_WARN, "segment '%s': exists with a write-behind queue "
+		        "of %" PRIu32 " bytes; --writeback %" PRIu64 " applies only "
+		        "when creating it", cfg->name, info.writeback_bytes,
+		        cfg->writeback_bytes);
 	log_msg(LOG_INFO, "segment '%s': attached to the existing segment "
 	        "(%" PRIu64 " bytes, %" PRIu64 " items kept)", cfg->name,
 	        info.size, st.items);
@@ -195,14 +200,16 @@ static int segment_attach(const struct hcd_config *cfg, hc_cache **out)
 		hc.mode = cfg->mode;
 		hc.stale_grace_ms = cfg->stale_grace_ms;
 		hc.journal_entries = config_journal_entries(cfg);
+		hc.writeback_bytes = cfg->writeback_bytes;
 		if (cfg->max_procs != 0)
 			hc.max_procs = cfg->max_procs;
 		rc = hc_create(cfg->name, &hc, out);
 		if (rc == 0) {
 			segment_created = true;
 			log_msg(LOG_INFO, "segment '%s': created (%" PRIu64
-			        " bytes, journal of %" PRIu32 " entries)", cfg->name,
-			        cfg->size, hc.journal_entries);
+			        " bytes, journal of %" PRIu32 " entries, write-behind "
+			        "queue of %" PRIu64 " bytes)", cfg->name, cfg->size,
+			        hc.journal_entries, hc.writeback_bytes);
 			return 0;
 		}
 		if (rc != HC_ESEGEXISTS)

@@ -49,6 +49,10 @@
  * One queue for all three, so that Redis sees a worker's requests in the
  * order it made them.
  *
+ * Writing behind.  drain.c, on this thread, sends the segment's
+ * write-behind queue to Redis on the publisher's connection (the tick
+ * hands it over) and, once a write landed, publishes the key once more.
+ *
  * Threads.  Everything here runs on one thread with its own event base
  * and its own attachment; the request threads never touch Redis.  The
  * counters have one writer, this thread; stats and /metrics read them
@@ -129,6 +133,20 @@ const struct redis_field redis_fields[] = {
 	      "Writes through to Redis (ms G: SET, md G: DEL) asked."),
 	FIELD("redis_write_errors", "hostcached_redis_write_errors_total", true,
 	      write_errors, "Writes through that Redis refused or did not answer."),
+	FIELD("redis_wb_claim", "hostcached_redis_wb_claim", false, wb_claim,
+	      "Write-behind queue: 0 none, 1 not claimed yet, 2 drained here, "
+	      "3 another process drains it."),
+	FIELD("redis_wb_drained", "hostcached_redis_wb_drained_total", true,
+	      wb_drained, "Write-behind records written to Redis (it said OK)."),
+	FIELD("redis_wb_drain_errors", "hostcached_redis_wb_drain_errors_total",
+	      true, wb_drain_errors, "Write-behind writes Redis refused or did "
+	      "not answer (kept and sent again, or dropped)."),
+	FIELD("redis_wb_dropped", "hostcached_redis_wb_dropped_total", true,
+	      wb_dropped, "Write-behind records Redis refused for good, dropped."),
+	FIELD("redis_wb_depth_records", "hostcached_redis_wb_depth_records",
+	      false, wb_depth_records, "Write-behind records waiting."),
+	FIELD("redis_wb_depth_bytes", "hostcached_redis_wb_depth_bytes", false,
+	      wb_depth_bytes, "Write-behind queue bytes in use."),
 	FIELD("redis_delay_count", NULL, true, delay_count, NULL),
 	FIELD("redis_delay_max_us", NULL, false, delay_max_us, NULL),
 	FIELD("redis_delay_last_us", NULL, false, delay_last_us, NULL),
@@ -371,6 +389,7 @@ static void link_down(struct link *l, const char *why)
 	if (l == &r.pub) {
 		r.need_resync = true; /* what was in flight may be lost */
 		r.ping_sent_ms = 0;
+		drain_link_lost();
 	}
 	link_retry_later(l, why);
 }
@@ -605,6 +624,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (r.pub.ready)
 		journal_publish();
+	drain_poll(r.pub.ready ? r.pub.ac : NULL);
+}
+
+/* A write-behind record landed in Redis: tell the other hosts once more,
+ * as one of them may have read the older value from Redis since the
+ * set's own invalidation (drain.c). */
+static void drain_landed(const void *key, size_t klen)
+{
+	message_publish('K', key, klen, 0, false);
 }
 
 static void pub_up(struct link *l)
@@ -1143,6 +1171,13 @@ int redis_start(const struct hcd_config *cfg)
 	    link_init(&r.sub, "subscriber", sub_up) != 0)
 		return -1;
 	r.need_resync = true;
+	if (drain_init(&(struct drain_env){ .cache = r.cache,
+	                                    .stats = &r.stats,
+	                                    .landed = drain_landed }) != 0) {
+		log_msg(LOG_ERROR, "write-behind: cannot set the drain up: %s",
+		        hc_last_error());
+		return -1;
+	}
 	if ((rc = pthread_create(&r.thread, NULL, redis_main, NULL)) != 0) {
 		log_msg(LOG_ERROR, "starting the Redis thread: %s", strerror(rc));
 		return -1;
@@ -1183,8 +1218,9 @@ void redis_stop(void)
 		event_free(r.sub.retry);
 	if (r.base != NULL)
 		event_base_free(r.base);
+	drain_stop();
 	if (r.cache != NULL)
-		hc_close(r.cache);
+		hc_close(r.cache); /* gives up the write-behind claim too */
 	/* The counters stay readable: stats may still be asked for. */
 	r.tick = r.health = r.pub.retry = r.sub.retry = r.get_wake = NULL;
 	r.base = NULL;
