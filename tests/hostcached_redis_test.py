@@ -7,6 +7,7 @@ restarted sidecar and an overrun journal end in resyncs and nothing stale.
 Run by tests/t_redis.sh, which prints TAP."""
 
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -251,7 +252,8 @@ class RedisLinkTest(unittest.TestCase):
         cases = [("--redis", "http://localhost"), ("--redis", "redis://h:0"),
                  ("--redis", "redis://h:6379/2"), ("--redis", "redis://u:p@h"),
                  ("--redis", "unix:relative.sock"), ("--redis", "redis://"),
-                 ("--origin", "two words"), ("--redis-channel", "")]
+                 ("--origin", "two words"), ("--redis-channel", ""),
+                 ("--writeback", "1K"), ("--writeback", "1G")]
         for flag, value in cases:
             d = hct.Daemon(self.names[0], self.tmp.name)
             rc = d.start(flag, value, expect_ready=False)
@@ -266,7 +268,8 @@ class RedisLinkTest(unittest.TestCase):
                       d.log())
         out = subprocess.run([hct.HOSTCACHED, "--help"], capture_output=True,
                              text=True).stdout
-        for flag in ("--redis URL", "--redis-channel", "--origin", "--journal"):
+        for flag in ("--redis URL", "--redis-channel", "--origin", "--journal",
+                     "--writeback SIZE"):
             self.assertIn(flag, out)
 
     def test_existing_segment_without_journal(self):
@@ -719,6 +722,136 @@ class RedisLinkTest(unittest.TestCase):
         self.assertFalse(self.present(ca, b"k"))
         self.assertTrue(ca.cmd(b"md k G\r\n").startswith(b"SERVER_ERROR"))
         self.assertGreaterEqual(self.rstats(ca)["write_errors"], 3)
+
+    # -- write-behind: the queue drained to Redis ------------------------
+
+    def wb_host(self, d, origin="hostA", *extra):
+        """D with --redis and a 64K write-behind queue; waits until it
+        holds the queue's claim, and returns a connection."""
+        self.start_host(d, origin, "unix:" + self.redis.sock,
+                        "--writeback", "64K", *extra)
+        c = d.connect()
+        self.eventually(lambda: self.rstats(c)["wb_claim"] == 2,
+                        "the queue claimed", timeout=hct.PATIENCE)
+        return c
+
+    def wb_set(self, key, value, *extra):
+        r = self.cachectl("set", self.names[0], key, value, "--writeback",
+                          *extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def wb_depth(self):
+        info = json.loads(self.cachectl("info", self.names[0],
+                                        "--json").stdout)
+        return info["writeback_depth_records"]
+
+    def test_writeback_drains_to_redis(self):
+        self.need_redis()
+        R = self.redis.reply
+        ca = self.wb_host(self.a)
+        self.wb_set("wb:ttl", "v1", "--ttl", "100")
+        self.wb_set("wb:forever", "v2")
+        r = subprocess.run([hct.CACHECTL, "set", self.names[0], "wb:bin",
+                            "-", "--writeback"], input=b"a\x00b\r\n",
+                           capture_output=True, timeout=hct.PATIENCE)
+        self.assertEqual(r.returncode, 0, r.stderr)  # binary, from stdin
+        self.eventually(lambda: R(b"GET", b"wb:bin") == b"a\x00b\r\n",
+                        "the queued writes in Redis")
+        self.assertEqual(R(b"GET", b"wb:ttl"), b"v1")
+        pttl = int(R(b"PTTL", b"wb:ttl")[1:])
+        self.assertTrue(90000 < pttl <= 100000, pttl)
+        self.assertEqual(R(b"GET", b"wb:forever"), b"v2")
+        self.assertEqual(R(b"PTTL", b"wb:forever"), b":-1")
+        self.eventually(lambda: self.rstats(ca)["wb_depth_records"] == 0,
+                        "the depth back to 0")
+        st = self.rstats(ca)
+        self.assertEqual((st["wb_drained"], st["wb_drain_errors"],
+                          st["wb_dropped"]), (3, 0, 0), st)
+        self.assertEqual(self.wb_depth(), 0)
+        # The sidecar killed: writes are still accepted, and wait.
+        self.a.stop(signal.SIGKILL)
+        for i in range(5):
+            for j in range(3):
+                self.wb_set("wb:o%d" % j, "%d-%d" % (j, i))
+        self.assertEqual(self.wb_depth(), 15)
+        time.sleep(0.2)
+        self.assertIsNone(R(b"GET", b"wb:o0"))
+        # Restarted: all of it drained, the last write of each key last.
+        ca = self.wb_host(self.a)
+        self.eventually(lambda: self.wb_depth() == 0, "drained after the "
+                        "restart")
+        for j in range(3):
+            self.assertEqual(R(b"GET", b"wb:o%d" % j), b"%d-4" % j)
+        self.assertGreaterEqual(self.rstats(ca)["wb_drained"], 15)
+        # Redis down: the queue holds; Redis back: drained.
+        self.redis.kill()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 0, "link down")
+        for i in range(3):
+            self.wb_set("wb:down", "d%d" % i)
+        time.sleep(0.3)
+        self.assertEqual(self.wb_depth(), 3)
+        self.eventually(lambda: self.rstats(ca)["wb_depth_records"] == 3,
+                        "the depth in stats")
+        self.redis.start()
+        self.eventually(lambda: self.wb_depth() == 0,
+                        "drained once Redis is back", timeout=10)
+        self.assertEqual(R(b"GET", b"wb:down"), b"d2")
+
+    def test_writeback_full_queue(self):
+        self.need_redis()
+        ca = self.wb_host(self.a)
+        big = "x" * 4000
+        self.redis.proc.send_signal(signal.SIGSTOP)  # nothing answered
+        try:
+            accepted = 0
+            for i in range(40):
+                r = self.cachectl("set", self.names[0], "wb:f%d" % i, big,
+                                  "--writeback")
+                if r.returncode != 0:
+                    break
+                accepted += 1
+            self.assertLess(accepted, 40, "a 64K queue took 160K")
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn(b"write-behind queue is full", r.stderr)
+            self.assertIn(b"writeback", r.stderr)
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        self.eventually(lambda: self.wb_depth() == 0, "drained once Redis "
+                        "answers", timeout=15)
+        for i in range(accepted):
+            self.assertEqual(self.redis.reply(b"STRLEN", b"wb:f%d" % i),
+                             b":4000")
+        self.assertIsNone(self.redis.reply(b"GET", b"wb:f%d" % accepted))
+
+    def test_writeback_one_drainer(self):
+        self.need_redis()
+        ca = self.wb_host(self.a)
+        twin = hct.Daemon(self.names[0], self.tmp.name)
+        twin.sock += ".twin"
+        twin.pidfile += ".twin"
+        twin.errfile += ".twin"
+        self.start_host(twin, "hostA2", "unix:" + self.redis.sock,
+                        "--writeback", "64K")
+        try:
+            ct = twin.connect()
+            self.eventually(lambda: self.rstats(ct)["wb_claim"] == 3,
+                            "the twin sees another drainer",
+                            timeout=hct.PATIENCE)
+            self.assertIn("another live process drains", twin.log())
+            for i in range(10):
+                self.wb_set("wb:one", "%d" % i)
+            self.eventually(lambda: self.wb_depth() == 0, "drained")
+            self.assertEqual(self.rstats(ca)["wb_drained"], 10)
+            self.assertEqual(self.rstats(ct)["wb_drained"], 0)
+            # The drainer dies: the twin takes over.
+            self.a.stop(signal.SIGKILL)
+            self.wb_set("wb:one", "after")
+            self.eventually(lambda: self.redis.reply(b"GET", b"wb:one") ==
+                            b"after", "the twin drains", timeout=5)
+            self.assertEqual(self.rstats(ct)["wb_claim"], 2)
+            self.assertEqual(self.rstats(ct)["wb_drained"], 1)
+        finally:
+            self.assertEqual(twin.stop(), 0, twin.log())
 
     def test_metrics(self):
         port = hct.HostcachedTest.free_port(self)
