@@ -797,6 +797,35 @@ class RedisLinkTest(unittest.TestCase):
                         "drained once Redis is back", timeout=10)
         self.assertEqual(R(b"GET", b"wb:down"), b"d2")
 
+    def test_writeback_landing_invalidates_other_hosts(self):
+        # Redis refuses the SET for a while (out of memory: a refusal
+        # that may pass): the record stays queued and is sent again.
+        # Meanwhile B gets an older copy of the key (as a read through
+        # of Redis's old value would); once the write lands, B's copy
+        # goes too.
+        ca, cb = self.hosts(a_extra=("--writeback", "64K"))
+        self.eventually(lambda: self.rstats(ca)["wb_claim"] == 2,
+                        "the queue claimed", timeout=hct.PATIENCE)
+        R = self.redis.reply
+        self.assertEqual(R(b"CONFIG", b"SET", b"maxmemory", b"1"), b"+OK")
+        try:
+            self.wb_set("wb:x", "new")
+            self.eventually(lambda: self.rstats(ca)["wb_drain_errors"] >= 1,
+                            "Redis refused the write")
+            time.sleep(0.1)  # the set's own invalidation reached B
+            self.set_on(cb, b"wb:x", b"old")
+            self.assertEqual(self.wb_depth(), 1)
+            self.assertIsNone(R(b"GET", b"wb:x"))
+        finally:
+            self.assertEqual(R(b"CONFIG", b"SET", b"maxmemory", b"0"),
+                             b"+OK")
+        self.eventually(lambda: R(b"GET", b"wb:x") == b"new",
+                        "the write landed after the refusals", timeout=10)
+        self.gone_from(cb, b"wb:x", "the landed write's invalidation")
+        self.assertEqual(self.wb_depth(), 0)
+        self.assertEqual(self.rstats(ca)["wb_dropped"], 0)
+        self.assertIn("kept in the queue", self.a.log())
+
     def test_writeback_full_queue(self):
         self.need_redis()
         ca = self.wb_host(self.a)
