@@ -532,6 +532,35 @@ class RedisLinkTest(unittest.TestCase):
         self.assertEqual(self.redis.calls("get"), 4)
         self.assertEqual(self.redis.calls("pttl"), 4)
 
+    def test_read_through_parked_with_a_long_pipeline_behind(self):
+        """A command waiting on Redis with more input queued behind it than
+        the connection's input bound: every reply comes, in order."""
+        self.need_redis()
+        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
+        ca = self.a.connect()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
+                        timeout=hct.PATIENCE)
+        self.assertEqual(self.redis.command(b"SET", b"rt:big", b"x"), b"+OK")
+        n = 80000  # 320 KB of mn behind the mg, over the input bound
+        ca.send(b"mg rt:big v G\r\n" + b"mn\r\n" * n)
+        self.assertEqual(ca.line(), b"VA 1")
+        self.assertEqual(ca.line(), b"x")
+        for _ in range(n):
+            self.assertEqual(ca.line(), b"MN")
+
+    def test_read_through_on_two_hosts_does_not_thrash(self):
+        """A value read from Redis makes no other host's copy older: two
+        hosts reading one key through Redis in turn ask it once each."""
+        ca, cb = self.hosts()
+        self.assertEqual(self.redis.command(b"SET", b"rt:hot", b"h"), b"+OK")
+        self.assertEqual(self.redis.command(b"CONFIG", b"RESETSTAT"), b"+OK")
+        for _ in range(50):
+            for c in (ca, cb):
+                self.assertEqual(c.cmd(b"mg rt:hot v G\r\n"), b"VA 1")
+                self.assertEqual(c.line(), b"h")
+            time.sleep(0.002)
+        self.assertEqual(self.redis.calls("get"), 2)
+
     def test_read_through_asks_once_for_many_clients(self):
         self.need_redis()
         self.start_host(self.a, "hostA", "unix:" + self.redis.sock)

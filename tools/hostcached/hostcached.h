@@ -283,6 +283,9 @@ bool redis_origin_valid(const char *name);
 int redis_start(const struct hcd_config *cfg);
 void redis_stop(void);
 bool redis_enabled(void);
+/* This host's origin id: a handle set to it journals entries the link
+ * does not publish (a fill from Redis tells the other hosts nothing). */
+uint32_t redis_own_origin(void);
 void redis_stats_get(struct redis_stats *out);
 /* Ask Redis for KEY's value and TTL, from any thread.  DONE is called
  * once, on the Redis thread (or at once on this one when the link is

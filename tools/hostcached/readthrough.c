@@ -7,9 +7,12 @@
  *
  *   - granted the lease (or the lease table is full): it asks the Redis
  *     thread for GET and PTTL of KEY (redis_get), stores the value with
- *     that TTL by hc_lease_fill (stamped with the grant, so that an
- *     invalidation meanwhile wins), and serves the mg as usual: a hit now,
- *     or EN when Redis has no such key;
+ *     that TTL by hc_lease_fill (stamped with the grant, so that a flush,
+ *     tag or prefix invalidation meanwhile wins; a delete of the key,
+ *     such as another host's change applied here, does not: the fill may
+ *     then keep the value Redis had before, until its TTL), journaled as
+ *     not to publish (the other hosts' copies are not older), and serves
+ *     the mg as usual: a hit now, or EN when Redis has no such key;
  *   - another client holds the lease: it looks again every millisecond,
  *     until the value is there, the lease comes free (then it may win it),
  *     or READ_LEASE_MS pass (then EN);
@@ -134,11 +137,16 @@ static enum read_through_outcome rt_store(struct read_through *rt,
 		hc_set_options o = { .ttl_ms = rt->pttl_ms < 0 ? 0
 		                               : rt->pttl_ms == 0 ? 1
 		                               : (uint64_t)rt->pttl_ms };
+		/* The value came from Redis: the other hosts have nothing to
+		 * drop, so the fill is journaled as not to publish (else two
+		 * hosts reading one key would evict each other's copy). */
+		hc_journal_origin(cache, redis_own_origin());
 		int rc = rt->lease.held
 		         ? hc_lease_fill(cache, &rt->lease, key, klen, rt->value,
 		                         rt->vlen, &o)
 		         : hc_set_ex(cache, key, klen, rt->value, rt->vlen, &o);
 
+		hc_journal_origin(cache, 0);
 		if (rc != 0 && rc != HC_ENOLEASE)
 			log_msg(LOG_WARN, "mg G: storing what Redis answered: %s",
 			        hc_last_error());

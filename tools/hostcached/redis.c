@@ -232,6 +232,11 @@ static void stat_set(uint64_t *gauge, uint64_t v)
 	__atomic_store_n(gauge, v, __ATOMIC_RELAXED);
 }
 
+uint32_t redis_own_origin(void)
+{
+	return r.own_origin_id;
+}
+
 bool redis_enabled(void)
 {
 	/* Acquire: pairs with the release in redis_start, after which the

@@ -11,10 +11,13 @@
  * binary request's magic) the binary protocol, anything else the text one.
  * With --metrics-port the main thread's base also serves HTTP /metrics.
  *
- * A connection is a descriptor with two events: readable, armed for its
- * life (a request costs one read, one writev and its share of an
- * epoll_wait, no epoll_ctl), and writable, armed only while a reply waits
- * for room in the socket.
+ * A connection is a descriptor with two events: readable, armed while it
+ * is read (a request costs one read, one writev and its share of an
+ * epoll_wait, no epoll_ctl; reading stops while its output is full, while
+ * a command waits on Redis, and at its end), and writable, armed only
+ * while a reply waits for room in the socket.  A request that fills the
+ * input bound behind a waiting command is judged once that command has
+ * answered; so is the end of the stream.
  *
  * Bounds per connection.  Input: reading stops at read_high bytes, room
  * for the largest data block and the longest line; a request that fills
@@ -65,6 +68,8 @@ struct conn {
 	struct conn *prev, *next;
 	bool reading, writing;     /* rev, wev armed */
 	bool paused;               /* not read: its output is full */
+	bool parked;               /* not read: a command waits (mg/ms/md G) */
+	bool eof;                  /* the client closed its side */
 	bool closing;              /* flushing its last replies */
 };
 
@@ -204,7 +209,8 @@ static bool conn_process(struct conn *c)
 	            evbuffer_get_length(c->out) - out_before);
 	if (status == PROTO_CLOSE)
 		return conn_close_after_write(c);
-	if (status == PROTO_WAIT)
+	c->parked = status == PROTO_WAIT;
+	if (c->parked)
 		conn_reading(c, false); /* until conn_resume */
 	if (conn_flush(c))
 		return true;
@@ -254,15 +260,30 @@ static int conn_fill(struct conn *c)
 	}
 }
 
+/* After C's commands ran (C not freed): at the end of its stream, or
+ * with a request that fills the input bound, it goes; but a parked
+ * command answers first (conn_resume comes back here). */
+static void conn_after(struct conn *c)
+{
+	if (c->closing || c->parked)
+		return;
+	if (c->eof) /* answered, now go */
+		conn_close_after_write(c);
+	else if (evbuffer_get_length(c->in) >= c->read_high && !c->paused)
+		conn_free(c); /* a request larger than any the protocol takes */
+}
+
 /* A command of the connection whose text state is ST waited (mg G) and
  * can go on: run it and what came after it, and read again. */
 static void conn_resume(struct text_state *st)
 {
 	struct conn *c = (struct conn *)((char *)st - offsetof(struct conn, st));
 
-	if (!c->paused && !c->closing)
+	if (!c->paused && !c->closing && !c->eof)
 		conn_reading(c, true);
-	conn_process(c); /* which stops reading again if it waits again */
+	/* Which stops reading again if a command waits again. */
+	if (!conn_process(c))
+		conn_after(c);
 }
 
 static void conn_readable(evutil_socket_t fd, short what, void *arg)
@@ -276,14 +297,13 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 		return;
 	}
-	if (rc != 0 || evbuffer_get_length(c->in) > 0) {
-		if (conn_process(c) || c->closing)
-			return;
+	if (rc < 0) {
+		c->eof = true;
+		conn_reading(c, false);
 	}
-	if (rc < 0) /* the client closed its side: answered, now go */
-		conn_close_after_write(c);
-	else if (evbuffer_get_length(c->in) >= c->read_high && !c->paused)
-		conn_free(c); /* a request larger than any the protocol takes */
+	if ((rc != 0 || evbuffer_get_length(c->in) > 0) && conn_process(c))
+		return;
+	conn_after(c);
 }
 
 static void conn_writable(evutil_socket_t fd, short what, void *arg)
@@ -297,8 +317,9 @@ static void conn_writable(evutil_socket_t fd, short what, void *arg)
 	if (c->paused && !c->closing &&
 	    evbuffer_get_length(c->out) <= OUT_LIMIT / 2) {
 		c->paused = false;
-		conn_reading(c, true);
-		conn_process(c);
+		conn_reading(c, !c->eof && !c->parked);
+		if (!conn_process(c))
+			conn_after(c);
 	}
 }
 
