@@ -597,6 +597,12 @@ static int arith(hc_cache *c, const void *key, size_t klen, uint64_t delta,
 		v = incr ? v + delta : (v > delta ? v - delta : 0);
 		int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
 
+		if ((uint32_t)len > c->max_value)
+			return hc_ret(hc_fail(HC_EVALUE, "%s of the key would make "
+			                      "its value %d bytes, more than the "
+			                      "segment's max_value %u", incr ?
+			                      "incr" : "decr", len, c->max_value));
+
 		/* A new item: new CAS id and stamp; the old expiry, tags and
 		 * flags. */
 		item_encode(&hdr, next_cas(c), item_flags(&f.hdr), item_ntags(&f.hdr),

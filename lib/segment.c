@@ -742,14 +742,16 @@ static int header_verify(const struct hc_header *h, uint64_t file_size,
 		               (unsigned long long)hc_layout_word());
 	int rc = geometry_verify(h, file_size);
 
-	/* Time zero is the creator's monotonic clock, which only goes
-	 * forward: one later than ours (in the same time namespace, checked
-	 * after) is damage, and would stamp every item 1, no later than a
-	 * flush. */
+	/* Time zero is the creator's coarse monotonic clock, which only goes
+	 * forward: one later than ours by more than a second of slack (in
+	 * the same time namespace, checked after) is damage, and would stamp
+	 * every item 1, no later than a flush. */
 	if (rc == 0 && h->timens_offset == timens_offset() &&
-	    h->epoch_ns > clock_ns(CLOCK_MONOTONIC))
-		return hc_fail(HC_ECORRUPT, "segment header's clock epoch is "
-		               "later than now (damaged)");
+	    h->epoch_ns > clock_ns(CLOCK_MONOTONIC_COARSE) + 1000000000ULL)
+		return hc_fail(HC_ECORRUPT, "segment header's clock epoch "
+		               "(CLOCK_MONOTONIC at creation) is later than this "
+		               "process's clock: damaged, or made in another "
+		               "time namespace");
 	return rc;
 }
 

@@ -150,15 +150,13 @@ int writeback_size(uint64_t asked, uint32_t *bytes)
  * (invariant 1). */
 static void ring_free(hc_cache *c, uint64_t from, uint64_t to)
 {
-	uint64_t lap = from / c->wb_size, off = from % c->wb_size;
-
-	for (uint64_t p = from; p < to; p += 8) {
-		store_relaxed(&c->writeback[off / 8], free_word(lap + 1));
-		if ((off += 8) == c->wb_size) {
-			off = 0;
-			lap++;
-		}
-	}
+	/* Positions come from the segment: whatever they say, stay inside
+	 * the ring and within one lap of words. */
+	if (((from | to) & 7) != 0 || to < from || to - from > c->wb_size)
+		return;
+	for (uint64_t n = (to - from) / 8, p = from; n > 0; n--, p += 8)
+		store_relaxed(&c->writeback[(p % c->wb_size) / 8],
+		              free_word(p / c->wb_size + 1));
 }
 
 /* At creation: every word free for lap 0. */
@@ -231,6 +229,12 @@ int do_writeback_reserve(hc_cache *c, const struct wb_record *r,
 		uint64_t head = load_acquire(&c->hdr->wb_head);
 		uint64_t tail = load_acquire(&c->hdr->wb_tail);
 
+		if (((head | tail) & 7) != 0)
+			return hc_fail(HC_ECORRUPT, "write-behind queue damaged: "
+			               "head %llu or tail %llu off the word grid; "
+			               "recreate the segment",
+			               (unsigned long long)head,
+			               (unsigned long long)tail);
 		if (tail > head || head - tail > size)
 			continue; /* head read before the consumer passed it */
 		uint64_t off = head % size, need = body;
@@ -262,7 +266,14 @@ int do_writeback_reserve(hc_cache *c, const struct wb_record *r,
 		if (mark_state(m) != WB_FREE && mark_tag(m) == tag) {
 			uint64_t len = mark_len(m);
 
-			if (len < 8 || len > size - (head - tail))
+			/* Another producer's reservation, judged against a tail
+			 * read again: it may have seen a later one than ours
+			 * (acquire: its CAS came after its read of that tail). */
+			tail = load_acquire(&c->hdr->wb_tail);
+			if (len >= 8 && len <= size &&
+			    (tail > head || len > size - (head - tail)))
+				continue; /* our head is stale: read again */
+			if (len < 8 || len > size)
 				return hc_fail(HC_ECORRUPT, "write-behind queue damaged: "
 				               "a record of %llu bytes at position %llu",
 				               (unsigned long long)len,
@@ -315,8 +326,10 @@ static void pop_settle(hc_cache *c)
 	uint64_t tail = load_relaxed(&c->hdr->wb_tail);
 	uint64_t end = load_relaxed(&c->hdr->wb_freeing);
 
-	/* Nothing begun, or a damaged word: never free past head. */
-	if (end <= tail || end > load_acquire(&c->hdr->wb_head))
+	/* Nothing begun, or a damaged word: never free past head, nor more
+	 * than the ring, nor from a position off the word grid. */
+	if (end <= tail || end > load_acquire(&c->hdr->wb_head) ||
+	    end - tail > c->wb_size || ((tail | end) & 7) != 0)
 		return;
 	ring_free(c, tail, end);
 	/* Release: the free words before the tail that lets producers at
@@ -388,7 +401,7 @@ static int oldest_mark(hc_cache *c, uint64_t tail, uint64_t *m)
 
 	if (head == tail)
 		return 1;
-	if (head < tail || head - tail > c->wb_size)
+	if (head < tail || head - tail > c->wb_size || ((head | tail) & 7) != 0)
 		return ring_damaged(tail, "head and tail disagree");
 	*m = load_acquire(ring_word(c, tail));
 	if (mark_state(*m) == WB_FREE || mark_tag(*m) != lap_tag(c, tail))
@@ -474,7 +487,7 @@ HC_API int hc_writeback_peek(hc_cache *c, hc_writeback_rec *out, void *buf,
 			return hc_ret(record_copy(c, tail, m, out, buf, cap));
 		case WB_RESERVED:
 			if (!writer_gone(c, tail, m))
-				return HC_ENOTFOUND; /* a live writer is at it */
+				return hc_ret(HC_ENOTFOUND); /* a live writer is at it */
 			counter_add(c, HC_CTR_WB_SKIPPED_DEAD, 1);
 			break;
 		default: /* cancelled: the local store failed */
@@ -482,7 +495,8 @@ HC_API int hc_writeback_peek(hc_cache *c, hc_writeback_rec *out, void *buf,
 		}
 		pop_record(c, tail, mark_len(m));
 	}
-	return HC_ENOTFOUND; /* many dead records: the next call goes on */
+	return hc_ret(HC_ENOTFOUND); /* many dead records: the next call
+	                              * goes on */
 }
 
 HC_API int hc_writeback_pop(hc_cache *c, const hc_writeback_rec *rec)
