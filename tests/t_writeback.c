@@ -763,6 +763,35 @@ static void test_threads_of_one_handle(void **state)
 	assert_int_equal(T.got, THREADS * PER_THREAD);
 }
 
+/* Damaged positions in the header (a tail off the word grid, a freeing
+ * word far past the ring): the queue says it is damaged, and neither a
+ * peek nor a consumer's claim writes outside the ring or loops for ever;
+ * the first item word after the ring stays as it was. */
+static void test_damaged_positions(void **state)
+{
+	hc_cache *c = create_queue(*state, "wb-damage", 65536);
+	hc_writeback_rec r;
+	char buf[64];
+	uint64_t size = c->wb_size;
+	const hc_word *after = (const hc_word *)c->items;
+	uint64_t before;
+
+	assert_hc_ok(set_behind(c, KEY("k"), KEY("v"), 0));
+	before = load_relaxed(after);
+	store_relaxed(&c->hdr->wb_tail, size - 3);
+	store_relaxed(&c->hdr->wb_head, size + 61);
+	store_relaxed(&c->hdr->wb_freeing, size + 61);
+	assert_hc(hc_writeback_peek(c, &r, buf, sizeof buf), HC_ECORRUPT);
+	assert_hc(set_behind(c, KEY("k2"), KEY("v"), 0), HC_ECORRUPT);
+	assert_u64_equal(load_relaxed(after), before);
+	store_relaxed(&c->hdr->wb_tail, 0);
+	store_relaxed(&c->hdr->wb_head, UINT64_MAX - 7);
+	store_relaxed(&c->hdr->wb_freeing, UINT64_MAX - 7);
+	assert_hc_ok(hc_writeback_release(c));
+	assert_hc(hc_writeback_peek(c, &r, buf, sizeof buf), HC_ECORRUPT);
+	assert_u64_equal(load_relaxed(after), before);
+}
+
 static void test_bad_arguments(void **state)
 {
 	char name[64];
@@ -795,6 +824,7 @@ int main(int argc, char **argv)
 		fixture_test(test_half_written),
 		fixture_test(test_one_consumer),
 		fixture_test(test_threads_of_one_handle),
+		fixture_test(test_damaged_positions),
 		fixture_test(test_bad_arguments),
 	};
 	/* Under ThreadSanitizer (make tsan), or with --threads: the part it
