@@ -202,6 +202,14 @@ class RedisLinkTest(unittest.TestCase):
         d.start("--redis", url, "--redis-channel", self.channel,
                 "--origin", origin, *extra)
 
+    def one_host(self):
+        """A alone, linked to Redis over the unix socket; a connection."""
+        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
+        ca = self.a.connect()
+        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
+                        timeout=hct.PATIENCE)
+        return ca
+
     def hosts(self, a_extra=(), b_extra=()):
         """Redis, A (over the unix socket) and B (over TCP), both linked;
         returns a connection to each."""
@@ -504,10 +512,7 @@ class RedisLinkTest(unittest.TestCase):
 
     def test_read_through(self):
         self.need_redis()
-        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
-        ca = self.a.connect()
-        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
-                        timeout=hct.PATIENCE)
+        ca = self.one_host()
         R = self.redis.command
         self.assertEqual(R(b"SET", b"rt:ttl", b"hello", b"PX", b"5000"),
                          b"+OK")
@@ -536,10 +541,7 @@ class RedisLinkTest(unittest.TestCase):
         """A command waiting on Redis with more input queued behind it than
         the connection's input bound: every reply comes, in order."""
         self.need_redis()
-        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
-        ca = self.a.connect()
-        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
-                        timeout=hct.PATIENCE)
+        ca = self.one_host()
         self.assertEqual(self.redis.command(b"SET", b"rt:big", b"x"), b"+OK")
         n = 80000  # 320 KB of mn behind the mg, over the input bound
         ca.send(b"mg rt:big v G\r\n" + b"mn\r\n" * n)
@@ -594,10 +596,7 @@ class RedisLinkTest(unittest.TestCase):
         self.assertEqual(self.a.stop(), 0)
         self.destroy(self.names[0])  # it has no journal
         self.need_redis()
-        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
-        ca = self.a.connect()
-        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
-                        timeout=hct.PATIENCE)
+        ca = self.one_host()
         self.assertEqual(ca.cmd(b"mg k v N30 G\r\n"),
                          b"CLIENT_ERROR invalid flag")
         # A client that leaves while its read waits: the lease goes back.
@@ -659,10 +658,7 @@ class RedisLinkTest(unittest.TestCase):
 
     def test_write_through_pipelined(self):
         self.need_redis()
-        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
-        ca = self.a.connect()
-        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
-                        timeout=hct.PATIENCE)
+        ca = self.one_host()
         # Redis stopped while the pipeline arrives: every reply waits for
         # the write before it, and the order holds once Redis answers.
         self.redis.proc.send_signal(signal.SIGSTOP)
@@ -695,10 +691,7 @@ class RedisLinkTest(unittest.TestCase):
         self.assertEqual(self.a.stop(), 0)
         self.destroy(self.names[0])  # it has no journal
         self.need_redis()
-        self.start_host(self.a, "hostA", "unix:" + self.redis.sock)
-        ca = self.a.connect()
-        self.eventually(lambda: self.rstats(ca)["link_up"] == 1, "linked",
-                        timeout=hct.PATIENCE)
+        ca = self.one_host()
         R = self.redis.reply
         # Only a plain set writes through.
         for flags in (b"ME", b"MA", b"C5"):
@@ -928,14 +921,7 @@ class RedisLinkTest(unittest.TestCase):
 
 
 def main():
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    "..", "python", "tests"))
-    import tap  # the binding's TAP printer
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(RedisLinkTest)
-    print("1..%d" % suite.countTestCases(), flush=True)
-    result = tap.TapResult()
-    suite.run(result)
-    return 0 if result.wasSuccessful() else 1
+    return hct.run_tap(RedisLinkTest)
 
 
 if __name__ == "__main__":

@@ -1712,15 +1712,20 @@ class HostcachedTest(unittest.TestCase):
         self.started("--config", conf)
         self.assertIn("hostcached_threads", self.scrape(port))
 
-def main():
+def run_tap(case):
+    """Run the tests of CASE, printing TAP; the exit status."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                     "..", "python", "tests"))
     import tap  # the binding's TAP printer
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(HostcachedTest)
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(case)
     print("1..%d" % suite.countTestCases(), flush=True)
     result = tap.TapResult()
     suite.run(result)
     return 0 if result.wasSuccessful() else 1
+
+
+def main():
+    return run_tap(HostcachedTest)
 
 
 if __name__ == "__main__":

@@ -345,20 +345,13 @@ static void test_free_map_bits_come_back(void **state)
 	assert_int_equal(block_free_count(c, UINT32_MAX), st.blocks_free);
 
 	int ready[2];
-	char byte = 0;
 
 	assert_int_equal(pipe(ready), 0);
 	pid_t pid = fork_attached(name, &w);
 
-	if (pid == 0) {
-		if (write(ready[1], "x", 1) != 1)
-			_exit(3);
-		for (;;)
-			pause();
-	}
-	assert_int_equal(read(ready[0], &byte, 1), 1); /* it holds a slot */
-	close(ready[0]);
-	close(ready[1]);
+	if (pid == 0)
+		child_park(ready);
+	child_parked(ready); /* it holds a slot */
 	free_map_lose(c);
 	kill(pid, SIGKILL);
 	wait_status(pid);

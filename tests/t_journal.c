@@ -202,21 +202,14 @@ static void test_half_written_entries(void **state)
 	hc_journal_cursor cur = { 0 };
 	hc_journal_entry e[8];
 	int ready[2];
-	char byte;
 
 	/* A writer killed mid-entry: skipped at once, counted. */
 	assert_int_equal(pipe(ready), 0);
 	pid_t pid = fork_attached(f->name, &w);
 
-	if (pid == 0) {
-		if (write(ready[1], "x", 1) != 1)
-			_exit(3);
-		for (;;)
-			pause();
-	}
-	assert_int_equal(read(ready[0], &byte, 1), 1);
-	close(ready[0]);
-	close(ready[1]);
+	if (pid == 0)
+		child_park(ready);
+	child_parked(ready);
 	unsigned dead_slot = c->slot + 1 < c->max_procs ? c->slot + 1 : 0;
 	hc_proc_info procs[TEST_SEG_PROCS];
 	unsigned np = 0;

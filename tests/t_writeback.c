@@ -581,7 +581,6 @@ static unsigned slot_of(hc_cache *c, pid_t pid)
 static pid_t child_paused(struct test_fixture *f, bool consume)
 {
 	int ready[2];
-	char byte;
 	hc_cache *w;
 
 	assert_int_equal(pipe(ready), 0);
@@ -595,14 +594,11 @@ static pid_t child_paused(struct test_fixture *f, bool consume)
 		int rc = consume ? hc_writeback_peek(w, &rec, buf, sizeof buf)
 		                 : do_writeback_reserve(w, &r, &res);
 
-		if ((rc != 0 && rc != HC_ENOTFOUND) || write(ready[1], "x", 1) != 1)
+		if (rc != 0 && rc != HC_ENOTFOUND)
 			_exit(3);
-		for (;;)
-			pause();
+		child_park(ready);
 	}
-	assert_int_equal(read(ready[0], &byte, 1), 1);
-	close(ready[0]);
-	close(ready[1]);
+	child_parked(ready);
 	return pid;
 }
 

@@ -164,6 +164,26 @@ static inline pid_t fork_attached(const char *name, hc_cache **c)
 	return pid;
 }
 
+/* In a forked child: tell the parent through the pipe READY that it is
+ * set (it holds a slot, a reservation...), then wait to be killed. */
+static inline void child_park(int ready[2])
+{
+	if (write(ready[1], "x", 1) != 1)
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+/* In the parent: wait until the child is parked, and close READY. */
+static inline void child_parked(int ready[2])
+{
+	char byte;
+
+	assert_int_equal(read(ready[0], &byte, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 /* One test's segment, closed and removed by the teardown even when the
  * test fails.  NAME is empty until test_fixture_create(). */
 struct test_fixture {
