@@ -7,7 +7,7 @@
  *                   [--journal N] (journal entries; default 0: none)
  *                   [--writeback BYTES] (write-behind queue; default 0)
  *   opcount run     --segment NAME --items N
- *                   --bench get_hit|get_miss|set|set_ex|set_wb
+ *                   --bench get_hit|get_miss|set|set_ex|set_wb|delete
  *                   --ops N
  *   opcount remove  --segment NAME
  *
@@ -42,6 +42,9 @@
  *              set_wb:   hc_set_ex written behind (.writeback), on a
  *                        segment prepared with --writeback large enough
  *                        for OPS records of 128 bytes (nothing drains)
+ *              delete:   hc_delete of a key drawn as for get_miss: what
+ *                        every delete pays (journal, leases, index
+ *                        look) without the unlink
  *            then prints one line, "key=value ...": the bench, ops, and
  *            what this attachment's counters say it did (hits, misses,
  *            sets, evictions, second chances, blocks evicted), and
@@ -73,10 +76,10 @@
 #define ITEM_LEN 104             /* 24-byte header + 16 + 64, 8-aligned */
 #define MISS_BASE (1ULL << 40)   /* get_miss keys: N..2N-1 shifted far */
 
-enum bench { GET_HIT, GET_MISS, SET, SET_EX, SET_WB };
+enum bench { GET_HIT, GET_MISS, SET, SET_EX, SET_WB, DELETE };
 
 static const char *const bench_names[] = { "get_hit", "get_miss", "set",
-                                            "set_ex", "set_wb" };
+                                            "set_ex", "set_wb", "delete" };
 
 static void api_fail(const char *what, int rc)
 {
@@ -201,13 +204,15 @@ measure(hc_cache *c, enum bench b, uint64_t items, uint64_t ops)
 	for (uint64_t i = 0; i < ops; i++) {
 		uint64_t k = rng_below(&seed, items);
 
-		if (b == GET_MISS)
+		if (b == GET_MISS || b == DELETE)
 			k += MISS_BASE;
 		make_key(k, key);
 		if (b == SET)
 			rc = hc_set(c, key, KEY_LEN, value, VALUE_LEN, 0);
-		else if (b >= SET_EX)
+		else if (b == SET_EX || b == SET_WB)
 			rc = hc_set_ex(c, key, KEY_LEN, value, VALUE_LEN, &opt);
+		else if (b == DELETE)
+			rc = hc_delete(c, key, KEY_LEN);
 		else
 			rc = hc_get(c, key, KEY_LEN, buf, sizeof buf, &vlen);
 		if (rc == 0)
@@ -215,8 +220,8 @@ measure(hc_cache *c, enum bench b, uint64_t items, uint64_t ops)
 		else if (rc == HC_ENOTFOUND)
 			n.notfound++;
 		else
-			api_fail(b == SET ? "hc_set" : b >= SET_EX ? "hc_set_ex"
-			         : "hc_get", rc);
+			api_fail(b == SET ? "hc_set" : b == DELETE ? "hc_delete"
+			         : b >= SET_EX ? "hc_set_ex" : "hc_get", rc);
 	}
 	return n;
 }
@@ -258,7 +263,7 @@ static int usage(void)
 	        "                       [--latency-every N] [--journal N]\n"
 	        "                       [--writeback BYTES]\n"
 	        "       opcount run --segment NAME --items N "
-	        "--bench get_hit|get_miss|set|set_ex|set_wb --ops N\n"
+	        "--bench get_hit|get_miss|set|set_ex|set_wb|delete --ops N\n"
 	        "       opcount remove --segment NAME\n");
 	return 2;
 }
@@ -366,12 +371,12 @@ int main(int argc, char **argv)
 		prepare(name, items, strcmp(state, "set") == 0);
 		return 0;
 	}
-	for (b = GET_HIT; b <= SET_WB; b++)
+	for (b = GET_HIT; b <= DELETE; b++)
 		if (bench != NULL && strcmp(bench, bench_names[b]) == 0)
 			break;
-	if (b > SET_WB || !have_ops) {
+	if (b > DELETE || !have_ops) {
 		fprintf(stderr, "opcount: run needs --bench get_hit, get_miss, "
-		        "set, set_ex or set_wb, and --ops N\n");
+		        "set, set_ex, set_wb or delete, and --ops N\n");
 		return usage();
 	}
 	run(name, items, b, ops);

@@ -327,10 +327,11 @@ int hc_get_or_lease(hc_cache *c, const void *key, size_t klen, void *buf,
  * The item is stamped with the lease's grant time: an invalidation since
  * then wins (flush, tag, prefix or scanned prefix: the value does not
  * read; after a scan it is not even kept, and OPT->cas_out gets 0), and a
- * value set meanwhile by hc_set() is kept.  A plain hc_delete() since the
- * grant does not win (there is no item left to compare with): to make a
- * write to the source beat a fill already under way, invalidate (a tag
- * per row, or the key's prefix) rather than delete.
+ * value set meanwhile by hc_set() is kept.  An hc_delete() of the key since
+ * the grant wins too: the value is not kept (OPT->cas_out gets 0), so a
+ * writer that updates the source and then deletes the key beats a fill
+ * computed from the older data (unless the lease was taken over and its new
+ * holder released it meanwhile: then only a newer value is kept).
  * Returns HC_ENOLEASE if the lease had been taken over (the value is still
  * stored unless a newer one is there).  OPT may be NULL (no TTL, no tags). */
 int hc_lease_fill(hc_cache *c, hc_lease *lease, const void *key, size_t klen,

@@ -532,6 +532,13 @@ void lease_sleep(struct hc_lease_entry *e, uint64_t h, uint64_t ms);
 void lease_release(struct hc_lease_entry *e, uint64_t key, uint64_t owner);
 struct hc_lease_entry *lease_entry(hc_cache *c, const hc_lease *lease);
 void lease_release_slot(hc_cache *c, unsigned slot);
+void lease_note_delete(hc_cache *c, uint64_t h);
+/* The name of K in the lease table (never 0: 0 is a free entry). */
+static inline uint64_t lease_hash(const struct key *k)
+{
+	return k->hash | 1;
+}
+bool lease_deleted_since(hc_cache *c, const hc_lease *lease);
 
 /* journal.c */
 void journal_write(hc_cache *c, unsigned kind, const void *data, size_t len,

@@ -302,7 +302,9 @@ struct hc_lease_entry {
 	hc_word deadline;
 	hc_word stamp;
 	hc_word futex;
-	hc_word pad[3];
+	hc_word deleted;  /* the stamp of the latest hc_delete() of the key
+	                     while the entry held it (lease.c, invariant 4) */
+	hc_word pad[2];
 };
 _Static_assert(sizeof(struct hc_lease_entry) == HC_CACHELINE, "lease entry");
 

@@ -25,6 +25,13 @@
  *     check the holder between slices, so a holder killed with SIGKILL is
  *     replaced within one slice, reaper or not.  The reaper of a dead slot
  *     also releases its leases, waking the waiters at once.
+ *  4. A delete beats a fill under way.  hc_delete() raises the deleted word
+ *     of every entry holding its key to its stamp (full barrier), then
+ *     unlinks the key's item.  A fill publishes its item (full barrier),
+ *     then reads the deleted word of its entry and withdraws the item if
+ *     the word is at or after its grant's stamp.  Either the delete finds
+ *     the filled item, or the fill sees the delete.  A delete before the
+ *     grant has a smaller stamp: the loader read the source after it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -212,4 +219,54 @@ void lease_release_slot(hc_cache *c, unsigned slot)
 		if (key != 0 && (owner & 0xffff) == slot + 1)
 			lease_release(e, key, owner);
 	}
+}
+
+/* Raise the deleted word of the entries in [E, END) that hold key hash H to
+ * the stamp *T (taken at the first such entry). */
+static void mark_deleted(hc_cache *c, struct hc_lease_entry *e,
+                         const struct hc_lease_entry *end, uint64_t h,
+                         uint64_t *t)
+{
+	for (; e < end; e++) {
+		if (load_acquire(&e->key) != h)
+			continue;
+		if (*t == 0)
+			*t = stamp_now(c);
+		for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
+			uint64_t cur = load_relaxed(&e->deleted);
+
+			if (cur >= *t || cas_full(&e->deleted, cur, *t))
+				break;
+		}
+	}
+}
+
+/* Invariant 4, the delete's half: mark the leases on key hash H (the
+ * lease's key_hash: the key's hash | 1) as deleted now.  The caller unlinks
+ * the key's item after this.  Every delete walks the key's run of entries:
+ * entry_at() as at most two ranges, with one division. */
+void lease_note_delete(hc_cache *c, uint64_t h)
+{
+	uint32_t n = c->nleases, at = (uint32_t)(h % n);
+	uint32_t first = n - at < HC_LEASE_PROBE ? n - at : HC_LEASE_PROBE;
+	uint64_t t = 0;
+
+	mark_deleted(c, c->leases + at, c->leases + at + first, h, &t);
+	mark_deleted(c, c->leases, c->leases + (HC_LEASE_PROBE - first), h, &t);
+	/* Order the marks before the caller's reads of the index. */
+	fence_full();
+}
+
+/* Invariant 4, the fill's half, after it published: was the key deleted
+ * since LEASE was granted?  A lease taken over is judged by its entry while
+ * the entry still names the key. */
+bool lease_deleted_since(hc_cache *c, const hc_lease *lease)
+{
+	if (lease->entry >= c->nleases)
+		return false;
+	struct hc_lease_entry *e = &c->leases[lease->entry];
+
+	fence_full();
+	return load_acquire(&e->key) == lease->key_hash &&
+	       load_acquire(&e->deleted) >= lease->stamp;
 }

@@ -539,6 +539,9 @@ HC_API int hc_delete(hc_cache *c, const void *key, size_t klen)
 	/* Journaled either way: the data changed, whether or not this host
 	 * held a copy. */
 	journal_append(c, HC_JOURNAL_KEY, key, klen, 0);
+	/* A fill under way computed from data older than this delete must
+	 * not store after it (lease.c, invariant 4). */
+	lease_note_delete(c, lease_hash(&k));
 	if (index_remove_key(c, &k, now_ms(c)) == 0)
 		return hc_ret(HC_ENOTFOUND);
 	counter_add(c, HC_CTR_DELETES, 1);

@@ -44,7 +44,7 @@ HC_API int hc_get_or_lease(hc_cache *c, const void *key, size_t klen,
 	if (info == NULL)
 		info = &local;
 	key_prepare(c, &k, key, klen);
-	lease->key_hash = k.hash | 1;
+	lease->key_hash = lease_hash(&k);
 	uint64_t wait_end = now_ms(c) + wait_ms;
 	bool waited = false, saw_unowned = false;
 
@@ -150,9 +150,11 @@ HC_API int hc_lease_fill(hc_cache *c, hc_lease *lease, const void *key,
 
 	rc = store_item(c, key, klen, val, vlen, &r);
 	if (rc == 0 && mine != 0 &&
-	    scanned_since(c, key, (uint32_t)klen, lease->stamp)) {
-		/* A scanning invalidation since the grant (inval.c,
-		 * invariant 4): take our value back out. */
+	    (scanned_since(c, key, (uint32_t)klen, lease->stamp) ||
+	     lease_deleted_since(c, lease))) {
+		/* A scanning invalidation (inval.c, invariant 4) or a delete
+		 * (lease.c, invariant 4) since the grant: take our value
+		 * back out. */
 		withdraw(c, key, klen, mine);
 		mine = 0;
 	}

@@ -2,7 +2,8 @@
  * t_lease - stampede protection.  Processes missing one key at once call
  * the loader exactly once; a lease holder killed with SIGKILL is replaced
  * by a waiter long before its deadline; a late holder is replaced at its
- * deadline; an invalidation during the computation wins over the fill; a
+ * deadline; an invalidation or a delete during the computation wins over
+ * the fill (two processes racing too); a
  * newer set is not overwritten by a fill; stale values are served while one
  * process refreshes; XFetch asks for early refreshes; batch calls.
  */
@@ -256,6 +257,111 @@ static void test_invalidation_during_fill_wins(void **state)
 	assert_hc(hc_lease_abandon(c, &l), HC_ENOLEASE); /* not held any more */
 }
 
+/* A writer that changes the source and then deletes the key beats a fill
+ * computed before (lease.c, invariant 4); a delete before the grant does
+ * not stop the fill, nor does a delete of another key. */
+static void test_delete_during_fill_wins(void **state)
+{
+	hc_lease l;
+	char buf[16];
+	uint64_t cas = 1;
+	hc_set_options o;
+
+	(void)state;
+	memset(&o, 0, sizeof o);
+	o.cas_out = &cas;
+	assert_hc(hc_get_or_lease(c, "row:1", 5, buf, sizeof buf, NULL, 5000, 0,
+	                          &l), HC_ENOTFOUND);
+	assert_true(l.held);
+	assert_hc(hc_delete(c, "row:1", 5), HC_ENOTFOUND); /* nothing cached */
+	assert_hc_ok(hc_lease_fill(c, &l, "row:1", 5, "old", 3, &o));
+	assert_int_equal(cas, 0);
+	assert_hc(hc_get(c, "row:1", 5, buf, sizeof buf, &(size_t){ 0 }),
+	          HC_ENOTFOUND);
+	/* The lease is released: the next miss gets it, and its fill stays. */
+	assert_hc(hc_get_or_lease(c, "row:1", 5, buf, sizeof buf, NULL, 5000, 0,
+	                          &l), HC_ENOTFOUND);
+	assert_true(l.held);
+	assert_hc_ok(hc_lease_fill(c, &l, "row:1", 5, "new", 3, &o));
+	assert_true(cas != 0);
+	assert_hc_ok(hc_get(c, "row:1", 5, buf, sizeof buf, &(size_t){ 0 }));
+	assert_memory_equal(buf, "new", 3);
+	/* A delete of another key while a fill is under way changes nothing. */
+	assert_hc(hc_get_or_lease(c, "row:2", 5, buf, sizeof buf, NULL, 5000, 0,
+	                          &l), HC_ENOTFOUND);
+	assert_hc_ok(hc_delete(c, "row:1", 5));
+	assert_hc_ok(hc_lease_fill(c, &l, "row:2", 5, "two", 3, NULL));
+	assert_hc_ok(hc_get(c, "row:2", 5, buf, sizeof buf, &(size_t){ 0 }));
+	assert_memory_equal(buf, "two", 3);
+}
+
+/* The same as a race between two processes: a child deletes the key as soon
+ * as it sees that the parent holds the lease, while the parent fills at once
+ * or a little later.  The delete started after the grant, so after both the
+ * key must be absent, whichever finished first. */
+#define DELETE_ROUNDS 2000
+
+static void test_delete_races_fill(void **state)
+{
+	struct board *b = board_new();
+	pid_t pid;
+	unsigned kept = 0, after = 0;
+
+	(void)state;
+	if ((pid = fork()) == 0) {
+		hc_cache *own;
+		char key[16];
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (hc_open(name, &own) != 0)
+			_exit(2);
+		for (uint64_t r = 1; r <= DELETE_ROUNDS; r++) {
+			while (load_acquire(&b->go) != r)
+				;
+			int n = snprintf(key, sizeof key, "race:%llu",
+			                 (unsigned long long)r);
+			int rc = hc_delete(own, key, (size_t)n);
+
+			if (rc != 0 && rc != HC_ENOTFOUND)
+				_exit(3);
+			store_release(&b->done, r);
+		}
+		hc_close(own);
+		_exit(0);
+	}
+	for (uint64_t r = 1; r <= DELETE_ROUNDS; r++) {
+		char key[16], buf[16];
+		hc_lease l;
+		int n = snprintf(key, sizeof key, "race:%llu", (unsigned long long)r);
+
+		assert_hc(hc_get_or_lease(c, key, (size_t)n, buf, sizeof buf, NULL,
+		                          5000, 0, &l), HC_ENOTFOUND);
+		assert_true(l.held);
+		store_release(&b->go, r);
+		/* Fill at once in some rounds, after a pause of up to a few
+		 * microseconds in others, so that both orders happen. */
+		for (volatile unsigned spin = 0; spin < (r % 7) * 300; spin++)
+			;
+		assert_hc_ok(hc_lease_fill(c, &l, key, (size_t)n, "old", 3, NULL));
+		if (load_acquire(&b->done) == r)
+			after++; /* the delete was over before the fill returned */
+		while (load_acquire(&b->done) != r)
+			;
+		if (hc_get(c, key, (size_t)n, buf, sizeof buf,
+		           &(size_t){ 0 }) != HC_ENOTFOUND)
+			kept++;
+	}
+	int st;
+
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	print_message("%u rounds, %u with the delete over before the fill "
+	              "returned, %u kept the older value\n", DELETE_ROUNDS,
+	              after, kept);
+	assert_int_equal(kept, 0);
+}
+
 /* A prefix that does not end at the delimiter is invalidated by a scan of
  * the index; a fill granted before the scan, published after it passed,
  * must not read either (inval.c, invariant 4). */
@@ -396,6 +502,8 @@ int main(void)
 		cmocka_unit_test(test_late_holder_is_replaced),
 		cmocka_unit_test(test_invalidation_during_fill_wins),
 		cmocka_unit_test(test_scan_during_fill_wins),
+		cmocka_unit_test(test_delete_during_fill_wins),
+		cmocka_unit_test(test_delete_races_fill),
 		cmocka_unit_test(test_negative_through_lease),
 		cmocka_unit_test(test_stale_while_revalidate),
 		cmocka_unit_test(test_early_refresh),

@@ -7,12 +7,11 @@
  *     update(db, ...);  then  delete(key)  or  invalidate_tag("user:ID")
  *
  * Order matters: deleting before the update lets a reader reload the old
- * row in between and cache it again.  One race remains with a plain delete
- * even after the update: a reader that read the old row just before the
- * update stores it just after the delete.  A read under a lease
- * (hc_get_or_lease, hc_lease_fill) with the item tagged, and a write that
- * invalidates the tag, closes it: a fill loses to any invalidation made
- * since its lease was granted.
+ * row in between and cache it again.  One race remains even after the
+ * update: a reader that read the old row just before the update stores it
+ * just after the delete.  A read under a lease (hc_get_or_lease,
+ * hc_lease_fill) closes it: a fill loses to a delete of the key, or to any
+ * invalidation of its tags, made since its lease was granted.
  *
  * Promises checked: after a write, the next read returns the new name; a
  * read that loaded the old name before the write does not cache it.

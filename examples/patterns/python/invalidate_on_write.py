@@ -6,12 +6,11 @@ the cached value (it may be a rendering of several rows).
     update(db, ...);  then  cache.delete(key)  or  cache.invalidate_tag(tag)
 
 Order matters: deleting before the update lets a reader reload the old row
-in between and cache it again.  One race remains with a plain delete even
-after the update: a reader that read the old row just before the update
-stores it just after the delete.  Reads through get_or_set (a lease) with
-the item tagged, and writes that invalidate the tag, close it: a value
-loaded under a lease loses to any invalidation made since the lease was
-granted.
+in between and cache it again.  One race remains even after the update: a
+reader that read the old row just before the update stores it just after
+the delete.  Reads through get_or_set (a lease) close it: a value loaded
+under a lease loses to a delete of the key, or to any invalidation of its
+tags, made since the lease was granted.
 
 Promises checked: after a write, the next read returns the new name; a read
 that loaded the old name before the write does not cache it.
