@@ -60,6 +60,16 @@ static struct board *board_new(void)
 	return b;
 }
 
+/* A miss of KEY that grants this process its lease (5 s, no wait). */
+static void lease_miss(const char *key, size_t klen, hc_lease *l)
+{
+	char buf[16];
+
+	assert_hc(hc_get_or_lease(c, key, klen, buf, sizeof buf, NULL, 5000, 0, l),
+	          HC_ENOTFOUND);
+	assert_true(l->held);
+}
+
 static int slow_loader(void *arg, const void *key, size_t klen, void *buf,
                        size_t cap, size_t *vlen, uint64_t *ttl_ms)
 {
@@ -231,15 +241,13 @@ static void test_invalidation_during_fill_wins(void **state)
 	memset(&o, 0, sizeof o);
 	o.tags = tags;
 	o.ntags = 1;
-	assert_hc(hc_get_or_lease(c, "price:1", 7, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
+	lease_miss("price:1", 7, &l);
 	assert_hc_ok(hc_invalidate_tag(c, "prices")); /* source changed */
 	assert_hc_ok(hc_lease_fill(c, &l, "price:1", 7, "old", 3, &o));
 	assert_hc(hc_get(c, "price:1", 7, buf, sizeof buf, &(size_t){ 0 }),
 	          HC_ENOTFOUND);
 	/* Nor does a fill overwrite a newer plain set. */
-	assert_hc(hc_get_or_lease(c, "price:2", 7, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
+	lease_miss("price:2", 7, &l);
 	assert_hc_ok(hc_set(c, "price:2", 7, "newer", 5, 0));
 	assert_hc_ok(hc_lease_fill(c, &l, "price:2", 7, "older", 5, NULL));
 	size_t n;
@@ -247,12 +255,9 @@ static void test_invalidation_during_fill_wins(void **state)
 	assert_hc_ok(hc_get(c, "price:2", 7, buf, sizeof buf, &n));
 	assert_memory_equal(buf, "newer", 5);
 	/* Abandon passes the lease on. */
-	assert_hc(hc_get_or_lease(c, "price:3", 7, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
+	lease_miss("price:3", 7, &l);
 	assert_hc_ok(hc_lease_abandon(c, &l));
-	assert_hc(hc_get_or_lease(c, "price:3", 7, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
-	assert_true(l.held);
+	lease_miss("price:3", 7, &l);
 	assert_hc_ok(hc_lease_abandon(c, &l));
 	assert_hc(hc_lease_abandon(c, &l), HC_ENOLEASE); /* not held any more */
 }
@@ -270,25 +275,20 @@ static void test_delete_during_fill_wins(void **state)
 	(void)state;
 	memset(&o, 0, sizeof o);
 	o.cas_out = &cas;
-	assert_hc(hc_get_or_lease(c, "row:1", 5, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
-	assert_true(l.held);
+	lease_miss("row:1", 5, &l);
 	assert_hc(hc_delete(c, "row:1", 5), HC_ENOTFOUND); /* nothing cached */
 	assert_hc_ok(hc_lease_fill(c, &l, "row:1", 5, "old", 3, &o));
 	assert_int_equal(cas, 0);
 	assert_hc(hc_get(c, "row:1", 5, buf, sizeof buf, &(size_t){ 0 }),
 	          HC_ENOTFOUND);
 	/* The lease is released: the next miss gets it, and its fill stays. */
-	assert_hc(hc_get_or_lease(c, "row:1", 5, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
-	assert_true(l.held);
+	lease_miss("row:1", 5, &l);
 	assert_hc_ok(hc_lease_fill(c, &l, "row:1", 5, "new", 3, &o));
 	assert_true(cas != 0);
 	assert_hc_ok(hc_get(c, "row:1", 5, buf, sizeof buf, &(size_t){ 0 }));
 	assert_memory_equal(buf, "new", 3);
 	/* A delete of another key while a fill is under way changes nothing. */
-	assert_hc(hc_get_or_lease(c, "row:2", 5, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
+	lease_miss("row:2", 5, &l);
 	assert_hc_ok(hc_delete(c, "row:1", 5));
 	assert_hc_ok(hc_lease_fill(c, &l, "row:2", 5, "two", 3, NULL));
 	assert_hc_ok(hc_get(c, "row:2", 5, buf, sizeof buf, &(size_t){ 0 }));
@@ -334,9 +334,7 @@ static void test_delete_races_fill(void **state)
 		hc_lease l;
 		int n = snprintf(key, sizeof key, "race:%llu", (unsigned long long)r);
 
-		assert_hc(hc_get_or_lease(c, key, (size_t)n, buf, sizeof buf, NULL,
-		                          5000, 0, &l), HC_ENOTFOUND);
-		assert_true(l.held);
+		lease_miss(key, (size_t)n, &l);
 		store_release(&b->go, r);
 		/* Fill at once in some rounds, after a pause of up to a few
 		 * microseconds in others, so that both orders happen. */
@@ -376,8 +374,7 @@ static void test_scan_during_fill_wins(void **state)
 	(void)state;
 	memset(&o, 0, sizeof o);
 	o.cas_out = &cas;
-	assert_hc(hc_get_or_lease(c, "scan:1", 6, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
+	lease_miss("scan:1", 6, &l);
 	assert_hc_ok(hc_invalidate_prefix(c, "scan", 4, &dropped));
 	assert_int_equal(dropped, 0); /* nothing was there yet */
 	assert_hc_ok(hc_lease_fill(c, &l, "scan:1", 6, "old", 3, &o));
@@ -385,8 +382,7 @@ static void test_scan_during_fill_wins(void **state)
 	assert_hc(hc_get(c, "scan:1", 6, buf, sizeof buf, &(size_t){ 0 }),
 	          HC_ENOTFOUND);
 	/* A scan of another prefix does not touch it. */
-	assert_hc(hc_get_or_lease(c, "scan:2", 6, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
+	lease_miss("scan:2", 6, &l);
 	assert_hc_ok(hc_invalidate_prefix(c, "scab", 4, NULL));
 	assert_hc_ok(hc_lease_fill(c, &l, "scan:2", 6, "new", 3, &o));
 	assert_true(cas != 0);
@@ -394,8 +390,7 @@ static void test_scan_during_fill_wins(void **state)
 	assert_memory_equal(buf, "new", 3);
 	/* And a lease granted after the scan fills as usual. */
 	assert_hc_ok(hc_invalidate_prefix(c, "scan:", 5, NULL)); /* the word */
-	assert_hc(hc_get_or_lease(c, "scan:3", 6, buf, sizeof buf, NULL, 5000, 0,
-	                          &l), HC_ENOTFOUND);
+	lease_miss("scan:3", 6, &l);
 	assert_hc_ok(hc_lease_fill(c, &l, "scan:3", 6, "now", 3, NULL));
 	assert_hc_ok(hc_get(c, "scan:3", 6, buf, sizeof buf, &(size_t){ 0 }));
 }
