@@ -102,6 +102,51 @@ static inline void copy_small(unsigned char *d, const unsigned char *s, size_t n
 #error "shm_copy_out/shm_write assume a little-endian machine"
 #endif
 
+/* Store the low N (< 8) bytes of V at D, a store per set bit of N. */
+static inline __attribute__((always_inline)) void
+store_tail(unsigned char *d, uint64_t v, size_t n)
+{
+	if (n & 4) {
+		uint32_t x = (uint32_t)v;
+
+		memcpy(d, &x, 4);
+		d += 4;
+		v >>= 32;
+	}
+	if (n & 2) {
+		uint16_t x = (uint16_t)v;
+
+		memcpy(d, &x, 2);
+		d += 2;
+		v >>= 16;
+	}
+	if (n & 1)
+		*d = (unsigned char)v;
+}
+
+/* shm_copy_out() from the aligned word W on: whole words (four a turn, a
+ * 64-byte value in two), then the part of the last one. */
+static inline __attribute__((always_inline)) void
+shm_copy_words(unsigned char *d, const hc_word *w, size_t n)
+{
+	for (; n >= 32; n -= 32, d += 32, w += 4) {
+		uint64_t v0 = load_relaxed(&w[0]), v1 = load_relaxed(&w[1]);
+		uint64_t v2 = load_relaxed(&w[2]), v3 = load_relaxed(&w[3]);
+
+		memcpy(d, &v0, 8);
+		memcpy(d + 8, &v1, 8);
+		memcpy(d + 16, &v2, 8);
+		memcpy(d + 24, &v3, 8);
+	}
+	for (; n >= 8; n -= 8, d += 8) {
+		uint64_t v = load_relaxed(w++);
+
+		memcpy(d, &v, 8);
+	}
+	if (n > 0)
+		store_tail(d, load_relaxed(w), n);
+}
+
 /*
  * Copy N bytes out of shared memory at SRC into private DST.  SRC need not
  * be aligned: the enclosing aligned words are loaded (relaxed) and the
@@ -120,33 +165,23 @@ static inline void shm_copy_out(void *dst, const void *src, size_t n)
 	if (n == 0)
 		return;
 	if (head != 0) {
-		uint64_t v = load_relaxed(w++);
 		size_t take = 8 - head < n ? 8 - head : n;
 
-		copy_small(d, (const unsigned char *)&v + head, take);
+		store_tail(d, load_relaxed(w++) >> (8 * head), take);
 		d += take;
 		n -= take;
 	}
-	/* Four words a turn: a 64-byte value in two. */
-	for (; n >= 32; n -= 32, d += 32, w += 4) {
-		uint64_t v0 = load_relaxed(&w[0]), v1 = load_relaxed(&w[1]);
-		uint64_t v2 = load_relaxed(&w[2]), v3 = load_relaxed(&w[3]);
+	shm_copy_words(d, w, n);
+}
 
-		memcpy(d, &v0, 8);
-		memcpy(d + 8, &v1, 8);
-		memcpy(d + 16, &v2, 8);
-		memcpy(d + 24, &v3, 8);
-	}
-	for (; n >= 8; n -= 8, d += 8) {
-		uint64_t v = load_relaxed(w++);
-
-		memcpy(d, &v, 8);
-	}
-	if (n > 0) {
-		uint64_t v = load_relaxed(w);
-
-		copy_small(d, (const unsigned char *)&v, n);
-	}
+/* shm_copy_out(), inlined where it is hot (the get's value). */
+static inline __attribute__((always_inline)) void
+shm_copy_out_hot(void *dst, const void *src, size_t n)
+{
+	if (__builtin_expect(((uintptr_t)src & 7) == 0, 1))
+		shm_copy_words(dst, (const hc_word *)src, n);
+	else
+		shm_copy_out(dst, src, n);
 }
 
 /* shm_equal() of a SRC that is not word-aligned. */

@@ -295,14 +295,21 @@ static inline uint32_t key_alt(const hc_cache *c, const struct key *k)
 
 /* K for KEY: its hash, fingerprint and first bucket (key_alt() is the
  * second, needed only past the first). */
-static inline void key_prepare(const hc_cache *c, struct key *k,
-                               const void *key, size_t klen)
+static inline void key_prepare_hashed(const hc_cache *c, struct key *k,
+                                      const void *key, size_t klen,
+                                      uint64_t hash)
 {
 	k->ptr = key;
 	k->len = (uint32_t)klen;
-	k->hash = XXH3_64bits(key, klen);
-	k->bucket = (uint32_t)(((k->hash & 0xffffffffULL) * c->nbuckets) >> 32);
-	k->fp = hash_fp(k->hash);
+	k->hash = hash;
+	k->bucket = (uint32_t)(((hash & 0xffffffffULL) * c->nbuckets) >> 32);
+	k->fp = hash_fp(hash);
+}
+
+static inline void key_prepare(const hc_cache *c, struct key *k,
+                               const void *key, size_t klen)
+{
+	key_prepare_hashed(c, k, key, klen, XXH3_64bits(key, klen));
 }
 
 int index_find_passes(hc_cache *c, const struct key *k, struct found *f);
@@ -336,7 +343,7 @@ HC_HOT int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
 	if (loc >= c->item_memory || sw_fp(word) == 0) /* a move marker */
 		return HC_ENOTFOUND;
 	uint32_t b = block_of(c, loc);
-	uint64_t off = loc - block_start(c, b);
+	uint64_t off = loc & ((uint64_t)c->block_size - 1); /* a power of 2 */
 
 	if (off + HC_ITEM_HEADER > c->block_size)
 		return HC_ENOTFOUND;
@@ -345,7 +352,7 @@ HC_HOT int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
 	uint64_t w = load_acquire(&c->block_words[b]);
 
 	if (bw_state(w) == HC_BLOCK_FREE ||
-	    (bw_gen(w) & SW_GEN_MASK) != sw_gen(word))
+	    ((bw_gen(w) ^ sw_gen(word)) & SW_GEN_MASK) != 0)
 		return HC_ENOTFOUND;
 	*at = c->items + loc;
 	/* Items are 8-aligned: three relaxed word loads. */
@@ -365,13 +372,23 @@ HC_HOT int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
  * of the generation we located?  The acquire fence orders the copy before
  * the reload; it pairs with the full-barrier CAS that changes the
  * generation before a block's bytes are reused (block.c, invariant 3). */
+static inline bool block_word_still(const hc_word *bwp, uint64_t bw)
+{
+	fence_acquire();
+	uint64_t now = load_relaxed(bwp);
+
+	return bw_gen(now) == bw_gen(bw) && bw_state(now) != HC_BLOCK_FREE;
+}
+
+static inline const hc_word *block_word_of(const hc_cache *c, uint64_t word)
+{
+	return &c->block_words[block_of(c, sw_loc(word))];
+}
+
 static inline bool item_validate(const hc_cache *c, uint64_t word,
                                  uint64_t bw)
 {
-	fence_acquire();
-	uint64_t now = load_relaxed(&c->block_words[block_of(c, sw_loc(word))]);
-
-	return bw_gen(now) == bw_gen(bw) && bw_state(now) != HC_BLOCK_FREE;
+	return block_word_still(block_word_of(c, word), bw);
 }
 
 /* item_locate() into F, with where its key starts worked out once: the

@@ -334,13 +334,14 @@ static void reclaim(hc_cache *c, const struct found *f, enum hc_counter ctr)
 
 /* Find K's entry.  0: live.  HC_ENOTFOUND: none, or invalidated, or
  * expired (then *STALE says whether it is still within the segment's stale
- * grace period, and only past it is the entry unlinked).  Inlined into the
- * get; find_entry() for the others. */
+ * grace period, and only past it is the entry unlinked).  PASSES: skip
+ * index_find()'s first look, the caller having just made it (get_hit()).
+ * Inlined into the get; find_entry() for the others. */
 HC_HOT int entry_find(hc_cache *c, const struct key *k, struct found *f,
-                      uint64_t *now_msec, bool *stale)
+                      uint64_t *now_msec, bool *stale, bool passes)
 {
 	*stale = false;
-	if (index_find(c, k, f) != 0)
+	if ((passes ? index_find_passes(c, k, f) : index_find(c, k, f)) != 0)
 		return HC_ENOTFOUND;
 	if (item_invalidated(c, &f->hdr, f->at, k->ptr, k->len)) {
 		reclaim(c, f, HC_CTR_INVAL_RECLAIMED);
@@ -363,7 +364,7 @@ HC_HOT int entry_find(hc_cache *c, const struct key *k, struct found *f,
 int find_entry(hc_cache *c, const struct key *k, struct found *f,
                uint64_t *now_msec, bool *stale)
 {
-	return entry_find(c, k, f, now_msec, stale);
+	return entry_find(c, k, f, now_msec, stale, false);
 }
 
 static int find_live(hc_cache *c, const struct key *k, struct found *f,
@@ -376,13 +377,17 @@ static int find_live(hc_cache *c, const struct key *k, struct found *f,
 
 /* Raise the slot's CLOCK counter, unless it is at its maximum: hot keys
  * stop writing their slot after a few reads (index.c, invariant 4). */
-static void clock_touch(hc_cache *c, const struct found *f)
+HC_HOT void slot_touch(hc_word *slot, uint64_t word)
 {
-	unsigned clock = sw_clock(f->word);
+	unsigned clock = sw_clock(word);
 
 	if (clock < SW_CLOCK_MAX)
-		cas_full(slot_at(c, f->bucket, f->slot), f->word,
-		         sw_with_clock(f->word, clock + 1));
+		cas_full(slot, word, sw_with_clock(word, clock + 1));
+}
+
+static void clock_touch(hc_cache *c, const struct found *f)
+{
+	slot_touch(slot_at(c, f->bucket, f->slot), f->word);
 }
 
 static const unsigned char *item_value(const struct found *f)
@@ -458,25 +463,36 @@ int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
 	return value_copy(c, f, buf, cap, now_msec, info);
 }
 
-/* hc_get() and hc_get_ex(), each with its own copy of this: INFO may be
- * NULL, and then only the length goes to *VLEN (if not NULL). */
-HC_HOT int get_untimed(hc_cache *c, const void *key, size_t klen, void *buf,
-                       size_t cap, hc_item_info *info, size_t *vlen)
+/* The checks every get makes of its arguments: 0, or the error. */
+HC_HOT int get_args(hc_cache *c, const void *key, size_t klen,
+                    const void *buf, size_t cap)
 {
-	struct found f;
-	struct key k;
 	int rc;
 
 	if ((rc = handle_ready(c)) < 0 || (rc = key_check(c, key, klen)) < 0)
-		return hc_ret(rc);
+		return rc;
 	if (buf == NULL && cap > 0)
-		return hc_ret(hc_fail(HC_EINVAL, "buffer is NULL"));
-	key_prepare(c, &k, key, klen);
+		return hc_fail(HC_EINVAL, "buffer is NULL");
+	return 0;
+}
+
+/* Any get of prepared key K, INFO NULL or not: both buckets, with retries,
+ * reclaiming what it finds dead.  INFO may be NULL, and then only the
+ * length goes to *VLEN (if not NULL).  LOOKED: get_hit() has just looked
+ * in the first bucket. */
+HC_HOT int get_found(hc_cache *c, const struct key *k, void *buf,
+                     size_t cap, hc_item_info *info, size_t *vlen,
+                     bool looked)
+{
+	struct found f;
+	int rc;
+
 	for (int tries = 0; tries < HC_RETRY_MAX; tries++) {
 		uint64_t now_msec = 0;
 		bool stale;
 
-		if (entry_find(c, &k, &f, &now_msec, &stale) != 0)
+		if (entry_find(c, k, &f, &now_msec, &stale,
+		               looked && tries == 0) != 0)
 			break;
 		rc = value_copy(c, &f, buf, cap, now_msec, info);
 		if (unlikely(rc == HC_EBUSY))
@@ -493,6 +509,100 @@ HC_HOT int get_untimed(hc_cache *c, const void *key, size_t klen, void *buf,
 	}
 	counter_add(c, HC_CTR_MISSES, 1);
 	return hc_ret(HC_ENOTFOUND);
+}
+
+/* get_found() for a key of hash HASH, out of line: hc_get()'s way when
+ * get_hit() declines. */
+static __attribute__((noinline)) int
+get_general(hc_cache *c, const void *key, size_t klen, uint64_t hash,
+            void *buf, size_t cap, size_t *vlen)
+{
+	struct key k;
+
+	key_prepare_hashed(c, &k, key, klen, hash);
+	return get_found(c, &k, buf, cap, NULL, vlen, true);
+}
+
+/* get_hit(): not a hit it can serve; nothing was changed. */
+#define GET_DECLINED 1
+
+/*
+ * The common hit of hc_get(): K's entry in its first bucket, live, not
+ * negative, not invalidated, not expired, its value fitting CAP.  One
+ * bucket line and the item's lines, the same reads and checks as
+ * get_found() (item_locate(), the key compared, the value copied, then
+ * item_validate() with the same block word), with no structure whose
+ * address a call could keep, so that the compiler keeps the state in
+ * registers.
+ * Anything else (a miss in the first bucket, an item that moved, a
+ * negative entry, a buffer too small, a TTL reached, a stamp at or below
+ * the latest invalidation) returns GET_DECLINED having written nothing
+ * shared, and the caller asks get_general(), which decides.
+ */
+HC_HOT int get_hit(hc_cache *c, const struct key *k, void *buf, size_t cap,
+                   size_t *vlen)
+{
+	hc_word *slots = c->index[k->bucket].slot;
+
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		/* Acquire: pairs with the publishing CAS (index_find()). */
+		uint64_t w = load_acquire(&slots[i]), bw;
+		const unsigned char *at;
+		struct hc_item hdr;
+
+		if (sw_fp(w) != k->fp)
+			continue;
+		if (item_locate(c, w, &bw, &at, &hdr) != 0)
+			return GET_DECLINED;
+		const unsigned char *key_at = item_key_at(at, &hdr);
+
+		if (item_klen(&hdr) != k->len ||
+		    !shm_equal(key_at, k->ptr, k->len)) {
+			/* Another key's item, unless these bytes were being
+			 * reused (slot_holds()). */
+			if (!item_validate(c, w, bw))
+				return GET_DECLINED;
+			continue;
+		}
+		uint32_t n = item_vlen(&hdr);
+		uint64_t exp = item_expire(&hdr);
+
+		if ((item_flags(&hdr) & HC_IFLAG_NEGATIVE) || n > cap ||
+		    item_stamp(&hdr) <= load_acquire(&c->hdr->inval_latest) ||
+		    (exp != 0 && exp <= now_ms(c)))
+			return GET_DECLINED;
+		/* Before the copy, which may store anywhere in the
+		 * compiler's eyes. */
+		const hc_word *bwp = block_word_of(c, w);
+		hc_word *hits = &c->self->counters[HC_CTR_HITS];
+
+		shm_copy_out_hot(buf, key_at + k->len, n);
+		if (!block_word_still(bwp, bw))
+			return GET_DECLINED;
+		slot_touch(&slots[i], w);
+		if (vlen != NULL)
+			*vlen = n;
+		fetch_add_relaxed(hits, 1);
+		return 0;
+	}
+	return GET_DECLINED;
+}
+
+/* The get, untimed: hc_get() (INFO NULL) tries get_hit() first. */
+HC_HOT int get_untimed(hc_cache *c, const void *key, size_t klen, void *buf,
+                       size_t cap, hc_item_info *info, size_t *vlen)
+{
+	struct key k;
+	int rc;
+
+	if ((rc = get_args(c, key, klen, buf, cap)) < 0)
+		return hc_ret(rc);
+	key_prepare(c, &k, key, klen);
+	if (info != NULL)
+		return get_found(c, &k, buf, cap, info, vlen, false);
+	if (likely((rc = get_hit(c, &k, buf, cap, vlen)) != GET_DECLINED))
+		return rc;
+	return get_general(c, key, klen, k.hash, buf, cap, vlen);
 }
 
 static __attribute__((noinline)) int

@@ -68,6 +68,32 @@ static void test_set_get_roundtrip(void **state)
 	assert_memory_equal(exact, val, sizeof(val));
 }
 
+/* Every split of key and value across the item's words: keys of 1..17
+ * bytes (the value starts at every offset within a word), values of
+ * 0..70 bytes (every tail length), each read back exactly, and not one
+ * byte of the buffer past the value written. */
+static void test_get_every_alignment(void **state)
+{
+	hc_cache *c = test_fixture_create(*state, "ops-align", NULL);
+	unsigned char key[17], val[70], buf[80];
+
+	for (size_t kl = 1; kl <= sizeof(key); kl++) {
+		for (size_t vl = 0; vl <= sizeof(val); vl++) {
+			size_t vlen = 999;
+
+			fill_pattern(key, kl, (unsigned)vl);
+			fill_pattern(val, vl, (unsigned)(kl * 100 + vl));
+			assert_hc_ok(hc_set(c, key, kl, val, vl, 0));
+			memset(buf, 0xa5, sizeof(buf));
+			assert_hc_ok(hc_get(c, key, kl, buf, vl, &vlen));
+			assert_u64_equal(vlen, vl);
+			assert_memory_equal(buf, val, vl);
+			for (size_t i = vl; i < sizeof(buf); i++)
+				assert_int_equal(buf[i], 0xa5);
+		}
+	}
+}
+
 static void test_empty_value(void **state)
 {
 	hc_cache *c = test_fixture_create(*state, "ops-empty", NULL);
@@ -634,6 +660,7 @@ int main(void)
 {
 	const struct CMUnitTest group[] = {
 		fixture_test(test_set_get_roundtrip),
+		fixture_test(test_get_every_alignment),
 		fixture_test(test_empty_value),
 		fixture_test(test_buffer_too_small),
 		fixture_test(test_get_missing),
