@@ -404,10 +404,15 @@ HC_HOT int found_locate(const hc_cache *c, uint64_t word, struct found *f)
 
 /* Is the item F located that of key K?  (Its bytes still need
  * item_validate().) */
+HC_HOT bool key_is(const struct hc_item *hdr, const unsigned char *key_at,
+                   const struct key *k)
+{
+	return item_klen(hdr) == k->len && shm_equal(key_at, k->ptr, k->len);
+}
+
 HC_HOT bool key_matches(const struct found *f, const struct key *k)
 {
-	return item_klen(&f->hdr) == k->len &&
-	       shm_equal(f->key_at, k->ptr, k->len);
+	return key_is(&f->hdr, f->key_at, k);
 }
 
 static inline hc_word *slot_at(hc_cache *c, uint32_t bucket, unsigned i)
@@ -510,6 +515,19 @@ static inline int key_check(const hc_cache *c, const void *key, size_t klen)
 		return 0;
 	return key_check_fail(c, key, klen);
 }
+
+/* The checks every get makes of its arguments: 0, or the error. */
+static inline int get_args(hc_cache *c, const void *key, size_t klen,
+                           const void *buf, size_t cap)
+{
+	int rc;
+
+	if ((rc = handle_ready(c)) < 0 || (rc = key_check(c, key, klen)) < 0)
+		return rc;
+	if (buf == NULL && cap > 0)
+		return hc_fail(HC_EINVAL, "buffer is NULL");
+	return 0;
+}
 int find_entry(hc_cache *c, const struct key *k, struct found *f,
                uint64_t *now_msec, bool *stale);
 int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
@@ -521,8 +539,16 @@ int tag_check(const char *tag, size_t *len);
 bool item_invalidated_slow(hc_cache *c, uint64_t stamp, const uint32_t *tags,
                            unsigned ntags, const void *key, uint32_t klen);
 
+/* Was the item of header HDR stamped after every invalidation?  Then none
+ * forbids it (inval.c, inval_latest). */
+static inline bool item_after_invalidations(hc_cache *c,
+                                            const struct hc_item *hdr)
+{
+	return item_stamp(hdr) > load_acquire(&c->hdr->inval_latest);
+}
+
 /* Is the item at AT (header HDR, key KEY, a private copy) forbidden by an
- * invalidation?  One load in the common case (inval.c, inval_latest). */
+ * invalidation?  One load in the common case. */
 static inline bool item_invalidated(hc_cache *c, const struct hc_item *hdr,
                                     const unsigned char *at, const void *key,
                                     uint32_t klen)
@@ -530,7 +556,7 @@ static inline bool item_invalidated(hc_cache *c, const struct hc_item *hdr,
 	uint64_t st = item_stamp(hdr);
 	uint32_t tags[HC_MAX_TAGS];
 
-	if (likely(st > load_acquire(&c->hdr->inval_latest)))
+	if (likely(item_after_invalidations(c, hdr)))
 		return false;
 	shm_copy_out(tags, at + HC_ITEM_HEADER, 4u * item_ntags(hdr));
 	return item_invalidated_slow(c, st, tags, item_ntags(hdr), key, klen);

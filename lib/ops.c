@@ -463,19 +463,6 @@ int copy_value(hc_cache *c, const struct found *f, void *buf, size_t cap,
 	return value_copy(c, f, buf, cap, now_msec, info);
 }
 
-/* The checks every get makes of its arguments: 0, or the error. */
-HC_HOT int get_args(hc_cache *c, const void *key, size_t klen,
-                    const void *buf, size_t cap)
-{
-	int rc;
-
-	if ((rc = handle_ready(c)) < 0 || (rc = key_check(c, key, klen)) < 0)
-		return rc;
-	if (buf == NULL && cap > 0)
-		return hc_fail(HC_EINVAL, "buffer is NULL");
-	return 0;
-}
-
 /* Any get of prepared key K, INFO NULL or not: both buckets, with retries,
  * reclaiming what it finds dead.  INFO may be NULL, and then only the
  * length goes to *VLEN (if not NULL).  LOOKED: get_hit() has just looked
@@ -556,8 +543,7 @@ HC_HOT int get_hit(hc_cache *c, const struct key *k, void *buf, size_t cap,
 			return GET_DECLINED;
 		const unsigned char *key_at = item_key_at(at, &hdr);
 
-		if (item_klen(&hdr) != k->len ||
-		    !shm_equal(key_at, k->ptr, k->len)) {
+		if (!key_is(&hdr, key_at, k)) {
 			/* Another key's item, unless these bytes were being
 			 * reused (slot_holds()). */
 			if (!item_validate(c, w, bw))
@@ -568,7 +554,7 @@ HC_HOT int get_hit(hc_cache *c, const struct key *k, void *buf, size_t cap,
 		uint64_t exp = item_expire(&hdr);
 
 		if ((item_flags(&hdr) & HC_IFLAG_NEGATIVE) || n > cap ||
-		    item_stamp(&hdr) <= load_acquire(&c->hdr->inval_latest) ||
+		    !item_after_invalidations(c, &hdr) ||
 		    (exp != 0 && exp <= now_ms(c)))
 			return GET_DECLINED;
 		/* Before the copy, which may store anywhere in the

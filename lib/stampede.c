@@ -37,10 +37,8 @@ HC_API int hc_get_or_lease(hc_cache *c, const void *key, size_t klen,
 	if (lease == NULL)
 		return hc_ret(hc_fail(HC_EINVAL, "lease is NULL"));
 	memset(lease, 0, sizeof *lease);
-	if ((rc = handle_ready(c)) < 0 || (rc = key_check(c, key, klen)) < 0)
+	if ((rc = get_args(c, key, klen, buf, cap)) < 0)
 		return hc_ret(rc);
-	if (buf == NULL && cap > 0)
-		return hc_ret(hc_fail(HC_EINVAL, "buffer is NULL"));
 	if (info == NULL)
 		info = &local;
 	key_prepare(c, &k, key, klen);
