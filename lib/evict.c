@@ -67,22 +67,28 @@ enum walk_mode {
 	WALK_CLEAN,  /* cleaning: move every live item forward */
 };
 
+/* do_reinsert(): the slot changed between our look and the swing (a
+ * reader raised its CLOCK counter, a writer replaced or removed the entry):
+ * look again. */
+#define REINSERT_RACED 1
+
 /* Move the item at AT: append a copy to our open block, byte for byte,
- * and swing its slot there with CLOCK counter CLOCK.  Caller holds
+ * and swing its slot there with CLOCK counter CLOCK.  0, REINSERT_RACED,
+ * or HC_ENOMEM when not even the reserve had room.  Caller holds
  * c->lock. */
-static bool do_reinsert(hc_cache *c, const struct key *k, uint32_t bucket,
-                        unsigned slot, uint64_t word, const unsigned char *at,
-                        const struct hc_item *hdr, uint64_t size,
-                        unsigned clock)
+static int do_reinsert(hc_cache *c, uint32_t bucket, unsigned slot,
+                       uint64_t word, const unsigned char *at,
+                       const struct hc_item *hdr, uint64_t size,
+                       unsigned fp, unsigned clock)
 {
 	uint64_t copy;
 
-	if (do_item_clone(c, at, hdr, size, k->fp, clock, &copy) != 0)
-		return false;
+	if (do_item_clone(c, at, hdr, size, fp, clock, &copy) != 0)
+		return HC_ENOMEM;
 	if (cas_full(slot_at(c, bucket, slot), word, copy))
-		return true;
+		return 0;
 	block_mark_dead(c, copy); /* the slot changed meanwhile */
-	return false;
+	return REINSERT_RACED;
 }
 
 /* Settle one item of an EVICTING block according to MODE. */
@@ -132,23 +138,25 @@ static void evict_item(hc_cache *c, uint64_t loc, uint64_t gen,
 		}
 		/* Cleaning keeps every live item and its counter; CLOCK
 		 * keeps what was read, with the counter lowered, while what
-		 * it keeps stays under half a block. */
-		if (move && mode == WALK_CLEAN) {
-			if (do_reinsert(c, &k, bucket, slot, w, at, hdr, size, sw_clock(w))) {
+		 * it keeps stays under half a block.  A move that raced a
+		 * change of the slot looks again: a reader's CLOCK bump must
+		 * not turn a move into an eviction. */
+		bool second = mode == WALK_CLOCK && sw_clock(w) > 0 &&
+		              *kept + size <= c->block_size / 2;
+
+		if (move && (mode == WALK_CLEAN || second)) {
+			int rc = do_reinsert(c, bucket, slot, w, at, hdr, size,
+			                     k.fp, sw_clock(w) - second);
+
+			if (rc == REINSERT_RACED)
+				continue;
+			if (rc == 0) {
 				*kept += size;
+				if (second)
+					counter_add(c, HC_CTR_SECOND_CHANCES, 1);
 				return;
 			}
 			move = false; /* no room even in the reserve: evict */
-			continue;
-		}
-		if (move && sw_clock(w) > 0 && *kept + size <= c->block_size / 2) {
-			if (do_reinsert(c, &k, bucket, slot, w, at, hdr, size, sw_clock(w) - 1)) {
-				*kept += size;
-				counter_add(c, HC_CTR_SECOND_CHANCES, 1);
-				return;
-			}
-			move = false; /* no room, or the slot moved: no retry */
-			continue;
 		}
 		if (index_unlink(c, bucket, slot, w)) {
 			counter_add(c, HC_CTR_EVICTIONS, 1);

@@ -171,6 +171,55 @@ static void test_two_writers_keep_every_key(void **state)
 	test_segment_remove(name, c);
 }
 
+/* Read keys drawn as overwrite() draws them, raising their CLOCK counters
+ * while the cleaner moves them, until killed. */
+static pid_t spawn_reader(uint64_t seed)
+{
+	hc_cache *c;
+	pid_t pid = fork_attached(name, &c);
+
+	if (pid == 0) {
+		uint64_t s = seed | 1;
+		char key[32], val[VLEN];
+
+		for (;;) {
+			uint64_t x = rng_next(&s);
+			unsigned i = (x & 7) < 4 ? (unsigned)(x >> 8) % (NKEYS / 10) * 10
+			                         : (unsigned)(x >> 8) % NKEYS;
+			int kl = snprintf(key, sizeof key, "k:%u", i);
+
+			(void)hc_get(c, key, (size_t)kl, val, sizeof val, NULL);
+		}
+	}
+	return pid;
+}
+
+/* Readers raise the CLOCK counters of the very slots a cleaner is
+ * swinging: a move that loses that race looks again, it never evicts. */
+static void test_readers_during_cleaning_evict_nothing(void **state)
+{
+	hc_cache *c = make_segment();
+	pid_t r = spawn_reader(3), w;
+	hc_stats s;
+
+	load_all(c);
+	w = spawn_overwriter(0, NKEYS, 40 * NKEYS, 11);
+	assert_int_equal(wait_status(w), 0);
+	kill(r, SIGKILL);
+	assert_int_equal(waitpid(r, NULL, 0), r);
+	assert_true(hc_reap(c) >= 0);
+	assert_hc_ok(hc_stats_get(c, &s));
+	unsigned lost = count_lost(c);
+
+	printf("# %llu blocks cleaned, %llu hits read meanwhile\n",
+	       (unsigned long long)s.blocks_cleaned,
+	       (unsigned long long)s.hits);
+	if (lost != 0 || s.evictions != 0)
+		fail_msg("lost %u of %u keys, %llu evictions (want 0 each)", lost,
+		         NKEYS, (unsigned long long)s.evictions);
+	test_segment_remove(name, c);
+}
+
 /* A writer SIGKILLed at random points, many of them inside a clean: the
  * reaper moves what the dead cleaner had not, so no key is lost. */
 static void test_kill_mid_clean_loses_nothing(void **state)
@@ -378,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_overwrites_keep_every_key),
 		cmocka_unit_test(test_over_watermark_evicts),
 		cmocka_unit_test(test_two_writers_keep_every_key),
+		cmocka_unit_test(test_readers_during_cleaning_evict_nothing),
 		cmocka_unit_test(test_kill_mid_clean_loses_nothing),
 		cmocka_unit_test(test_walks_in_steps_and_detach_finishes),
 		cmocka_unit_test(test_maintain_frees_ahead_of_writers),
