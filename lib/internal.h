@@ -361,8 +361,10 @@ HC_HOT int item_locate(const hc_cache *c, uint64_t word, uint64_t *bw,
 	hdr->cas_flags = load_relaxed(&hw[0]);
 	hdr->stamp_klen = load_relaxed(&hw[1]);
 	hdr->expire_vlen = load_relaxed(&hw[2]);
+	/* The unpadded end: OFF and the block size are multiples of 8. */
 	if (item_klen(hdr) == 0 || item_ntags(hdr) > HC_MAX_TAGS ||
-	    off + item_size(hdr) > c->block_size)
+	    off + HC_ITEM_HEADER + item_extra(hdr) + item_klen(hdr) +
+	    item_vlen(hdr) > c->block_size)
 		return HC_ENOTFOUND;
 	*bw = w;
 	return 0;

@@ -123,12 +123,27 @@ static inline unsigned item_client_off(const struct hc_item *it)
 	return item_delta_off(it) + ((item_flags(it) & HC_IFLAG_DELTA) ? 4 : 0);
 }
 
-/* Bytes between the header and the key: tag hashes, compute time, client
- * flags. */
+/* Bytes between the header and the key (tag hashes, compute time, client
+ * flags) for the top byte TOP of cas_flags (flags, tag count), as a table:
+ * the read path looks it up instead of working it out. */
+#define ITEM_EXTRA_OF(top) \
+	(4u * ((top) >> 5) + (((top) & HC_IFLAG_DELTA) ? 4u : 0u) + \
+	 (((top) & HC_IFLAG_CLIENT) ? 4u : 0u))
+#define ITEM_EXTRA_4(t) ITEM_EXTRA_OF(t), ITEM_EXTRA_OF((t) + 1), \
+	ITEM_EXTRA_OF((t) + 2), ITEM_EXTRA_OF((t) + 3)
+#define ITEM_EXTRA_16(t) ITEM_EXTRA_4(t), ITEM_EXTRA_4((t) + 4), \
+	ITEM_EXTRA_4((t) + 8), ITEM_EXTRA_4((t) + 12)
+#define ITEM_EXTRA_64(t) ITEM_EXTRA_16(t), ITEM_EXTRA_16((t) + 16), \
+	ITEM_EXTRA_16((t) + 32), ITEM_EXTRA_16((t) + 48)
+
+static const unsigned char item_extra_of[256] = {
+	ITEM_EXTRA_64(0), ITEM_EXTRA_64(64), ITEM_EXTRA_64(128),
+	ITEM_EXTRA_64(192),
+};
+
 static inline unsigned item_extra(const struct hc_item *it)
 {
-	return item_client_off(it) - HC_ITEM_HEADER +
-	       ((item_flags(it) & HC_IFLAG_CLIENT) ? 4 : 0);
+	return item_extra_of[it->cas_flags >> HC_FLAGS_SHIFT];
 }
 
 static inline uint64_t align8(uint64_t n)
