@@ -261,7 +261,9 @@ class RedisLinkTest(unittest.TestCase):
                  ("--redis", "redis://h:6379/2"), ("--redis", "redis://u:p@h"),
                  ("--redis", "unix:relative.sock"), ("--redis", "redis://"),
                  ("--origin", "two words"), ("--redis-channel", ""),
-                 ("--writeback", "1K"), ("--writeback", "1G")]
+                 ("--writeback", "1K"), ("--writeback", "1G"),
+                 ("--redis-track", ""),
+                 ("--redis-channel", "__redis__:invalidate")]
         for flag, value in cases:
             d = hct.Daemon(self.names[0], self.tmp.name)
             rc = d.start(flag, value, expect_ready=False)
@@ -277,8 +279,19 @@ class RedisLinkTest(unittest.TestCase):
         out = subprocess.run([hct.HOSTCACHED, "--help"], capture_output=True,
                              text=True).stdout
         for flag in ("--redis URL", "--redis-channel", "--origin", "--journal",
-                     "--writeback SIZE"):
+                     "--writeback SIZE", "--redis-track PREFIX"):
             self.assertIn(flag, out)
+        # Prefixes Redis would refuse, and tracking with no Redis.
+        d = hct.Daemon(self.names[0], self.tmp.name)
+        self.assertEqual(d.start("--redis", "unix:/nonexistent.sock",
+                                 "--redis-track", "user:",
+                                 "--redis-track", "user:1",
+                                 expect_ready=False), 2)
+        self.assertIn("overlaps 'user:'", d.log())
+        d = hct.Daemon(self.names[0], self.tmp.name)
+        self.assertEqual(d.start("--redis-track", "user:",
+                                 expect_ready=False), 2)
+        self.assertIn("--redis-track needs --redis", d.log())
 
     def test_existing_segment_without_journal(self):
         self.assertEqual(self.cachectl("create", self.names[0],
@@ -655,6 +668,58 @@ class RedisLinkTest(unittest.TestCase):
         self.assertEqual(ca.cmd(b"md wt:redis-only G\r\n"), b"NF")
         self.assertEqual(self.rstats(ca)["writes"], 5)
         self.assertEqual(self.rstats(ca)["write_errors"], 0)
+
+    def test_tracking(self):
+        """--redis-track: a write to a tracked key by any Redis client
+        drops this host's copy; keys outside the prefixes, and this host's
+        own writes through, stay; a FLUSHALL and a Redis restart drop the
+        tracked prefixes."""
+        self.need_redis()
+        self.start_host(self.a, "hostA", "unix:" + self.redis.sock,
+                        "--redis-track", "tr:", "--redis-track", "also:")
+        ca = self.a.connect()
+        self.eventually(lambda: self.rstats(ca)["track_on"] == 1,
+                        "tracking on", timeout=hct.PATIENCE)
+        R = self.redis.command
+        for key in (b"tr:1", b"tr:2", b"also:1", b"other:1"):
+            self.set_on(ca, key)
+        # This host's own write through is not reported back (NOLOOP).
+        self.assertEqual(ca.cmd(b"ms tr:mine 1 G\r\nm\r\n"), b"HD")
+        # Another client writes; reports come in order, so once tr:2 is
+        # gone, what came before it has been applied too.
+        self.assertEqual(R(b"SET", b"other:1", b"x"), b"+OK")
+        self.assertEqual(R(b"SET", b"tr:1", b"x"), b"+OK")
+        self.assertEqual(R(b"DEL", b"also:1"), b":0")  # no write: kept
+        self.assertEqual(R(b"SET", b"tr:2", b"x"), b"+OK")
+        took = self.gone_from(ca, b"tr:2", "a tracked key written in Redis")
+        diag("tracked write to dropped copy: %.1f ms" % (took * 1000))
+        self.assertFalse(self.present(ca, b"tr:1"))
+        self.assertTrue(self.present(ca, b"also:1"))
+        self.assertTrue(self.present(ca, b"other:1"))
+        self.assertTrue(self.present(ca, b"tr:mine"))
+        self.assertGreaterEqual(self.rstats(ca)["track_invalidated"], 2)
+        # FLUSHALL reports no keys: every tracked prefix is dropped.
+        resets = self.rstats(ca)["track_resets"]
+        self.set_on(ca, b"also:2")
+        self.assertEqual(R(b"FLUSHALL"), b"+OK")
+        self.gone_from(ca, b"also:2", "a tracked key after FLUSHALL")
+        self.assertFalse(self.present(ca, b"tr:mine"))
+        self.assertTrue(self.present(ca, b"other:1"))
+        self.assertEqual(self.rstats(ca)["track_resets"], resets + 1)
+        # Redis restarted: writes meanwhile went unreported, so tracking's
+        # return drops the tracked prefixes (the subscriber's flush too).
+        self.redis.kill()
+        self.eventually(lambda: self.rstats(ca)["track_on"] == 0,
+                        "tracking off with Redis down")
+        self.set_on(ca, b"tr:outage")
+        self.redis.start()
+        self.eventually(lambda: self.rstats(ca)["track_on"] == 1,
+                        "tracking on again", timeout=10)
+        self.assertFalse(self.present(ca, b"tr:outage"))
+        self.assertEqual(self.rstats(ca)["track_errors"], 0)
+        self.set_on(ca, b"tr:3")
+        self.assertEqual(R(b"SET", b"tr:3", b"x"), b"+OK")
+        self.gone_from(ca, b"tr:3", "a tracked write after the restart")
 
     def test_write_through_pipelined(self):
         self.need_redis()

@@ -237,7 +237,35 @@ static bool set_redis_channel(struct hcd_config *cfg, const char *value,
 	if (value[0] == '\0' || strlen(value) >= sizeof cfg->redis_channel)
 		return because(why, "not a channel name; give 1 to %zu bytes",
 		               sizeof cfg->redis_channel - 1);
+	if (strncmp(value, "__redis__", 9) == 0)
+		return because(why, "a channel of Redis's own; give another "
+		               "name, such as hostcache:NAME");
 	strcpy(cfg->redis_channel, value);
+	return true;
+}
+
+/* Redis refuses BCAST prefixes of which one starts the other. */
+static bool set_redis_track(struct hcd_config *cfg, const char *value,
+                            char *why)
+{
+	size_t len = strlen(value);
+
+	if (len == 0 || len >= TRACK_CAP)
+		return because(why, "not a key prefix; give 1 to %d bytes",
+		               TRACK_CAP - 1);
+	if (cfg->redis_ntrack == TRACK_MAX)
+		return because(why, "more than %d prefixes; give fewer, "
+		               "shorter ones", TRACK_MAX);
+	for (unsigned i = 0; i < cfg->redis_ntrack; i++) {
+		const char *t = cfg->redis_track[i];
+		size_t tl = strlen(t);
+
+		if (strncmp(t, value, tl < len ? tl : len) == 0)
+			return because(why, "overlaps '%s', given before (Redis "
+			               "tracks no prefix of another); give the "
+			               "shorter one only", t);
+	}
+	strcpy(cfg->redis_track[cfg->redis_ntrack++], value);
 	return true;
 }
 
@@ -291,6 +319,11 @@ static const struct option_def options[] = {
 	  set_redis, false },
 	{ "redis-channel", "NAME", "the Redis channel of the hosts that share "
 	  "data (default hostcache:NAME)", set_redis_channel, false },
+	{ "redis-track", "PREFIX", "with --redis: have Redis (6 or later) tell "
+	  "this host of every write to keys starting with PREFIX, by any "
+	  "client, and drop its copies of them (client-side caching, BCAST; "
+	  "repeat for up to 16 prefixes, none the start of another)",
+	  set_redis_track, false },
 	{ "origin", "NAME", "this host's name to the others on the channel "
 	  "(default the hostname)", set_origin, false },
 	{ "unlink-on-exit", NULL, "remove the segment when stopping (default: "
@@ -361,6 +394,12 @@ static void print_help(void)
 	       "journal overran) ends in a flush of the hosts that may have "
 	       "missed\nsomething.  The stats command and /metrics show "
 	       "the redis_* counters.\n");
+	printf("\nWith --redis-track PREFIX, Redis (6 or later) also reports "
+	       "every write to a key\nstarting with PREFIX, by any of its "
+	       "clients, and this host drops its copy;\nwhenever tracking "
+	       "begins again (a connection came back), this host drops\n"
+	       "everything under the tracked prefixes, as Redis said nothing "
+	       "meanwhile.\n");
 	printf("\nWith --redis and a segment with a write-behind queue "
 	       "(--writeback), hostcached\nis the queue's one consumer: it "
 	       "sends each queued write to Redis (SET, in\nqueue order, at "
@@ -555,6 +594,11 @@ static int config_finish(struct hcd_config *cfg)
 	if (cfg->redis_channel[0] == '\0')
 		snprintf(cfg->redis_channel, sizeof cfg->redis_channel,
 		         "hostcache:%s", cfg->name);
+	if (cfg->redis_ntrack > 0 && cfg->redis_url[0] == '\0') {
+		fprintf(stderr, "hostcached: --redis-track needs --redis URL: "
+		        "Redis is what tells of the writes\n");
+		return EXIT_USAGE;
+	}
 	if (cfg->redis_url[0] != '\0' && cfg->origin[0] == '\0')
 		return default_origin(cfg);
 	return 0;
@@ -638,6 +682,9 @@ static const char *config_restart_change(const struct hcd_config *a,
 		return "redis_channel";
 	if (strcmp(a->origin, b->origin) != 0)
 		return "origin";
+	if (a->redis_ntrack != b->redis_ntrack ||
+	    memcmp(a->redis_track, b->redis_track, sizeof a->redis_track) != 0)
+		return "redis_track";
 	return NULL;
 }
 

@@ -80,6 +80,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define THREADS_MAX 64
 #define ORIGIN_CAP 65            /* an origin name and its NUL */
 #define CHANNEL_CAP 300
+#define TRACK_MAX 16             /* --redis-track prefixes */
+#define TRACK_CAP 257            /* a prefix and its NUL */
 
 /* Where Redis is: a unix socket path, or a host and port. */
 struct redis_target {
@@ -115,6 +117,10 @@ struct hcd_config {
 	struct redis_target redis;
 	char redis_channel[CHANNEL_CAP]; /* default hostcache:NAME */
 	char origin[ORIGIN_CAP];  /* this host's name to the others */
+	/* --redis-track: key prefixes whose writes by any Redis client
+	 * invalidate this host's copies (Redis client-side caching) */
+	char redis_track[TRACK_MAX][TRACK_CAP];
+	unsigned redis_ntrack;
 };
 
 /* The journal to create a segment with: --journal, else under --redis 65536
@@ -252,6 +258,9 @@ struct redis_stats {
 	uint64_t journal_lost, reconnects;
 	uint64_t reads, read_errors;   /* read through (mg G) */
 	uint64_t writes, write_errors; /* write through (ms G, md G) */
+	/* --redis-track: CLIENT TRACKING's invalidations */
+	uint64_t track_on;       /* gauge: 1 while Redis tracks for us */
+	uint64_t track_invalidated, track_resets, track_errors;
 	/* write-behind drain (drain.c) */
 	uint64_t wb_claim;       /* gauge: DRAIN_CLAIM_* */
 	uint64_t wb_drained, wb_drain_errors, wb_dropped;

@@ -133,6 +133,16 @@ const struct redis_field redis_fields[] = {
 	      "Writes through to Redis (ms G: SET, md G: DEL) asked."),
 	FIELD("redis_write_errors", "hostcached_redis_write_errors_total", true,
 	      write_errors, "Writes through that Redis refused or did not answer."),
+	FIELD("redis_track_on", "hostcached_redis_track_on", false, track_on,
+	      "1 while Redis tracks the --redis-track prefixes for this host."),
+	FIELD("redis_track_invalidated", "hostcached_redis_track_invalidated_total",
+	      true, track_invalidated, "Keys dropped here because a Redis client "
+	      "wrote them (--redis-track)."),
+	FIELD("redis_track_resets", "hostcached_redis_track_resets_total", true,
+	      track_resets, "Tracked prefixes dropped here when tracking (re)began: "
+	      "writes while it was off."),
+	FIELD("redis_track_errors", "hostcached_redis_track_errors_total", true,
+	      track_errors, "CLIENT TRACKING refused by Redis (6 or later needed)."),
 	FIELD("redis_wb_claim", "hostcached_redis_wb_claim", false, wb_claim,
 	      "Write-behind queue: 0 none, 1 not claimed yet, 2 drained here, "
 	      "3 another process drains it."),
@@ -192,6 +202,8 @@ static struct {
 	uint64_t in_flight;
 	uint64_t ping_sent_ms;     /* 0: no PING unanswered */
 	struct link pub, sub;
+	long long sub_id;          /* the subscriber's CLIENT ID; 0 unknown */
+	unsigned sub_confirmed;    /* SUBSCRIBE confirmations on this connection */
 	struct event *get_wake;    /* requests are queued (redis_get, ...) */
 	hc_journal_entry batch[BATCH];
 	struct redis_stats stats;
@@ -391,6 +403,9 @@ static void link_down(struct link *l, const char *why)
 	l->ac = NULL;
 	l->ready = false;
 	stat_set(&r.stats.link_up, 0);
+	stat_set(&r.stats.track_on, 0);
+	if (l == &r.sub)
+		r.sub_id = 0;
 	if (l == &r.pub) {
 		r.need_resync = true; /* what was in flight may be lost */
 		r.ping_sent_ms = 0;
@@ -485,6 +500,117 @@ static void link_drop(struct link *l, const char *why)
 	l->ac = NULL; /* its disconnect callback will not count */
 	redisAsyncFree(ac);
 	link_down(l, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tracking (--redis-track): Redis's client-side caching               */
+
+/*
+ * With --redis-track, Redis itself reports writes by any of its clients to
+ * keys under the tracked prefixes (CLIENT TRACKING in broadcasting mode),
+ * and this host drops its copies of those keys.  Tracking is turned on from
+ * the publisher's connection, so that its own writes (write-through,
+ * write-behind), whose copies here are current, are not reported (NOLOOP);
+ * the reports are redirected to the subscriber's connection, subscribed to
+ * __redis__:invalidate beside the hosts' channel (RESP2).  Tracking lives as
+ * long as both connections: when either comes back it is turned on again,
+ * and as Redis said nothing of the writes made meanwhile, this host then
+ * drops everything under the tracked prefixes.
+ */
+#define TRACK_CHANNEL "__redis__:invalidate"
+
+/* Drop every tracked prefix here (not published: every host tracks for
+ * itself). */
+static void track_reset(void)
+{
+	hc_journal_origin(r.cache, r.own_origin_id);
+	for (unsigned i = 0; i < r.cfg->redis_ntrack; i++) {
+		const char *p = r.cfg->redis_track[i];
+
+		if (strlen(p) <= r.max_key &&
+		    hc_invalidate_prefix(r.cache, p, strlen(p), NULL) != 0)
+			log_msg(LOG_ERROR, "redis tracking: dropping prefix '%s': "
+			        "%s", p, hc_last_error());
+	}
+	stat_add(&r.stats.track_resets, 1);
+}
+
+static void on_tracking(redisAsyncContext *ac, void *reply, void *arg)
+{
+	redisReply *rep = reply;
+
+	(void)ac;
+	(void)arg;
+	if (rep == NULL)
+		return; /* the connection went: on again when it is back */
+	if (rep->type == REDIS_REPLY_ERROR) {
+		stat_add(&r.stats.track_errors, 1);
+		log_msg(LOG_ERROR, "redis publisher: CLIENT TRACKING refused: %s; "
+		        "--redis-track needs Redis 6 or later, and the tracked "
+		        "prefixes are not kept current meanwhile", rep->str);
+		return;
+	}
+	stat_set(&r.stats.track_on, 1);
+	track_reset();
+	log_msg(LOG_INFO, "redis publisher: Redis tracks %u prefix(es) for "
+	        "this host; dropped what they held here", r.cfg->redis_ntrack);
+}
+
+/* Turn tracking on once both connections are up, the first time or again. */
+static void track_begin(void)
+{
+	const char *argv[7 + 2 * TRACK_MAX];
+	size_t lens[7 + 2 * TRACK_MAX];
+	char id[24];
+	int n = 0;
+
+	if (r.cfg->redis_ntrack == 0 || !r.pub.ready || !r.sub.ready ||
+	    r.sub_id == 0)
+		return;
+	snprintf(id, sizeof id, "%lld", r.sub_id);
+	const char *head[] = { "CLIENT", "TRACKING", "on", "REDIRECT", id,
+		               "BCAST", "NOLOOP" };
+
+	for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+		argv[n++] = head[i];
+	for (unsigned i = 0; i < r.cfg->redis_ntrack; i++) {
+		argv[n++] = "PREFIX";
+		argv[n++] = r.cfg->redis_track[i];
+	}
+	for (int i = 0; i < n; i++)
+		lens[i] = strlen(argv[i]);
+	/* Off first: tracking that is on cannot change its redirection. */
+	if (redisAsyncCommand(r.pub.ac, NULL, NULL, "CLIENT TRACKING off") !=
+	        REDIS_OK ||
+	    redisAsyncCommandArgv(r.pub.ac, on_tracking, NULL, n, argv, lens) !=
+	        REDIS_OK)
+		log_msg(LOG_ERROR, "redis publisher: cannot send CLIENT TRACKING");
+}
+
+/* A report on TRACK_CHANNEL: the keys written, or nil after a FLUSHDB or
+ * FLUSHALL. */
+static void track_receive(const redisReply *keys)
+{
+	if (keys->type != REDIS_REPLY_ARRAY) {
+		track_reset();
+		return;
+	}
+	hc_journal_origin(r.cache, r.own_origin_id);
+	for (size_t i = 0; i < keys->elements; i++) {
+		const redisReply *k = keys->element[i];
+		int rc;
+
+		if (k->type != REDIS_REPLY_STRING || k->len == 0 ||
+		    k->len > r.max_key)
+			continue; /* no key of this segment */
+		stat_add(&r.stats.track_invalidated, 1);
+		rc = hc_delete(r.cache, k->str, k->len);
+		if (rc != 0 && rc != HC_ENOTFOUND) {
+			stat_add(&r.stats.apply_errors, 1);
+			log_msg(LOG_WARN, "redis tracking: dropping a key Redis "
+			        "reported written: %s", hc_last_error());
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -646,6 +772,7 @@ static void pub_up(struct link *l)
 	r.need_resync = true; /* changes made while we could not publish */
 	stat_set(&r.stats.link_up, r.sub.ready);
 	journal_publish();
+	track_begin();
 }
 
 static void on_pong(redisAsyncContext *ac, void *reply, void *arg)
@@ -1066,6 +1193,13 @@ static void subscribed(void)
 	stat_add(&r.stats.local_flushes, 1);
 	log_msg(LOG_INFO, "redis subscriber: subscribed to '%s'; flushed what "
 	        "this host may have missed", r.cfg->redis_channel);
+	track_begin();
+}
+
+static bool reply_names(const redisReply *rep, const char *channel)
+{
+	return rep->element[1]->type == REDIS_REPLY_STRING &&
+	       strcmp(rep->element[1]->str, channel) == 0;
 }
 
 static void on_subscription(redisAsyncContext *ac, void *reply, void *arg)
@@ -1076,20 +1210,46 @@ static void on_subscription(redisAsyncContext *ac, void *reply, void *arg)
 	(void)arg;
 	if (rep == NULL)
 		return; /* disconnected */
-	if (reply_is(rep, 3, "message") &&
-	    rep->element[2]->type == REDIS_REPLY_STRING)
+	if (reply_is(rep, 3, "message") && reply_names(rep, TRACK_CHANNEL))
+		track_receive(rep->element[2]);
+	else if (reply_is(rep, 3, "message") &&
+	         rep->element[2]->type == REDIS_REPLY_STRING)
 		message_receive(rep->element[2]->str, rep->element[2]->len);
-	else if (reply_is(rep, 3, "subscribe"))
-		subscribed();
+	else if (reply_is(rep, 3, "subscribe") &&
+	         ++r.sub_confirmed == (r.cfg->redis_ntrack > 0 ? 2u : 1u))
+		subscribed(); /* every channel confirmed */
 	else if (rep->type == REDIS_REPLY_ERROR)
 		link_drop(&r.sub, rep->str); /* SUBSCRIBE refused: again later */
 }
 
+static void on_client_id(redisAsyncContext *ac, void *reply, void *arg)
+{
+	redisReply *rep = reply;
+
+	(void)ac;
+	(void)arg;
+	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
+		r.sub_id = rep->integer;
+}
+
 static void sub_up(struct link *l)
 {
-	if (redisAsyncCommand(l->ac, on_subscription, NULL, "SUBSCRIBE %b",
-	                      r.cfg->redis_channel,
-	                      strlen(r.cfg->redis_channel)) != REDIS_OK)
+	const char *ch = r.cfg->redis_channel;
+	int rc;
+
+	r.sub_confirmed = 0;
+	if (r.cfg->redis_ntrack == 0) {
+		rc = redisAsyncCommand(l->ac, on_subscription, NULL,
+		                       "SUBSCRIBE %b", ch, strlen(ch));
+	} else {
+		/* Where tracking's reports are redirected (track_begin). */
+		rc = redisAsyncCommand(l->ac, on_client_id, NULL, "CLIENT ID");
+		if (rc == REDIS_OK)
+			rc = redisAsyncCommand(l->ac, on_subscription, NULL,
+			                       "SUBSCRIBE %b %s", ch, strlen(ch),
+			                       TRACK_CHANNEL);
+	}
+	if (rc != REDIS_OK)
 		log_msg(LOG_ERROR, "redis subscriber: cannot send SUBSCRIBE");
 }
 
