@@ -1,6 +1,6 @@
 # hostcached, the sidecar daemon: tools/hostcached/*.c (the layers
 # tools/hostcached/hostcached.h shows), linked with the static library,
-# libevent, libinih, hiredis (--redis: tools/hostcached/redis.c) and, for
+# libevent, libinih, hiredis (--redis: tools/hostcached/redis*.c) and, for
 # its own heap, jemalloc as cachectl is.  It shares cachectl's number
 # parsing (tools/cachectl_parse.c) and the list of the segment's fields
 # (tools/stat_fields.c).
@@ -15,7 +15,7 @@ tools: $(BUILD)/hostcached
 install: install-hostcached
 
 $(BUILD)/tools/hostcached/%.o: tools/hostcached/%.c tools/hostcached/hostcached.h \
-    tools/hostcached/proto.h tools/stat_fields.h \
+    tools/hostcached/proto.h tools/hostcached/redis_link.h tools/stat_fields.h \
     tools/cachectl_parse.h include/hostcache.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@

@@ -25,8 +25,9 @@
  *                           exptime, client flags, append/prepend by CAS
  *   upkeep    maint.c       the maintenance thread: hc_maintain, counter
  *                           samples and rates, delayed flush_all
- *             redis.c       the Redis thread (--redis): this host's journal
- *                           out to the other hosts, theirs in
+ *             redis*.c      the Redis thread (--redis): this host's journal
+ *                           out to the other hosts, theirs in, reads and
+ *                           writes through (redis_link.h shows its files)
  *   base      log.c         leveled log lines on stderr
  *
  * Threads.  The main thread runs the listeners and the signal events on
@@ -244,7 +245,7 @@ void maint_latest(struct maint_sample *out);
 void maint_flush_at(uint64_t at_ns);
 
 /* ------------------------------------------------------------------ */
-/* redis.c                                                             */
+/* redis*.c                                                            */
 
 #define REDIS_DELAY_BUCKETS 16
 
@@ -328,7 +329,7 @@ struct redisAsyncContext;
 
 /* What the drain needs from the Redis thread: its attachment, its
  * counters, and LANDED, called when a record's write landed in Redis
- * (redis.c publishes the key's invalidation once more). */
+ * (redis_publish.c publishes the key's invalidation once more). */
 struct drain_env {
 	hc_cache *cache;
 	struct redis_stats *stats;
