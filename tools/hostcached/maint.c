@@ -35,14 +35,6 @@ static struct {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static double per_sec(uint64_t now, uint64_t before, double seconds)
 {
 	return now >= before ? (double)(now - before) / seconds : 0.0;

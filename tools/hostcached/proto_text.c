@@ -468,14 +468,6 @@ static void cmd_touch(struct cmd_ctx *c)
 /* ------------------------------------------------------------------ */
 /* flush_all, stats, version, verbosity, quit                          */
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Flush now (DELAY 0, or a time already past) or when DELAY (an exptime)
  * comes, on the maintenance thread; a new flush replaces a pending one.
  * Returns 0, or -1 when the flush failed (logged). */

@@ -57,14 +57,6 @@ struct read_through {
 	int64_t pttl_ms;
 };
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void rt_free(struct read_through *rt)
 {
 	if (rt->st != NULL)
