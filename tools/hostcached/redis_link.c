@@ -227,8 +227,6 @@ uint64_t clock_us(clockid_t id)
 /* ------------------------------------------------------------------ */
 /* Connections                                                         */
 
-void link_connect(struct link *l);
-
 static void link_retry_later(struct link *l, const char *why)
 {
 	struct timeval tv = { .tv_sec = l->backoff_ms / 1000,
