@@ -23,9 +23,12 @@ class TapResult(unittest.TestResult):
         self._line(True, test, " # SKIP " + reason)
 
     def _fail(self, test, err):
+        # The why on stderr, which prove shows (it hides "#" lines on
+        # stdout unless verbose), so that a failure in a quiet run says
+        # what failed.
         self._line(False, test)
         for line in self._exc_info_to_string(err, test).splitlines():
-            print("#   " + line)
+            print("#   " + line, file=sys.stderr, flush=True)
 
     def addFailure(self, test, err):
         self._fail(test, err)
