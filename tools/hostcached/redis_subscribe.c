@@ -59,8 +59,9 @@ static void on_tracking(redisAsyncContext *ac, void *reply, void *arg)
 		        "prefixes are not kept current meanwhile", rep->str);
 		return;
 	}
-	stat_set(&rl.stats.track_on, 1);
+	/* The reset first: whoever reads track_on 1 finds it done. */
 	track_reset();
+	stat_set(&rl.stats.track_on, 1);
 	log_msg(LOG_INFO, "redis publisher: Redis tracks %u prefix(es) for "
 	        "this host; dropped what they held here", rl.cfg->redis_ntrack);
 }
