@@ -5,8 +5,8 @@
  * Workers that set with hc_set_options.writeback store locally and queue
  * a record in the segment; this file is the queue's one consumer.  It
  * runs on redis.c's thread and event base and sends on its publisher's
- * connection, which redis_publish.c hands to drain_poll() at every tick while the
- * connection is up.
+ * connection, which redis_publish.c hands to drain_poll() at every tick
+ * while the connection is up.
  *
  *   - One record at a time: peek the oldest, send SET KEY VALUE [PX TTL]
  *     (binary-safe; DEL for a negative item, "known absent"), and pop it

@@ -74,13 +74,19 @@ const char *log_level_name(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* CLOCK_MONOTONIC in nanoseconds: deadlines and intervals. */
-static inline uint64_t monotonic_ns(void)
+/* Clock ID in nanoseconds. */
+static inline uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds: deadlines and intervals. */
+static inline uint64_t monotonic_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* ------------------------------------------------------------------ */

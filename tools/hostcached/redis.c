@@ -132,7 +132,7 @@ int redis_start(const struct hcd_config *cfg)
 	rl.njournal = info.journal_entries;
 	rl.own_origin_id = origin_id(cfg->origin);
 	if (getrandom(&rl.nonce, sizeof rl.nonce, 0) != sizeof rl.nonce)
-		rl.nonce = clock_us(CLOCK_REALTIME) ^ (uint64_t)getpid() << 32;
+		rl.nonce = clock_ns(CLOCK_REALTIME) / 1000u ^ (uint64_t)getpid() << 32;
 	rl.base = precise_event_base();
 	if (rl.base == NULL)
 		return -1;

@@ -214,17 +214,6 @@ uint32_t origin_id(const char *name)
 }
 
 /* ------------------------------------------------------------------ */
-/* Clocks                                                              */
-
-uint64_t clock_us(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* ------------------------------------------------------------------ */
 /* Connections                                                         */
 
 static void link_retry_later(struct link *l, const char *why)

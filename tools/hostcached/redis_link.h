@@ -96,7 +96,6 @@ static inline void stat_set(uint64_t *gauge, uint64_t v)
 
 /* redis_link.c */
 uint32_t origin_id(const char *name);
-uint64_t clock_us(clockid_t id);
 int link_init(struct link *l, const char *what,
               void (*on_up)(struct link *l));
 void link_connect(struct link *l);

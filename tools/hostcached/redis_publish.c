@@ -41,7 +41,7 @@ static bool message_publish(char kind, const void *data, size_t len,
 	char msg[MESSAGE_MAX];
 	int h = snprintf(msg, HEADER_MAX, MESSAGE_VERSION " %s %016" PRIx64
 	                 " %c %" PRIu64 " %" PRIu64 "\n", rl.cfg->origin, rl.nonce,
-	                 kind, clock_us(CLOCK_REALTIME), stamp_us);
+	                 kind, clock_ns(CLOCK_REALTIME) / 1000u, stamp_us);
 
 	if (rl.pub.ac == NULL || h <= 0 || h >= HEADER_MAX ||
 	    len > MESSAGE_MAX - (size_t)h) {
@@ -182,7 +182,7 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *arg)
 
 void publish_health(evutil_socket_t fd, short what, void *arg)
 {
-	uint64_t now = clock_us(CLOCK_MONOTONIC) / 1000;
+	uint64_t now = monotonic_ns() / 1000000u;
 
 	(void)fd;
 	(void)what;

@@ -35,9 +35,10 @@ static void track_reset(void)
 	hc_journal_origin(rl.cache, rl.own_origin_id);
 	for (unsigned i = 0; i < rl.cfg->redis_ntrack; i++) {
 		const char *p = rl.cfg->redis_track[i];
+		size_t len = strlen(p);
 
-		if (strlen(p) <= rl.max_key &&
-		    hc_invalidate_prefix(rl.cache, p, strlen(p), NULL) != 0)
+		if (len <= rl.max_key &&
+		    hc_invalidate_prefix(rl.cache, p, len, NULL) != 0)
 			log_msg(LOG_ERROR, "redis tracking: dropping prefix '%s': "
 			        "%s", p, hc_last_error());
 	}
@@ -158,7 +159,7 @@ static bool message_parse(const char *p, size_t n, struct message *m)
 
 static void delay_note(uint64_t sent_us)
 {
-	uint64_t now = clock_us(CLOCK_REALTIME);
+	uint64_t now = clock_ns(CLOCK_REALTIME) / 1000u;
 	uint64_t d = now > sent_us ? now - sent_us : 0; /* clocks may differ */
 	unsigned b = 0;
 
